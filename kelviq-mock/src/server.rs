@@ -1,0 +1,405 @@
+//! Binding the two listeners and serving connections until the [`MockServer`] is dropped.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use crate::faults::{FaultPlan, FaultRule, RandomFaults};
+use crate::journal::{Journal, RecordedRequest};
+use crate::route::{Base, Route};
+use crate::routes::{self, DropConnection};
+use crate::seed::{Plan, Seed, SeedCustomer, SeedError};
+use crate::state::{State, StoredEvent, UsageReport};
+
+/// The bearer token the mock accepts unless [`MockServerBuilder::token`] sets another.
+pub const DEFAULT_TOKEN: &str = "kelviq_test_token";
+
+/// What the request handlers share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    pub(crate) journal: Mutex<Journal>,
+    pub(crate) faults: Mutex<FaultPlan>,
+    pub(crate) token: String,
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: the mock's state
+/// stays usable for the assertions that follow.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why a mock server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MockError {
+    /// The seed is invalid.
+    #[error("invalid seed")]
+    Seed(#[from] SeedError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running fake of the Kelviq cloud: an API listener and an edge listener on loopback.
+///
+/// Both listeners stop when the `MockServer` is dropped. Everything it holds — state,
+/// journal, faults — is readable and settable from the test that owns it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mock = kelviq_mock::MockServer::start().await;
+/// let response = reqwest::Client::new()
+///     .get(format!("{}/api/v1/entitlements?customer_id=cust_pro", mock.edge_url()))
+///     .bearer_auth(mock.token())
+///     .send()
+///     .await
+///     .unwrap();
+/// assert_eq!(response.status(), 200);
+/// assert_eq!(mock.calls(kelviq_mock::Route::Entitlements), 1);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MockServer {
+    shared: Arc<Shared>,
+    api_addr: SocketAddr,
+    edge_addr: SocketAddr,
+    api_url: String,
+    edge_url: String,
+    // Dropping the sender tells every accept loop and connection to stop.
+    _shutdown: watch::Sender<()>,
+}
+
+/// Configures a [`MockServer`]: seed, accepted token, ports.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MockServerBuilder {
+    seed: Seed,
+    token: String,
+    api_port: u16,
+    edge_port: u16,
+    rng_seed: u64,
+}
+
+impl Default for MockServerBuilder {
+    fn default() -> Self {
+        MockServerBuilder {
+            seed: Seed::default(),
+            token: DEFAULT_TOKEN.to_owned(),
+            api_port: 0,
+            edge_port: 0,
+            rng_seed: 0x6b65_6c76_6971,
+        }
+    }
+}
+
+impl MockServerBuilder {
+    /// Replaces the seed (default: [`Seed::default`], the shipped free and pro customers).
+    pub fn seed(mut self, seed: Seed) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Adds a plan to the seed.
+    pub fn plan(mut self, plan: Plan) -> Self {
+        self.seed = self.seed.plan(plan);
+        self
+    }
+
+    /// Adds a customer to the seed.
+    pub fn customer(mut self, customer: SeedCustomer) -> Self {
+        self.seed = self.seed.customer(customer);
+        self
+    }
+
+    /// The bearer token requests must carry (default [`DEFAULT_TOKEN`]).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = token.into();
+        self
+    }
+
+    /// The API listener's port on 127.0.0.1 (default 0: an ephemeral port).
+    pub fn api_port(mut self, port: u16) -> Self {
+        self.api_port = port;
+        self
+    }
+
+    /// The edge listener's port on 127.0.0.1 (default 0: an ephemeral port).
+    pub fn edge_port(mut self, port: u16) -> Self {
+        self.edge_port = port;
+        self
+    }
+
+    /// Seeds the generator of ids and keys, so that two runs hand out the same ones.
+    pub fn rng_seed(mut self, seed: u64) -> Self {
+        self.rng_seed = seed;
+        self
+    }
+
+    /// Binds both listeners and starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`MockError::Seed`] for an invalid seed, [`MockError::Bind`] when a port is taken.
+    pub async fn start(self) -> Result<MockServer, MockError> {
+        self.seed.validate()?;
+        let api = bind(self.api_port).await?;
+        let edge = bind(self.edge_port).await?;
+        let api_addr = local_addr(&api, self.api_port)?;
+        let edge_addr = local_addr(&edge, self.edge_port)?;
+        let api_url = format!("http://{api_addr}");
+        let edge_url = format!("http://{edge_addr}");
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::from_seed(&self.seed, self.rng_seed, api_url.clone())),
+            journal: Mutex::new(Journal::default()),
+            faults: Mutex::new(FaultPlan::default()),
+            token: self.token,
+        });
+        let (shutdown, stop) = watch::channel(());
+        tokio::spawn(serve(
+            api,
+            routes::router(Arc::clone(&shared), Base::Api),
+            stop.clone(),
+        ));
+        tokio::spawn(serve(
+            edge,
+            routes::router(Arc::clone(&shared), Base::Edge),
+            stop,
+        ));
+        tracing::debug!(%api_url, %edge_url, "kelviq-mock started");
+        Ok(MockServer {
+            shared,
+            api_addr,
+            edge_addr,
+            api_url,
+            edge_url,
+            _shutdown: shutdown,
+        })
+    }
+}
+
+async fn bind(port: u16) -> Result<TcpListener, MockError> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| MockError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener, port: u16) -> Result<SocketAddr, MockError> {
+    listener.local_addr().map_err(|source| MockError::Bind {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        source,
+    })
+}
+
+/// The error a connection ends with when a fault drops it: hyper then closes the
+/// connection without writing a response.
+#[derive(Debug, thiserror::Error)]
+#[error("connection dropped by an injected fault")]
+struct ConnectionDropped;
+
+/// Accepts connections until `stop` fires, serving each with HTTP/1.1 on its own task.
+async fn serve(listener: TcpListener, router: Router, mut stop: watch::Receiver<()>) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(%error, "kelviq-mock accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        let router = router.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+                let router = router.clone();
+                async move {
+                    let response = router
+                        .oneshot(request.map(axum::body::Body::new))
+                        .await
+                        .unwrap_or_else(|never: Infallible| match never {});
+                    if response.extensions().get::<DropConnection>().is_some() {
+                        Err(ConnectionDropped)
+                    } else {
+                        Ok(response)
+                    }
+                }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = stop.changed() => {}
+            }
+        });
+    }
+}
+
+impl MockServer {
+    /// Starts a mock with the default seed and token on ephemeral ports.
+    ///
+    /// # Panics
+    ///
+    /// If no loopback port can be bound, as test servers such as wiremock's do; use
+    /// [`MockServer::builder`] and [`MockServerBuilder::start`] to handle that error.
+    #[allow(clippy::expect_used)]
+    pub async fn start() -> MockServer {
+        MockServer::builder()
+            .start()
+            .await
+            .expect("kelviq-mock: cannot bind a loopback port")
+    }
+
+    /// A builder to choose the seed, token and ports.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+
+    /// The API base URL (`http://127.0.0.1:<port>`, no trailing slash): what a client
+    /// uses in place of `https://api.kelviq.com`.
+    pub fn url(&self) -> &str {
+        &self.api_url
+    }
+
+    /// The edge base URL, for entitlements: what a client uses in place of
+    /// `https://edge.api.kelviq.com`.
+    pub fn edge_url(&self) -> &str {
+        &self.edge_url
+    }
+
+    /// The API listener's address.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// The edge listener's address.
+    pub fn edge_addr(&self) -> SocketAddr {
+        self.edge_addr
+    }
+
+    /// The bearer token the mock accepts.
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    /// The environment a client needs to talk to this mock: `KELVIQ_API_KEY`,
+    /// `KELVIQ_BASE_URL` and `KELVIQ_EDGE_URL`.
+    pub fn env_vars(&self) -> [(&'static str, String); 3] {
+        [
+            ("KELVIQ_API_KEY", self.shared.token.clone()),
+            ("KELVIQ_BASE_URL", self.api_url.clone()),
+            ("KELVIQ_EDGE_URL", self.edge_url.clone()),
+        ]
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn journal(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.journal).entries().to_vec()
+    }
+
+    /// The requests that matched `route`, in arrival order.
+    pub fn requests(&self, route: Route) -> Vec<RecordedRequest> {
+        lock(&self.shared.journal)
+            .entries()
+            .iter()
+            .filter(|request| request.route == Some(route))
+            .cloned()
+            .collect()
+    }
+
+    /// How many requests matched `route` (faulted, refused and answered alike).
+    pub fn calls(&self, route: Route) -> usize {
+        lock(&self.shared.journal)
+            .entries()
+            .iter()
+            .filter(|request| request.route == Some(route))
+            .count()
+    }
+
+    /// Requests per matched route.
+    pub fn call_counts(&self) -> BTreeMap<Route, usize> {
+        let mut counts = BTreeMap::new();
+        for route in lock(&self.shared.journal)
+            .entries()
+            .iter()
+            .filter_map(|request| request.route)
+        {
+            *counts.entry(route).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Forgets every recorded request.
+    pub fn clear_journal(&self) {
+        lock(&self.shared.journal).clear();
+    }
+
+    /// Adds a fault rule after the existing ones.
+    pub fn inject(&self, rule: FaultRule) {
+        lock(&self.shared.faults).push(rule);
+    }
+
+    /// Adds `latency` to every request (zero to stop).
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.shared.faults).set_latency(None, latency);
+    }
+
+    /// Adds `latency` to every request of `route`, instead of the global latency.
+    pub fn set_route_latency(&self, route: Route, latency: Duration) {
+        lock(&self.shared.faults).set_latency(Some(route), latency);
+    }
+
+    /// Draws random faults for requests that no rule targets.
+    pub fn set_random_faults(&self, random: RandomFaults) {
+        lock(&self.shared.faults).set_random(Some(random));
+    }
+
+    /// Removes every rule, latency and random fault.
+    pub fn clear_faults(&self) {
+        *lock(&self.shared.faults) = FaultPlan::default();
+    }
+
+    /// The customer's current usage of a feature: the sum of its `DELTA` reports since the
+    /// last `SET` (plus seeded usage). 0 when nothing was reported.
+    pub fn usage_total(&self, customer_id: &str, feature_id: &str) -> i64 {
+        lock(&self.shared.state).usage_of(customer_id, feature_id)
+    }
+
+    /// Every usage report accepted, in order.
+    pub fn usage_reports(&self) -> Vec<UsageReport> {
+        lock(&self.shared.state).usage_reports.clone()
+    }
+
+    /// Every distinct event accepted (one per idempotency key), in order.
+    pub fn events(&self) -> Vec<StoredEvent> {
+        lock(&self.shared.state).events.clone()
+    }
+
+    /// Completes a checkout session as if the customer paid: creates the customer if the
+    /// session named none that exists, and subscribes it to the session's plan. Returns
+    /// the new subscription's id, or `None` for an unknown or already completed session.
+    pub fn complete_checkout(&self, checkout_session_id: &str) -> Option<String> {
+        lock(&self.shared.state).complete_checkout(checkout_session_id)
+    }
+}

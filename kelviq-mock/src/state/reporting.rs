@@ -1,0 +1,69 @@
+//! Usage reports and events, as the mock received them.
+
+use serde_json::{Map, Value};
+
+use super::State;
+
+/// A usage report the mock accepted (`POST /report/usage/`).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UsageReport {
+    /// The customer id.
+    pub customer_id: String,
+    /// The feature id.
+    pub feature_id: String,
+    /// The reported value.
+    pub value: i64,
+    /// `SET` or `DELTA`.
+    pub behaviour: String,
+    /// The optional resource id.
+    pub resource_id: Option<String>,
+    /// The idempotency key the mock generated for it.
+    pub idempotency_key: String,
+    /// When it was accepted (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC).
+    pub timestamp: String,
+}
+
+/// An event the mock accepted (`POST /report/event/`), stored once per idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoredEvent {
+    /// The customer id.
+    pub customer_id: String,
+    /// The event name.
+    pub event_name: String,
+    /// The idempotency key that de-duplicates deliveries.
+    pub idempotency_key: String,
+    /// The timestamp as sent.
+    pub timestamp: String,
+    /// The optional resource id.
+    pub resource_id: Option<String>,
+    /// The optional properties object.
+    pub properties: Option<Map<String, Value>>,
+    /// How many times it was delivered (1 + the de-duplicated repeats).
+    pub deliveries: u32,
+}
+
+impl State {
+    /// Applies a usage report: `DELTA` adds, `SET` replaces.
+    pub(crate) fn apply_usage(&mut self, report: UsageReport) {
+        let key = (report.customer_id.clone(), report.feature_id.clone());
+        let current = self.usage.entry(key).or_insert(0);
+        if report.behaviour == "SET" {
+            *current = report.value;
+        } else {
+            *current = current.saturating_add(report.value);
+        }
+        self.usage_reports.push(report);
+    }
+
+    /// The stored event with this idempotency key, counting one more delivery.
+    pub(crate) fn redeliver_event(&mut self, idempotency_key: &str) -> Option<&StoredEvent> {
+        let event = self
+            .events
+            .iter_mut()
+            .find(|event| event.idempotency_key == idempotency_key)?;
+        event.deliveries += 1;
+        Some(event)
+    }
+}

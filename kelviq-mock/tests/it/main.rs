@@ -1,0 +1,9 @@
+//! Integration tests of kelviq-mock: raw HTTP (reqwest) against a mock on loopback.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+
+mod support;
+
+mod customers;
+mod entitlements;
+mod reporting;
