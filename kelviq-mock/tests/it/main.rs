@@ -7,3 +7,10 @@ mod support;
 mod customers;
 mod entitlements;
 mod reporting;
+mod server;
+
+mod checkout;
+mod license;
+mod subscriptions;
+
+mod billing;
