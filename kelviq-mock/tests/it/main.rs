@@ -7,6 +7,7 @@ mod support;
 mod customers;
 mod entitlements;
 mod reporting;
+mod binary;
 mod server;
 
 mod checkout;
