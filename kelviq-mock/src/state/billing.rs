@@ -1,8 +1,13 @@
 //! Money: orders, transactions, refunds and saved payment methods.
+//!
+//! Every charge makes an [`Order`] and a `CHARGE` [`Transaction`]; every refund lowers the
+//! order's refundable balance and records a `REFUND` transaction with a negative amount.
 
-use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
 
 use super::State;
+use crate::wire::FeatureLine;
 
 /// An order: what one charge bought.
 #[derive(Debug, Clone)]
@@ -14,6 +19,13 @@ pub(crate) struct Order {
     pub(crate) currency: String,
     pub(crate) refunded_units: i64,
     pub(crate) created_on: Timestamp,
+}
+
+impl Order {
+    /// What can still be refunded, in minor units.
+    pub(crate) fn refundable_units(&self) -> i64 {
+        self.amount_units.saturating_sub(self.refunded_units)
+    }
 }
 
 /// A money movement, as `GET /transaction/` lists it.
@@ -55,8 +67,11 @@ pub(crate) struct PaymentMethod {
     pub(crate) method_type: &'static str,
     pub(crate) brand: &'static str,
     pub(crate) last4: &'static str,
+    pub(crate) exp_month: i64,
+    pub(crate) exp_year: i64,
     pub(crate) is_default: bool,
     pub(crate) created_on: Timestamp,
+    pub(crate) modified_on: Timestamp,
 }
 
 impl State {
@@ -97,14 +112,18 @@ impl State {
     pub(crate) fn add_payment_method(&mut self, customer_id: &str) {
         let id = i64::try_from(self.payment_methods.len()).unwrap_or(i64::MAX - 1) + 1;
         let now = self.now();
+        let today = self.clock.today();
         self.payment_methods.push(PaymentMethod {
             id,
             customer_id: customer_id.to_owned(),
             method_type: "card",
             brand: "visa",
             last4: "4242",
+            exp_month: 12,
+            exp_year: i64::from(today.year()) + 3,
             is_default: true,
             created_on: now,
+            modified_on: now,
         });
     }
 
@@ -117,5 +136,113 @@ impl State {
 
     pub(crate) fn order(&self, id: &str) -> Option<&Order> {
         self.orders.iter().find(|order| order.id == id)
+    }
+}
+
+impl State {
+    /// A one-time purchase of `plan`: a `ONE_TIME` subscription that grants the plan's
+    /// features, and exactly one order with its `CHARGE` transaction — at the plan's price,
+    /// or at `custom` (`(units, currency)`) when given. A free plan bought without a custom
+    /// price makes no order. The caller checked customer and plan. Returns the subscription
+    /// id and the order id.
+    pub(crate) fn purchase_once(
+        &mut self,
+        customer_id: &str,
+        plan: &str,
+        features: Vec<FeatureLine>,
+        custom: Option<(i64, &str)>,
+    ) -> (String, Option<String>) {
+        let orders_before = self.orders.len();
+        let subscription_id = self.subscribe(customer_id, plan, "ONE_TIME", features, None, None);
+        let plan_order = self.orders.get(orders_before).map(|order| order.id.clone());
+        let order_id = match (custom, plan_order) {
+            (Some((units, currency)), Some(order_id)) => {
+                self.reprice_order(&order_id, units, currency);
+                Some(order_id)
+            }
+            (Some((units, currency)), None) => {
+                Some(self.charge(customer_id, plan, units, currency))
+            }
+            (None, plan_order) => plan_order,
+        };
+        (subscription_id, order_id)
+    }
+
+    /// Sets the amount of an order and of its `CHARGE` transaction.
+    fn reprice_order(&mut self, order_id: &str, amount_units: i64, currency: &str) {
+        if let Some(order) = self.orders.iter_mut().find(|order| order.id == order_id) {
+            order.amount_units = amount_units;
+            currency.clone_into(&mut order.currency);
+        }
+        for transaction in self
+            .transactions
+            .iter_mut()
+            .filter(|tx| tx.order_id == order_id && tx.transaction_type == "CHARGE")
+        {
+            transaction.amount_units = amount_units;
+            currency.clone_into(&mut transaction.currency);
+        }
+    }
+
+    /// Refunds `amount_units` of an order (its whole refundable balance when `None`): a
+    /// `SUCCEEDED` refund, the order's refunded total raised, and a `REFUND` transaction.
+    /// `None` when the order is unknown or the amount is not in `1..=refundable`.
+    pub(crate) fn refund(
+        &mut self,
+        order_id: &str,
+        amount_units: Option<i64>,
+        reason: Option<String>,
+        internal_note: Option<String>,
+    ) -> Option<Refund> {
+        let refundable = self.order(order_id)?.refundable_units();
+        let units = amount_units.unwrap_or(refundable);
+        if !(1..=refundable).contains(&units) {
+            return None;
+        }
+        let now = self.now();
+        let refund_id = self.new_uuid();
+        let transaction_id = self.new_uuid();
+        let order = self.orders.iter_mut().find(|order| order.id == order_id)?;
+        order.refunded_units += units;
+        let refund = Refund {
+            id: refund_id,
+            order_id: order.id.clone(),
+            amount_units: units,
+            currency: order.currency.clone(),
+            reason,
+            internal_note,
+            status: "SUCCEEDED",
+            created_on: now,
+        };
+        let transaction = Transaction {
+            id: transaction_id,
+            order_id: order.id.clone(),
+            customer_id: order.customer_id.clone(),
+            transaction_type: "REFUND",
+            status: "success",
+            amount_units: -units,
+            currency: order.currency.clone(),
+            created_on: now,
+        };
+        self.transactions.push(transaction);
+        self.refunds.push(refund.clone());
+        Some(refund)
+    }
+
+    pub(crate) fn refund_by_id(&self, id: &str) -> Option<&Refund> {
+        self.refunds.iter().find(|refund| refund.id == id)
+    }
+}
+
+impl Transaction {
+    /// When the money becomes available for payout: a week after a charge; refunds are
+    /// never paid out.
+    pub(crate) fn available_on(&self) -> Option<Timestamp> {
+        (self.transaction_type == "CHARGE").then(|| {
+            self.created_on
+                .to_zoned(TimeZone::UTC)
+                .checked_add(7.days())
+                .map_or(self.created_on, |zoned| zoned.timestamp())
+        })
     }
 }
