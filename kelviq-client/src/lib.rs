@@ -1,8 +1,49 @@
 //! Client for the [Kelviq](https://kelviq.com) billing and entitlements API.
 //!
-//! This crate will hold the whole REST API (async and blocking), the per-customer
-//! entitlement cache, the background usage meter, webhook verification and the
-//! framework-neutral gate that `kelviq-tower`, `kelviq-axum` and `kelviq-actix` share.
+//! [`Kelviq`] calls every operation of the REST API — customers, checkout, entitlements,
+//! usage and event reporting, subscriptions, the customer portal, license keys, charges,
+//! refunds, transactions and payment methods — with typed parameters and responses,
+//! validation before any I/O, percent-encoded path segments, and retries that never
+//! replay a request whose outcome is unknown unless it is safe to.
 //!
-//! It is a placeholder: nothing is implemented yet. The work is tracked in the
-//! project's issues ("kelviq-client: the whole Kelviq REST API, async and blocking").
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), kelviq_client::Error> {
+//! # let mock = kelviq_mock::MockServer::start().await;
+//! use kelviq_client::{Kelviq, ReportUsage};
+//!
+//! let kelviq = Kelviq::builder()
+//!     .access_token(mock.token())
+//!     .api_url(mock.url())
+//!     .edge_url(mock.edge_url())
+//!     .build()?;
+//!
+//! if kelviq.entitlements().has_access("cust_pro", "api-calls").await? {
+//!     kelviq
+//!         .reporting()
+//!         .report_usage(ReportUsage::delta("cust_pro", "api-calls", 1))
+//!         .await?;
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! In production, configure it from the environment with [`Kelviq::from_env`]
+//! (`KELVIQ_API_KEY`, `KELVIQ_ENV`), or with [`Kelviq::builder`].
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod builder;
+mod client;
+mod config;
+mod error;
+mod http;
+pub mod models;
+mod resources;
+
+pub use builder::{DEFAULT_TIMEOUT, KelviqBuilder};
+pub use client::Kelviq;
+pub use config::{ENV_API_KEY, ENV_BASE_URL, ENV_EDGE_URL, ENV_ENVIRONMENT, Environment};
+pub use error::{ApiError, ApiErrorKind, Error, Result};
+pub use http::RetryPolicy;
+pub use resources::*;

@@ -173,10 +173,10 @@ async fn gate(
         Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
         Some(Fault::ApplyThenDelay(_) | Fault::ApplyThenDrop) | None => {}
     }
-    if let Err(refused) = authorize(&shared, request.headers()) {
+    if let Some(refused) = authorize(&shared, request.headers()) {
         return refused;
     }
-    if let Err(refused) = require_json(&request) {
+    if let Some(refused) = require_json(&request) {
         return refused;
     }
     let response = next.run(request).await;
@@ -190,10 +190,10 @@ async fn gate(
     }
 }
 
-/// Checks `Authorization: Bearer <token>`: 401 with DRF's messages otherwise.
-fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// Checks `Authorization: Bearer <token>`: the 401 to answer with when it is wrong.
+fn authorize(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthorized(
+        return Some(unauthorized(
             "Authentication credentials were not provided.",
         ));
     };
@@ -202,8 +202,8 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
         .ok()
         .and_then(|value| value.strip_prefix("Bearer "));
     match token {
-        Some(token) if token == shared.token => Ok(()),
-        _ => Err(unauthorized("Invalid token.")),
+        Some(token) if token == shared.token => None,
+        _ => Some(unauthorized("Invalid token.")),
     }
 }
 
@@ -215,15 +215,16 @@ fn unauthorized(message: &str) -> Response {
     response
 }
 
-/// A request with a body must say it is JSON (415 otherwise), as DRF's `JSONParser` does.
-fn require_json(request: &Request) -> Result<(), Response> {
+/// A request with a body must say it is JSON, as DRF's `JSONParser` does: the 415 to
+/// answer with when it does not.
+fn require_json(request: &Request) -> Option<Response> {
     let has_body = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|length| length.to_str().ok())
         .is_some_and(|length| length != "0");
     if !has_body {
-        return Ok(());
+        return None;
     }
     let content_type = request
         .headers()
@@ -236,14 +237,12 @@ fn require_json(request: &Request) -> Result<(), Response> {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    if essence == "application/json" {
-        Ok(())
-    } else {
-        Err(detail(
+    (essence != "application/json").then(|| {
+        detail(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             &format!("Unsupported media type \"{content_type}\" in request."),
-        ))
-    }
+        )
+    })
 }
 
 /// DRF's 405, after authentication as DRF checks it.
@@ -252,7 +251,7 @@ async fn method_not_allowed(
     method: http::Method,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(&shared, &headers) {
+    if let Some(refused) = authorize(&shared, &headers) {
         return refused;
     }
     detail(

@@ -1,0 +1,165 @@
+//! [`KelviqBuilder`]: every option of the client, checked once in `build()`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+
+use crate::client::{Inner, Kelviq};
+use crate::config::{self, AccessToken, Environment};
+use crate::error::{Error, Result};
+use crate::http::{RetryPolicy, Transport};
+
+/// The default timeout of one attempt, as the official SDK's (10 s). Unlike the official
+/// SDK's per-phase timeout, it bounds the whole attempt: connect, send and read.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Configures a [`Kelviq`] client. Setters never fail; `build()` reports the first problem.
+///
+/// ```
+/// use std::time::Duration;
+/// use kelviq_client::{Environment, Kelviq, RetryPolicy};
+///
+/// let kelviq = Kelviq::builder()
+///     .access_token("sk_test_123")
+///     .environment(Environment::Sandbox)
+///     .timeout(Duration::from_secs(5))
+///     .retry_policy(RetryPolicy::default().max_retries(3))
+///     .user_agent_suffix("billing-service/1.4")
+///     .build()?;
+/// # Ok::<(), kelviq_client::Error>(())
+/// ```
+#[derive(Default)]
+#[must_use]
+pub struct KelviqBuilder {
+    access_token: Option<String>,
+    environment: Environment,
+    api_url: Option<String>,
+    edge_url: Option<String>,
+    timeout: Option<Duration>,
+    retry: RetryPolicy,
+    user_agent_suffix: Option<String>,
+    http: Option<reqwest::Client>,
+}
+
+/// Shows every option but the token, which prints as `***`.
+impl std::fmt::Debug for KelviqBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KelviqBuilder")
+            .field("access_token", &self.access_token.as_ref().map(|_| "***"))
+            .field("environment", &self.environment)
+            .field("api_url", &self.api_url)
+            .field("edge_url", &self.edge_url)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("user_agent_suffix", &self.user_agent_suffix)
+            .field("http", &self.http)
+            .finish()
+    }
+}
+
+impl KelviqBuilder {
+    /// The access token (required), sent as `Authorization: Bearer <token>`.
+    pub fn access_token(mut self, token: impl Into<String>) -> Self {
+        self.access_token = Some(token.into());
+        self
+    }
+
+    /// The environment whose hosts to use (default [`Environment::Sandbox`]).
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// Overrides the API base URL (default: the environment's), e.g. a `kelviq-mock`.
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.api_url = Some(url.into());
+        self
+    }
+
+    /// Overrides the edge base URL used for entitlements (default: the environment's).
+    pub fn edge_url(mut self, url: impl Into<String>) -> Self {
+        self.edge_url = Some(url.into());
+        self
+    }
+
+    /// The deadline of one attempt, connect to last byte (default [`DEFAULT_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// When to retry (default [`RetryPolicy::default`]; [`RetryPolicy::none`] disables).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Appended to the `User-Agent` (`kelviq-rs/<version> <suffix>`).
+    pub fn user_agent_suffix(mut self, suffix: impl Into<String>) -> Self {
+        self.user_agent_suffix = Some(suffix.into());
+        self
+    }
+
+    /// Sends requests through this `reqwest::Client` (proxies, TLS roots, connection pool
+    /// settings are then the caller's). The client's own timeout still applies per attempt.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the token is missing or not header-safe, a base URL is not an
+    /// `http(s)` URL, the timeout is zero, the user agent suffix is not header-safe, or the
+    /// HTTP client cannot be created.
+    pub fn build(self) -> Result<Kelviq> {
+        let Some(token) = self.access_token else {
+            return Err(Error::Config(
+                "an access token is required (KelviqBuilder::access_token)".to_owned(),
+            ));
+        };
+        let token = AccessToken::new(token)?;
+        let api_url = match &self.api_url {
+            Some(url) => config::base_url("the API base URL", url)?,
+            None => self.environment.api_url().to_owned(),
+        };
+        let edge_url = match &self.edge_url {
+            Some(url) => config::base_url("the edge base URL", url)?,
+            None => self.environment.edge_url().to_owned(),
+        };
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout.is_zero() {
+            return Err(Error::Config("the timeout must be greater than zero".to_owned()));
+        }
+        let mut user_agent = format!("kelviq-rs/{}", env!("CARGO_PKG_VERSION"));
+        if let Some(suffix) = &self.user_agent_suffix {
+            user_agent.push(' ');
+            user_agent.push_str(suffix);
+        }
+        let user_agent = HeaderValue::from_str(&user_agent).map_err(|_| {
+            Error::Config("the user agent suffix is not a valid header value".to_owned())
+        })?;
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .build()
+                .map_err(|error| Error::Config(format!("cannot create the HTTP client: {error}")))?,
+        };
+        Ok(Kelviq {
+            inner: Arc::new(Inner {
+                transport: Transport {
+                    http,
+                    api_url,
+                    edge_url,
+                    token,
+                    timeout,
+                    retry: self.retry,
+                    user_agent,
+                },
+            }),
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! [`Kelviq`]: the client, cheap to clone, with one accessor per API resource.
+
+use std::sync::Arc;
+
+use crate::builder::KelviqBuilder;
+use crate::config::{ENV_API_KEY, ENV_BASE_URL, ENV_EDGE_URL, ENV_ENVIRONMENT, Environment};
+use crate::error::{Error, Result};
+use crate::http::Transport;
+use crate::resources::{
+    Charges, Checkout, Customers, Entitlements, License, PaymentMethods, Portal, Refunds,
+    Reporting, Subscriptions, Transactions,
+};
+
+/// The Kelviq client.
+///
+/// Cloning is cheap (an `Arc` inside) and clones share the connection pool; the client is
+/// `Send + Sync`. Each resource of the API has an accessor returning a borrowed handle:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), kelviq_client::Error> {
+/// # let mock = kelviq_mock::MockServer::start().await;
+/// use kelviq_client::Kelviq;
+///
+/// let kelviq = Kelviq::builder()
+///     .access_token(mock.token())
+///     .api_url(mock.url())
+///     .edge_url(mock.edge_url())
+///     .build()?;
+/// let customer = kelviq.customers().retrieve("cust_pro").await?;
+/// assert_eq!(customer.customer_id, "cust_pro");
+/// assert!(kelviq.entitlements().has_access("cust_pro", "reports").await?);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// `Debug` shows the configuration without the access token.
+#[derive(Clone, Debug)]
+pub struct Kelviq {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// What clones of a client share.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) transport: Transport,
+}
+
+impl Kelviq {
+    /// A builder for every option.
+    pub fn builder() -> KelviqBuilder {
+        KelviqBuilder::default()
+    }
+
+    /// A client for the sandbox environment with default options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] if the token is empty or not header-safe.
+    pub fn new(access_token: impl Into<String>) -> Result<Self> {
+        Kelviq::builder().access_token(access_token).build()
+    }
+
+    /// A client configured from the environment: `KELVIQ_API_KEY` (required), `KELVIQ_ENV`
+    /// (`production`, `staging` or `sandbox`; unset or empty means sandbox),
+    /// `KELVIQ_BASE_URL` and `KELVIQ_EDGE_URL` (optional overrides).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the variable that is missing or invalid (never its value
+    /// for the token).
+    pub fn from_env() -> Result<Self> {
+        Kelviq::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// [`Kelviq::from_env`] reading variables through `lookup` (for tests and for
+    /// configuration systems other than the process environment).
+    ///
+    /// # Errors
+    ///
+    /// As [`Kelviq::from_env`].
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let token = lookup(ENV_API_KEY)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| Error::Config(format!("{ENV_API_KEY} is not set")))?;
+        let environment = match lookup(ENV_ENVIRONMENT) {
+            Some(name) if !name.trim().is_empty() => name
+                .parse::<Environment>()
+                .map_err(|error| Error::Config(format!("{ENV_ENVIRONMENT}: {error}")))?,
+            _ => Environment::Sandbox,
+        };
+        let mut builder = Kelviq::builder()
+            .access_token(token)
+            .environment(environment);
+        if let Some(url) = lookup(ENV_BASE_URL).filter(|url| !url.is_empty()) {
+            builder = builder.api_url(url);
+        }
+        if let Some(url) = lookup(ENV_EDGE_URL).filter(|url| !url.is_empty()) {
+            builder = builder.edge_url(url);
+        }
+        builder.build()
+    }
+
+    /// The API base URL in use.
+    pub fn api_url(&self) -> &str {
+        &self.inner.transport.api_url
+    }
+
+    /// The edge base URL in use.
+    pub fn edge_url(&self) -> &str {
+        &self.inner.transport.edge_url
+    }
+
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    /// Customers: create, list, retrieve, update, archive.
+    pub fn customers(&self) -> Customers<'_> {
+        Customers::new(self)
+    }
+
+    /// Checkout sessions.
+    pub fn checkout(&self) -> Checkout<'_> {
+        Checkout::new(self)
+    }
+
+    /// Entitlement checks (on the edge host).
+    pub fn entitlements(&self) -> Entitlements<'_> {
+        Entitlements::new(self)
+    }
+
+    /// Usage and event reporting.
+    pub fn reporting(&self) -> Reporting<'_> {
+        Reporting::new(self)
+    }
+
+    /// Subscriptions: list, retrieve, create, update, preview an update, cancel.
+    pub fn subscriptions(&self) -> Subscriptions<'_> {
+        Subscriptions::new(self)
+    }
+
+    /// Customer portal sessions.
+    pub fn portal(&self) -> Portal<'_> {
+        Portal::new(self)
+    }
+
+    /// License keys: activate, deactivate, validate.
+    pub fn license(&self) -> License<'_> {
+        License::new(self)
+    }
+
+    /// One-time charges.
+    pub fn charges(&self) -> Charges<'_> {
+        Charges::new(self)
+    }
+
+    /// Refunds: list, create, retrieve.
+    pub fn refunds(&self) -> Refunds<'_> {
+        Refunds::new(self)
+    }
+
+    /// Transactions.
+    pub fn transactions(&self) -> Transactions<'_> {
+        Transactions::new(self)
+    }
+
+    /// Saved payment methods.
+    pub fn payment_methods(&self) -> PaymentMethods<'_> {
+        PaymentMethods::new(self)
+    }
+}

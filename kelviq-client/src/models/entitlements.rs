@@ -1,0 +1,377 @@
+//! Entitlements: the raw entries of the edge endpoint and their per-feature aggregate.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::enums::FeatureType;
+
+/// The raw answer of `GET /entitlements`: every entry, as sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct RawEntitlements {
+    /// The customer the entries belong to.
+    pub customer_id: String,
+    /// One entry per (subscription, feature): a feature may appear several times.
+    #[serde(default)]
+    pub entitlements: Vec<EntitlementEntry>,
+}
+
+/// One raw entitlement entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct EntitlementEntry {
+    /// The feature identifier.
+    pub feature_id: String,
+    /// The kind of feature.
+    #[serde(default)]
+    pub feature_type: Option<FeatureType>,
+    /// Whether this entry grants access.
+    pub has_access: bool,
+    /// When usage resets (`YYYY-MM-DD HH:MM:SS`).
+    #[serde(default)]
+    pub reset_at: Option<String>,
+    /// Whether access stops at the limit.
+    #[serde(default)]
+    pub hard_limit: Option<bool>,
+    /// The usage limit (metered) or configured value (customizable).
+    #[serde(default)]
+    pub usage_limit: Option<i64>,
+    /// Usage so far.
+    #[serde(default)]
+    pub current_usage: Option<i64>,
+    /// Usage left.
+    #[serde(default)]
+    pub remaining: Option<i64>,
+}
+
+/// One feature's entitlement, aggregated over all its entries.
+///
+/// The entries of a feature are grouped and combined by the type of the first entry:
+///
+/// | type | limit | usage | remaining | hard limit | access |
+/// |---|---|---|---|---|---|
+/// | `METER` | sum of the limits; unlimited if any entry is | sum of the usages | limit − usage, at least 0 | any entry's | see below |
+/// | `CUSTOMIZABLE` | the first entry's value | the first entry's (0 if none) | the first entry's | the first entry's | any entry's |
+/// | other | none | 0 | none | false | any entry's |
+///
+/// Metered access: denied when a hard limit is reached (remaining 0), otherwise granted when
+/// any entry grants it. Two deliberate differences from the official SDK, which recomputes
+/// access as `remaining > 0` for every meter: a soft-limited meter past its limit keeps
+/// access (the limit is soft), and a meter the service denies stays denied even without a
+/// limit. An entry without a limit makes the whole feature unlimited, where the SDK would
+/// add up the other entries' limits.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Entitlement {
+    feature_id: String,
+    feature_type: Option<FeatureType>,
+    has_access: bool,
+    usage_limit: Option<i64>,
+    current_usage: Option<i64>,
+    remaining: Option<i64>,
+    hard_limit: bool,
+    items: Vec<EntitlementEntry>,
+}
+
+impl Entitlement {
+    /// Aggregates the entries of one feature (all with the same `feature_id`, at least one).
+    fn aggregate(items: Vec<EntitlementEntry>) -> Option<Self> {
+        let first = items.first()?;
+        let feature_id = first.feature_id.clone();
+        let feature_type = first.feature_type.clone();
+        let any_access = items.iter().any(|item| item.has_access);
+        let mut entitlement = match feature_type {
+            Some(FeatureType::Meter) => {
+                let unlimited = items.iter().any(|item| item.usage_limit.is_none());
+                let usage_limit = (!unlimited)
+                    .then(|| items.iter().filter_map(|item| item.usage_limit).sum());
+                let usages: Vec<i64> = items.iter().filter_map(|item| item.current_usage).collect();
+                let current_usage = (!usages.is_empty()).then(|| usages.iter().sum());
+                let hard_limit = items.iter().any(|item| item.hard_limit == Some(true));
+                Entitlement {
+                    feature_id,
+                    feature_type,
+                    has_access: any_access,
+                    usage_limit,
+                    current_usage,
+                    remaining: None,
+                    hard_limit,
+                    items,
+                }
+            }
+            Some(FeatureType::Customizable) => Entitlement {
+                feature_id,
+                feature_type,
+                has_access: any_access,
+                usage_limit: first.usage_limit,
+                current_usage: Some(first.current_usage.unwrap_or(0)),
+                remaining: first.remaining,
+                hard_limit: first.hard_limit == Some(true),
+                items,
+            },
+            _ => Entitlement {
+                feature_id,
+                feature_type,
+                has_access: any_access,
+                usage_limit: None,
+                current_usage: Some(0),
+                remaining: None,
+                hard_limit: false,
+                items,
+            },
+        };
+        entitlement.recompute_meter();
+        Some(entitlement)
+    }
+
+    /// For a meter: remaining from limit and usage, and access from the hard limit.
+    fn recompute_meter(&mut self) {
+        if self.feature_type != Some(FeatureType::Meter) {
+            return;
+        }
+        self.remaining = self
+            .usage_limit
+            .map(|limit| (limit - self.current_usage.unwrap_or(0)).max(0));
+        let limit_reached = self.hard_limit && self.remaining == Some(0);
+        self.has_access = !limit_reached && self.items.iter().any(|item| item.has_access);
+    }
+
+    /// Applies usage this process reported, before the service confirms it: `DELTA` adds
+    /// (`set == false`), `SET` replaces. Only meters and customizable features change.
+    pub fn apply_usage(&mut self, value: i64, set: bool) {
+        match self.feature_type {
+            Some(FeatureType::Meter) => {
+                let usage = if set {
+                    value
+                } else {
+                    self.current_usage.unwrap_or(0).saturating_add(value)
+                };
+                self.current_usage = Some(usage);
+                self.recompute_meter();
+            }
+            Some(FeatureType::Customizable) => {
+                let usage = if set {
+                    value
+                } else {
+                    self.current_usage.unwrap_or(0).saturating_add(value)
+                };
+                self.current_usage = Some(usage);
+                self.remaining = self.usage_limit.map(|limit| (limit - usage).max(0));
+            }
+            _ => {}
+        }
+    }
+
+    /// The feature identifier.
+    pub fn feature_id(&self) -> &str {
+        &self.feature_id
+    }
+
+    /// The kind of feature (from the first entry).
+    pub fn feature_type(&self) -> Option<&FeatureType> {
+        self.feature_type.as_ref()
+    }
+
+    /// Whether the customer may use the feature now.
+    pub fn has_access(&self) -> bool {
+        self.has_access
+    }
+
+    /// The usage limit (`None`: unlimited or not metered), or a customizable feature's value.
+    pub fn limit(&self) -> Option<i64> {
+        self.usage_limit
+    }
+
+    /// Usage so far (`None` for a meter that reported none).
+    pub fn usage(&self) -> Option<i64> {
+        self.current_usage
+    }
+
+    /// Usage left before the limit (`None`: unlimited or not metered).
+    pub fn remaining(&self) -> Option<i64> {
+        self.remaining
+    }
+
+    /// Whether access stops at the limit.
+    pub fn hard_limit(&self) -> bool {
+        self.hard_limit
+    }
+
+    /// The raw entries this aggregate was built from.
+    pub fn items(&self) -> &[EntitlementEntry] {
+        &self.items
+    }
+}
+
+/// All of a customer's entitlements, one aggregate per feature, in first-seen order.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Entitlements {
+    customer_id: String,
+    features: Vec<Entitlement>,
+    index: HashMap<String, usize>,
+}
+
+impl Entitlements {
+    /// Aggregates a raw response.
+    pub fn from_raw(raw: RawEntitlements) -> Self {
+        let mut groups: Vec<Vec<EntitlementEntry>> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for entry in raw.entitlements {
+            match index.get(&entry.feature_id) {
+                Some(&position) => groups[position].push(entry),
+                None => {
+                    index.insert(entry.feature_id.clone(), groups.len());
+                    groups.push(vec![entry]);
+                }
+            }
+        }
+        let features = groups
+            .into_iter()
+            .filter_map(Entitlement::aggregate)
+            .collect();
+        Entitlements {
+            customer_id: raw.customer_id,
+            features,
+            index,
+        }
+    }
+
+    /// The customer these entitlements belong to.
+    pub fn customer_id(&self) -> &str {
+        &self.customer_id
+    }
+
+    /// One feature's entitlement, `None` if the customer does not have it.
+    pub fn get(&self, feature_id: &str) -> Option<&Entitlement> {
+        self.index
+            .get(feature_id)
+            .and_then(|&position| self.features.get(position))
+    }
+
+    /// One feature's entitlement, mutably.
+    pub fn get_mut(&mut self, feature_id: &str) -> Option<&mut Entitlement> {
+        self.index
+            .get(feature_id)
+            .and_then(|&position| self.features.get_mut(position))
+    }
+
+    /// Whether the customer may use the feature: `false` for a feature it does not have.
+    pub fn has_access(&self, feature_id: &str) -> bool {
+        self.get(feature_id).is_some_and(Entitlement::has_access)
+    }
+
+    /// Every feature, in first-seen order.
+    pub fn iter(&self) -> impl Iterator<Item = &Entitlement> {
+        self.features.iter()
+    }
+
+    /// How many features.
+    pub fn len(&self) -> usize {
+        self.features.len()
+    }
+
+    /// Whether the customer has no feature at all.
+    pub fn is_empty(&self) -> bool {
+        self.features.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for &'a Entitlements {
+    type Item = &'a Entitlement;
+    type IntoIter = std::slice::Iter<'a, Entitlement>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.features.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entitlements(entries: serde_json::Value) -> Entitlements {
+        let raw: RawEntitlements =
+            serde_json::from_value(json!({"customerId": "c", "entitlements": entries})).unwrap();
+        Entitlements::from_raw(raw)
+    }
+
+    fn meter(limit: Option<i64>, usage: Option<i64>, hard: bool, access: bool) -> serde_json::Value {
+        json!({"featureId": "calls", "featureType": "METER", "hasAccess": access,
+               "hardLimit": hard, "usageLimit": limit, "currentUsage": usage, "remaining": null})
+    }
+
+    #[test]
+    fn meters_add_up_across_entries() {
+        let all = entitlements(json!([
+            meter(Some(10), Some(10), true, false),
+            meter(Some(5), Some(2), true, true),
+        ]));
+        let calls = all.get("calls").unwrap();
+        assert_eq!(calls.limit(), Some(15));
+        assert_eq!(calls.usage(), Some(12));
+        assert_eq!(calls.remaining(), Some(3));
+        assert!(calls.has_access());
+        assert_eq!(calls.items().len(), 2);
+    }
+
+    #[test]
+    fn a_hard_limit_reached_denies_and_a_soft_one_does_not() {
+        let hard = entitlements(json!([meter(Some(10), Some(10), true, true)]));
+        assert!(!hard.has_access("calls"));
+        assert_eq!(hard.get("calls").unwrap().remaining(), Some(0));
+        let soft = entitlements(json!([meter(Some(10), Some(14), false, true)]));
+        assert!(soft.has_access("calls"));
+        assert_eq!(soft.get("calls").unwrap().remaining(), Some(0));
+    }
+
+    #[test]
+    fn an_unlimited_entry_makes_the_feature_unlimited_and_the_server_can_deny() {
+        let mixed = entitlements(json!([meter(Some(10), Some(10), true, false), meter(None, Some(3), true, true)]));
+        let calls = mixed.get("calls").unwrap();
+        assert_eq!(calls.limit(), None);
+        assert_eq!(calls.remaining(), None);
+        assert!(calls.has_access());
+        let denied = entitlements(json!([meter(None, None, false, false)]));
+        assert!(!denied.has_access("calls"));
+        assert_eq!(denied.get("calls").unwrap().usage(), None);
+    }
+
+    #[test]
+    fn customizable_and_boolean_take_the_first_entry_and_any_access() {
+        let all = entitlements(json!([
+            {"featureId": "seats", "featureType": "CUSTOMIZABLE", "hasAccess": false, "usageLimit": 10, "currentUsage": null, "remaining": 10, "hardLimit": false},
+            {"featureId": "seats", "featureType": "CUSTOMIZABLE", "hasAccess": true, "usageLimit": 99, "currentUsage": 4, "remaining": 95},
+            {"featureId": "reports", "featureType": "BOOLEAN", "hasAccess": false},
+            {"featureId": "reports", "featureType": "BOOLEAN", "hasAccess": true},
+            {"featureId": "beta", "featureType": null, "hasAccess": false}
+        ]));
+        let seats = all.get("seats").unwrap();
+        assert_eq!(seats.limit(), Some(10));
+        assert_eq!(seats.usage(), Some(0));
+        assert!(seats.has_access());
+        assert!(all.has_access("reports"));
+        assert!(!all.has_access("beta"));
+        assert!(!all.has_access("unknown"));
+        let order: Vec<&str> = all.iter().map(Entitlement::feature_id).collect();
+        assert_eq!(order, ["seats", "reports", "beta"]);
+    }
+
+    #[test]
+    fn applied_usage_flips_access_at_the_limit_and_set_replaces() {
+        let mut all = entitlements(json!([meter(Some(10), Some(8), true, true)]));
+        let calls = all.get_mut("calls").unwrap();
+        calls.apply_usage(1, false);
+        assert!(calls.has_access());
+        calls.apply_usage(1, false);
+        assert!(!calls.has_access());
+        assert_eq!(calls.remaining(), Some(0));
+        calls.apply_usage(3, true);
+        assert_eq!(calls.usage(), Some(3));
+        assert!(calls.has_access());
+    }
+}

@@ -1,0 +1,104 @@
+//! `kelviq.entitlements()`: what a customer may use, from the edge host.
+
+use http::Method;
+
+use super::require;
+use crate::client::Kelviq;
+use crate::error::Result;
+use crate::http::{Base, Request};
+use crate::models::{Entitlement, Entitlements as AllEntitlements, RawEntitlements};
+
+/// Handle for entitlement checks: `GET {edge}/api/v1/entitlements`.
+#[derive(Debug, Clone, Copy)]
+pub struct Entitlements<'a> {
+    client: &'a Kelviq,
+}
+
+const PATH: &str = "/entitlements";
+
+impl<'a> Entitlements<'a> {
+    pub(crate) fn new(client: &'a Kelviq) -> Self {
+        Entitlements { client }
+    }
+
+    async fn fetch(&self, customer_id: &str, feature_id: Option<&str>) -> Result<RawEntitlements> {
+        require("customer_id", customer_id)?;
+        if let Some(feature_id) = feature_id {
+            require("feature_id", feature_id)?;
+        }
+        let request = Request::new("entitlements.get", Method::GET, Base::Edge, PATH)
+            .query("customer_id", Some(customer_id))
+            .query("feature_id", feature_id);
+        self.client.transport().json(request).await
+    }
+
+    /// Whether the customer may use the feature; `false` when the customer does not have
+    /// the feature at all.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kelviq_client::Error> {
+    /// # let mock = kelviq_mock::MockServer::start().await;
+    /// # let kelviq = kelviq_client::Kelviq::builder().access_token(mock.token())
+    /// #     .api_url(mock.url()).edge_url(mock.edge_url()).build()?;
+    /// assert!(kelviq.entitlements().has_access("cust_pro", "reports").await?);
+    /// assert!(!kelviq.entitlements().has_access("cust_free", "reports").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`](crate::Error::Validation) for an empty id; [`Error::Api`](crate::Error::Api)
+    /// with 404 for an unknown customer; transport errors.
+    pub async fn has_access(&self, customer_id: &str, feature_id: &str) -> Result<bool> {
+        let raw = self.fetch(customer_id, Some(feature_id)).await?;
+        Ok(AllEntitlements::from_raw(raw).has_access(feature_id))
+    }
+
+    /// The aggregated entitlement of one feature, `None` when the customer lacks it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Entitlements::has_access`].
+    pub async fn get_entitlement(
+        &self,
+        customer_id: &str,
+        feature_id: &str,
+    ) -> Result<Option<Entitlement>> {
+        let raw = self.fetch(customer_id, Some(feature_id)).await?;
+        Ok(AllEntitlements::from_raw(raw).get(feature_id).cloned())
+    }
+
+    /// Every feature of the customer, aggregated (one call answers every check).
+    ///
+    /// # Errors
+    ///
+    /// As [`Entitlements::has_access`].
+    pub async fn get_all_entitlements(&self, customer_id: &str) -> Result<AllEntitlements> {
+        let raw = self.fetch(customer_id, None).await?;
+        Ok(AllEntitlements::from_raw(raw))
+    }
+
+    /// The raw entries of one feature, as sent.
+    ///
+    /// # Errors
+    ///
+    /// As [`Entitlements::has_access`].
+    pub async fn get_raw_entitlement(
+        &self,
+        customer_id: &str,
+        feature_id: &str,
+    ) -> Result<RawEntitlements> {
+        self.fetch(customer_id, Some(feature_id)).await
+    }
+
+    /// Every raw entry of the customer, as sent.
+    ///
+    /// # Errors
+    ///
+    /// As [`Entitlements::has_access`].
+    pub async fn get_raw_entitlements(&self, customer_id: &str) -> Result<RawEntitlements> {
+        self.fetch(customer_id, None).await
+    }
+}

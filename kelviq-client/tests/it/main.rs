@@ -1,0 +1,7 @@
+//! Integration tests of kelviq-client against kelviq-mock over loopback.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+
+mod support;
+
+mod customers;
