@@ -5,3 +5,8 @@
 mod support;
 
 mod customers;
+mod config;
+mod entitlements;
+mod failures;
+mod paths;
+mod reporting;

@@ -1,0 +1,99 @@
+//! Building a client: defaults, the environment, and secrets kept out of `Debug`.
+
+use std::collections::HashMap;
+
+use kelviq_client::{Error, Kelviq};
+
+use crate::support::Setup;
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+#[test]
+fn defaults_to_the_sandbox_hosts() {
+    let kelviq = Kelviq::new("sk_test_abc").unwrap();
+    assert_eq!(kelviq.api_url(), "https://sandboxapi.kelviq.com");
+    assert_eq!(kelviq.edge_url(), "https://edge.sandboxapi.kelviq.com");
+}
+
+#[test]
+fn from_env_reads_the_four_variables() {
+    let kelviq = Kelviq::from_env_with(env(&[
+        ("KELVIQ_API_KEY", "sk_live_abc"),
+        ("KELVIQ_ENV", "production"),
+    ]))
+    .unwrap();
+    assert_eq!(kelviq.api_url(), "https://api.kelviq.com");
+    assert_eq!(kelviq.edge_url(), "https://edge.api.kelviq.com");
+
+    let kelviq = Kelviq::from_env_with(env(&[
+        ("KELVIQ_API_KEY", "k"),
+        ("KELVIQ_BASE_URL", "http://127.0.0.1:4010/"),
+        ("KELVIQ_EDGE_URL", "http://127.0.0.1:4011"),
+    ]))
+    .unwrap();
+    assert_eq!(kelviq.api_url(), "http://127.0.0.1:4010");
+    assert_eq!(kelviq.edge_url(), "http://127.0.0.1:4011");
+
+    let sandbox = Kelviq::from_env_with(env(&[("KELVIQ_API_KEY", "k"), ("KELVIQ_ENV", "")])).unwrap();
+    assert_eq!(sandbox.api_url(), "https://sandboxapi.kelviq.com");
+}
+
+#[test]
+fn bad_environment_values_are_clear_errors() {
+    let missing = Kelviq::from_env_with(env(&[])).unwrap_err();
+    assert!(missing.to_string().contains("KELVIQ_API_KEY"), "{missing}");
+    let bad_env = Kelviq::from_env_with(env(&[("KELVIQ_API_KEY", "k"), ("KELVIQ_ENV", "live")]))
+        .unwrap_err();
+    assert!(bad_env.to_string().contains("KELVIQ_ENV"), "{bad_env}");
+    let bad_url = Kelviq::from_env_with(env(&[
+        ("KELVIQ_API_KEY", "k"),
+        ("KELVIQ_BASE_URL", "localhost:4010"),
+    ]))
+    .unwrap_err();
+    assert!(matches!(bad_url, Error::Config(_)), "{bad_url:?}");
+    let bad_token = Kelviq::from_env_with(env(&[("KELVIQ_API_KEY", "sk live")])).unwrap_err();
+    assert!(!bad_token.to_string().contains("sk live"));
+}
+
+#[test]
+fn builder_refuses_bad_options() {
+    assert!(matches!(Kelviq::builder().build(), Err(Error::Config(_))));
+    assert!(Kelviq::builder()
+        .access_token("k")
+        .timeout(std::time::Duration::ZERO)
+        .build()
+        .is_err());
+    assert!(Kelviq::builder()
+        .access_token("k")
+        .user_agent_suffix("bad\nsuffix")
+        .build()
+        .is_err());
+}
+
+#[tokio::test]
+async fn debug_output_never_contains_the_token() {
+    let secret = "sk_live_super_secret_token_123";
+    let builder = Kelviq::builder().access_token(secret);
+    assert!(!format!("{builder:?}").contains(secret));
+    let kelviq = builder.build().unwrap();
+    let debug = format!("{kelviq:?}");
+    assert!(!debug.contains(secret), "{debug}");
+    assert!(debug.contains("***"));
+
+    let setup = Setup::start().await;
+    let wrong = crate::support::client_for(&setup.mock)
+        .access_token(secret)
+        .build()
+        .unwrap();
+    let error = wrong.customers().retrieve("cust_pro").await.unwrap_err();
+    assert!(!format!("{error:?}").contains(secret));
+    assert!(!error.to_string().contains(secret));
+    let request = setup.mock.journal().pop().unwrap();
+    assert!(!format!("{request:?}").contains(secret));
+}
