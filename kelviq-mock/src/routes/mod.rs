@@ -2,8 +2,9 @@
 //! fault injection, bearer authentication and the JSON content type.
 //!
 //! Order of checks, as in Django REST Framework: unknown path → 404; injected fault;
-//! missing or wrong token → 401; wrong method → 405; body not JSON → 415; invalid fields
-//! → 400; unknown object → 404.
+//! missing or wrong token → 401; wrong method → 405; body not JSON → 415; unknown object
+//! named in the path → 404; invalid fields (including unknown objects named in the body)
+//! → 400.
 
 mod billing;
 mod checkout;

@@ -60,6 +60,104 @@ impl Subscription {
             "SUBSCRIPTION"
         }
     }
+
+    /// Whether a trial is running at `now`.
+    pub(crate) fn is_trialing(&self, now: Timestamp) -> bool {
+        self.trial_end.is_some_and(|end| end > now)
+    }
+
+    /// The `status` field on `today`: `canceled` once access has ended, also when it ended
+    /// on a scheduled date.
+    pub(crate) fn status_on(&self, today: Date) -> &'static str {
+        if self.is_active(today) {
+            self.status.as_str()
+        } else {
+            SubscriptionStatus::Canceled.as_str()
+        }
+    }
+
+    /// `recurrence`, `recurrenceType` and `recurrenceUnit` (`"1 month"`, `"MONTH"`, 1);
+    /// `None` for a one-time purchase.
+    pub(crate) fn recurrence(&self) -> Option<(&'static str, &'static str, i64)> {
+        period(&self.charge_period).map(|(_, text, kind, unit)| (text, kind, unit))
+    }
+
+    /// The date the next invoice is due: the end of the current period (or trial). `None`
+    /// for a one-time purchase and once the subscription has ended or is scheduled to end.
+    pub(crate) fn next_invoice_date(&self, today: Date) -> Option<Date> {
+        (self.is_active(today) && self.end_date.is_none() && self.recurrence().is_some())
+            .then(|| self.period_end_date())
+    }
+
+    /// Whole days left in the trial at `now`, rounded up; 0 without a running trial.
+    pub(crate) fn trial_days_remaining(&self, now: Timestamp) -> i64 {
+        const DAY: i64 = 86_400;
+        let seconds = self
+            .trial_end
+            .map_or(0, |end| end.as_second() - now.as_second());
+        if seconds <= 0 {
+            0
+        } else {
+            (seconds + DAY - 1) / DAY
+        }
+    }
+
+    /// The (UTC) date the current period ends.
+    pub(crate) fn period_end_date(&self) -> Date {
+        utc_date(self.period_end)
+    }
+
+    /// The (UTC) date of the last change.
+    pub(crate) fn modified_date(&self) -> Date {
+        utc_date(self.modified_on)
+    }
+
+    /// This subscription after a change of plan, charge period, features or trial at `now`
+    /// (`subscriptions.update`), without touching the stored one.
+    ///
+    /// `trial_end`: a time after `now` (re)starts a trial that ends then; `now` or earlier
+    /// ends a running trial; `None` keeps the trial as it is. The billing period restarts
+    /// at `now` when a trial ends or the charge period changes; during a trial the period
+    /// ends with the trial.
+    pub(crate) fn changed(
+        &self,
+        plan: &str,
+        charge_period: &str,
+        features: Vec<FeatureLine>,
+        trial_end: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Subscription {
+        let mut after = self.clone();
+        after.plan = plan.to_owned();
+        after.charge_period = charge_period.to_owned();
+        after.features = features;
+        after.modified_on = now;
+        let trial_end = match trial_end {
+            Some(end) => (end > now).then_some(end),
+            None => self.trial_end.filter(|end| *end > now),
+        };
+        after.trial_end = trial_end;
+        match trial_end {
+            Some(end) => {
+                after.status = SubscriptionStatus::Trialing;
+                after.period_end = end;
+            }
+            None => {
+                after.status = SubscriptionStatus::Active;
+                if self.is_trialing(now) || self.charge_period != charge_period {
+                    after.period_start = now;
+                    after.period_end =
+                        period(charge_period).map_or(now, |(span, ..)| add_span(now, span));
+                }
+            }
+        }
+        after
+    }
+}
+
+/// The UTC calendar date of `at`.
+fn utc_date(at: Timestamp) -> Date {
+    at.to_zoned(TimeZone::UTC).date()
 }
 
 /// The length of one billing period, with its `recurrence` text, `recurrenceType` and
@@ -92,9 +190,17 @@ pub(crate) struct CheckoutSession {
     pub(crate) plan: String,
     pub(crate) charge_period: String,
     pub(crate) customer_id: Option<String>,
+    #[expect(
+        dead_code,
+        reason = "recorded for inspection; no route or accessor reads it yet"
+    )]
     pub(crate) success_url: String,
     pub(crate) trial_period: Option<i64>,
     pub(crate) features: Vec<FeatureLine>,
+    #[expect(
+        dead_code,
+        reason = "recorded for inspection; no route or accessor reads it yet"
+    )]
     pub(crate) metadata: Option<Map<String, Value>>,
     /// The subscription created when the session was completed.
     pub(crate) subscription_id: Option<String>,
@@ -104,6 +210,10 @@ pub(crate) struct CheckoutSession {
 #[derive(Debug, Clone)]
 pub(crate) struct PortalSession {
     pub(crate) token: String,
+    #[expect(
+        dead_code,
+        reason = "recorded for inspection; no route or accessor reads it yet"
+    )]
     pub(crate) customer_id: String,
     pub(crate) url: String,
 }
@@ -173,6 +283,32 @@ impl State {
 
     pub(crate) fn subscription_mut(&mut self, id: &str) -> Option<&mut Subscription> {
         self.subscriptions.iter_mut().find(|sub| sub.id == id)
+    }
+
+    /// Ends a subscription's access on `end`: at once (status `canceled`) when `end` is
+    /// today or earlier, else at the start of that day. `false` for an unknown id.
+    pub(crate) fn end_subscription(&mut self, id: &str, end: Date) -> bool {
+        let now = self.now();
+        let today = self.clock.today();
+        let Some(sub) = self.subscription_mut(id) else {
+            return false;
+        };
+        sub.end_date = Some(end);
+        if end <= today {
+            sub.status = SubscriptionStatus::Canceled;
+        }
+        sub.modified_on = now;
+        true
+    }
+
+    /// Stores `changed` (from [`Subscription::changed`]) in place of the subscription with
+    /// its id, and brings that subscription's licenses in line with its new plan.
+    pub(crate) fn replace_subscription(&mut self, changed: Subscription) {
+        let id = changed.id.clone();
+        if let Some(sub) = self.subscription_mut(&id) {
+            *sub = changed;
+            self.sync_licenses(&id);
+        }
     }
 
     /// The customer's subscriptions that grant access today, oldest first.
