@@ -170,7 +170,7 @@ impl RandomFaults {
 
 /// Everything the mock injects: latency, rules and random faults.
 #[derive(Debug, Clone, Default)]
-pub struct FaultPlan {
+pub(crate) struct FaultPlan {
     latency: Duration,
     route_latency: Vec<(Route, Duration)>,
     rules: Vec<FaultRule>,
@@ -227,8 +227,14 @@ mod tests {
         let mut plan = FaultPlan::default();
         plan.push(FaultRule::next(2, Fault::status(503)).on(Route::ReportUsage));
         assert_eq!(plan.next_fault(Route::CustomersList), None);
-        assert_eq!(plan.next_fault(Route::ReportUsage), Some(Fault::status(503)));
-        assert_eq!(plan.next_fault(Route::ReportUsage), Some(Fault::status(503)));
+        assert_eq!(
+            plan.next_fault(Route::ReportUsage),
+            Some(Fault::status(503))
+        );
+        assert_eq!(
+            plan.next_fault(Route::ReportUsage),
+            Some(Fault::status(503))
+        );
         assert_eq!(plan.next_fault(Route::ReportUsage), None);
     }
 
@@ -237,9 +243,18 @@ mod tests {
         let mut plan = FaultPlan::default();
         plan.push(FaultRule::next(1, Fault::DropConnection));
         plan.push(FaultRule::always(Fault::rate_limited(1)));
-        assert_eq!(plan.next_fault(Route::ReportUsage), Some(Fault::DropConnection));
-        assert_eq!(plan.next_fault(Route::ReportUsage), Some(Fault::rate_limited(1)));
-        assert_eq!(plan.next_fault(Route::ReportUsage), Some(Fault::rate_limited(1)));
+        assert_eq!(
+            plan.next_fault(Route::ReportUsage),
+            Some(Fault::DropConnection)
+        );
+        assert_eq!(
+            plan.next_fault(Route::ReportUsage),
+            Some(Fault::rate_limited(1))
+        );
+        assert_eq!(
+            plan.next_fault(Route::ReportUsage),
+            Some(Fault::rate_limited(1))
+        );
     }
 
     #[test]
@@ -255,8 +270,14 @@ mod tests {
         let first = draws(7);
         assert_eq!(first, draws(7));
         assert_ne!(first, draws(8));
-        let status = first.iter().filter(|f| **f == Some(Fault::status(503))).count();
-        let dropped = first.iter().filter(|f| **f == Some(Fault::DropConnection)).count();
+        let status = first
+            .iter()
+            .filter(|f| **f == Some(Fault::status(503)))
+            .count();
+        let dropped = first
+            .iter()
+            .filter(|f| **f == Some(Fault::DropConnection))
+            .count();
         assert!((1_700..2_300).contains(&status), "{status}");
         assert!((800..1_200).contains(&dropped), "{dropped}");
     }

@@ -503,7 +503,11 @@ mod tests {
     #[test]
     fn default_seed_parses_and_has_a_free_and_a_pro_customer() {
         let seed = Seed::default();
-        let ids: Vec<&str> = seed.customers.iter().map(|c| c.customer_id.as_str()).collect();
+        let ids: Vec<&str> = seed
+            .customers
+            .iter()
+            .map(|c| c.customer_id.as_str())
+            .collect();
         assert_eq!(ids, ["cust_free", "cust_pro"]);
     }
 

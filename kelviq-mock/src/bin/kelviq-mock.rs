@@ -37,9 +37,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
         if flag == "-h" || flag == "--help" {
             return Ok(None);
         }
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let port = |value: &str| {
             value
                 .parse::<u16>()

@@ -95,7 +95,9 @@ pub(super) async fn retrieve(
     PathParam(customer_id): PathParam,
 ) -> Result<Json<Value>, ApiError> {
     let state = lock(&shared.state);
-    let customer = state.customer(&customer_id).ok_or_else(ApiError::not_found)?;
+    let customer = state
+        .customer(&customer_id)
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(customer_json(customer)))
 }
 

@@ -50,8 +50,8 @@ const MAX_BODY: usize = 1024 * 1024;
 pub(crate) fn router(shared: AppState, base: Base) -> Router {
     let mut paths: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
     for route in Route::ALL.into_iter().filter(|route| route.base() == base) {
-        let endpoint = endpoint(route)
-            .route_layer(from_fn_with_state((Arc::clone(&shared), route), gate));
+        let endpoint =
+            endpoint(route).route_layer(from_fn_with_state((Arc::clone(&shared), route), gate));
         match paths
             .iter_mut()
             .find(|(path, _)| *path == route.path_template())
@@ -163,7 +163,9 @@ async fn gate(
         Some(Fault::RateLimited { retry_after_secs }) => {
             let mut response = detail(
                 StatusCode::TOO_MANY_REQUESTS,
-                &format!("Request was throttled. Expected available in {retry_after_secs} seconds."),
+                &format!(
+                    "Request was throttled. Expected available in {retry_after_secs} seconds."
+                ),
             );
             response
                 .headers_mut()
@@ -272,9 +274,8 @@ fn detail(status: StatusCode, message: &str) -> Response {
 
 fn fault_response(status: u16, body: Option<serde_json::Value>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = body.unwrap_or_else(|| {
-        detail_body(status.canonical_reason().unwrap_or("Injected fault."))
-    });
+    let body =
+        body.unwrap_or_else(|| detail_body(status.canonical_reason().unwrap_or("Injected fault.")));
     (status, axum::Json(body)).into_response()
 }
 

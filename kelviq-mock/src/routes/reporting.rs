@@ -31,7 +31,10 @@ pub(super) async fn report_usage(
         match state.feature_kind(&customer_id, &feature_id) {
             Some(FeatureKind::Meter | FeatureKind::Customizable) => {}
             Some(FeatureKind::Boolean) => {
-                body.error("featureId", "Usage cannot be reported for a boolean feature.");
+                body.error(
+                    "featureId",
+                    "Usage cannot be reported for a boolean feature.",
+                );
             }
             None => body.error("featureId", "The customer has no such feature."),
         }

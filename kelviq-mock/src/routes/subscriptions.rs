@@ -66,7 +66,7 @@ pub(super) fn license_summary(db: &Db, license: &License) -> Map<String, Value> 
 
 /// The subscription object of `kelviq-api.md` section 4.5, camelCase.
 pub(super) fn subscription_json(db: &Db, sub: &Subscription) -> Value {
-    let today = db.clock.today();
+    let today = db.today();
     let plan = db.plan(&sub.plan);
     let recurrence = sub.recurrence();
     let licenses: Vec<Value> = db
@@ -343,7 +343,7 @@ pub(super) async fn cancel(
         );
     }
     body.finish()?;
-    let today = db.clock.today();
+    let today = db.today();
     if !sub.is_active(today) {
         return Err(ApiError::bad_request(ALREADY_CANCELED));
     }
@@ -589,7 +589,7 @@ pub(super) async fn update(
     let trial_end = read_trial_end(&mut body, db.now());
     body.opt_choice("payment_behavior", &["activate_on_payment"]);
     body.finish()?;
-    if !before.is_active(db.clock.today()) {
+    if !before.is_active(db.today()) {
         return Err(ApiError::bad_request(ALREADY_CANCELED));
     }
     let Changed { after, quote } = request.apply(&db, before, trial_end);
@@ -622,7 +622,7 @@ pub(super) async fn preview_update(
         .opt_str("trial_end")
         .and_then(|text| parse_trial_end(&text, now).filter(|at| text == "now" || *at > now));
     body.finish()?;
-    if !before.is_active(db.clock.today()) {
+    if !before.is_active(db.today()) {
         return Err(ApiError::bad_request(ALREADY_CANCELED));
     }
     let Changed { quote, .. } = request.apply(&db, before, trial_end);

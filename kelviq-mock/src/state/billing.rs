@@ -112,7 +112,7 @@ impl State {
     pub(crate) fn add_payment_method(&mut self, customer_id: &str) {
         let id = i64::try_from(self.payment_methods.len()).unwrap_or(i64::MAX - 1) + 1;
         let now = self.now();
-        let today = self.clock.today();
+        let today = self.today();
         self.payment_methods.push(PaymentMethod {
             id,
             customer_id: customer_id.to_owned(),

@@ -156,7 +156,12 @@ mod tests {
                     .feature(Feature::metered("soft").limit(1).soft_limit())
                     .feature(Feature::metered("free")),
             )
-            .customer(SeedCustomer::new("c").subscribe("p").usage("soft", 3).usage("free", 7));
+            .customer(
+                SeedCustomer::new("c")
+                    .subscribe("p")
+                    .usage("soft", 3)
+                    .usage("free", 7),
+            );
         let entries = state(seed).entitlements("c", None);
         assert!(entries[0].has_access);
         assert_eq!(entries[0].current_usage, Some(3));

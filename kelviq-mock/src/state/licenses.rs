@@ -104,7 +104,7 @@ impl State {
     /// Whether the license has expired: past its expiry, or its subscription no longer
     /// grants access.
     pub(crate) fn license_expired(&self, license: &License) -> bool {
-        let today = self.clock.today();
+        let today = self.today();
         let past_expiry = license
             .expires_on
             .is_some_and(|expires_on| expires_on <= self.now());

@@ -15,13 +15,11 @@ use jiff::Timestamp;
 
 pub(crate) use billing::{Order, PaymentMethod, Refund, Transaction};
 pub(crate) use customers::Customer;
-pub(crate) use entitlements::EntitlementEntry;
 pub(crate) use licenses::{Activation, License};
 pub use reporting::{StoredEvent, UsageReport};
 pub(crate) use subscriptions::{CheckoutSession, PortalSession, Subscription};
 
 use crate::seed::{Plan, Seed};
-use crate::wire::Clock;
 
 /// The charge periods of `kelviq-api.md` section 3.
 pub(crate) const CHARGE_PERIODS: [&str; 8] = [
@@ -41,7 +39,6 @@ pub(crate) const ORG_ID: &str = "org_mock";
 /// Everything the mock knows.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub(crate) clock: Clock,
     rng: fastrand::Rng,
     /// Base URL of the API listener, for URLs the mock hands out.
     pub(crate) api_url: String,
@@ -64,7 +61,6 @@ impl State {
     /// A state holding what `seed` describes. The seed must have been validated.
     pub(crate) fn from_seed(seed: &Seed, rng_seed: u64, api_url: String) -> Self {
         let mut state = State {
-            clock: Clock,
             rng: fastrand::Rng::with_seed(rng_seed),
             api_url,
             plans: seed.plans.clone(),
@@ -128,8 +124,23 @@ impl State {
             .collect()
     }
 
+    /// The current time (wall-clock UTC). A method of the state, so that a test clock
+    /// could replace it in one place.
+    #[expect(
+        clippy::unused_self,
+        reason = "the state is where the mock's clock lives"
+    )]
     pub(crate) fn now(&self) -> Timestamp {
-        self.clock.now()
+        Timestamp::now()
+    }
+
+    /// Today's date in UTC.
+    #[expect(
+        clippy::unused_self,
+        reason = "the state is where the mock's clock lives"
+    )]
+    pub(crate) fn today(&self) -> jiff::civil::Date {
+        crate::wire::today()
     }
 
     pub(crate) fn plan(&self, identifier: &str) -> Option<&Plan> {

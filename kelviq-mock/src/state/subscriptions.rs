@@ -251,7 +251,7 @@ impl State {
             plan: plan.to_owned(),
             charge_period: charge_period.to_owned(),
             status,
-            start_date: self.clock.today(),
+            start_date: self.today(),
             end_date: None,
             period_start: now,
             period_end,
@@ -289,7 +289,7 @@ impl State {
     /// today or earlier, else at the start of that day. `false` for an unknown id.
     pub(crate) fn end_subscription(&mut self, id: &str, end: Date) -> bool {
         let now = self.now();
-        let today = self.clock.today();
+        let today = self.today();
         let Some(sub) = self.subscription_mut(id) else {
             return false;
         };
@@ -313,7 +313,7 @@ impl State {
 
     /// The customer's subscriptions that grant access today, oldest first.
     pub(crate) fn active_subscriptions(&self, customer_id: &str) -> Vec<&Subscription> {
-        let today = self.clock.today();
+        let today = self.today();
         self.subscriptions
             .iter()
             .filter(|sub| sub.customer_id == customer_id && sub.is_active(today))

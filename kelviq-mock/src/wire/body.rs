@@ -352,7 +352,13 @@ mod tests {
         )
         .unwrap();
         let lines = body.opt_features("features").unwrap();
-        assert_eq!(lines, [FeatureLine { identifier: "seats".into(), quantity: 2 }]);
+        assert_eq!(
+            lines,
+            [FeatureLine {
+                identifier: "seats".into(),
+                quantity: 2
+            }]
+        );
         assert_eq!(errors(body.finish())["features"].len(), 2);
     }
 

@@ -9,10 +9,10 @@ mod query;
 mod time;
 
 pub(crate) use body::{BodyReader, FeatureLine};
-pub(crate) use error::{ApiError, FieldErrors, detail_body};
-pub(crate) use page::{PageParams, paginate};
+pub(crate) use error::{ApiError, detail_body};
+pub(crate) use page::paginate;
 pub(crate) use query::QueryReader;
 pub(crate) use time::{
-    Clock, format_date, format_datetime, format_event_timestamp, format_reset_at, parse_date,
-    parse_event_timestamp, parse_trial_end,
+    format_date, format_datetime, format_event_timestamp, format_reset_at, parse_date,
+    parse_event_timestamp, parse_trial_end, today,
 };

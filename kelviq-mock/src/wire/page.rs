@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn pages_link_to_their_neighbours() {
-        let params = PageParams { page: 2, page_size: 2 };
+        let params = PageParams {
+            page: 2,
+            page_size: 2,
+        };
         let page = paginate(vec![1, 2, 3, 4, 5], params, URL).unwrap();
         assert_eq!(page["count"], 5);
         assert_eq!(page["results"], json!([3, 4]));
@@ -102,11 +105,17 @@ mod tests {
 
     #[test]
     fn empty_list_has_one_page_and_past_the_end_is_invalid() {
-        let first = PageParams { page: 1, page_size: 10 };
+        let first = PageParams {
+            page: 1,
+            page_size: 10,
+        };
         let page = paginate(Vec::<u8>::new(), first, URL).unwrap();
         assert_eq!(page["count"], 0);
         assert_eq!(page["next"], Value::Null);
-        let second = PageParams { page: 2, page_size: 10 };
+        let second = PageParams {
+            page: 2,
+            page_size: 10,
+        };
         assert!(paginate(Vec::<u8>::new(), second, URL).is_err());
     }
 }

@@ -18,7 +18,10 @@ impl QueryReader {
     pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let mut params = BTreeMap::new();
         for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
-            if params.insert(name.to_string(), value.into_owned()).is_some() {
+            if params
+                .insert(name.to_string(), value.into_owned())
+                .is_some()
+            {
                 return Err(ApiError::field(
                     &name,
                     "This query parameter may appear only once.",

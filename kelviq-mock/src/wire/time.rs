@@ -1,21 +1,12 @@
-//! The timestamp formats of the wire and the mock's clock.
+//! The timestamp formats of the wire, and today's date (the mock runs on wall-clock UTC).
 
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
-/// The mock's clock: wall-clock UTC.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Clock;
-
-impl Clock {
-    pub(crate) fn now(self) -> Timestamp {
-        Timestamp::now()
-    }
-
-    pub(crate) fn today(self) -> Date {
-        self.now().to_zoned(TimeZone::UTC).date()
-    }
+/// Today's date in UTC.
+pub(crate) fn today() -> Date {
+    Timestamp::now().to_zoned(TimeZone::UTC).date()
 }
 
 /// ISO-8601 with microseconds and `Z`, as DRF renders a `DateTimeField`.
@@ -37,10 +28,7 @@ pub(crate) fn format_event_timestamp(at: Timestamp) -> String {
 /// next calendar month (UTC) after `at`.
 pub(crate) fn format_reset_at(at: Timestamp) -> String {
     let date = at.to_zoned(TimeZone::UTC).date();
-    let next_month = date
-        .first_of_month()
-        .checked_add(1.month())
-        .unwrap_or(date);
+    let next_month = date.first_of_month().checked_add(1.month()).unwrap_or(date);
     next_month
         .to_datetime(jiff::civil::Time::midnight())
         .strftime("%Y-%m-%d %H:%M:%S")
@@ -59,8 +47,7 @@ pub(crate) fn parse_date(text: &str) -> Option<Date> {
 /// separator and no zone — the format `kelviq-api.md` section 4.4.2 requires.
 pub(crate) fn parse_event_timestamp(text: &str) -> Option<DateTime> {
     let (_, fraction) = text.rsplit_once('.')?;
-    if fraction.is_empty() || fraction.len() > 6 || !fraction.bytes().all(|b| b.is_ascii_digit())
-    {
+    if fraction.is_empty() || fraction.len() > 6 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     DateTime::strptime("%Y-%m-%d %H:%M:%S%.f", text).ok()
@@ -104,7 +91,10 @@ mod tests {
         assert_eq!(format_event_timestamp(at), "2025-05-22 08:27:45.500000");
         assert_eq!(format_reset_at(at), "2025-06-01 00:00:00");
         assert!(parse_event_timestamp(&format_event_timestamp(at)).is_some());
-        assert_eq!(parse_date("2025-05-22").map(format_date).as_deref(), Some("2025-05-22"));
+        assert_eq!(
+            parse_date("2025-05-22").map(format_date).as_deref(),
+            Some("2025-05-22")
+        );
         assert!(parse_date("2025-5-22").is_none());
     }
 

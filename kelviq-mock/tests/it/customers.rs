@@ -37,22 +37,39 @@ async fn create_requires_the_snake_case_customer_id_only() {
     let reply = api
         .post("/api/v1/customers/", json!({"customerId": "acme"}))
         .await;
-    assert_eq!(reply.field_errors("customer_id"), ["This field is required."]);
+    assert_eq!(
+        reply.field_errors("customer_id"),
+        ["This field is required."]
+    );
     assert_eq!(reply.field_errors("customerId"), ["Unknown field."]);
 
-    let reply = api.post("/api/v1/customers/", json!({"customer_id": ""})).await;
-    assert_eq!(reply.field_errors("customer_id"), ["This field may not be blank."]);
+    let reply = api
+        .post("/api/v1/customers/", json!({"customer_id": ""}))
+        .await;
+    assert_eq!(
+        reply.field_errors("customer_id"),
+        ["This field may not be blank."]
+    );
 
     let reply = api
-        .post("/api/v1/customers/", json!({"customer_id": 7, "email": null}))
+        .post(
+            "/api/v1/customers/",
+            json!({"customer_id": 7, "email": null}),
+        )
         .await;
     assert_eq!(reply.field_errors("customer_id"), ["Not a valid string."]);
     assert_eq!(reply.field_errors("email"), ["This field may not be null."]);
 
     let reply = api
-        .post("/api/v1/customers/", json!({"customer_id": "a", "email": "nope", "metadata": [1]}))
+        .post(
+            "/api/v1/customers/",
+            json!({"customer_id": "a", "email": "nope", "metadata": [1]}),
+        )
         .await;
-    assert_eq!(reply.field_errors("email"), ["Enter a valid email address."]);
+    assert_eq!(
+        reply.field_errors("email"),
+        ["Enter a valid email address."]
+    );
     assert_eq!(
         reply.field_errors("metadata"),
         ["Expected a dictionary of items but got type \"list\"."]
@@ -63,9 +80,13 @@ async fn create_requires_the_snake_case_customer_id_only() {
 #[tokio::test]
 async fn create_with_only_an_id_and_a_taken_id_is_refused() {
     let api = empty().await;
-    let bare = api.post("/api/v1/customers/", json!({"customer_id": "a"})).await;
+    let bare = api
+        .post("/api/v1/customers/", json!({"customer_id": "a"}))
+        .await;
     assert_eq!(bare.expect(201)["email"], json!(null));
-    let again = api.post("/api/v1/customers/", json!({"customer_id": "a"})).await;
+    let again = api
+        .post("/api/v1/customers/", json!({"customer_id": "a"}))
+        .await;
     assert_eq!(
         again.field_errors("customer_id"),
         ["customer with this customer id already exists."]
@@ -76,9 +97,12 @@ async fn create_with_only_an_id_and_a_taken_id_is_refused() {
 async fn list_pages_in_creation_order() {
     let api = empty().await;
     for index in 0..5 {
-        api.post("/api/v1/customers/", json!({"customer_id": format!("c{index}")}))
-            .await
-            .expect(201);
+        api.post(
+            "/api/v1/customers/",
+            json!({"customer_id": format!("c{index}")}),
+        )
+        .await
+        .expect(201);
     }
     let first = api.get("/api/v1/customers/?page_size=2").await;
     let first = first.expect(200);
@@ -92,7 +116,10 @@ async fn list_pages_in_creation_order() {
         .collect();
     assert_eq!(ids, ["c0", "c1"]);
     let next = first["next"].as_str().unwrap();
-    assert_eq!(next, format!("{}/api/v1/customers/?page_size=2&page=2", api.mock.url()));
+    assert_eq!(
+        next,
+        format!("{}/api/v1/customers/?page_size=2&page=2", api.mock.url())
+    );
 
     let last = api.get("/api/v1/customers/?page=3&page_size=2").await;
     let last = last.expect(200);
@@ -109,7 +136,11 @@ async fn list_pages_in_creation_order() {
 #[tokio::test]
 async fn update_patches_given_fields_only() {
     let api = Api::start().await;
-    let before = api.get("/api/v1/customers/cust_pro/").await.expect(200).clone();
+    let before = api
+        .get("/api/v1/customers/cust_pro/")
+        .await
+        .expect(200)
+        .clone();
     let after = api
         .patch("/api/v1/customers/cust_pro/", json!({"name": "Renamed"}))
         .await;
@@ -120,7 +151,10 @@ async fn update_patches_given_fields_only() {
     assert_ne!(after["modifiedOn"], before["modifiedOn"]);
 
     let reply = api
-        .patch("/api/v1/customers/cust_pro/", json!({"customer_id": "other"}))
+        .patch(
+            "/api/v1/customers/cust_pro/",
+            json!({"customer_id": "other"}),
+        )
         .await;
     assert_eq!(reply.field_errors("customer_id"), ["Unknown field."]);
     api.patch("/api/v1/customers/nobody/", json!({"name": "x"}))
@@ -140,7 +174,9 @@ async fn archive_hides_the_customer_and_its_entitlements() {
     api.edge_get("/api/v1/entitlements?customer_id=cust_pro")
         .await
         .expect(404);
-    let reuse = api.post("/api/v1/customers/", json!({"customer_id": "cust_pro"})).await;
+    let reuse = api
+        .post("/api/v1/customers/", json!({"customer_id": "cust_pro"}))
+        .await;
     reuse.expect(400);
 }
 

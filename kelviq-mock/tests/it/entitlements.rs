@@ -59,9 +59,15 @@ async fn one_feature_and_a_feature_the_customer_lacks() {
 async fn customer_id_is_required_and_must_exist() {
     let api = Api::start().await;
     let reply = api.edge_get("/api/v1/entitlements").await;
-    assert_eq!(reply.field_errors("customer_id"), ["This field is required."]);
+    assert_eq!(
+        reply.field_errors("customer_id"),
+        ["This field is required."]
+    );
     let reply = api.edge_get("/api/v1/entitlements?customer_id=").await;
-    assert_eq!(reply.field_errors("customer_id"), ["This field may not be blank."]);
+    assert_eq!(
+        reply.field_errors("customer_id"),
+        ["This field may not be blank."]
+    );
     let reply = api
         .edge_get("/api/v1/entitlements?customer_id=nobody")
         .await;
@@ -69,7 +75,10 @@ async fn customer_id_is_required_and_must_exist() {
     let reply = api
         .edge_get("/api/v1/entitlements?customer_id=cust_pro&featureId=x")
         .await;
-    assert_eq!(reply.field_errors("featureId"), ["Unknown query parameter."]);
+    assert_eq!(
+        reply.field_errors("featureId"),
+        ["Unknown query parameter."]
+    );
 }
 
 #[tokio::test]

@@ -1,13 +1,18 @@
 //! Integration tests of kelviq-mock: raw HTTP (reqwest) against a mock on loopback.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)]
 
 mod support;
 
+mod binary;
 mod customers;
 mod entitlements;
 mod reporting;
-mod binary;
 mod server;
 
 mod checkout;

@@ -93,8 +93,14 @@ async fn usage_fields_are_strict() {
             json!({"value": 1.5, "customer_id": "cust_free", "featureId": "api-calls", "behaviour": "delta"}),
         )
         .await;
-    assert_eq!(reply.field_errors("value"), ["A valid integer is required."]);
-    assert_eq!(reply.field_errors("customerId"), ["This field is required."]);
+    assert_eq!(
+        reply.field_errors("value"),
+        ["A valid integer is required."]
+    );
+    assert_eq!(
+        reply.field_errors("customerId"),
+        ["This field is required."]
+    );
     assert_eq!(reply.field_errors("customer_id"), ["Unknown field."]);
     assert_eq!(
         reply.field_errors("behaviour"),
@@ -109,7 +115,10 @@ async fn usage_fields_are_strict() {
     let mut string_value = usage(1, "DELTA");
     string_value["value"] = json!("1");
     let reply = api.post("/api/v1/report/usage/", string_value).await;
-    assert_eq!(reply.field_errors("value"), ["A valid integer is required."]);
+    assert_eq!(
+        reply.field_errors("value"),
+        ["A valid integer is required."]
+    );
     assert!(api.mock.usage_reports().is_empty());
 }
 
@@ -192,7 +201,10 @@ async fn event_timestamps_and_fields_are_strict() {
         .await;
     assert_eq!(reply.field_errors("eventName"), ["This field is required."]);
     assert_eq!(reply.field_errors("event_name"), ["Unknown field."]);
-    assert_eq!(reply.field_errors("idempotencyKey"), ["This field may not be blank."]);
+    assert_eq!(
+        reply.field_errors("idempotencyKey"),
+        ["This field may not be blank."]
+    );
     reply.field_errors("properties");
     let mut unknown = event("k-3");
     unknown["customerId"] = json!("nobody");

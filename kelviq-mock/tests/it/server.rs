@@ -41,7 +41,13 @@ fn concrete_path(route: Route) -> String {
     route
         .path_template()
         .split('/')
-        .map(|segment| if segment.starts_with('{') { "x" } else { segment })
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "x"
+            } else {
+                segment
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -116,9 +122,10 @@ async fn requests_without_the_token_are_unauthorized() {
         .header("authorization", format!("Token {}", api.mock.token()));
     Reply::from(scheme.send().await.unwrap()).await.expect(401);
 
-    let edge = api
-        .http
-        .get(format!("{}/api/v1/entitlements?customer_id=cust_pro", api.mock.edge_url()));
+    let edge = api.http.get(format!(
+        "{}/api/v1/entitlements?customer_id=cust_pro",
+        api.mock.edge_url()
+    ));
     Reply::from(edge.send().await.unwrap()).await.expect(401);
 }
 
@@ -147,7 +154,9 @@ async fn wrong_method_is_405_after_authentication() {
     let anonymous = api
         .http
         .put(format!("{}/api/v1/customers/", api.mock.url()));
-    Reply::from(anonymous.send().await.unwrap()).await.expect(401);
+    Reply::from(anonymous.send().await.unwrap())
+        .await
+        .expect(401);
 }
 
 #[tokio::test]
@@ -194,14 +203,22 @@ async fn unknown_and_repeated_query_parameters_are_refused() {
     let reply = api
         .edge_get("/api/v1/entitlements?customerId=cust_pro")
         .await;
-    assert_eq!(reply.field_errors("customer_id"), ["This field is required."]);
-    assert_eq!(reply.field_errors("customerId"), ["Unknown query parameter."]);
+    assert_eq!(
+        reply.field_errors("customer_id"),
+        ["This field is required."]
+    );
+    assert_eq!(
+        reply.field_errors("customerId"),
+        ["Unknown query parameter."]
+    );
 }
 
 #[tokio::test]
 async fn the_journal_records_each_request_without_the_token() {
     let api = Api::start().await;
-    api.post("/api/v1/report/usage/", usage(2)).await.expect(201);
+    api.post("/api/v1/report/usage/", usage(2))
+        .await
+        .expect(201);
     api.get("/api/v1/customers/?page_size=1").await.expect(200);
     api.get("/api/v1/nowhere/").await.expect(404);
 
@@ -242,10 +259,15 @@ async fn path_parameters_are_decoded_in_the_journal() {
         .expect(404);
     let request = api.mock.journal().pop().unwrap();
     assert_eq!(request.route, Some(Route::CustomersRetrieve));
-    assert_eq!(request.path, "/api/v1/customers/a%2Fb%20c%3F%23%25%E2%82%AC/");
+    assert_eq!(
+        request.path,
+        "/api/v1/customers/a%2Fb%20c%3F%23%25%E2%82%AC/"
+    );
     assert_eq!(request.path_params(), ["a/b c?#%€"]);
 
-    api.get("/api/v1/customers/..%2F..%2Fsubscriptions/").await.expect(404);
+    api.get("/api/v1/customers/..%2F..%2Fsubscriptions/")
+        .await
+        .expect(404);
     let request = api.mock.journal().pop().unwrap();
     assert_eq!(request.route, Some(Route::CustomersRetrieve));
     assert_eq!(request.path_params(), ["../../subscriptions"]);
@@ -280,8 +302,10 @@ async fn a_status_fault_answers_the_next_n_requests_then_service_resumes() {
 async fn a_status_fault_can_carry_a_body_and_precedes_authentication() {
     let api = Api::start().await;
     let body = json!({"value": ["Ensure this value is less than 1000."]});
-    api.mock
-        .inject(FaultRule::next(1, Fault::status_with_body(422, body.clone())));
+    api.mock.inject(FaultRule::next(
+        1,
+        Fault::status_with_body(422, body.clone()),
+    ));
     let anonymous = api
         .http
         .get(format!("{}/api/v1/customers/", api.mock.url()));
@@ -402,7 +426,12 @@ async fn random_faults_repeat_for_the_same_seed() {
         );
         let mut seen = Vec::new();
         for _ in 0..60 {
-            seen.push(report(&api, 1).await.ok().map(|reply| reply.status.as_u16()));
+            seen.push(
+                report(&api, 1)
+                    .await
+                    .ok()
+                    .map(|reply| reply.status.as_u16()),
+            );
         }
         api.get("/api/v1/customers/").await.expect(200);
         (seen, api.mock.usage_total("cust_pro", "api-calls"))
