@@ -5,6 +5,8 @@
 mod support;
 
 mod customers;
+#[cfg(feature = "blocking")]
+mod blocking;
 mod config;
 mod entitlements;
 mod failures;

@@ -1,0 +1,185 @@
+//! The client without `async`: [`Kelviq`] with the same resources and methods, each
+//! driving the async client on a private runtime (one implementation of each call).
+//!
+//! ```
+//! # let mock_runtime = tokio::runtime::Runtime::new().unwrap();
+//! # let mock = mock_runtime.block_on(kelviq_mock::MockServer::start());
+//! use kelviq_client::ReportUsage;
+//! use kelviq_client::blocking::Kelviq;
+//!
+//! let kelviq = Kelviq::from_async(
+//!     kelviq_client::Kelviq::builder()
+//!         .access_token(mock.token())
+//!         .api_url(mock.url())
+//!         .edge_url(mock.edge_url())
+//!         .build()?,
+//! )?;
+//! if kelviq.entitlements().has_access("cust_pro", "api-calls")? {
+//!     kelviq.reporting().report_usage(ReportUsage::delta("cust_pro", "api-calls", 1))?;
+//! }
+//! # Ok::<(), kelviq_client::Error>(())
+//! ```
+//!
+//! The runtime has one worker thread and lives as long as the client (and its clones):
+//! work the client starts in the background keeps running between calls.
+//!
+//! Inside an async runtime (a tokio task, or a `spawn_blocking` thread of a runtime) every
+//! method returns [`Error::Blocking`](crate::Error::Blocking) instead of blocking a worker
+//! or panicking: use the async client there ([`Kelviq::as_async`]).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::models::{
+    ArchivedCustomer, Customer, Entitlement, Entitlements as AllEntitlements, EventReport, Page,
+    RawEntitlements, UsageReport,
+};
+use crate::resources::{CreateCustomer, ListCustomers, ReportEvent, ReportUsage, UpdateCustomer};
+
+/// The blocking client. Cheap to clone; clones share the runtime and connection pool.
+#[derive(Clone, Debug)]
+pub struct Kelviq {
+    inner: crate::Kelviq,
+    runtime: Arc<Runtime>,
+}
+
+/// The private runtime; shut down without blocking when the last client is dropped, so
+/// dropping a client inside an async context does not panic.
+#[derive(Debug)]
+struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+const IN_ASYNC_CONTEXT: &str = "the blocking Kelviq client cannot run inside an async runtime: \
+     use the async client (blocking::Kelviq::as_async) there";
+
+impl Kelviq {
+    /// Wraps an async client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Blocking`] inside an async runtime; [`Error::Config`] if the runtime cannot
+    /// be created.
+    pub fn from_async(client: crate::Kelviq) -> Result<Self> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::Blocking(IN_ASYNC_CONTEXT));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("kelviq-blocking")
+            .enable_all()
+            .build()
+            .map_err(|error| Error::Config(format!("cannot start the client's runtime: {error}")))?;
+        Ok(Kelviq {
+            inner: client,
+            runtime: Arc::new(Runtime(Some(runtime))),
+        })
+    }
+
+    /// A sandbox client with default options (see [`crate::Kelviq::new`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::Kelviq::new`] and [`Kelviq::from_async`].
+    pub fn new(access_token: impl Into<String>) -> Result<Self> {
+        Kelviq::from_async(crate::Kelviq::new(access_token)?)
+    }
+
+    /// A client configured from the environment (see [`crate::Kelviq::from_env`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::Kelviq::from_env`] and [`Kelviq::from_async`].
+    pub fn from_env() -> Result<Self> {
+        Kelviq::from_async(crate::Kelviq::from_env()?)
+    }
+
+    /// The async client inside, for code that runs in an async context.
+    pub fn as_async(&self) -> &crate::Kelviq {
+        &self.inner
+    }
+
+    fn block_on<T>(&self, future: impl Future<Output = Result<T>>) -> Result<T> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::Blocking(IN_ASYNC_CONTEXT));
+        }
+        match &self.runtime.0 {
+            Some(runtime) => runtime.block_on(future),
+            None => Err(Error::Blocking("the blocking client's runtime has shut down")),
+        }
+    }
+}
+
+/// Declares a blocking handle whose methods call the async handle's methods of the same
+/// name on the private runtime.
+macro_rules! blocking_resource {
+    (
+        $(#[$meta:meta])*
+        $handle:ident => $accessor:ident {
+            $( fn $method:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $handle<'a> {
+            client: &'a Kelviq,
+        }
+
+        impl Kelviq {
+            #[doc = concat!("Blocking form of [`crate::Kelviq::", stringify!($accessor), "`].")]
+            pub fn $accessor(&self) -> $handle<'_> {
+                $handle { client: self }
+            }
+        }
+
+        impl $handle<'_> {
+            $(
+                #[doc = concat!(
+                    "Blocking form of [`crate::", stringify!($handle), "::", stringify!($method), "`].\n\n",
+                    "# Errors\n\n",
+                    "As the async method, and [`Error::Blocking`] inside an async runtime."
+                )]
+                pub fn $method(&self, $($arg: $ty),*) -> Result<$ret> {
+                    self.client.block_on(self.client.inner.$accessor().$method($($arg),*))
+                }
+            )+
+        }
+    };
+}
+
+blocking_resource! {
+    /// Blocking handle for customers.
+    Customers => customers {
+        fn list(params: ListCustomers) -> Page<Customer>;
+        fn create(params: CreateCustomer) -> Customer;
+        fn retrieve(customer_id: &str) -> Customer;
+        fn update(customer_id: &str, params: UpdateCustomer) -> Customer;
+        fn archive(customer_id: &str) -> ArchivedCustomer;
+    }
+}
+
+blocking_resource! {
+    /// Blocking handle for entitlement checks.
+    Entitlements => entitlements {
+        fn has_access(customer_id: &str, feature_id: &str) -> bool;
+        fn get_entitlement(customer_id: &str, feature_id: &str) -> Option<Entitlement>;
+        fn get_all_entitlements(customer_id: &str) -> AllEntitlements;
+        fn get_raw_entitlement(customer_id: &str, feature_id: &str) -> RawEntitlements;
+        fn get_raw_entitlements(customer_id: &str) -> RawEntitlements;
+    }
+}
+
+blocking_resource! {
+    /// Blocking handle for usage and event reporting.
+    Reporting => reporting {
+        fn report_usage(params: ReportUsage) -> UsageReport;
+        fn report_event(params: ReportEvent) -> EventReport;
+    }
+}

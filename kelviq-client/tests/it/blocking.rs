@@ -1,0 +1,87 @@
+//! The blocking client: plain threads, no async in sight.
+
+use kelviq_client::blocking::Kelviq;
+use kelviq_client::{CreateCustomer, Error, ReportUsage};
+use kelviq_mock::{MockServer, Route};
+
+use crate::support::client_for;
+
+/// A mock served by its own runtime's worker threads, so the test thread may block.
+struct BackgroundMock {
+    mock: MockServer,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn background_mock() -> BackgroundMock {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mock = runtime.block_on(MockServer::start());
+    BackgroundMock {
+        mock,
+        _runtime: runtime,
+    }
+}
+
+fn blocking_client(mock: &MockServer) -> Kelviq {
+    Kelviq::from_async(client_for(mock).build().unwrap()).unwrap()
+}
+
+#[test]
+fn plain_main_thread_calls() {
+    let server = background_mock();
+    let kelviq = blocking_client(&server.mock);
+    let customer = kelviq
+        .customers()
+        .create(CreateCustomer::new("blocking-co").email("b@co.test"))
+        .unwrap();
+    assert_eq!(customer.customer_id, "blocking-co");
+    assert_eq!(kelviq.customers().retrieve("blocking-co").unwrap().email, customer.email);
+    assert!(kelviq.entitlements().has_access("cust_pro", "reports").unwrap());
+    let report = kelviq
+        .reporting()
+        .report_usage(ReportUsage::delta("cust_pro", "api-calls", 2))
+        .unwrap();
+    assert_eq!(report.value, 2);
+    assert_eq!(server.mock.usage_total("cust_pro", "api-calls"), 14);
+    let error = kelviq.customers().retrieve("nobody").unwrap_err();
+    assert_eq!(error.status().unwrap().as_u16(), 404);
+}
+
+#[test]
+fn clones_work_from_other_threads() {
+    let server = background_mock();
+    let kelviq = blocking_client(&server.mock);
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let kelviq = kelviq.clone();
+            std::thread::spawn(move || kelviq.entitlements().has_access("cust_pro", "reports"))
+        })
+        .collect();
+    for handle in handles {
+        assert!(handle.join().unwrap().unwrap());
+    }
+    assert_eq!(server.mock.calls(Route::Entitlements), 4);
+}
+
+#[tokio::test]
+async fn inside_an_async_runtime_it_refuses_without_panicking() {
+    let mock = MockServer::start().await;
+    let async_client = client_for(&mock).build().unwrap();
+    let refused = Kelviq::from_async(async_client.clone()).unwrap_err();
+    assert!(matches!(refused, Error::Blocking(_)), "{refused:?}");
+
+    let built_outside = std::thread::spawn(move || Kelviq::from_async(async_client).unwrap())
+        .join()
+        .unwrap();
+    let error = built_outside
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .unwrap_err();
+    assert!(matches!(error, Error::Blocking(_)), "{error:?}");
+    assert!(built_outside
+        .as_async()
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap());
+    drop(built_outside);
+}
