@@ -12,3 +12,4 @@ mod entitlements;
 mod failures;
 mod paths;
 mod reporting;
+mod spans;
