@@ -97,3 +97,41 @@ async fn debug_output_never_contains_the_token() {
     let request = setup.mock.journal().pop().unwrap();
     assert!(!format!("{request:?}").contains(secret));
 }
+
+#[tokio::test]
+async fn no_error_kind_shows_the_token() {
+    use std::time::Duration;
+
+    use kelviq_client::{CreateCustomer, RetryPolicy};
+    use kelviq_mock::{Fault, FaultRule, MockServer, Route};
+
+    let secret = "sk_live_never_print_me";
+    let mock = MockServer::builder().token(secret).start().await.unwrap();
+    let kelviq = crate::support::client_for(&mock)
+        .access_token(secret)
+        .timeout(Duration::from_millis(200))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let customers = kelviq.customers();
+    let mut errors = vec![customers.create(CreateCustomer::new("")).await.unwrap_err()];
+    mock.inject(FaultRule::next(1, Fault::Delay(Duration::from_secs(5))).on(Route::CustomersRetrieve));
+    errors.push(customers.retrieve("cust_pro").await.unwrap_err());
+    mock.inject(FaultRule::next(1, Fault::DropConnection).on(Route::CustomersRetrieve));
+    errors.push(customers.retrieve("cust_pro").await.unwrap_err());
+    mock.inject(
+        FaultRule::next(1, Fault::status_with_body(200, serde_json::json!([]))).on(Route::CustomersRetrieve),
+    );
+    errors.push(customers.retrieve("cust_pro").await.unwrap_err());
+    errors.push(customers.retrieve("nobody").await.unwrap_err());
+    errors.push(Kelviq::builder().access_token(secret).api_url("nope").build().unwrap_err());
+    let kinds: Vec<String> = errors
+        .iter()
+        .map(|error| format!("{error:?}").split([' ', '(', '{']).next().unwrap().to_owned())
+        .collect();
+    assert_eq!(kinds, ["Validation", "Timeout", "Transport", "Decode", "Api", "Config"]);
+    for error in &errors {
+        let shown = format!("{error} {error:?} {:?}", std::error::Error::source(error));
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
