@@ -86,8 +86,8 @@ impl Entitlement {
         let mut entitlement = match feature_type {
             Some(FeatureType::Meter) => {
                 let unlimited = items.iter().any(|item| item.usage_limit.is_none());
-                let usage_limit = (!unlimited)
-                    .then(|| items.iter().filter_map(|item| item.usage_limit).sum());
+                let usage_limit =
+                    (!unlimited).then(|| items.iter().filter_map(|item| item.usage_limit).sum());
                 let usages: Vec<i64> = items.iter().filter_map(|item| item.current_usage).collect();
                 let current_usage = (!usages.is_empty()).then(|| usages.iter().sum());
                 let hard_limit = items.iter().any(|item| item.hard_limit == Some(true));
@@ -300,7 +300,12 @@ mod tests {
         Entitlements::from_raw(raw)
     }
 
-    fn meter(limit: Option<i64>, usage: Option<i64>, hard: bool, access: bool) -> serde_json::Value {
+    fn meter(
+        limit: Option<i64>,
+        usage: Option<i64>,
+        hard: bool,
+        access: bool,
+    ) -> serde_json::Value {
         json!({"featureId": "calls", "featureType": "METER", "hasAccess": access,
                "hardLimit": hard, "usageLimit": limit, "currentUsage": usage, "remaining": null})
     }
@@ -331,7 +336,10 @@ mod tests {
 
     #[test]
     fn an_unlimited_entry_makes_the_feature_unlimited_and_the_server_can_deny() {
-        let mixed = entitlements(json!([meter(Some(10), Some(10), true, false), meter(None, Some(3), true, true)]));
+        let mixed = entitlements(json!([
+            meter(Some(10), Some(10), true, false),
+            meter(None, Some(3), true, true)
+        ]));
         let calls = mixed.get("calls").unwrap();
         assert_eq!(calls.limit(), None);
         assert_eq!(calls.remaining(), None);

@@ -65,7 +65,10 @@ mod tests {
     fn closed_enums_round_trip_and_refuse_other_values() {
         for period in ChargePeriod::ALL {
             let json = serde_json::to_string(period).unwrap();
-            assert_eq!(serde_json::from_str::<ChargePeriod>(&json).unwrap(), *period);
+            assert_eq!(
+                serde_json::from_str::<ChargePeriod>(&json).unwrap(),
+                *period
+            );
         }
         assert_eq!(ChargePeriod::TwentyEightDays.as_str(), "TWENTY_EIGHT_DAYS");
         assert!("monthly".parse::<ChargePeriod>().is_err());

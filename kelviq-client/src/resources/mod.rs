@@ -6,6 +6,7 @@ mod checkout;
 mod customers;
 mod entitlements;
 mod license;
+mod list_filter;
 mod payment_methods;
 mod portal;
 mod refunds;
@@ -13,17 +14,21 @@ mod reporting;
 mod subscriptions;
 mod transactions;
 
-pub use charges::Charges;
-pub use checkout::Checkout;
+pub use charges::{Charges, CreateCharge};
+pub use checkout::{Checkout, CreateCheckoutSession};
 pub use customers::{CreateCustomer, Customers, ListCustomers, UpdateCustomer};
 pub use entitlements::Entitlements;
-pub use license::License;
-pub use payment_methods::PaymentMethods;
+pub use license::{ActivateLicense, License};
+pub use list_filter::ListFilter;
+pub use payment_methods::{ListPaymentMethods, PaymentMethods};
 pub use portal::Portal;
-pub use refunds::Refunds;
+pub use refunds::{CreateRefund, ListRefunds, Refunds};
 pub use reporting::{ReportEvent, ReportUsage, Reporting};
-pub use subscriptions::Subscriptions;
-pub use transactions::Transactions;
+pub use subscriptions::{
+    CancelSubscription, CreateSubscription, ListSubscriptions, PreviewSubscriptionUpdate,
+    Subscriptions, UpdateSubscription,
+};
+pub use transactions::{ListTransactions, Transactions};
 
 use crate::error::{Error, Result};
 
@@ -42,5 +47,23 @@ pub(crate) fn positive(field: &'static str, value: Option<u32>) -> Result<()> {
         Err(Error::validation(field, "must be at least 1"))
     } else {
         Ok(())
+    }
+}
+
+/// Refuses a date that is not `YYYY-MM-DD` (zero-padded, a real calendar day).
+pub(crate) fn date(field: &'static str, value: &str) -> Result<()> {
+    let bytes = value.as_bytes();
+    let shape_ok = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(index, byte)| match index {
+            4 | 7 => *byte == b'-',
+            _ => byte.is_ascii_digit(),
+        });
+    if shape_ok && value.parse::<jiff::civil::Date>().is_ok() {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            field,
+            format!("\"{value}\" is not a date in the YYYY-MM-DD format"),
+        ))
     }
 }

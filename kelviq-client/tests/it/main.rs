@@ -13,3 +13,7 @@ mod failures;
 mod paths;
 mod reporting;
 mod spans;
+mod billing;
+mod checkout;
+mod license;
+mod subscriptions;
