@@ -24,7 +24,7 @@
 //! work the client starts in the background keeps running between calls.
 //!
 //! Inside an async runtime (a tokio task, or a `spawn_blocking` thread of a runtime) every
-//! method returns [`Error::Blocking`](crate::Error::Blocking) instead of blocking a worker
+//! method returns [`Error::Blocking`] instead of blocking a worker
 //! or panicking: use the async client there ([`Kelviq::as_async`]).
 
 use std::future::Future;
@@ -76,7 +76,9 @@ impl Kelviq {
             .thread_name("kelviq-blocking")
             .enable_all()
             .build()
-            .map_err(|error| Error::Config(format!("cannot start the client's runtime: {error}")))?;
+            .map_err(|error| {
+                Error::Config(format!("cannot start the client's runtime: {error}"))
+            })?;
         Ok(Kelviq {
             inner: client,
             runtime: Arc::new(Runtime(Some(runtime))),
@@ -112,7 +114,9 @@ impl Kelviq {
         }
         match &self.runtime.0 {
             Some(runtime) => runtime.block_on(future),
-            None => Err(Error::Blocking("the blocking client's runtime has shut down")),
+            None => Err(Error::Blocking(
+                "the blocking client's runtime has shut down",
+            )),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
+use crate::cache::{CacheConfig, EntitlementCache};
 use crate::client::{Inner, Kelviq};
 use crate::config::{self, AccessToken, Environment};
 use crate::error::{Error, Result};
@@ -40,6 +41,7 @@ pub struct KelviqBuilder {
     retry: RetryPolicy,
     user_agent_suffix: Option<String>,
     http: Option<reqwest::Client>,
+    cache: Option<CacheConfig>,
 }
 
 /// Shows every option but the token, which prints as `***`.
@@ -54,6 +56,7 @@ impl std::fmt::Debug for KelviqBuilder {
             .field("retry", &self.retry)
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("http", &self.http)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -108,13 +111,21 @@ impl KelviqBuilder {
         self
     }
 
+    /// Serves `has_access`, `get_entitlement` and `get_all_entitlements` from a per-customer
+    /// entitlement cache (default: no cache, every check calls Kelviq). See
+    /// [`cache`](crate::cache).
+    pub fn entitlement_cache(mut self, config: CacheConfig) -> Self {
+        self.cache = Some(config);
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] when the token is missing or not header-safe, a base URL is not an
     /// `http(s)` URL, the timeout is zero, the user agent suffix is not header-safe, or the
-    /// HTTP client cannot be created.
+    /// HTTP client cannot be created, or the entitlement cache has room for no customer.
     pub fn build(self) -> Result<Kelviq> {
         let Some(token) = self.access_token else {
             return Err(Error::Config(
@@ -132,7 +143,9 @@ impl KelviqBuilder {
         };
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
-            return Err(Error::Config("the timeout must be greater than zero".to_owned()));
+            return Err(Error::Config(
+                "the timeout must be greater than zero".to_owned(),
+            ));
         }
         let mut user_agent = format!("kelviq-rs/{}", env!("CARGO_PKG_VERSION"));
         if let Some(suffix) = &self.user_agent_suffix {
@@ -144,12 +157,22 @@ impl KelviqBuilder {
         })?;
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .build()
-                .map_err(|error| Error::Config(format!("cannot create the HTTP client: {error}")))?,
+            None => reqwest::Client::builder().build().map_err(|error| {
+                Error::Config(format!("cannot create the HTTP client: {error}"))
+            })?,
         };
+        if self
+            .cache
+            .as_ref()
+            .is_some_and(|cache| cache.max_customers == 0)
+        {
+            return Err(Error::Config(
+                "the entitlement cache needs room for at least one customer".to_owned(),
+            ));
+        }
         Ok(Kelviq {
             inner: Arc::new(Inner {
+                cache: self.cache.map(EntitlementCache::new),
                 transport: Transport {
                     http,
                     api_url,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::builder::KelviqBuilder;
+use crate::cache::{CachedEntitlements, EntitlementCache};
 use crate::config::{ENV_API_KEY, ENV_BASE_URL, ENV_EDGE_URL, ENV_ENVIRONMENT, Environment};
 use crate::error::{Error, Result};
 use crate::http::Transport;
@@ -44,6 +45,7 @@ pub struct Kelviq {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) transport: Transport,
+    pub(crate) cache: Option<EntitlementCache>,
 }
 
 impl Kelviq {
@@ -113,6 +115,74 @@ impl Kelviq {
 
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
+    }
+
+    pub(crate) fn cache(&self) -> Option<&EntitlementCache> {
+        self.inner.cache.as_ref()
+    }
+
+    /// The customer's entitlements snapshot: from the cache when it is enabled (fresh, or
+    /// stale while Kelviq is unreachable — the answer says which), else fetched now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] for an empty id; the error of the upstream call when there is
+    /// no usable snapshot ([`Error::Shared`] when several callers waited on that call).
+    pub async fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedEntitlements> {
+        let client = self.clone();
+        let customer = customer_id.to_owned();
+        let load = async move { client.entitlements().fetch_all(&customer).await };
+        match self.cache() {
+            Some(cache) => {
+                crate::resources::require("customer_id", customer_id)?;
+                cache.get(customer_id, load).await
+            }
+            None => Ok(CachedEntitlements::fresh(Arc::new(
+                crate::cache::Snapshot::new(load.await?),
+            ))),
+        }
+    }
+
+    /// Forgets the customer's cached entitlements, so the next check fetches them (after a
+    /// plan change, say). Does nothing without a cache.
+    pub fn invalidate_entitlements(&self, customer_id: &str) {
+        if let Some(cache) = self.cache() {
+            cache.invalidate(customer_id);
+        }
+    }
+
+    /// Forgets every cached snapshot. Does nothing without a cache.
+    pub fn invalidate_all_entitlements(&self) {
+        if let Some(cache) = self.cache() {
+            cache.invalidate_all();
+        }
+    }
+
+    /// How many customers the cache holds a snapshot for (0 without a cache). Counts are
+    /// maintained lazily; [`Kelviq::sync_cache`] brings them up to date.
+    pub fn cached_customers(&self) -> u64 {
+        self.cache().map_or(0, EntitlementCache::len)
+    }
+
+    /// Runs the cache's pending housekeeping (evictions, counts).
+    pub fn sync_cache(&self) {
+        if let Some(cache) = self.cache() {
+            cache.run_pending_tasks();
+        }
+    }
+
+    /// Applies usage reported by this process to the cached snapshot (`set`: replace,
+    /// else add); the usage meter and `report_usage` call it.
+    pub(crate) fn apply_usage_to_cache(
+        &self,
+        customer_id: &str,
+        feature_id: &str,
+        value: i64,
+        set: bool,
+    ) {
+        if let Some(cache) = self.cache() {
+            cache.apply_usage(customer_id, feature_id, value, set);
+        }
     }
 
     /// Customers: create, list, retrieve, update, archive.

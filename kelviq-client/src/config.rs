@@ -140,9 +140,18 @@ mod tests {
 
     #[test]
     fn environment_names() {
-        assert_eq!(" Prod ".parse::<Environment>().unwrap(), Environment::Production);
-        assert_eq!("SANDBOX".parse::<Environment>().unwrap(), Environment::Sandbox);
-        assert_eq!("staging".parse::<Environment>().unwrap(), Environment::Staging);
+        assert_eq!(
+            " Prod ".parse::<Environment>().unwrap(),
+            Environment::Production
+        );
+        assert_eq!(
+            "SANDBOX".parse::<Environment>().unwrap(),
+            Environment::Sandbox
+        );
+        assert_eq!(
+            "staging".parse::<Environment>().unwrap(),
+            Environment::Staging
+        );
         let error = "live".parse::<Environment>().unwrap_err().to_string();
         assert!(error.contains("\"live\""), "{error}");
     }
@@ -158,8 +167,14 @@ mod tests {
 
     #[test]
     fn base_urls() {
-        assert_eq!(base_url("x", "http://127.0.0.1:1/").unwrap(), "http://127.0.0.1:1");
-        assert_eq!(base_url("x", "https://a.test/base").unwrap(), "https://a.test/base");
+        assert_eq!(
+            base_url("x", "http://127.0.0.1:1/").unwrap(),
+            "http://127.0.0.1:1"
+        );
+        assert_eq!(
+            base_url("x", "https://a.test/base").unwrap(),
+            "https://a.test/base"
+        );
         assert!(base_url("x", "ftp://a.test").is_err());
         assert!(base_url("x", "not a url").is_err());
         assert!(base_url("x", "https://a.test/?q=1").is_err());

@@ -65,6 +65,13 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The error of an upstream call that several callers waited on together (the
+    /// entitlement cache makes one call for all concurrent misses of a customer).
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
+    /// A webhook delivery was refused, or a webhook verifier could not be built.
+    #[error(transparent)]
+    Webhook(#[from] crate::webhook::WebhookError),
     /// The blocking client was used where it cannot run.
     #[cfg(feature = "blocking")]
     #[error("{0}")]
@@ -79,6 +86,11 @@ impl Error {
         }
     }
 
+    /// The error itself when this caller holds the only reference, else [`Error::Shared`].
+    pub(crate) fn shared(error: std::sync::Arc<Error>) -> Self {
+        std::sync::Arc::try_unwrap(error).unwrap_or_else(Error::Shared)
+    }
+
     /// Whether trying again later may succeed: connection failures, timeouts, `429`,
     /// `502`, `503` and `504`. Whether a retry is *safe* depends on the request too; see
     /// [`RetryPolicy`](crate::RetryPolicy).
@@ -86,6 +98,7 @@ impl Error {
         match self {
             Error::Api(api) => api.kind.is_retryable(),
             Error::Timeout { .. } | Error::Transport { .. } => true,
+            Error::Shared(inner) => inner.is_retryable(),
             _ => false,
         }
     }
@@ -95,18 +108,20 @@ impl Error {
     pub fn is_not_processed(&self) -> bool {
         match self {
             Error::Transport { connect, .. } => *connect,
-            Error::Api(api) => matches!(
-                api.status.as_u16(),
-                429 | 503
-            ),
+            Error::Api(api) => matches!(api.status.as_u16(), 429 | 503),
             Error::Validation { .. } | Error::Config(_) => true,
+            Error::Shared(inner) => inner.is_not_processed(),
             _ => false,
         }
     }
 
     /// Whether this is a timeout.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout { .. })
+        match self {
+            Error::Timeout { .. } => true,
+            Error::Shared(inner) => inner.is_timeout(),
+            _ => false,
+        }
     }
 
     /// The HTTP status Kelviq answered with, for [`Error::Api`] and [`Error::Decode`].
@@ -114,6 +129,7 @@ impl Error {
         match self {
             Error::Api(api) => Some(api.status),
             Error::Decode { status, .. } => Some(*status),
+            Error::Shared(inner) => inner.status(),
             _ => None,
         }
     }
@@ -122,6 +138,7 @@ impl Error {
     pub fn as_api(&self) -> Option<&ApiError> {
         match self {
             Error::Api(api) => Some(api),
+            Error::Shared(inner) => inner.as_api(),
             _ => None,
         }
     }

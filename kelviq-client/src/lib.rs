@@ -37,14 +37,17 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 mod builder;
+pub mod cache;
 mod client;
 mod config;
 mod error;
 mod http;
 pub mod models;
 mod resources;
+pub mod webhook;
 
 pub use builder::{DEFAULT_TIMEOUT, KelviqBuilder};
+pub use cache::CacheConfig;
 pub use client::Kelviq;
 pub use config::{ENV_API_KEY, ENV_BASE_URL, ENV_EDGE_URL, ENV_ENVIRONMENT, Environment};
 pub use error::{ApiError, ApiErrorKind, Error, Result};

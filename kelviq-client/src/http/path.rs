@@ -50,7 +50,10 @@ mod tests {
         for bad in ["", ".", ".."] {
             assert!(matches!(
                 segment("customer_id", bad),
-                Err(Error::Validation { field: "customer_id", .. })
+                Err(Error::Validation {
+                    field: "customer_id",
+                    ..
+                })
             ));
         }
     }

@@ -187,7 +187,11 @@ mod tests {
         assert!(policy.delay(0, &status(504, None), &post, true).is_some());
         assert!(policy.delay(0, &timeout(), &post, false).is_none());
         assert!(policy.delay(0, &timeout(), &post, true).is_some());
-        assert!(policy.delay(0, &timeout(), &Method::DELETE, false).is_some());
+        assert!(
+            policy
+                .delay(0, &timeout(), &Method::DELETE, false)
+                .is_some()
+        );
         assert!(policy.delay(0, &status(500, None), &get, false).is_none());
         assert!(policy.delay(0, &status(400, None), &get, false).is_none());
     }
@@ -204,7 +208,11 @@ mod tests {
             assert!(delay <= Duration::from_millis(250), "{delay:?}");
         }
         assert!(policy.delay(3, &error, &Method::GET, false).is_none());
-        assert!(RetryPolicy::none().delay(0, &error, &Method::GET, false).is_none());
+        assert!(
+            RetryPolicy::none()
+                .delay(0, &error, &Method::GET, false)
+                .is_none()
+        );
     }
 
     #[test]

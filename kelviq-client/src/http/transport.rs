@@ -211,6 +211,9 @@ mod tests {
     fn error_bodies() {
         assert_eq!(error_body(b""), serde_json::Value::Null);
         assert_eq!(error_body(b"{\"detail\":\"x\"}")["detail"], "x");
-        assert_eq!(error_body(b"<html>"), serde_json::Value::String("<html>".into()));
+        assert_eq!(
+            error_body(b"<html>"),
+            serde_json::Value::String("<html>".into())
+        );
     }
 }

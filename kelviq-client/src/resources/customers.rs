@@ -128,7 +128,10 @@ impl ListCustomers {
 const ITEM: &str = "/customers/{customer_id}/";
 
 fn item_path(customer_id: &str) -> Result<String> {
-    Ok(format!("/customers/{}/", segment("customer_id", customer_id)?))
+    Ok(format!(
+        "/customers/{}/",
+        segment("customer_id", customer_id)?
+    ))
 }
 
 impl<'a> Customers<'a> {

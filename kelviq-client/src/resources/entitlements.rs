@@ -1,4 +1,8 @@
 //! `kelviq.entitlements()`: what a customer may use, from the edge host.
+//!
+//! With the entitlement cache enabled, `has_access`, `get_entitlement` and
+//! `get_all_entitlements` read the customer's cached snapshot (one call per customer,
+//! fetched with the customer id alone); the `get_raw_*` calls always go to Kelviq.
 
 use http::Method;
 
@@ -19,6 +23,13 @@ const PATH: &str = "/entitlements";
 impl<'a> Entitlements<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
         Entitlements { client }
+    }
+
+    /// Every entitlement of the customer, fetched now (no cache).
+    pub(crate) async fn fetch_all(self, customer_id: &str) -> Result<AllEntitlements> {
+        Ok(AllEntitlements::from_raw(
+            self.fetch(customer_id, None).await?,
+        ))
     }
 
     async fn fetch(&self, customer_id: &str, feature_id: Option<&str>) -> Result<RawEntitlements> {
@@ -52,6 +63,11 @@ impl<'a> Entitlements<'a> {
     /// [`Error::Validation`](crate::Error::Validation) for an empty id; [`Error::Api`](crate::Error::Api)
     /// with 404 for an unknown customer; transport errors.
     pub async fn has_access(&self, customer_id: &str, feature_id: &str) -> Result<bool> {
+        if self.client.cache().is_some() {
+            require("feature_id", feature_id)?;
+            let cached = self.client.entitlements_snapshot(customer_id).await?;
+            return Ok(cached.snapshot().has_access(feature_id));
+        }
         let raw = self.fetch(customer_id, Some(feature_id)).await?;
         Ok(AllEntitlements::from_raw(raw).has_access(feature_id))
     }
@@ -66,6 +82,11 @@ impl<'a> Entitlements<'a> {
         customer_id: &str,
         feature_id: &str,
     ) -> Result<Option<Entitlement>> {
+        if self.client.cache().is_some() {
+            require("feature_id", feature_id)?;
+            let cached = self.client.entitlements_snapshot(customer_id).await?;
+            return Ok(cached.snapshot().get(feature_id).cloned());
+        }
         let raw = self.fetch(customer_id, Some(feature_id)).await?;
         Ok(AllEntitlements::from_raw(raw).get(feature_id).cloned())
     }
@@ -76,8 +97,11 @@ impl<'a> Entitlements<'a> {
     ///
     /// As [`Entitlements::has_access`].
     pub async fn get_all_entitlements(&self, customer_id: &str) -> Result<AllEntitlements> {
-        let raw = self.fetch(customer_id, None).await?;
-        Ok(AllEntitlements::from_raw(raw))
+        if self.client.cache().is_some() {
+            let cached = self.client.entitlements_snapshot(customer_id).await?;
+            return Ok(cached.snapshot().entitlements().clone());
+        }
+        self.fetch_all(customer_id).await
     }
 
     /// The raw entries of one feature, as sent.

@@ -51,7 +51,11 @@ impl ReportUsage {
     }
 
     /// Adds `value` to the recorded usage.
-    pub fn delta(customer_id: impl Into<String>, feature_id: impl Into<String>, value: i64) -> Self {
+    pub fn delta(
+        customer_id: impl Into<String>,
+        feature_id: impl Into<String>,
+        value: i64,
+    ) -> Self {
         ReportUsage::new(customer_id, feature_id, value, Behaviour::Delta)
     }
 
@@ -216,6 +220,9 @@ impl<'a> Reporting<'a> {
     /// the report may or may not have counted. For at-most-once delivery with coalescing
     /// and visible accounting of such cases, use the usage meter.
     ///
+    /// Once Kelviq accepted the report, it is applied to the customer's cached snapshot, if
+    /// the entitlement cache is enabled.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), kelviq_client::Error> {
@@ -247,7 +254,14 @@ impl<'a> Reporting<'a> {
             "/report/usage/",
         )
         .json(&params)?;
-        self.client.transport().json(request).await
+        let report = self.client.transport().json(request).await?;
+        self.client.apply_usage_to_cache(
+            &params.customer_id,
+            &params.feature_id,
+            params.value,
+            params.behaviour == Behaviour::Set,
+        );
+        Ok(report)
     }
 
     /// Reports an event: `POST /report/event/`. The request carries an idempotency key, so
@@ -285,7 +299,9 @@ mod tests {
         assert!(!is_event_timestamp("2025-5-22 08:27:45.1"));
         assert!(!is_event_timestamp("2025-13-22 08:27:45.1"));
         assert!(!is_event_timestamp("2025-05-22 08:27:45.1234567"));
-        assert!(is_event_timestamp(&format_timestamp(jiff::Timestamp::now())));
+        assert!(is_event_timestamp(
+            &format_timestamp(jiff::Timestamp::now())
+        ));
     }
 
     #[test]

@@ -34,8 +34,16 @@ fn plain_main_thread_calls() {
         .create(CreateCustomer::new("blocking-co").email("b@co.test"))
         .unwrap();
     assert_eq!(customer.customer_id, "blocking-co");
-    assert_eq!(kelviq.customers().retrieve("blocking-co").unwrap().email, customer.email);
-    assert!(kelviq.entitlements().has_access("cust_pro", "reports").unwrap());
+    assert_eq!(
+        kelviq.customers().retrieve("blocking-co").unwrap().email,
+        customer.email
+    );
+    assert!(
+        kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .unwrap()
+    );
     let report = kelviq
         .reporting()
         .report_usage(ReportUsage::delta("cust_pro", "api-calls", 2))
@@ -77,11 +85,13 @@ async fn inside_an_async_runtime_it_refuses_without_panicking() {
         .has_access("cust_pro", "reports")
         .unwrap_err();
     assert!(matches!(error, Error::Blocking(_)), "{error:?}");
-    assert!(built_outside
-        .as_async()
-        .entitlements()
-        .has_access("cust_pro", "reports")
-        .await
-        .unwrap());
+    assert!(
+        built_outside
+            .as_async()
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap()
+    );
     drop(built_outside);
 }

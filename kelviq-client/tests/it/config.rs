@@ -40,7 +40,8 @@ fn from_env_reads_the_four_variables() {
     assert_eq!(kelviq.api_url(), "http://127.0.0.1:4010");
     assert_eq!(kelviq.edge_url(), "http://127.0.0.1:4011");
 
-    let sandbox = Kelviq::from_env_with(env(&[("KELVIQ_API_KEY", "k"), ("KELVIQ_ENV", "")])).unwrap();
+    let sandbox =
+        Kelviq::from_env_with(env(&[("KELVIQ_API_KEY", "k"), ("KELVIQ_ENV", "")])).unwrap();
     assert_eq!(sandbox.api_url(), "https://sandboxapi.kelviq.com");
 }
 
@@ -48,8 +49,8 @@ fn from_env_reads_the_four_variables() {
 fn bad_environment_values_are_clear_errors() {
     let missing = Kelviq::from_env_with(env(&[])).unwrap_err();
     assert!(missing.to_string().contains("KELVIQ_API_KEY"), "{missing}");
-    let bad_env = Kelviq::from_env_with(env(&[("KELVIQ_API_KEY", "k"), ("KELVIQ_ENV", "live")]))
-        .unwrap_err();
+    let bad_env =
+        Kelviq::from_env_with(env(&[("KELVIQ_API_KEY", "k"), ("KELVIQ_ENV", "live")])).unwrap_err();
     assert!(bad_env.to_string().contains("KELVIQ_ENV"), "{bad_env}");
     let bad_url = Kelviq::from_env_with(env(&[
         ("KELVIQ_API_KEY", "k"),
@@ -64,16 +65,20 @@ fn bad_environment_values_are_clear_errors() {
 #[test]
 fn builder_refuses_bad_options() {
     assert!(matches!(Kelviq::builder().build(), Err(Error::Config(_))));
-    assert!(Kelviq::builder()
-        .access_token("k")
-        .timeout(std::time::Duration::ZERO)
-        .build()
-        .is_err());
-    assert!(Kelviq::builder()
-        .access_token("k")
-        .user_agent_suffix("bad\nsuffix")
-        .build()
-        .is_err());
+    assert!(
+        Kelviq::builder()
+            .access_token("k")
+            .timeout(std::time::Duration::ZERO)
+            .build()
+            .is_err()
+    );
+    assert!(
+        Kelviq::builder()
+            .access_token("k")
+            .user_agent_suffix("bad\nsuffix")
+            .build()
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -115,21 +120,46 @@ async fn no_error_kind_shows_the_token() {
         .unwrap();
     let customers = kelviq.customers();
     let mut errors = vec![customers.create(CreateCustomer::new("")).await.unwrap_err()];
-    mock.inject(FaultRule::next(1, Fault::Delay(Duration::from_secs(5))).on(Route::CustomersRetrieve));
+    mock.inject(
+        FaultRule::next(1, Fault::Delay(Duration::from_secs(5))).on(Route::CustomersRetrieve),
+    );
     errors.push(customers.retrieve("cust_pro").await.unwrap_err());
     mock.inject(FaultRule::next(1, Fault::DropConnection).on(Route::CustomersRetrieve));
     errors.push(customers.retrieve("cust_pro").await.unwrap_err());
     mock.inject(
-        FaultRule::next(1, Fault::status_with_body(200, serde_json::json!([]))).on(Route::CustomersRetrieve),
+        FaultRule::next(1, Fault::status_with_body(200, serde_json::json!([])))
+            .on(Route::CustomersRetrieve),
     );
     errors.push(customers.retrieve("cust_pro").await.unwrap_err());
     errors.push(customers.retrieve("nobody").await.unwrap_err());
-    errors.push(Kelviq::builder().access_token(secret).api_url("nope").build().unwrap_err());
+    errors.push(
+        Kelviq::builder()
+            .access_token(secret)
+            .api_url("nope")
+            .build()
+            .unwrap_err(),
+    );
     let kinds: Vec<String> = errors
         .iter()
-        .map(|error| format!("{error:?}").split([' ', '(', '{']).next().unwrap().to_owned())
+        .map(|error| {
+            format!("{error:?}")
+                .split([' ', '(', '{'])
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    assert_eq!(kinds, ["Validation", "Timeout", "Transport", "Decode", "Api", "Config"]);
+    assert_eq!(
+        kinds,
+        [
+            "Validation",
+            "Timeout",
+            "Transport",
+            "Decode",
+            "Api",
+            "Config"
+        ]
+    );
     for error in &errors {
         let shown = format!("{error} {error:?} {:?}", std::error::Error::source(error));
         assert!(!shown.contains(secret), "{shown}");

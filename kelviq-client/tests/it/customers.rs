@@ -65,7 +65,9 @@ async fn list_retrieve_update_archive() {
         .unwrap();
     assert_eq!(renamed.name.as_deref(), Some("Pro GmbH"));
     assert_eq!(
-        setup.mock.requests(Route::CustomersUpdate)[0].json().unwrap(),
+        setup.mock.requests(Route::CustomersUpdate)[0]
+            .json()
+            .unwrap(),
         json!({"name": "Pro GmbH"})
     );
 
@@ -112,7 +114,14 @@ async fn a_taken_id_is_a_bad_request_with_the_field_message() {
     assert_eq!(api.status.as_u16(), 400);
     assert_eq!(
         api.field_errors(),
-        [("customer_id", vec!["customer with this customer id already exists."])]
+        [(
+            "customer_id",
+            vec!["customer with this customer id already exists."]
+        )]
     );
-    assert!(error.to_string().contains("customer_id: customer with this customer id already exists."));
+    assert!(
+        error
+            .to_string()
+            .contains("customer_id: customer with this customer id already exists.")
+    );
 }

@@ -10,8 +10,18 @@ use crate::support::Setup;
 async fn checks_go_to_the_edge_host_with_snake_case_query() {
     let setup = Setup::start().await;
     let entitlements = setup.kelviq.entitlements();
-    assert!(entitlements.has_access("cust_pro", "reports").await.unwrap());
-    assert!(!entitlements.has_access("cust_free", "reports").await.unwrap());
+    assert!(
+        entitlements
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !entitlements
+            .has_access("cust_free", "reports")
+            .await
+            .unwrap()
+    );
     let sent = setup.mock.requests(Route::Entitlements);
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0].base, Base::Edge);
@@ -30,7 +40,10 @@ async fn checks_go_to_the_edge_host_with_snake_case_query() {
     );
     let calls = all.get("api-calls").unwrap();
     assert_eq!(calls.feature_type(), Some(&FeatureType::Meter));
-    assert_eq!((calls.limit(), calls.usage(), calls.remaining()), (Some(10000), Some(12), Some(9988)));
+    assert_eq!(
+        (calls.limit(), calls.usage(), calls.remaining()),
+        (Some(10000), Some(12), Some(9988))
+    );
 }
 
 #[tokio::test]
@@ -43,18 +56,23 @@ async fn one_feature_raw_and_aggregated() {
         .unwrap()
         .unwrap();
     assert_eq!(seats.limit(), Some(10));
-    assert!(entitlements
-        .get_entitlement("cust_free", "reports")
-        .await
-        .unwrap()
-        .is_none());
+    assert!(
+        entitlements
+            .get_entitlement("cust_free", "reports")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let raw = entitlements
         .get_raw_entitlement("cust_pro", "api-calls")
         .await
         .unwrap();
     assert_eq!(raw.entitlements.len(), 1);
     assert_eq!(raw.entitlements[0].current_usage, Some(12));
-    let raw_all = entitlements.get_raw_entitlements("cust_free").await.unwrap();
+    let raw_all = entitlements
+        .get_raw_entitlements("cust_free")
+        .await
+        .unwrap();
     assert_eq!(raw_all.entitlements.len(), 2);
 }
 
@@ -88,8 +106,14 @@ async fn a_feature_in_two_subscriptions_is_aggregated_once() {
 async fn unknown_customers_and_empty_ids() {
     let setup = Setup::start().await;
     let entitlements = setup.kelviq.entitlements();
-    let error = entitlements.has_access("nobody", "reports").await.unwrap_err();
-    assert_eq!(error.as_api().unwrap().detail(), Some("Customer not found."));
+    let error = entitlements
+        .has_access("nobody", "reports")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.as_api().unwrap().detail(),
+        Some("Customer not found.")
+    );
     for error in [
         entitlements.has_access("", "reports").await.unwrap_err(),
         entitlements.has_access("cust_pro", "").await.unwrap_err(),

@@ -35,18 +35,32 @@ async fn bad_request_and_unprocessable_keep_their_bodies() {
     setup.mock.inject(
         FaultRule::next(1, Fault::status_with_body(422, body.clone())).on(Route::ReportUsage),
     );
-    let error = setup.kelviq.reporting().report_usage(usage()).await.unwrap_err();
+    let error = setup
+        .kelviq
+        .reporting()
+        .report_usage(usage())
+        .await
+        .unwrap_err();
     let api = error.as_api().unwrap();
     assert_eq!(api.kind, ApiErrorKind::Unprocessable);
     assert_eq!(api.body, body);
-    assert_eq!(api.field_errors(), [("value", vec!["Ensure this value is less than 1000."])]);
+    assert_eq!(
+        api.field_errors(),
+        [("value", vec!["Ensure this value is less than 1000."])]
+    );
 
     let mut bad = json!({});
     bad["x"] = json!(1);
-    setup
-        .mock
-        .inject(FaultRule::next(1, Fault::status_with_body(400, json!({"customerId": ["Customer not found."]}))));
-    let error = setup.kelviq.reporting().report_usage(usage()).await.unwrap_err();
+    setup.mock.inject(FaultRule::next(
+        1,
+        Fault::status_with_body(400, json!({"customerId": ["Customer not found."]})),
+    ));
+    let error = setup
+        .kelviq
+        .reporting()
+        .report_usage(usage())
+        .await
+        .unwrap_err();
     assert_eq!(error.as_api().unwrap().kind, ApiErrorKind::BadRequest);
     assert_eq!(setup.mock.calls(Route::ReportUsage), 2);
 }
@@ -54,7 +68,12 @@ async fn bad_request_and_unprocessable_keep_their_bodies() {
 #[tokio::test]
 async fn not_found() {
     let setup = Setup::start().await;
-    let error = setup.kelviq.customers().retrieve("nobody").await.unwrap_err();
+    let error = setup
+        .kelviq
+        .customers()
+        .retrieve("nobody")
+        .await
+        .unwrap_err();
     assert_eq!(error.as_api().unwrap().kind, ApiErrorKind::NotFound);
     assert_eq!(error.as_api().unwrap().path, "/customers/{customer_id}/");
 }
@@ -65,7 +84,12 @@ async fn service_unavailable_then_success_is_one_result_from_two_requests() {
     setup
         .mock
         .inject(FaultRule::next(1, Fault::status(503)).on(Route::ReportUsage));
-    let report = setup.kelviq.reporting().report_usage(usage()).await.unwrap();
+    let report = setup
+        .kelviq
+        .reporting()
+        .report_usage(usage())
+        .await
+        .unwrap();
     assert_eq!(report.value, 1);
     let requests = setup.mock.requests(Route::ReportUsage);
     assert_eq!(requests.len(), 2);
@@ -79,7 +103,12 @@ async fn rate_limiting_waits_for_retry_after() {
     setup
         .mock
         .inject(FaultRule::next(1, Fault::rate_limited(1)).on(Route::ReportUsage));
-    setup.kelviq.reporting().report_usage(usage()).await.unwrap();
+    setup
+        .kelviq
+        .reporting()
+        .report_usage(usage())
+        .await
+        .unwrap();
     let requests = setup.mock.requests(Route::ReportUsage);
     assert_eq!(requests.len(), 2);
     let waited = requests[1].received_at - requests[0].received_at;
@@ -105,7 +134,11 @@ async fn retries_are_bounded() {
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
-    no_retries.customers().list(Default::default()).await.unwrap_err();
+    no_retries
+        .customers()
+        .list(Default::default())
+        .await
+        .unwrap_err();
     assert_eq!(setup.mock.calls(Route::CustomersList), 4);
 }
 
@@ -115,7 +148,12 @@ async fn bad_gateway_on_a_post_is_not_replayed_but_on_a_get_it_is() {
     setup
         .mock
         .inject(FaultRule::next(1, Fault::status(502)).on(Route::ReportUsage));
-    let error = setup.kelviq.reporting().report_usage(usage()).await.unwrap_err();
+    let error = setup
+        .kelviq
+        .reporting()
+        .report_usage(usage())
+        .await
+        .unwrap_err();
     assert_eq!(error.status().unwrap().as_u16(), 502);
     assert_eq!(setup.mock.calls(Route::ReportUsage), 1);
 
@@ -188,8 +226,16 @@ async fn a_dropped_connection_is_a_transport_error() {
     setup
         .mock
         .inject(FaultRule::next(1, Fault::ApplyThenDrop).on(Route::ReportUsage));
-    let error = setup.kelviq.reporting().report_usage(usage()).await.unwrap_err();
-    assert!(matches!(error, Error::Transport { connect: false, .. }), "{error:?}");
+    let error = setup
+        .kelviq
+        .reporting()
+        .report_usage(usage())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Transport { connect: false, .. }),
+        "{error:?}"
+    );
     assert!(error.is_retryable() && !error.is_not_processed());
     assert_eq!(setup.mock.calls(Route::ReportUsage), 1);
 
@@ -213,7 +259,10 @@ async fn a_refused_connection_is_retried_then_reported_as_not_processed() {
         .build()
         .unwrap();
     let error = kelviq.reporting().report_usage(usage()).await.unwrap_err();
-    assert!(matches!(error, Error::Transport { connect: true, .. }), "{error:?}");
+    assert!(
+        matches!(error, Error::Transport { connect: true, .. }),
+        "{error:?}"
+    );
     assert!(error.is_not_processed());
 }
 
@@ -221,8 +270,14 @@ async fn a_refused_connection_is_retried_then_reported_as_not_processed() {
 async fn a_success_without_a_body_is_a_decode_error() {
     let setup = Setup::start().await;
     setup.mock.inject(
-        FaultRule::next(1, Fault::status_with_body(200, json!("not an object"))).on(Route::CustomersRetrieve),
+        FaultRule::next(1, Fault::status_with_body(200, json!("not an object")))
+            .on(Route::CustomersRetrieve),
     );
-    let error = setup.kelviq.customers().retrieve("cust_pro").await.unwrap_err();
+    let error = setup
+        .kelviq
+        .customers()
+        .retrieve("cust_pro")
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::Decode { .. }), "{error:?}");
 }

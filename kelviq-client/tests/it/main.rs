@@ -1,19 +1,25 @@
 //! Integration tests of kelviq-client against kelviq-mock over loopback.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)]
 
 mod support;
 
-mod customers;
+mod billing;
 #[cfg(feature = "blocking")]
 mod blocking;
+mod cache;
+mod checkout;
 mod config;
+mod customers;
 mod entitlements;
 mod failures;
+mod license;
 mod paths;
 mod reporting;
 mod spans;
-mod billing;
-mod checkout;
-mod license;
 mod subscriptions;

@@ -24,12 +24,14 @@ async fn usage_reports_are_camel_case_and_change_the_entitlement() {
         json!({"value": 100, "customerId": "cust_free", "featureId": "api-calls",
                "behaviour": "DELTA", "resourceId": "doc-7"})
     );
-    assert!(!setup
-        .kelviq
-        .entitlements()
-        .has_access("cust_free", "api-calls")
-        .await
-        .unwrap());
+    assert!(
+        !setup
+            .kelviq
+            .entitlements()
+            .has_access("cust_free", "api-calls")
+            .await
+            .unwrap()
+    );
 
     setup
         .kelviq
@@ -72,7 +74,12 @@ async fn events_carry_a_generated_key_and_timestamp() {
     assert_eq!(sent["idempotencyKey"], event.idempotency_key.as_str());
     assert_eq!(sent["properties"], json!({"rows": 3}));
     assert_eq!(sent["timestamp"].as_str().unwrap().len(), 26);
-    let keys: Vec<&str> = sent.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = sent
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys.len(), 5, "{keys:?}");
 
     let given = ReportEvent::new("cust_pro", "report.exported")

@@ -1,0 +1,212 @@
+//! The entitlement cache: per customer, one snapshot of all entitlements.
+//!
+//! One edge call fetched with the customer id alone answers every feature check of that
+//! customer until the snapshot is no longer fresh. The cache is bounded (`moka`), and:
+//!
+//! - concurrent misses for one customer share **one** upstream call; the official SDK
+//!   sends one per caller;
+//! - when Kelviq is unreachable, times out or answers `5xx`, the last snapshot is served
+//!   for a bounded *stale window* after it stopped being fresh, and the answer says so
+//!   ([`Freshness::Stale`]); past the window the error is returned (the official SDK serves
+//!   stale data forever);
+//! - after a failed refresh, further callers for that customer get the stale snapshot (or
+//!   the error) at once for a short backoff, instead of each waiting for a failing call;
+//! - usage this process reports is applied to the cached snapshot at once (`DELTA` adds,
+//!   `SET` replaces), so access flips at the limit before any refresh;
+//! - snapshots are shared (`Arc`): a check on a warm cache copies a pointer and allocates
+//!   nothing.
+//!
+//! Enable it with [`KelviqBuilder::entitlement_cache`](crate::KelviqBuilder::entitlement_cache);
+//! `has_access`, `get_entitlement`, `get_all_entitlements` and
+//! [`Kelviq::entitlements_snapshot`](crate::Kelviq::entitlements_snapshot) then read through it.
+
+mod config;
+mod single_flight;
+mod snapshot;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::ops::compute::Op;
+use moka::sync::Cache;
+
+pub use config::CacheConfig;
+pub use snapshot::{CachedEntitlements, Freshness, Snapshot};
+
+use crate::error::{Error, Result};
+use crate::models::Entitlements;
+use single_flight::SingleFlight;
+
+type Loaded = std::result::Result<Arc<Snapshot>, Arc<Error>>;
+
+/// The cache itself; lives inside the client.
+pub(crate) struct EntitlementCache {
+    config: CacheConfig,
+    /// Snapshots, kept until the end of their stale window; fresh while younger than `ttl`.
+    snapshots: Cache<String, Arc<Snapshot>>,
+    /// Customers whose last refresh failed, for `error_backoff`.
+    failures: Cache<String, Arc<Error>>,
+    loads: SingleFlight<Loaded>,
+}
+
+impl std::fmt::Debug for EntitlementCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntitlementCache")
+            .field("config", &self.config)
+            .field("customers", &self.snapshots.entry_count())
+            .finish()
+    }
+}
+
+/// Expires a snapshot a fixed time after it was fetched, however often it is read or
+/// updated (applied usage does not make a snapshot younger).
+struct SinceFetched(Duration);
+
+impl moka::Expiry<String, Arc<Snapshot>> for SinceFetched {
+    fn expire_after_create(
+        &self,
+        _: &String,
+        snapshot: &Arc<Snapshot>,
+        _: Instant,
+    ) -> Option<Duration> {
+        Some(self.0.saturating_sub(snapshot.age()))
+    }
+}
+
+impl EntitlementCache {
+    pub(crate) fn new(config: CacheConfig) -> Self {
+        let snapshots = Cache::builder()
+            .max_capacity(config.max_customers)
+            .expire_after(SinceFetched(config.ttl.saturating_add(config.stale_window)))
+            .build();
+        let failures = Cache::builder()
+            .max_capacity(config.max_customers)
+            .time_to_live(config.error_backoff.max(Duration::from_millis(1)))
+            .build();
+        EntitlementCache {
+            config,
+            snapshots,
+            failures,
+            loads: SingleFlight::default(),
+        }
+    }
+
+    /// The customer's snapshot if it is fresh: the warm path, no allocation.
+    pub(crate) fn get_fresh(&self, customer_id: &str) -> Option<Arc<Snapshot>> {
+        self.snapshots
+            .get(customer_id)
+            .filter(|snapshot| snapshot.age() < self.config.ttl)
+    }
+
+    /// The customer's snapshot: the fresh one, else one fetched by `load` (one call for all
+    /// concurrent callers), else — when the failure allows it — the stale one.
+    pub(crate) async fn get<F>(&self, customer_id: &str, load: F) -> Result<CachedEntitlements>
+    where
+        F: Future<Output = Result<Entitlements>> + Send + 'static,
+    {
+        if let Some(snapshot) = self.get_fresh(customer_id) {
+            tracing::trace!("entitlement cache hit");
+            return Ok(CachedEntitlements::fresh(snapshot));
+        }
+        if let Some(error) = self.failures.get(customer_id) {
+            return self.fall_back(customer_id, error);
+        }
+        let loaded = self
+            .loads
+            .run(customer_id, || async move {
+                load.await
+                    .map(|entitlements| Arc::new(Snapshot::new(entitlements)))
+                    .map_err(Arc::new)
+            })
+            .await;
+        match loaded {
+            Ok(snapshot) => {
+                self.store(customer_id, &snapshot);
+                Ok(CachedEntitlements::fresh(snapshot))
+            }
+            Err(error) => {
+                if serves_stale(&error) {
+                    self.failures
+                        .insert(customer_id.to_owned(), Arc::clone(&error));
+                }
+                self.fall_back(customer_id, error)
+            }
+        }
+    }
+
+    /// Keeps a newly fetched snapshot unless a newer one is already there (callers that
+    /// shared one load all try to store it).
+    fn store(&self, customer_id: &str, snapshot: &Arc<Snapshot>) {
+        self.snapshots
+            .entry(customer_id.to_owned())
+            .and_compute_with(|current| match current {
+                Some(current) if current.value().fetched_at() >= snapshot.fetched_at() => Op::Nop,
+                _ => Op::Put(Arc::clone(snapshot)),
+            });
+        self.failures.invalidate(customer_id);
+    }
+
+    /// After a failed load: the stale snapshot if the failure is one Kelviq being down
+    /// explains and the snapshot is within the window; the error otherwise.
+    fn fall_back(&self, customer_id: &str, error: Arc<Error>) -> Result<CachedEntitlements> {
+        if serves_stale(&error)
+            && let Some(snapshot) = self.snapshots.get(customer_id)
+        {
+            tracing::warn!(
+                error = %error,
+                age_ms = u64::try_from(snapshot.age().as_millis()).unwrap_or(u64::MAX),
+                "kelviq unavailable: serving a stale entitlement snapshot"
+            );
+            return Ok(CachedEntitlements::stale(snapshot, error));
+        }
+        Err(Error::shared(error))
+    }
+
+    /// Applies usage reported by this process to the cached snapshot, if any (`set`:
+    /// replace, else add). The snapshot keeps its age. Concurrent updates of one customer
+    /// are serialized, so none is lost.
+    pub(crate) fn apply_usage(&self, customer_id: &str, feature_id: &str, value: i64, set: bool) {
+        self.snapshots
+            .entry(customer_id.to_owned())
+            .and_compute_with(|current| match current {
+                Some(current) if current.value().get(feature_id).is_some() => {
+                    Op::Put(Arc::new(current.value().with_usage(feature_id, value, set)))
+                }
+                _ => Op::Nop,
+            });
+    }
+
+    /// Forgets the customer's snapshot: the next check fetches.
+    pub(crate) fn invalidate(&self, customer_id: &str) {
+        self.snapshots.invalidate(customer_id);
+        self.failures.invalidate(customer_id);
+    }
+
+    /// Forgets every snapshot.
+    pub(crate) fn invalidate_all(&self) {
+        self.snapshots.invalidate_all();
+        self.failures.invalidate_all();
+    }
+
+    /// Runs moka's pending housekeeping (evictions, counts).
+    pub(crate) fn run_pending_tasks(&self) {
+        self.snapshots.run_pending_tasks();
+        self.failures.run_pending_tasks();
+    }
+
+    /// How many customers have a snapshot (fresh or within the stale window).
+    pub(crate) fn len(&self) -> u64 {
+        self.snapshots.entry_count()
+    }
+}
+
+/// Whether a failed load may be answered with a stale snapshot: Kelviq unreachable, a
+/// timeout, or a `5xx`. A `4xx` (unknown customer, bad token) never serves stale data.
+fn serves_stale(error: &Error) -> bool {
+    match error {
+        Error::Timeout { .. } | Error::Transport { .. } => true,
+        Error::Api(api) => api.status.is_server_error(),
+        Error::Shared(inner) => serves_stale(inner),
+        _ => false,
+    }
+}

@@ -1,0 +1,331 @@
+//! The entitlement cache: one call per customer, freshness, stale-if-error, applied usage.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kelviq_client::cache::Freshness;
+use kelviq_client::{CacheConfig, Kelviq, ReportUsage, RetryPolicy};
+use kelviq_mock::{Fault, FaultRule, MockServer, Route, Seed, SeedCustomer};
+
+use crate::support::client_for;
+
+fn cached(mock: &MockServer, config: CacheConfig) -> Kelviq {
+    client_for(mock)
+        .retry_policy(RetryPolicy::none())
+        .entitlement_cache(config)
+        .build()
+        .unwrap()
+}
+
+/// A TTL short enough that a snapshot is stale after `pause()`.
+const SHORT: Duration = Duration::from_millis(1);
+/// A TTL or window no test outlives.
+const LONG: Duration = Duration::from_secs(3600);
+
+async fn pause() {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_first_checks_make_one_call() {
+    let mock = MockServer::start().await;
+    mock.set_route_latency(Route::Entitlements, Duration::from_millis(50));
+    let kelviq = cached(&mock, CacheConfig::default());
+    let checks: Vec<_> = (0..1_000)
+        .map(|_| {
+            let kelviq = kelviq.clone();
+            tokio::spawn(async move {
+                kelviq
+                    .entitlements()
+                    .has_access("cust_pro", "reports")
+                    .await
+            })
+        })
+        .collect();
+    for check in checks {
+        assert!(check.await.unwrap().unwrap());
+    }
+    assert_eq!(mock.calls(Route::Entitlements), 1);
+    let sent = mock.requests(Route::Entitlements).pop().unwrap();
+    assert_eq!(sent.query.as_deref(), Some("customer_id=cust_pro"));
+}
+
+#[tokio::test]
+async fn one_snapshot_answers_every_feature_while_fresh() {
+    let mock = MockServer::start().await;
+    let kelviq = cached(&mock, CacheConfig::default().ttl(LONG));
+    let entitlements = kelviq.entitlements();
+    assert!(
+        entitlements
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap()
+    );
+    assert!(
+        entitlements
+            .has_access("cust_pro", "api-calls")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !entitlements
+            .has_access("cust_pro", "unknown")
+            .await
+            .unwrap()
+    );
+    let seats = entitlements
+        .get_entitlement("cust_pro", "seats")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seats.limit(), Some(10));
+    assert_eq!(
+        entitlements
+            .get_all_entitlements("cust_pro")
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(mock.calls(Route::Entitlements), 1);
+    let snapshot = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
+    assert!(matches!(snapshot.freshness(), Freshness::Fresh));
+    assert_eq!(mock.calls(Route::Entitlements), 1);
+}
+
+#[tokio::test]
+async fn an_expired_snapshot_is_fetched_again() {
+    let mock = MockServer::start().await;
+    let kelviq = cached(&mock, CacheConfig::default().ttl(SHORT));
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    pause().await;
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    assert_eq!(mock.calls(Route::Entitlements), 2);
+}
+
+async fn stale_is_served_on(fault: Fault) {
+    let mock = MockServer::start().await;
+    let kelviq = cached(&mock, CacheConfig::default().ttl(SHORT).stale_window(LONG));
+    assert!(
+        kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap()
+    );
+    pause().await;
+    mock.inject(FaultRule::always(fault).on(Route::Entitlements));
+    let answer = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
+    assert!(answer.is_stale());
+    assert!(answer.snapshot().has_access("reports"));
+    assert!(
+        kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        mock.calls(Route::Entitlements),
+        2,
+        "the failure backs off further calls"
+    );
+}
+
+#[tokio::test]
+async fn stale_is_served_when_kelviq_answers_503() {
+    stale_is_served_on(Fault::status(503)).await;
+}
+
+#[tokio::test]
+async fn stale_is_served_when_the_connection_drops() {
+    stale_is_served_on(Fault::DropConnection).await;
+}
+
+#[tokio::test]
+async fn stale_is_not_served_past_the_window() {
+    let mock = MockServer::start().await;
+    let kelviq = cached(&mock, CacheConfig::default().ttl(SHORT).stale_window(SHORT));
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    pause().await;
+    mock.inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
+    let error = kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap_err();
+    assert_eq!(error.status().unwrap().as_u16(), 503);
+}
+
+#[tokio::test]
+async fn a_client_error_never_serves_stale() {
+    let mock = MockServer::start().await;
+    let kelviq = cached(&mock, CacheConfig::default().ttl(SHORT).stale_window(LONG));
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    pause().await;
+    kelviq.customers().archive("cust_pro").await.unwrap();
+    let error = kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap_err();
+    assert_eq!(error.status().unwrap().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn after_a_failure_checks_back_off_then_retry() {
+    let mock = MockServer::start().await;
+    let kelviq = cached(
+        &mock,
+        CacheConfig::default().error_backoff(Duration::from_millis(50)),
+    );
+    mock.inject(FaultRule::next(1, Fault::status(503)).on(Route::Entitlements));
+    for _ in 0..10 {
+        let error = kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap_err();
+        assert_eq!(error.status().unwrap().as_u16(), 503);
+    }
+    assert_eq!(mock.calls(Route::Entitlements), 1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap()
+    );
+    assert_eq!(mock.calls(Route::Entitlements), 2);
+}
+
+#[tokio::test]
+async fn reported_usage_flips_access_before_any_refresh() {
+    let mock = MockServer::start().await;
+    let kelviq = cached(&mock, CacheConfig::default().ttl(LONG));
+    let entitlements = kelviq.entitlements();
+    assert!(
+        entitlements
+            .has_access("cust_free", "api-calls")
+            .await
+            .unwrap()
+    );
+    kelviq
+        .reporting()
+        .report_usage(ReportUsage::delta("cust_free", "api-calls", 99))
+        .await
+        .unwrap();
+    let calls = entitlements
+        .get_entitlement("cust_free", "api-calls")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((calls.usage(), calls.remaining()), (Some(99), Some(1)));
+    assert!(calls.has_access());
+    kelviq
+        .reporting()
+        .report_usage(ReportUsage::delta("cust_free", "api-calls", 1))
+        .await
+        .unwrap();
+    assert!(
+        !entitlements
+            .has_access("cust_free", "api-calls")
+            .await
+            .unwrap()
+    );
+    kelviq
+        .reporting()
+        .report_usage(ReportUsage::set("cust_free", "api-calls", 10))
+        .await
+        .unwrap();
+    let calls = entitlements
+        .get_entitlement("cust_free", "api-calls")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(calls.usage(), Some(10));
+    assert!(calls.has_access());
+    assert_eq!(mock.calls(Route::Entitlements), 1);
+}
+
+#[tokio::test]
+async fn invalidation_makes_the_next_check_fetch() {
+    let mock = MockServer::start().await;
+    let kelviq = cached(&mock, CacheConfig::default().ttl(LONG));
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    kelviq.invalidate_entitlements("cust_pro");
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    kelviq.invalidate_all_entitlements();
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    assert_eq!(mock.calls(Route::Entitlements), 3);
+}
+
+#[tokio::test]
+async fn the_cache_is_bounded() {
+    let mut seed = Seed::default();
+    for index in 0..20 {
+        seed = seed.customer(SeedCustomer::new(format!("c{index}")).subscribe("free"));
+    }
+    let mock = MockServer::builder().seed(seed).start().await.unwrap();
+    let kelviq = cached(&mock, CacheConfig::default().max_customers(5));
+    for index in 0..20 {
+        kelviq
+            .entitlements()
+            .has_access(&format!("c{index}"), "api-calls")
+            .await
+            .unwrap();
+    }
+    kelviq.sync_cache();
+    assert!(
+        kelviq.cached_customers() <= 5,
+        "{}",
+        kelviq.cached_customers()
+    );
+}
+
+#[tokio::test]
+async fn without_a_cache_every_check_calls_kelviq() {
+    let mock = MockServer::start().await;
+    let kelviq = client_for(&mock).build().unwrap();
+    for _ in 0..3 {
+        kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap();
+    }
+    assert_eq!(mock.calls(Route::Entitlements), 3);
+    assert_eq!(kelviq.cached_customers(), 0);
+    let snapshot = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
+    assert!(!snapshot.is_stale());
+    let _: &Arc<_> = snapshot.snapshot();
+}
