@@ -32,10 +32,17 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::models::{
-    ArchivedCustomer, Customer, Entitlement, Entitlements as AllEntitlements, EventReport, Page,
-    RawEntitlements, UsageReport,
+    ArchivedCustomer, CancelledSubscription, Charge, CheckoutSession, Customer, Entitlement,
+    Entitlements as AllEntitlements, EventReport, LicenseActivation, LicenseDeactivation,
+    LicenseValidation, Page, PaymentMethod, PortalSession, RawEntitlements, Refund, Subscription,
+    SubscriptionUpdatePreview, Transaction, UpdatedSubscription, UsageReport,
 };
-use crate::resources::{CreateCustomer, ListCustomers, ReportEvent, ReportUsage, UpdateCustomer};
+use crate::resources::{
+    ActivateLicense, CancelSubscription, CreateCharge, CreateCheckoutSession, CreateCustomer,
+    CreateRefund, CreateSubscription, ListCustomers, ListPaymentMethods, ListRefunds,
+    ListSubscriptions, ListTransactions, PreviewSubscriptionUpdate, ReportEvent, ReportUsage,
+    UpdateCustomer, UpdateSubscription,
+};
 
 /// The blocking client. Cheap to clone; clones share the runtime and connection pool.
 #[derive(Clone, Debug)]
@@ -185,5 +192,70 @@ blocking_resource! {
     Reporting => reporting {
         fn report_usage(params: ReportUsage) -> UsageReport;
         fn report_event(params: ReportEvent) -> EventReport;
+    }
+}
+
+blocking_resource! {
+    /// Blocking handle for subscriptions.
+    Subscriptions => subscriptions {
+        fn list(params: ListSubscriptions) -> Page<Subscription>;
+        fn retrieve(subscription_id: &str) -> Subscription;
+        fn create(params: CreateSubscription) -> Subscription;
+        fn cancel(subscription_id: &str, params: CancelSubscription) -> CancelledSubscription;
+        fn update(subscription_id: &str, params: UpdateSubscription) -> UpdatedSubscription;
+        fn preview_update(subscription_id: &str, params: PreviewSubscriptionUpdate) -> SubscriptionUpdatePreview;
+    }
+}
+
+blocking_resource! {
+    /// Blocking handle for checkout sessions.
+    Checkout => checkout {
+        fn create_session(params: CreateCheckoutSession) -> CheckoutSession;
+    }
+}
+
+blocking_resource! {
+    /// Blocking handle for customer portal sessions.
+    Portal => portal {
+        fn create_session(customer_id: &str) -> PortalSession;
+    }
+}
+
+blocking_resource! {
+    /// Blocking handle for license keys.
+    License => license {
+        fn activate(params: ActivateLicense) -> LicenseActivation;
+        fn deactivate(license_key: &str, instance_id: &str) -> LicenseDeactivation;
+        fn validate(license_key: &str, instance_id: Option<&str>) -> LicenseValidation;
+    }
+}
+
+blocking_resource! {
+    /// Blocking handle for one-time charges.
+    Charges => charges {
+        fn create(params: CreateCharge) -> Charge;
+    }
+}
+
+blocking_resource! {
+    /// Blocking handle for refunds.
+    Refunds => refunds {
+        fn list(params: ListRefunds) -> Page<Refund>;
+        fn create(params: CreateRefund) -> Refund;
+        fn retrieve(refund_id: &str) -> Refund;
+    }
+}
+
+blocking_resource! {
+    /// Blocking handle for transactions.
+    Transactions => transactions {
+        fn list(params: ListTransactions) -> Page<Transaction>;
+    }
+}
+
+blocking_resource! {
+    /// Blocking handle for saved payment methods.
+    PaymentMethods => payment_methods {
+        fn list(params: ListPaymentMethods) -> Page<PaymentMethod>;
     }
 }

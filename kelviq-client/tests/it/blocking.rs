@@ -95,3 +95,31 @@ async fn inside_an_async_runtime_it_refuses_without_panicking() {
     );
     drop(built_outside);
 }
+
+#[test]
+fn other_resources_through_the_blocking_client() {
+    use kelviq_client::models::ChargePeriod;
+    use kelviq_client::{CreateCheckoutSession, ListRefunds, ListSubscriptions};
+
+    let server = background_mock();
+    let kelviq = blocking_client(&server.mock);
+    let subscriptions = kelviq
+        .subscriptions()
+        .list(ListSubscriptions::new().customer_id("cust_pro"))
+        .unwrap();
+    assert_eq!(subscriptions.count, 1);
+    let session = kelviq
+        .checkout()
+        .create_session(CreateCheckoutSession::new(
+            "pro",
+            ChargePeriod::Monthly,
+            "https://app.test/done",
+        ))
+        .unwrap();
+    assert!(!session.checkout_session_id.is_empty());
+    let validation = kelviq.license().validate("PRO-LICENSE-0001", None).unwrap();
+    assert!(validation.valid);
+    assert_eq!(kelviq.refunds().list(ListRefunds::new()).unwrap().count, 0);
+    assert_eq!(server.mock.calls(Route::SubscriptionsList), 1);
+    assert_eq!(server.mock.calls(Route::LicenseValidate), 1);
+}
