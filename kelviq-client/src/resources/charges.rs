@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use http::Method;
 use serde::Serialize;
 
-use super::require;
+use super::{positive_amount, require};
 use crate::client::Kelviq;
 use crate::error::{Error, Result};
 use crate::http::{Base, Request};
@@ -113,19 +113,12 @@ impl CreateCharge {
                 format!("\"{code}\" is not a three-letter ISO 4217 code"),
             ));
         }
-        if let Some(amount) = self.custom_amount {
-            if !(amount.is_finite() && amount > 0.0) {
-                return Err(Error::validation(
-                    "custom_amount",
-                    format!("{amount} is not a finite amount greater than 0"),
-                ));
-            }
-            if self.currency_code.is_none() {
-                return Err(Error::validation(
-                    "currency_code",
-                    "is required with custom_amount",
-                ));
-            }
+        positive_amount("custom_amount", self.custom_amount)?;
+        if self.custom_amount.is_some() && self.currency_code.is_none() {
+            return Err(Error::validation(
+                "currency_code",
+                "is required with custom_amount",
+            ));
         }
         if let Some(ip) = &self.ip_address
             && ip.parse::<IpAddr>().is_err()

@@ -4,9 +4,9 @@ use http::Method;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{positive, require};
+use super::{positive, positive_amount, require};
 use crate::client::Kelviq;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::{Base, Request};
 use crate::models::{ChargePeriod, CheckoutSession, FeatureQuantity, TaxBehavior};
 
@@ -183,13 +183,7 @@ impl CreateCheckoutSession {
             require("customer_id", customer_id)?;
         }
         positive("trial_period", self.trial_period)?;
-        match self.custom_amount {
-            Some(amount) if !amount.is_finite() || amount <= 0.0 => Err(Error::validation(
-                "custom_amount",
-                format!("must be a positive finite number, not {amount}"),
-            )),
-            _ => Ok(()),
-        }
+        positive_amount("custom_amount", self.custom_amount)
     }
 }
 
@@ -249,6 +243,7 @@ impl<'a> Checkout<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[test]
     fn custom_amounts_must_be_positive_and_finite() {

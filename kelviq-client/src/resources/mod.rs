@@ -50,6 +50,18 @@ pub(crate) fn positive(field: &'static str, value: Option<u32>) -> Result<()> {
     }
 }
 
+/// Refuses an amount of money that is not a finite number greater than zero (the official
+/// SDK lets NaN and infinities through to a broken request).
+pub(crate) fn positive_amount(field: &'static str, value: Option<f64>) -> Result<()> {
+    match value {
+        Some(amount) if !(amount.is_finite() && amount > 0.0) => Err(Error::validation(
+            field,
+            format!("{amount} is not a finite amount greater than 0"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses a date that is not `YYYY-MM-DD` (zero-padded, a real calendar day).
 pub(crate) fn date(field: &'static str, value: &str) -> Result<()> {
     let bytes = value.as_bytes();

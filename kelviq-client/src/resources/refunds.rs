@@ -4,7 +4,7 @@ use http::Method;
 use serde::Serialize;
 
 use super::ListFilter;
-use super::require;
+use super::{positive_amount, require};
 use crate::client::Kelviq;
 use crate::error::{Error, Result};
 use crate::http::{Base, Request, segment};
@@ -88,15 +88,7 @@ impl CreateRefund {
         {
             return Err(Error::validation("amount_units", "must be at least 1"));
         }
-        if let Some(amount) = self.amount
-            && !(amount.is_finite() && amount > 0.0)
-        {
-            return Err(Error::validation(
-                "amount",
-                format!("{amount} is not a finite amount greater than 0"),
-            ));
-        }
-        Ok(())
+        positive_amount("amount", self.amount)
     }
 }
 
