@@ -129,6 +129,9 @@ impl Kelviq {
     /// [`Error::Validation`] for an empty id; the error of the upstream call when there is
     /// no usable snapshot ([`Error::Shared`] when several callers waited on that call).
     pub async fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedEntitlements> {
+        if let Some(snapshot) = self.cache().and_then(|cache| cache.get_fresh(customer_id)) {
+            return Ok(CachedEntitlements::fresh(snapshot));
+        }
         let client = self.clone();
         let customer = customer_id.to_owned();
         let load = async move { client.entitlements().fetch_all(&customer).await };
