@@ -163,17 +163,11 @@ impl EntitlementCache {
     }
 
     /// Applies usage reported by this process to the cached snapshot, if any (`set`:
-    /// replace, else add). The snapshot keeps its age. Concurrent updates of one customer
-    /// are serialized, so none is lost.
+    /// replace, else add). Atomic per feature; nothing is copied.
     pub(crate) fn apply_usage(&self, customer_id: &str, feature_id: &str, value: i64, set: bool) {
-        self.snapshots
-            .entry(customer_id.to_owned())
-            .and_compute_with(|current| match current {
-                Some(current) if current.value().get(feature_id).is_some() => {
-                    Op::Put(Arc::new(current.value().with_usage(feature_id, value, set)))
-                }
-                _ => Op::Nop,
-            });
+        if let Some(snapshot) = self.snapshots.get(customer_id) {
+            snapshot.apply_usage(feature_id, value, set);
+        }
     }
 
     /// Forgets the customer's snapshot: the next check fetches.

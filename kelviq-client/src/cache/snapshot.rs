@@ -1,49 +1,96 @@
 //! A customer's entitlements as cached, and how fresh they are.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::models::{Entitlement, Entitlements};
+use crate::models::{Entitlement, Entitlements, FeatureType};
 
 /// All of a customer's entitlements at one moment, shared between every check that reads
-/// them.
-#[derive(Debug, Clone)]
+/// them, plus the usage this process reported since.
+///
+/// Reported usage is kept beside the fetched entitlements, one atomic counter per feature,
+/// so that applying it and checking access never copy the snapshot.
+#[derive(Debug)]
 pub struct Snapshot {
     entitlements: Entitlements,
+    /// Usage reported by this process since the fetch, per feature (in `entitlements`'
+    /// order).
+    applied: Box<[AtomicI64]>,
     fetched_at: Instant,
 }
 
 impl Snapshot {
     pub(crate) fn new(entitlements: Entitlements) -> Self {
+        let applied = (0..entitlements.len()).map(|_| AtomicI64::new(0)).collect();
         Snapshot {
             entitlements,
+            applied,
             fetched_at: Instant::now(),
         }
     }
 
-    /// A copy with usage applied to one feature, as old as this one.
-    pub(crate) fn with_usage(&self, feature_id: &str, value: i64, set: bool) -> Self {
-        let mut copy = self.clone();
-        if let Some(entitlement) = copy.entitlements.get_mut(feature_id) {
-            entitlement.apply_usage(value, set);
+    fn applied(&self, position: usize) -> i64 {
+        self.applied
+            .get(position)
+            .map_or(0, |applied| applied.load(Ordering::Relaxed))
+    }
+
+    /// Applies usage reported by this process: `set` replaces the usage, else `value` is
+    /// added. Only metered and customizable features count usage.
+    pub(crate) fn apply_usage(&self, feature_id: &str, value: i64, set: bool) {
+        let Some(position) = self.entitlements.position(feature_id) else {
+            return;
+        };
+        let (Some(entitlement), Some(applied)) =
+            (self.entitlements.at(position), self.applied.get(position))
+        else {
+            return;
+        };
+        if !matches!(
+            entitlement.feature_type(),
+            Some(FeatureType::Meter | FeatureType::Customizable)
+        ) {
+            return;
         }
-        copy
+        if set {
+            let fetched = entitlement.usage().unwrap_or(0);
+            applied.store(value.saturating_sub(fetched), Ordering::Relaxed);
+        } else {
+            applied.fetch_add(value, Ordering::Relaxed);
+        }
     }
 
-    /// The aggregated entitlements.
-    pub fn entitlements(&self) -> &Entitlements {
-        &self.entitlements
-    }
-
-    /// Whether the customer may use the feature (`false` for a feature it lacks).
+    /// Whether the customer may use the feature (`false` for a feature it lacks), counting
+    /// the usage this process reported. Allocates nothing.
     pub fn has_access(&self, feature_id: &str) -> bool {
-        self.entitlements.has_access(feature_id)
+        self.entitlements
+            .position(feature_id)
+            .and_then(|position| {
+                self.entitlements
+                    .at(position)
+                    .map(|entitlement| entitlement.has_access_with_delta(self.applied(position)))
+            })
+            .unwrap_or(false)
     }
 
-    /// One feature's entitlement.
-    pub fn get(&self, feature_id: &str) -> Option<&Entitlement> {
-        self.entitlements.get(feature_id)
+    /// One feature's entitlement, counting the usage this process reported.
+    pub fn get(&self, feature_id: &str) -> Option<Entitlement> {
+        let position = self.entitlements.position(feature_id)?;
+        let entitlement = self.entitlements.at(position)?;
+        Some(entitlement.with_applied_delta(self.applied(position)))
+    }
+
+    /// Every entitlement, counting the usage this process reported.
+    pub fn to_entitlements(&self) -> Entitlements {
+        self.entitlements
+            .with_applied_deltas(|position| self.applied(position))
+    }
+
+    /// The entitlements as Kelviq sent them, without the usage reported since.
+    pub fn fetched_entitlements(&self) -> &Entitlements {
+        &self.entitlements
     }
 
     /// How long ago it was fetched.
@@ -107,5 +154,52 @@ impl CachedEntitlements {
     /// The snapshot, without the freshness.
     pub fn into_snapshot(self) -> Arc<Snapshot> {
         self.snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::RawEntitlements;
+
+    fn snapshot() -> Snapshot {
+        let raw: RawEntitlements = serde_json::from_value(serde_json::json!({
+            "customerId": "c",
+            "entitlements": [
+                {"featureId": "calls", "featureType": "METER", "hasAccess": true,
+                 "hardLimit": true, "usageLimit": 10, "currentUsage": 7},
+                {"featureId": "reports", "featureType": "BOOLEAN", "hasAccess": true}
+            ]
+        }))
+        .unwrap();
+        Snapshot::new(Entitlements::from_raw(raw))
+    }
+
+    #[test]
+    fn applied_usage_flips_access_without_copying() {
+        let snapshot = snapshot();
+        snapshot.apply_usage("calls", 2, false);
+        assert!(snapshot.has_access("calls"));
+        assert_eq!(snapshot.get("calls").unwrap().remaining(), Some(1));
+        snapshot.apply_usage("calls", 1, false);
+        assert!(!snapshot.has_access("calls"));
+        assert_eq!(
+            snapshot
+                .fetched_entitlements()
+                .get("calls")
+                .unwrap()
+                .usage(),
+            Some(7)
+        );
+        snapshot.apply_usage("calls", 4, true);
+        assert_eq!(snapshot.get("calls").unwrap().usage(), Some(4));
+        assert!(snapshot.has_access("calls"));
+        snapshot.apply_usage("reports", 5, false);
+        assert!(snapshot.has_access("reports"));
+        assert_eq!(
+            snapshot.to_entitlements().get("calls").unwrap().usage(),
+            Some(4)
+        );
+        assert!(!snapshot.has_access("unknown"));
     }
 }

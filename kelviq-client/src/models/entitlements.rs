@@ -165,6 +165,28 @@ impl Entitlement {
         }
     }
 
+    /// This entitlement with `delta` units of usage added (the usage this process reported
+    /// since the entitlement was fetched).
+    pub(crate) fn with_applied_delta(&self, delta: i64) -> Entitlement {
+        let mut applied = self.clone();
+        if delta != 0 {
+            applied.apply_usage(delta, false);
+        }
+        applied
+    }
+
+    /// [`Entitlement::has_access`] once `delta` units of usage are added, computed without
+    /// copying anything.
+    pub(crate) fn has_access_with_delta(&self, delta: i64) -> bool {
+        if delta == 0 || self.feature_type != Some(FeatureType::Meter) {
+            return self.has_access;
+        }
+        let usage = self.current_usage.unwrap_or(0).saturating_add(delta);
+        let remaining = self.usage_limit.map(|limit| (limit - usage).max(0));
+        let limit_reached = self.hard_limit && remaining == Some(0);
+        !limit_reached && self.items.iter().any(|item| item.has_access)
+    }
+
     /// The feature identifier.
     pub fn feature_id(&self) -> &str {
         &self.feature_id
@@ -257,6 +279,28 @@ impl Entitlements {
         self.index
             .get(feature_id)
             .and_then(|&position| self.features.get_mut(position))
+    }
+
+    /// Where a feature is in [`Entitlements::iter`]'s order.
+    pub(crate) fn position(&self, feature_id: &str) -> Option<usize> {
+        self.index.get(feature_id).copied()
+    }
+
+    /// The feature at a position of [`Entitlements::iter`]'s order.
+    pub(crate) fn at(&self, position: usize) -> Option<&Entitlement> {
+        self.features.get(position)
+    }
+
+    /// A copy with `deltas[i]` units of usage added to the `i`-th feature.
+    pub(crate) fn with_applied_deltas(&self, deltas: impl Fn(usize) -> i64) -> Entitlements {
+        let mut applied = self.clone();
+        for (position, entitlement) in applied.features.iter_mut().enumerate() {
+            let delta = deltas(position);
+            if delta != 0 {
+                entitlement.apply_usage(delta, false);
+            }
+        }
+        applied
     }
 
     /// Whether the customer may use the feature: `false` for a feature it does not have.

@@ -85,7 +85,7 @@ impl<'a> Entitlements<'a> {
         if self.client.cache().is_some() {
             require("feature_id", feature_id)?;
             let cached = self.client.entitlements_snapshot(customer_id).await?;
-            return Ok(cached.snapshot().get(feature_id).cloned());
+            return Ok(cached.snapshot().get(feature_id));
         }
         let raw = self.fetch(customer_id, Some(feature_id)).await?;
         Ok(AllEntitlements::from_raw(raw).get(feature_id).cloned())
@@ -99,7 +99,7 @@ impl<'a> Entitlements<'a> {
     pub async fn get_all_entitlements(&self, customer_id: &str) -> Result<AllEntitlements> {
         if self.client.cache().is_some() {
             let cached = self.client.entitlements_snapshot(customer_id).await?;
-            return Ok(cached.snapshot().entitlements().clone());
+            return Ok(cached.snapshot().to_entitlements());
         }
         self.fetch_all(customer_id).await
     }
