@@ -72,6 +72,9 @@ pub enum Error {
     /// A webhook delivery was refused, or a webhook verifier could not be built.
     #[error(transparent)]
     Webhook(#[from] crate::webhook::WebhookError),
+    /// The usage meter has shut down and takes no more usage.
+    #[error("the usage meter has shut down")]
+    MeterClosed,
     /// The blocking client was used where it cannot run.
     #[cfg(feature = "blocking")]
     #[error("{0}")]

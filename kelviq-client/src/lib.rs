@@ -42,6 +42,7 @@ mod client;
 mod config;
 mod error;
 mod http;
+pub mod meter;
 pub mod models;
 mod resources;
 pub mod webhook;

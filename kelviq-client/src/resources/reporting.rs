@@ -169,7 +169,7 @@ impl ReportEvent {
             .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         require("customer_id", &self.customer_id)?;
         require("event_name", &self.event_name)?;
         if let Some(key) = &self.idempotency_key {
@@ -245,6 +245,19 @@ impl<'a> Reporting<'a> {
     /// [`Error::Validation`] for an empty customer or feature id; [`Error::Api`] when the
     /// service refuses it.
     pub async fn report_usage(&self, params: ReportUsage) -> Result<UsageReport> {
+        let report = self.send_usage(&params).await?;
+        self.client.apply_usage_to_cache(
+            &params.customer_id,
+            &params.feature_id,
+            params.value,
+            params.behaviour == Behaviour::Set,
+        );
+        Ok(report)
+    }
+
+    /// Sends a usage report without touching the entitlement cache (the usage meter
+    /// applied it when it was recorded).
+    pub(crate) async fn send_usage(&self, params: &ReportUsage) -> Result<UsageReport> {
         require("customer_id", &params.customer_id)?;
         require("feature_id", &params.feature_id)?;
         let request = Request::new(
@@ -253,15 +266,8 @@ impl<'a> Reporting<'a> {
             Base::Api,
             "/report/usage/",
         )
-        .json(&params)?;
-        let report = self.client.transport().json(request).await?;
-        self.client.apply_usage_to_cache(
-            &params.customer_id,
-            &params.feature_id,
-            params.value,
-            params.behaviour == Behaviour::Set,
-        );
-        Ok(report)
+        .json(params)?;
+        self.client.transport().json(request).await
     }
 
     /// Reports an event: `POST /report/event/`. The request carries an idempotency key, so

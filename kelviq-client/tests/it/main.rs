@@ -19,6 +19,7 @@ mod customers;
 mod entitlements;
 mod failures;
 mod license;
+mod meter;
 mod paths;
 mod reporting;
 mod spans;

@@ -1,0 +1,198 @@
+//! The background task: flush on an interval (or early), settle each report, drain on
+//! shutdown.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::Shared;
+use super::pending::{Batch, QueuedEvent};
+use super::stats::{Counters, ShutdownReport};
+use crate::error::Error;
+use crate::resources::ReportUsage;
+
+/// What a handle asks the worker.
+pub(crate) enum Command {
+    /// Send what is due now, then answer.
+    Flush(oneshot::Sender<()>),
+    /// Send what can be sent before the deadline, then stop and report.
+    Shutdown {
+        deadline: Instant,
+        reply: Option<oneshot::Sender<ShutdownReport>>,
+    },
+}
+
+/// How long the worker keeps trying after every handle was dropped without a shutdown.
+const DROP_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Runs until shut down, or until every handle is gone (then drains for a short while).
+pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let mut ticks = tokio::time::interval(shared.config.flush_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let command = tokio::select! {
+            _ = ticks.tick() => None,
+            () = shared.wake.notified() => None,
+            command = commands.recv() => Some(command.unwrap_or(Command::Shutdown {
+                deadline: Instant::now() + DROP_DEADLINE,
+                reply: None,
+            })),
+        };
+        match command {
+            None => flush(&shared).await,
+            Some(Command::Flush(reply)) => {
+                flush(&shared).await;
+                let _ = reply.send(());
+            }
+            Some(Command::Shutdown { deadline, reply }) => {
+                drain(&shared, deadline).await;
+                let report = shared.close();
+                if !report.unsent.is_empty() || !report.unsent_events.is_empty() {
+                    tracing::warn!(
+                        unsent = ?report.unsent,
+                        unsent_events = report.unsent_events.len(),
+                        "usage meter stopped with usage it could not send"
+                    );
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(report);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Sends, until the deadline, everything pending — waiting out backoffs that end before
+/// it. Requests already sent are allowed to finish, so their outcome is accounted for.
+async fn drain(shared: &Shared, deadline: Instant) {
+    loop {
+        flush(shared).await;
+        let next = {
+            let pending = shared.lock_pending();
+            if pending.is_empty() {
+                return;
+            }
+            pending.next_due()
+        };
+        match next {
+            Some(at) if at < deadline => {
+                tokio::time::sleep_until(at.max(Instant::now()).into()).await;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Sends every due report and event once.
+async fn flush(shared: &Shared) {
+    let now = Instant::now();
+    let (batches, events) = {
+        let mut pending = shared.lock_pending();
+        (pending.take_due(now), pending.take_due_events(now))
+    };
+    if batches.is_empty() && events.is_empty() {
+        return;
+    }
+    let concurrency = shared.config.concurrency;
+    futures::stream::iter(batches)
+        .for_each_concurrent(concurrency, |batch| send_usage(shared, batch))
+        .await;
+    futures::stream::iter(events)
+        .for_each_concurrent(concurrency, |queued| send_event(shared, queued))
+        .await;
+}
+
+/// How a failed report is settled.
+enum Settlement {
+    /// Kelviq certainly did not process it: keep it pending and try again.
+    Retry,
+    /// Kelviq may have processed it: count it unknown, never send it again.
+    Unknown,
+    /// Kelviq refused it: count it failed.
+    Failed,
+    /// Kelviq answered 2xx with a body the client could not read: it counted.
+    Sent,
+}
+
+fn settle(error: &Error) -> Settlement {
+    match error {
+        Error::Decode { .. } => Settlement::Sent,
+        _ if error.is_not_processed() && error.is_retryable() => Settlement::Retry,
+        Error::Timeout { .. } | Error::Transport { .. } => Settlement::Unknown,
+        Error::Api(api) if api.status.is_server_error() => Settlement::Unknown,
+        Error::Shared(inner) => settle(inner),
+        _ => Settlement::Failed,
+    }
+}
+
+async fn send_usage(shared: &Shared, batch: Batch) {
+    let line = &batch.line;
+    if line.units == 0 {
+        return;
+    }
+    let report = ReportUsage::delta(&line.customer_id, &line.feature_id, line.units);
+    let result = shared.client.reporting().send_usage(&report).await;
+    let counters = &shared.counters;
+    let error = match result {
+        Ok(_) => {
+            Counters::add(&counters.sent, line.units);
+            Counters::bump(&counters.sent_requests);
+            return;
+        }
+        Err(error) => error,
+    };
+    match settle(&error) {
+        Settlement::Sent => {
+            tracing::warn!(error = %error, customer_id = %line.customer_id, feature_id = %line.feature_id, units = line.units,
+                "usage report accepted with an unreadable response");
+            Counters::add(&counters.sent, line.units);
+            Counters::bump(&counters.sent_requests);
+        }
+        Settlement::Retry => {
+            Counters::bump(&counters.retried);
+            let attempts = batch.attempts.saturating_add(1);
+            let not_before = Instant::now() + shared.config.backoff(attempts);
+            tracing::debug!(error = %error, customer_id = %line.customer_id, feature_id = %line.feature_id, units = line.units, attempts,
+                "usage report refused before processing; kept pending");
+            shared.lock_pending().put_back(Batch { line: batch.line, attempts }, not_before);
+        }
+        Settlement::Unknown => {
+            tracing::warn!(error = %error, customer_id = %line.customer_id, feature_id = %line.feature_id, units = line.units,
+                "usage report outcome unknown; not resent, to never count it twice");
+            Counters::add(&counters.unknown, line.units);
+            Counters::keep(&counters.unknown_lines, batch.line);
+        }
+        Settlement::Failed => {
+            let body = error.as_api().map(|api| api.body.to_string());
+            tracing::error!(error = %error, body = body.as_deref().unwrap_or(""), customer_id = %line.customer_id,
+                feature_id = %line.feature_id, units = line.units, "usage report refused by kelviq; given up");
+            Counters::add(&counters.failed, line.units);
+            Counters::keep(&counters.failed_lines, batch.line);
+        }
+    }
+}
+
+async fn send_event(shared: &Shared, queued: QueuedEvent) {
+    let result = shared.client.reporting().report_event(queued.event.clone()).await;
+    let counters = &shared.counters;
+    match result {
+        Ok(_) => Counters::bump(&counters.events_sent),
+        Err(error) if error.is_retryable() => {
+            Counters::bump(&counters.events_retried);
+            let attempts = queued.attempts.saturating_add(1);
+            tracing::debug!(error = %error, attempts, "event delivery failed; it carries an idempotency key and will be retried");
+            shared.lock_pending().push_event(QueuedEvent {
+                event: queued.event,
+                attempts,
+                not_before: Some(Instant::now() + shared.config.backoff(attempts)),
+            });
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "event refused by kelviq; given up");
+            Counters::bump(&counters.events_failed);
+        }
+    }
+}

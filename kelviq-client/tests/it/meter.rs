@@ -1,0 +1,329 @@
+//! The usage meter: coalescing, delivery rules, accounting, shutdown, and seeded chaos.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kelviq_client::meter::{ShutdownReport, UsageMeter};
+use kelviq_client::{CacheConfig, Error, Kelviq, ReportEvent, RetryPolicy};
+use kelviq_mock::{
+    Fault, FaultRule, Feature, MockServer, Plan, RandomFaults, Route, Seed, SeedCustomer,
+};
+
+use crate::support::client_for;
+
+fn meter(kelviq: Kelviq) -> UsageMeter {
+    UsageMeter::builder(kelviq)
+        .flush_interval(Duration::from_millis(10))
+        .retry_backoff(Duration::from_millis(1), Duration::from_millis(20))
+        .start()
+        .unwrap()
+}
+
+fn balanced(report: &ShutdownReport) {
+    let stats = report.stats;
+    assert_eq!(
+        stats.recorded,
+        stats.sent + stats.failed + stats.unknown + stats.pending,
+        "{stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn ten_thousand_records_of_one_key_are_a_handful_of_reports() {
+    let mock = MockServer::start().await;
+    let meter = UsageMeter::builder(client_for(&mock).build().unwrap())
+        .start()
+        .unwrap();
+    for _ in 0..10_000 {
+        meter.record("cust_free", "api-calls", 1).unwrap();
+    }
+    let report = meter.shutdown(Duration::from_secs(10)).await;
+    balanced(&report);
+    assert_eq!(mock.usage_total("cust_free", "api-calls"), 10_000);
+    assert_eq!(report.stats.sent, 10_000);
+    assert_eq!(report.stats.coalesced, 9_999);
+    let reports = mock.calls(Route::ReportUsage);
+    assert!((1..=5).contains(&reports), "{reports} reports");
+    assert_eq!(report.stats.sent_requests, u64::try_from(reports).unwrap());
+    let body = mock.requests(Route::ReportUsage)[0].json().unwrap();
+    assert_eq!(body["behaviour"], "DELTA");
+}
+
+#[tokio::test]
+async fn a_report_refused_before_processing_stays_pending_and_is_retried() {
+    let mock = MockServer::start().await;
+    let kelviq = client_for(&mock)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let meter = meter(kelviq);
+    mock.inject(FaultRule::next(1, Fault::status(503)).on(Route::ReportUsage));
+    mock.inject(FaultRule::next(1, Fault::rate_limited(0)).on(Route::ReportUsage));
+    meter.record("cust_free", "api-calls", 7).unwrap();
+    let report = meter.shutdown(Duration::from_secs(10)).await;
+    balanced(&report);
+    assert_eq!(report.stats.retried, 2);
+    assert_eq!(report.stats.sent, 7);
+    assert_eq!(mock.calls(Route::ReportUsage), 3);
+    assert_eq!(mock.usage_total("cust_free", "api-calls"), 7);
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_is_counted_and_never_resent() {
+    let mock = MockServer::start().await;
+    let kelviq = client_for(&mock).build().unwrap();
+    let meter = meter(kelviq);
+    mock.inject(FaultRule::next(1, Fault::ApplyThenDrop).on(Route::ReportUsage));
+    meter.record("cust_free", "api-calls", 5).unwrap();
+    let report = meter.shutdown(Duration::from_secs(10)).await;
+    balanced(&report);
+    assert_eq!(report.stats.unknown, 5);
+    assert_eq!(report.unknown[0].units, 5);
+    assert_eq!(report.unknown[0].customer_id, "cust_free");
+    assert_eq!(mock.calls(Route::ReportUsage), 1);
+    assert_eq!(mock.usage_total("cust_free", "api-calls"), 5);
+}
+
+#[tokio::test]
+async fn a_refused_report_is_counted_failed() {
+    let mock = MockServer::start().await;
+    let meter = meter(client_for(&mock).build().unwrap());
+    meter.record("cust_free", "reports", 2).unwrap();
+    meter.record("cust_free", "api-calls", 3).unwrap();
+    let report = meter.shutdown(Duration::from_secs(10)).await;
+    balanced(&report);
+    assert_eq!(report.stats.failed, 2);
+    assert_eq!(report.failed[0].feature_id, "reports");
+    assert_eq!(report.stats.sent, 3);
+}
+
+#[tokio::test]
+async fn shutdown_returns_what_could_not_be_sent() {
+    let mock = MockServer::start().await;
+    let kelviq = client_for(&mock)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let meter = meter(kelviq);
+    mock.inject(FaultRule::always(Fault::status(503)).on(Route::ReportUsage));
+    meter.record("cust_free", "api-calls", 4).unwrap();
+    meter.record("cust_pro", "api-calls", 6).unwrap();
+    let mut report = meter.shutdown(Duration::from_millis(200)).await;
+    balanced(&report);
+    report
+        .unsent
+        .sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    let unsent: Vec<(&str, i64)> = report
+        .unsent
+        .iter()
+        .map(|line| (line.customer_id.as_str(), line.units))
+        .collect();
+    assert_eq!(unsent, [("cust_free", 4), ("cust_pro", 6)]);
+    assert_eq!(report.stats.pending, 10);
+    assert_eq!(report.stats.sent, 0);
+    assert!(matches!(
+        meter.record("cust_free", "api-calls", 1),
+        Err(Error::MeterClosed)
+    ));
+    assert!(matches!(
+        meter.record("", "api-calls", 1),
+        Err(Error::Validation { .. })
+    ));
+}
+
+#[tokio::test]
+async fn recorded_usage_flips_access_before_any_refresh() {
+    let mock = MockServer::start().await;
+    let kelviq = client_for(&mock)
+        .entitlement_cache(CacheConfig::default())
+        .build()
+        .unwrap();
+    let meter = meter(kelviq.clone());
+    assert!(
+        kelviq
+            .entitlements()
+            .has_access("cust_free", "api-calls")
+            .await
+            .unwrap()
+    );
+    for _ in 0..99 {
+        meter.record("cust_free", "api-calls", 1).unwrap();
+    }
+    assert!(
+        kelviq
+            .entitlements()
+            .has_access("cust_free", "api-calls")
+            .await
+            .unwrap()
+    );
+    meter.record("cust_free", "api-calls", 1).unwrap();
+    assert!(
+        !kelviq
+            .entitlements()
+            .has_access("cust_free", "api-calls")
+            .await
+            .unwrap()
+    );
+    assert_eq!(mock.calls(Route::Entitlements), 1);
+    meter.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(mock.usage_total("cust_free", "api-calls"), 100);
+}
+
+#[tokio::test]
+async fn events_are_retried_with_their_key_even_when_the_outcome_is_unknown() {
+    let mock = MockServer::start().await;
+    let meter = meter(
+        client_for(&mock)
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap(),
+    );
+    mock.inject(FaultRule::next(1, Fault::ApplyThenDrop).on(Route::ReportEvent));
+    let key = meter
+        .record_event(ReportEvent::new("cust_pro", "report.exported"))
+        .unwrap();
+    let report = meter.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(report.stats.events_sent, 1);
+    assert_eq!(report.stats.events_retried, 1);
+    let events = mock.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].idempotency_key, key);
+    assert_eq!(events[0].deliveries, 2);
+}
+
+/// Records `total` units spread over `keys` customers of one metered feature, in small
+/// bursts so that many flushes happen, and returns what was recorded per customer.
+async fn record_spread(meter: &UsageMeter, keys: usize, total: usize) -> BTreeMap<String, i64> {
+    let mut recorded = BTreeMap::new();
+    let mut rng = fastrand::Rng::with_seed(20_000);
+    for burst in 0..(total / 100) {
+        for _ in 0..100 {
+            let customer = format!("c{}", rng.usize(..keys));
+            meter.record(&customer, "calls", 1).unwrap();
+            *recorded.entry(customer).or_insert(0) += 1;
+        }
+        if burst % 4 == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    recorded
+}
+
+async fn chaos_mock(keys: usize) -> MockServer {
+    let mut seed = Seed::empty().plan(Plan::new("p").feature(Feature::metered("calls")));
+    for index in 0..keys {
+        seed = seed.customer(SeedCustomer::new(format!("c{index}")).subscribe("p"));
+    }
+    MockServer::builder().seed(seed).start().await.unwrap()
+}
+
+fn per_customer(lines: &[kelviq_client::meter::UsageLine]) -> BTreeMap<String, i64> {
+    let mut units = BTreeMap::new();
+    for line in lines {
+        *units.entry(line.customer_id.clone()).or_insert(0) += line.units;
+    }
+    units
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_refusals_before_processing_lose_and_duplicate_nothing() {
+    let mock = chaos_mock(50).await;
+    mock.set_random_faults(
+        RandomFaults::new(7)
+            .with(0.20, Fault::status(503))
+            .with(0.10, Fault::rate_limited(0))
+            .on([Route::ReportUsage]),
+    );
+    let meter = meter(client_for(&mock).build().unwrap());
+    let recorded = record_spread(&meter, 50, 20_000).await;
+    let report = meter.shutdown(Duration::from_secs(60)).await;
+    balanced(&report);
+    assert_eq!(report.stats.recorded, 20_000);
+    assert_eq!(
+        (
+            report.stats.unknown,
+            report.stats.failed,
+            report.stats.pending
+        ),
+        (0, 0, 0)
+    );
+    for (customer, units) in &recorded {
+        assert_eq!(mock.usage_total(customer, "calls"), *units, "{customer}");
+    }
+    let refused = mock
+        .requests(Route::ReportUsage)
+        .iter()
+        .filter(|request| matches!(request.status(), Some(429 | 503)))
+        .count();
+    assert!(refused > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_with_dropped_connections_accounts_for_every_unit() {
+    let mock = chaos_mock(50).await;
+    mock.set_random_faults(
+        RandomFaults::new(11)
+            .with(0.20, Fault::status(503))
+            .with(0.10, Fault::rate_limited(0))
+            .with(0.05, Fault::DropConnection)
+            .on([Route::ReportUsage]),
+    );
+    let meter = meter(client_for(&mock).build().unwrap());
+    let recorded = record_spread(&meter, 50, 20_000).await;
+    let report = meter.shutdown(Duration::from_secs(60)).await;
+    balanced(&report);
+    assert_eq!(report.stats.pending, 0);
+    assert!(report.stats.unknown > 0, "the seed drops some connections");
+    // A connection dropped before processing is indistinguishable, for a client, from one
+    // dropped after: those units are unknown, never resent. Everything else arrived once.
+    let unknown = per_customer(&report.unknown);
+    let mut arrived = 0;
+    for (customer, units) in &recorded {
+        let total = mock.usage_total(customer, "calls");
+        assert_eq!(
+            total + unknown.get(customer).copied().unwrap_or(0),
+            *units,
+            "{customer}"
+        );
+        arrived += total;
+    }
+    assert_eq!(arrived, report.stats.sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_with_applied_then_lost_responses_never_overcounts() {
+    let mock = chaos_mock(50).await;
+    mock.set_random_faults(
+        RandomFaults::new(13)
+            .with(0.10, Fault::status(503))
+            .with(0.05, Fault::ApplyThenDrop)
+            .with(0.03, Fault::ApplyThenDelay(Duration::from_secs(2)))
+            .on([Route::ReportUsage]),
+    );
+    let kelviq = client_for(&mock)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let meter = UsageMeter::builder(kelviq)
+        .flush_interval(Duration::from_millis(10))
+        .concurrency(16)
+        .retry_backoff(Duration::from_millis(1), Duration::from_millis(20))
+        .start()
+        .unwrap();
+    let recorded = record_spread(&meter, 50, 20_000).await;
+    let report = meter.shutdown(Duration::from_secs(60)).await;
+    balanced(&report);
+    assert_eq!(report.stats.pending, 0);
+    assert!(report.stats.unknown > 0);
+    let unknown = per_customer(&report.unknown);
+    for (customer, units) in &recorded {
+        let unknown = unknown.get(customer).copied().unwrap_or(0);
+        let sent = units - unknown;
+        let total = mock.usage_total(customer, "calls");
+        assert!(
+            total >= sent && total <= sent + unknown,
+            "{customer}: {total} vs sent {sent} + unknown {unknown}"
+        );
+        assert!(total <= *units);
+    }
+}
