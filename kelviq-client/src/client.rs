@@ -146,6 +146,13 @@ impl Kelviq {
         }
     }
 
+    /// The customer's cached snapshot if it is fresh, without I/O and without allocating:
+    /// the fast path of a gate. `None` without a cache, or when the snapshot is missing or
+    /// stale (then use [`Kelviq::entitlements_snapshot`]).
+    pub fn cached_entitlements(&self, customer_id: &str) -> Option<Arc<crate::cache::Snapshot>> {
+        self.cache().and_then(|cache| cache.get_fresh(customer_id))
+    }
+
     /// Forgets the customer's cached entitlements, so the next check fetches them (after a
     /// plan change, say). Does nothing without a cache.
     pub fn invalidate_entitlements(&self, customer_id: &str) {

@@ -41,6 +41,7 @@ pub mod cache;
 mod client;
 mod config;
 mod error;
+pub mod gate;
 mod http;
 pub mod meter;
 pub mod models;

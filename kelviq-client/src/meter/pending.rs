@@ -151,11 +151,13 @@ impl Pending {
             .usage
             .drain()
             .flat_map(|(customer_id, features)| {
-                features.into_iter().map(move |(feature_id, waiting)| UsageLine {
-                    customer_id: customer_id.clone(),
-                    feature_id,
-                    units: waiting.units,
-                })
+                features
+                    .into_iter()
+                    .map(move |(feature_id, waiting)| UsageLine {
+                        customer_id: customer_id.clone(),
+                        feature_id,
+                        units: waiting.units,
+                    })
             })
             .collect();
         self.keys = 0;

@@ -105,7 +105,9 @@ impl Counters {
 
     /// Keeps a line for the shutdown report, up to a bound.
     pub(crate) fn keep(lines: &Mutex<Vec<UsageLine>>, line: UsageLine) {
-        let mut lines = lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut lines = lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if lines.len() < MAX_LINES {
             lines.push(line);
         }

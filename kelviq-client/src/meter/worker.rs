@@ -157,7 +157,13 @@ async fn send_usage(shared: &Shared, batch: Batch) {
             let not_before = Instant::now() + shared.config.backoff(attempts);
             tracing::debug!(error = %error, customer_id = %line.customer_id, feature_id = %line.feature_id, units = line.units, attempts,
                 "usage report refused before processing; kept pending");
-            shared.lock_pending().put_back(Batch { line: batch.line, attempts }, not_before);
+            shared.lock_pending().put_back(
+                Batch {
+                    line: batch.line,
+                    attempts,
+                },
+                not_before,
+            );
         }
         Settlement::Unknown => {
             tracing::warn!(error = %error, customer_id = %line.customer_id, feature_id = %line.feature_id, units = line.units,
@@ -176,7 +182,11 @@ async fn send_usage(shared: &Shared, batch: Batch) {
 }
 
 async fn send_event(shared: &Shared, queued: QueuedEvent) {
-    let result = shared.client.reporting().report_event(queued.event.clone()).await;
+    let result = shared
+        .client
+        .reporting()
+        .report_event(queued.event.clone())
+        .await;
     let counters = &shared.counters;
     match result {
         Ok(_) => Counters::bump(&counters.events_sent),

@@ -18,6 +18,7 @@ mod config;
 mod customers;
 mod entitlements;
 mod failures;
+mod gate;
 mod license;
 mod meter;
 mod paths;

@@ -1,0 +1,100 @@
+//! The request-path costs of kelviq-client, each beside a baseline measured in the same run:
+//!
+//! - a warm entitlement check (`cached_entitlements` + `has_access`) against a plain
+//!   `HashMap<String, HashMap<String, bool>>` lookup;
+//! - recording usage with the meter against incrementing a counter in a
+//!   `Mutex<HashMap<(String, String), i64>>`.
+//!
+//! Run: `cargo bench -p kelviq-client --bench hot_path`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use kelviq_client::meter::UsageMeter;
+use kelviq_client::{CacheConfig, Kelviq};
+use kelviq_mock::MockServer;
+
+fn hot_path(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mock = runtime.block_on(MockServer::start());
+    let kelviq = Kelviq::builder()
+        .access_token(mock.token())
+        .api_url(mock.url())
+        .edge_url(mock.edge_url())
+        .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    runtime
+        .block_on(kelviq.entitlements().has_access("cust_pro", "reports"))
+        .unwrap();
+
+    let mut check = c.benchmark_group("entitlement_check");
+    let baseline: HashMap<String, HashMap<String, bool>> = [(
+        "cust_pro".to_owned(),
+        [
+            ("reports".to_owned(), true),
+            ("api-calls".to_owned(), true),
+            ("seats".to_owned(), true),
+        ]
+        .into_iter()
+        .collect(),
+    )]
+    .into_iter()
+    .collect();
+    check.bench_function("hashmap_baseline", |b| {
+        b.iter(|| {
+            baseline
+                .get(black_box("cust_pro"))
+                .and_then(|features| features.get(black_box("reports")))
+                .copied()
+                .unwrap_or(false)
+        });
+    });
+    check.bench_function("cached_has_access", |b| {
+        b.iter(|| {
+            kelviq
+                .cached_entitlements(black_box("cust_pro"))
+                .is_some_and(|snapshot| snapshot.has_access(black_box("reports")))
+        });
+    });
+    check.finish();
+
+    let mut record = c.benchmark_group("usage_record");
+    let counters: Mutex<HashMap<(String, String), i64>> = Mutex::new(HashMap::new());
+    record.bench_function("mutex_hashmap_baseline", |b| {
+        b.iter(|| {
+            *counters
+                .lock()
+                .unwrap()
+                .entry((
+                    black_box("cust_pro").to_owned(),
+                    black_box("api-calls").to_owned(),
+                ))
+                .or_insert(0) += 1;
+        });
+    });
+    let meter = {
+        let _guard = runtime.enter();
+        UsageMeter::builder(kelviq.clone())
+            .flush_interval(Duration::from_millis(50))
+            .start()
+            .unwrap()
+    };
+    record.bench_function("meter_record", |b| {
+        b.iter(|| {
+            meter
+                .record(black_box("cust_pro"), black_box("api-calls"), 1)
+                .unwrap()
+        });
+    });
+    record.finish();
+    runtime.block_on(meter.shutdown(Duration::from_secs(10)));
+}
+
+criterion_group!(benches, hot_path);
+criterion_main!(benches);

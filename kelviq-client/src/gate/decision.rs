@@ -1,0 +1,67 @@
+//! What a gate decided about a request.
+
+use std::sync::Arc;
+
+use crate::cache::Snapshot;
+
+use super::denial::Denial;
+
+/// The outcome of [`Gate::check`](super::Gate::check).
+///
+/// The three variants are the whole set: adapters match them exhaustively.
+#[derive(Debug, Clone)]
+#[must_use = "a decision refuses nothing until it is acted on"]
+pub enum Decision {
+    /// Let the request through.
+    Allow {
+        /// The customer's entitlements, for handlers (put it in request extensions).
+        /// `None` only when Kelviq could not be reached and the failure policy is
+        /// [`Allow`](super::FailurePolicy::Allow).
+        snapshot: Option<Arc<Snapshot>>,
+        /// Whether the snapshot is stale: older than the cache TTL, served because Kelviq
+        /// could not be reached.
+        stale: bool,
+    },
+    /// Refuse the request: the customer is missing, unknown, or not entitled
+    /// (`401` / `403`, or the configured limit status).
+    Deny(Denial),
+    /// Refuse the request because entitlements cannot be checked and the failure policy is
+    /// [`Deny`](super::FailurePolicy::Deny) (`503`); the denial keeps the error for logging.
+    Unavailable(Denial),
+}
+
+impl Decision {
+    /// Whether the request may go on.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allow { .. })
+    }
+
+    /// The denial, if the request is refused (for either reason).
+    pub fn denial(&self) -> Option<&Denial> {
+        match self {
+            Decision::Allow { .. } => None,
+            Decision::Deny(denial) | Decision::Unavailable(denial) => Some(denial),
+        }
+    }
+
+    /// The snapshot, if the request is allowed with one.
+    pub fn snapshot(&self) -> Option<&Arc<Snapshot>> {
+        match self {
+            Decision::Allow { snapshot, .. } => snapshot.as_ref(),
+            Decision::Deny(_) | Decision::Unavailable(_) => None,
+        }
+    }
+
+    /// The snapshot if allowed (`None` when allowed without one), else the denial.
+    ///
+    /// # Errors
+    ///
+    /// The [`Denial`] of a [`Deny`](Decision::Deny) or [`Unavailable`](Decision::Unavailable)
+    /// decision.
+    pub fn into_result(self) -> Result<Option<Arc<Snapshot>>, Denial> {
+        match self {
+            Decision::Allow { snapshot, .. } => Ok(snapshot),
+            Decision::Deny(denial) | Decision::Unavailable(denial) => Err(denial),
+        }
+    }
+}

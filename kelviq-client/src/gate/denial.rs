@@ -1,0 +1,274 @@
+//! Why a request is refused, with the status and JSON body every framework answers with.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::Error;
+
+/// Why a gate refused a request. Each reason has a stable snake_case [code](Self::code),
+/// the `error` field of the JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DenialReason {
+    /// The request names no customer: `401`, `missing_customer`.
+    MissingCustomer,
+    /// The customer has the feature but no access to it: `403`, `feature_not_entitled`.
+    NoAccess,
+    /// A metered feature with a hard limit has no usage left: `403` unless the gate says
+    /// otherwise ([`GateBuilder::limit_reached_status`](super::GateBuilder::limit_reached_status)),
+    /// `usage_limit_reached`.
+    LimitReached,
+    /// The customer's entitlements do not list the feature at all — none of its plans
+    /// includes it, or the id is misspelt (Kelviq's answer cannot tell which): `403`,
+    /// `feature_not_entitled` (to the caller this is "not in your plan"; the reason keeps
+    /// the distinction for logs).
+    UnknownFeature,
+    /// Kelviq does not know the customer (`404`): `403`, `unknown_customer`.
+    UnknownCustomer,
+    /// No usable entitlement snapshot could be had and the failure policy is to deny:
+    /// `503`, `kelviq_unavailable`.
+    Unavailable,
+}
+
+impl DenialReason {
+    /// The snake_case code: the `error` field of the JSON body.
+    pub fn code(self) -> &'static str {
+        match self {
+            DenialReason::MissingCustomer => "missing_customer",
+            DenialReason::NoAccess => "feature_not_entitled",
+            DenialReason::LimitReached => "usage_limit_reached",
+            DenialReason::UnknownFeature => "feature_not_entitled",
+            DenialReason::UnknownCustomer => "unknown_customer",
+            DenialReason::Unavailable => "kelviq_unavailable",
+        }
+    }
+
+    /// The status a denial for this reason has unless configured otherwise: `401` for a
+    /// missing customer, `503` when unavailable, `403` for everything else.
+    pub fn default_status(self) -> u16 {
+        match self {
+            DenialReason::MissingCustomer => 401,
+            DenialReason::Unavailable => 503,
+            DenialReason::NoAccess
+            | DenialReason::LimitReached
+            | DenialReason::UnknownFeature
+            | DenialReason::UnknownCustomer => 403,
+        }
+    }
+}
+
+impl fmt::Display for DenialReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A refused request: its status, and the JSON body every framework adapter answers with,
+/// so that tower, axum and actix-web refuse alike. Adapters only wrap it.
+///
+/// The body is always the same shape, `feature` being `null` when the denial concerns no
+/// single feature (missing or unknown customer, unavailable):
+///
+/// ```json
+/// {"error": "feature_not_entitled", "message": "your plan does not include reports", "feature": "reports"}
+/// ```
+///
+/// Messages are meant for the end user and never contain an upstream error; the error
+/// behind an [`Unavailable`](DenialReason::Unavailable) denial is kept for logging
+/// ([`Denial::error`], and [`source`](std::error::Error::source)).
+///
+/// ```
+/// use kelviq_client::gate::{Denial, DenialReason};
+///
+/// let denial = Denial::no_access("reports");
+/// assert_eq!(denial.status(), 403);
+/// assert_eq!(denial.reason(), DenialReason::NoAccess);
+/// assert_eq!(
+///     denial.to_json_string(),
+///     r#"{"error":"feature_not_entitled","message":"your plan does not include reports","feature":"reports"}"#
+/// );
+/// assert_eq!(Denial::missing_customer().status(), 401);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Denial {
+    reason: DenialReason,
+    status: u16,
+    feature: Option<String>,
+    message: Cow<'static, str>,
+    error: Option<Arc<Error>>,
+}
+
+impl Denial {
+    /// The `Content-Type` of [`Denial::body_bytes`].
+    pub const CONTENT_TYPE: &'static str = "application/json";
+
+    fn new(reason: DenialReason, feature: Option<String>, message: Cow<'static, str>) -> Self {
+        Denial {
+            reason,
+            status: reason.default_status(),
+            feature,
+            message,
+            error: None,
+        }
+    }
+
+    /// No customer could be identified for the request: `401`, `missing_customer`.
+    pub fn missing_customer() -> Self {
+        Denial::new(
+            DenialReason::MissingCustomer,
+            None,
+            Cow::Borrowed("this request does not identify a customer"),
+        )
+    }
+
+    /// The customer has no access to `feature`: `403`, `feature_not_entitled`.
+    pub fn no_access(feature: impl Into<String>) -> Self {
+        let feature = feature.into();
+        let message = format!("your plan does not include {feature}");
+        Denial::new(DenialReason::NoAccess, Some(feature), Cow::Owned(message))
+    }
+
+    /// The customer has used up a hard-limited `feature`: `403`, `usage_limit_reached`.
+    pub fn limit_reached(feature: impl Into<String>) -> Self {
+        let feature = feature.into();
+        let message = format!("you have reached the usage limit of {feature}");
+        Denial::new(
+            DenialReason::LimitReached,
+            Some(feature),
+            Cow::Owned(message),
+        )
+    }
+
+    /// The customer's entitlements do not list `feature`: `403`, `feature_not_entitled`.
+    pub fn unknown_feature(feature: impl Into<String>) -> Self {
+        let feature = feature.into();
+        let message = format!("your plan does not include {feature}");
+        Denial::new(
+            DenialReason::UnknownFeature,
+            Some(feature),
+            Cow::Owned(message),
+        )
+    }
+
+    /// Kelviq does not know the customer: `403`, `unknown_customer`.
+    pub fn unknown_customer() -> Self {
+        Denial::new(
+            DenialReason::UnknownCustomer,
+            None,
+            Cow::Borrowed("no plan is on record for this customer"),
+        )
+    }
+
+    /// Entitlements cannot be checked because of `error`: `503`, `kelviq_unavailable`. The
+    /// error is kept for logging; the message does not mention it.
+    pub fn unavailable(error: impl Into<Arc<Error>>) -> Self {
+        Denial {
+            error: Some(error.into()),
+            ..Denial::new(
+                DenialReason::Unavailable,
+                None,
+                Cow::Borrowed("entitlements cannot be checked right now; try again later"),
+            )
+        }
+    }
+
+    /// The same denial with another status; the caller guarantees `400..=599`.
+    pub(crate) fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The same denial with another message for the end user (the `message` field).
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// The HTTP status to answer with, as a number (the form every `http` version takes):
+    /// always within `400..=599`.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The HTTP status to answer with, as an [`http::StatusCode`] (`http` 1).
+    pub fn status_code(&self) -> http::StatusCode {
+        http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::FORBIDDEN)
+    }
+
+    /// Why the request was refused.
+    pub fn reason(&self) -> DenialReason {
+        self.reason
+    }
+
+    /// The snake_case code of the reason: the `error` field of the body.
+    pub fn code(&self) -> &'static str {
+        self.reason.code()
+    }
+
+    /// The feature the denial is about, if it is about one.
+    pub fn feature(&self) -> Option<&str> {
+        self.feature.as_deref()
+    }
+
+    /// The message for the end user: the `message` field of the body.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The error that made entitlements unavailable, for logging (never sent to the client).
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_deref()
+    }
+
+    /// The JSON body: `{"error": <code>, "message": <message>, "feature": <feature or null>}`.
+    pub fn body(&self) -> Value {
+        json!({
+            "error": self.code(),
+            "message": self.message(),
+            "feature": self.feature(),
+        })
+    }
+
+    /// The JSON body as a string, fields in the order `error`, `message`, `feature`.
+    pub fn to_json_string(&self) -> String {
+        let body = Body {
+            error: self.code(),
+            message: self.message(),
+            feature: self.feature(),
+        };
+        // Serializing three strings cannot fail; the fallback is never taken.
+        serde_json::to_string(&body).unwrap_or_default()
+    }
+
+    /// The JSON body as bytes, ready to be a response body ([`Denial::CONTENT_TYPE`]).
+    pub fn body_bytes(&self) -> bytes::Bytes {
+        bytes::Bytes::from(self.to_json_string())
+    }
+}
+
+/// The wire form of the body, with a fixed field order.
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'static str,
+    message: &'a str,
+    feature: Option<&'a str>,
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message)
+    }
+}
+
+impl std::error::Error for Denial {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error
+            .as_deref()
+            .map(|error| error as &(dyn std::error::Error + 'static))
+    }
+}

@@ -1,0 +1,107 @@
+//! What a gate requires of a customer's entitlements, and how one feature is judged.
+
+use crate::cache::Snapshot;
+use crate::models::FeatureType;
+
+use super::denial::Denial;
+
+/// One clause of a gate's requirement. A gate allows a request when every clause passes,
+/// and the first failing clause decides the denial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Requirement {
+    /// The customer must be entitled to this feature.
+    Feature(String),
+    /// The customer must be entitled to at least one of these features (never empty).
+    /// When none passes, the denial is the first feature's.
+    AnyOf(Vec<String>),
+}
+
+impl Requirement {
+    /// Judges the clause: `Ok` when it passes, else the failing feature and why. Allocates
+    /// nothing.
+    pub(super) fn judge(&self, snapshot: &Snapshot) -> Result<(), (&str, Failure)> {
+        match self {
+            Requirement::Feature(feature) => match judge_feature(snapshot, feature) {
+                None => Ok(()),
+                Some(failure) => Err((feature, failure)),
+            },
+            Requirement::AnyOf(features) => {
+                let mut first = None;
+                for feature in features {
+                    match judge_feature(snapshot, feature) {
+                        None => return Ok(()),
+                        Some(failure) => {
+                            first.get_or_insert((feature.as_str(), failure));
+                        }
+                    }
+                }
+                first.map_or(Ok(()), Err)
+            }
+        }
+    }
+}
+
+/// Why one feature fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// Listed, without access.
+    NoAccess,
+    /// A hard-limited meter with nothing left.
+    LimitReached,
+    /// Not listed.
+    Unknown,
+}
+
+impl Failure {
+    /// The denial about `feature`, with `limit_status` for a reached limit.
+    pub(super) fn denial(self, feature: &str, limit_status: u16) -> Denial {
+        match self {
+            Failure::NoAccess => Denial::no_access(feature),
+            Failure::LimitReached => Denial::limit_reached(feature).with_status(limit_status),
+            Failure::Unknown => Denial::unknown_feature(feature),
+        }
+    }
+}
+
+/// Judges one feature: `None` when the customer may use it.
+///
+/// - not in the snapshot → unknown;
+/// - in it with access → passes;
+/// - in it without access, a meter with a hard limit and nothing remaining → limit reached;
+/// - otherwise → no access.
+fn judge_feature(snapshot: &Snapshot, feature_id: &str) -> Option<Failure> {
+    let Some(entitlement) = snapshot.get(feature_id) else {
+        return Some(Failure::Unknown);
+    };
+    if entitlement.has_access() {
+        return None;
+    }
+    let limit_reached = matches!(entitlement.feature_type(), Some(FeatureType::Meter))
+        && entitlement.hard_limit()
+        && entitlement.remaining() == Some(0);
+    Some(if limit_reached {
+        Failure::LimitReached
+    } else {
+        Failure::NoAccess
+    })
+}
+
+/// Judges one feature of a snapshot as a gate requiring it would: `Ok` when the customer
+/// may use it, else the denial (a reached limit with status `403`).
+///
+/// For code that already holds a snapshot — an extractor reading the one a middleware
+/// stored, a guard — and must refuse exactly as a [`Gate`](super::Gate) would.
+///
+/// # Errors
+///
+/// The [`Denial`]: [`UnknownFeature`](super::DenialReason::UnknownFeature) when the
+/// snapshot does not list the feature, [`LimitReached`](super::DenialReason::LimitReached)
+/// for a hard-limited meter with nothing left, [`NoAccess`](super::DenialReason::NoAccess)
+/// otherwise.
+pub fn evaluate_feature(snapshot: &Snapshot, feature_id: &str) -> Result<(), Denial> {
+    match judge_feature(snapshot, feature_id) {
+        None => Ok(()),
+        Some(failure) => Err(failure.denial(feature_id, 403)),
+    }
+}
