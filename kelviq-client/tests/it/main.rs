@@ -15,6 +15,7 @@ mod blocking;
 mod cache;
 mod checkout;
 mod config;
+mod customer_client;
 mod customers;
 mod entitlements;
 mod failures;

@@ -1,0 +1,187 @@
+//! [`CustomerClient`]: the client scoped to one customer, for handlers that act on
+//! "the current customer" (the axum and actix-web `Customer` extractors hand one out).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::cache::CachedEntitlements;
+use crate::client::Kelviq;
+use crate::error::{Error, Result};
+use crate::meter::UsageMeter;
+use crate::models::{
+    Customer, Entitlement, EventReport, Page, PaymentMethod, PortalSession, Subscription,
+    UsageReport,
+};
+use crate::resources::{ListPaymentMethods, ListSubscriptions, ReportEvent, ReportUsage};
+
+/// The client and one customer id: every call is about that customer.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), kelviq_client::Error> {
+/// # let mock = kelviq_mock::MockServer::start().await;
+/// # let kelviq = kelviq_client::Kelviq::builder().access_token(mock.token())
+/// #     .api_url(mock.url()).edge_url(mock.edge_url()).build()?;
+/// let customer = kelviq.customer("cust_pro");
+/// assert!(customer.has_access("reports").await?);
+/// let subscriptions = customer.subscriptions().await?;
+/// assert_eq!(subscriptions.count, 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct CustomerClient {
+    client: Kelviq,
+    customer_id: Arc<str>,
+    meter: Option<UsageMeter>,
+}
+
+impl Kelviq {
+    /// The client scoped to one customer.
+    pub fn customer(&self, customer_id: impl Into<Arc<str>>) -> CustomerClient {
+        CustomerClient {
+            client: self.clone(),
+            customer_id: customer_id.into(),
+            meter: None,
+        }
+    }
+}
+
+impl CustomerClient {
+    /// Records usage through `meter` in [`CustomerClient::record_usage`].
+    #[must_use]
+    pub fn with_meter(mut self, meter: UsageMeter) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// The customer id.
+    pub fn id(&self) -> &str {
+        &self.customer_id
+    }
+
+    /// The whole client.
+    pub fn client(&self) -> &Kelviq {
+        &self.client
+    }
+
+    /// Whether the customer may use the feature (through the cache when enabled).
+    ///
+    /// # Errors
+    ///
+    /// As [`Entitlements::has_access`](crate::Entitlements::has_access).
+    pub async fn has_access(&self, feature_id: &str) -> Result<bool> {
+        self.client
+            .entitlements()
+            .has_access(&self.customer_id, feature_id)
+            .await
+    }
+
+    /// One feature's entitlement, `None` if the customer lacks it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Entitlements::get_entitlement`](crate::Entitlements::get_entitlement).
+    pub async fn entitlement(&self, feature_id: &str) -> Result<Option<Entitlement>> {
+        self.client
+            .entitlements()
+            .get_entitlement(&self.customer_id, feature_id)
+            .await
+    }
+
+    /// Every entitlement, as a snapshot (cached when the cache is enabled).
+    ///
+    /// # Errors
+    ///
+    /// As [`Kelviq::entitlements_snapshot`].
+    pub async fn entitlements(&self) -> Result<CachedEntitlements> {
+        self.client.entitlements_snapshot(&self.customer_id).await
+    }
+
+    /// Reports `value` units (`DELTA`) of a feature now.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reporting::report_usage`](crate::Reporting::report_usage).
+    pub async fn report_usage(&self, feature_id: &str, value: i64) -> Result<UsageReport> {
+        self.client
+            .reporting()
+            .report_usage(ReportUsage::delta(&*self.customer_id, feature_id, value))
+            .await
+    }
+
+    /// Records `amount` units of a feature with the usage meter, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when no meter was given ([`CustomerClient::with_meter`]); else as
+    /// [`UsageMeter::record`].
+    pub fn record_usage(&self, feature_id: &str, amount: i64) -> Result<()> {
+        match &self.meter {
+            Some(meter) => meter.record(&self.customer_id, feature_id, amount),
+            None => Err(Error::Config(
+                "no usage meter: give one with CustomerClient::with_meter".to_owned(),
+            )),
+        }
+    }
+
+    /// Reports an event now (with a generated idempotency key and timestamp).
+    ///
+    /// # Errors
+    ///
+    /// As [`Reporting::report_event`](crate::Reporting::report_event).
+    pub async fn report_event(
+        &self,
+        event_name: &str,
+        properties: Option<Map<String, Value>>,
+    ) -> Result<EventReport> {
+        let mut event = ReportEvent::new(&*self.customer_id, event_name);
+        if let Some(properties) = properties {
+            event = event.properties(properties);
+        }
+        self.client.reporting().report_event(event).await
+    }
+
+    /// The customer record.
+    ///
+    /// # Errors
+    ///
+    /// As [`Customers::retrieve`](crate::Customers::retrieve).
+    pub async fn retrieve(&self) -> Result<Customer> {
+        self.client.customers().retrieve(&self.customer_id).await
+    }
+
+    /// The customer's subscriptions (first page).
+    ///
+    /// # Errors
+    ///
+    /// As [`Subscriptions::list`](crate::Subscriptions::list).
+    pub async fn subscriptions(&self) -> Result<Page<Subscription>> {
+        self.client
+            .subscriptions()
+            .list(ListSubscriptions::new().customer_id(&*self.customer_id))
+            .await
+    }
+
+    /// A customer portal session.
+    ///
+    /// # Errors
+    ///
+    /// As [`Portal::create_session`](crate::Portal::create_session).
+    pub async fn portal_session(&self) -> Result<PortalSession> {
+        self.client.portal().create_session(&self.customer_id).await
+    }
+
+    /// The customer's saved payment methods (first page).
+    ///
+    /// # Errors
+    ///
+    /// As [`PaymentMethods::list`](crate::PaymentMethods::list).
+    pub async fn payment_methods(&self) -> Result<Page<PaymentMethod>> {
+        self.client
+            .payment_methods()
+            .list(ListPaymentMethods::new().customer_id(&*self.customer_id))
+            .await
+    }
+}
