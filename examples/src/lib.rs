@@ -1,5 +1,167 @@
-//! Runnable example apps for kelviq-rs.
+//! Runnable example apps for kelviq-rs, and what they share.
 //!
-//! The example apps (axum, actix-web, a tour of every client call, the blocking client)
-//! arrive with the crates they show. Until then the project's main job is the fake
-//! Kelviq server: `cargo run -p kelviq-mock`.
+//! - `cargo run -p kelviq-examples` (the `axum-app` binary): an axum service gated and
+//!   metered with `kelviq-axum`.
+//!
+//! With no `KELVIQ_API_KEY` in the environment, each app starts an embedded `kelviq-mock`
+//! seeded with a free and a pro customer ([`example_seed`]); with it, the app talks to the
+//! real Kelviq (`KELVIQ_ENV`, `KELVIQ_BASE_URL`, `KELVIQ_EDGE_URL` as `Kelviq::from_env`
+//! reads them).
+//!
+//! Every app has the same routes and the same fake authentication: the `x-api-key`
+//! header names the customer ([`customer_for_api_key`]).
+//!
+//! | route | what it shows |
+//! |---|---|
+//! | `GET /` | a free route: no customer needed |
+//! | `GET /reports` | gated on the `reports` feature (pro only) |
+//! | `POST /api/calls` | gated on `api-calls`, one unit metered per successful call |
+//! | `POST /api/batch?items=N` | metered by the amount the handler reports (`N` units) |
+//! | `GET /me` | the customer's entitlements and subscriptions, from a handler |
+//! | `POST /webhooks/kelviq` | verifies a Kelviq webhook and refreshes that customer |
+
+use std::time::Duration;
+
+use kelviq_client::meter::UsageMeter;
+use kelviq_client::{CacheConfig, Kelviq};
+use kelviq_mock::{Feature, MockServer, Plan, Seed, SeedCustomer};
+
+/// The fake authentication of the examples: API key → customer id.
+pub const API_KEYS: [(&str, &str); 2] = [("free-key", "cust_free"), ("pro-key", "cust_pro")];
+
+/// The webhook secret the examples use with the embedded mock (override with
+/// `KELVIQ_WEBHOOK_SECRET`).
+pub const EXAMPLE_WEBHOOK_SECRET: &str = "whsec_example";
+
+/// The customer an `x-api-key` value names, if any.
+pub fn customer_for_api_key(key: &str) -> Option<&'static str> {
+    API_KEYS
+        .iter()
+        .find(|(known, _)| *known == key)
+        .map(|(_, customer)| *customer)
+}
+
+/// The embedded mock's seed: a free plan with 5 API calls, a pro plan with reports and
+/// 10,000 calls; `cust_free` and `cust_pro`.
+pub fn example_seed() -> Seed {
+    Seed::empty()
+        .plan(
+            Plan::new("free")
+                .name("Free")
+                .feature(Feature::metered("api-calls").limit(5))
+                .feature(Feature::customizable("seats", 1)),
+        )
+        .plan(
+            Plan::new("pro")
+                .name("Pro")
+                .price_units(4900)
+                .feature(Feature::boolean("reports"))
+                .feature(Feature::metered("api-calls").limit(10_000))
+                .feature(Feature::customizable("seats", 10)),
+        )
+        .customer(
+            SeedCustomer::new("cust_free")
+                .email("owner@free.example")
+                .name("Free Co")
+                .subscribe("free"),
+        )
+        .customer(
+            SeedCustomer::new("cust_pro")
+                .email("owner@pro.example")
+                .name("Pro Inc")
+                .subscribe("pro")
+                .payment_method(),
+        )
+}
+
+/// What an example app talks to: the client, its usage meter, the webhook secret, and
+/// the embedded mock when there is one (it stops when this is dropped).
+#[derive(Debug)]
+pub struct Backend {
+    /// The client, with the entitlement cache enabled.
+    pub kelviq: Kelviq,
+    /// The usage meter.
+    pub meter: UsageMeter,
+    /// The secret webhook deliveries are signed with.
+    pub webhook_secret: String,
+    /// The embedded mock, when no `KELVIQ_API_KEY` was set.
+    pub mock: Option<MockServer>,
+}
+
+/// Connects to Kelviq as the environment says, or starts the embedded mock.
+///
+/// # Errors
+///
+/// When the environment is set but invalid, the mock cannot bind, or the meter cannot
+/// start.
+pub async fn backend() -> Result<Backend, Box<dyn std::error::Error>> {
+    let cache = CacheConfig::default().ttl(Duration::from_secs(30));
+    let (kelviq, mock) = if std::env::var_os(kelviq_client::ENV_API_KEY).is_some() {
+        let from_env = Kelviq::from_env()?;
+        let kelviq = Kelviq::builder()
+            .access_token(std::env::var(kelviq_client::ENV_API_KEY)?)
+            .api_url(from_env.api_url())
+            .edge_url(from_env.edge_url())
+            .entitlement_cache(cache)
+            .build()?;
+        (kelviq, None)
+    } else {
+        let mock = MockServer::builder().seed(example_seed()).start().await?;
+        let kelviq = Kelviq::builder()
+            .access_token(mock.token())
+            .api_url(mock.url())
+            .edge_url(mock.edge_url())
+            .entitlement_cache(cache)
+            .build()?;
+        (kelviq, Some(mock))
+    };
+    let meter = UsageMeter::builder(kelviq.clone()).start()?;
+    let webhook_secret = std::env::var("KELVIQ_WEBHOOK_SECRET")
+        .unwrap_or_else(|_| EXAMPLE_WEBHOOK_SECRET.to_owned());
+    Ok(Backend {
+        kelviq,
+        meter,
+        webhook_secret,
+        mock,
+    })
+}
+
+/// The curl commands that show each behaviour of an app listening on `base`.
+pub fn try_it(base: &str, webhook_secret: &str) -> String {
+    let body = r#"{"type":"subscription.updated","data":{"customerId":"cust_pro"}}"#;
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let signature = kelviq_client::webhook::sign(webhook_secret, "msg_1", timestamp, body.as_bytes());
+    format!(
+        "\
+Try it:
+  # a free route
+  curl -s {base}/
+  # no customer: 401
+  curl -s {base}/reports
+  # pro has reports: 200; free does not: 403 feature_not_entitled
+  curl -s -H 'x-api-key: pro-key' {base}/reports
+  curl -s -H 'x-api-key: free-key' {base}/reports
+  # metered: each success counts one api-call; free has 5, the 6th is 403 usage_limit_reached
+  for i in 1 2 3 4 5 6; do curl -s -X POST -H 'x-api-key: free-key' {base}/api/calls; echo; done
+  # the handler says how much to meter: 250 units for the pro customer
+  curl -s -X POST -H 'x-api-key: pro-key' '{base}/api/batch?items=250'
+  # entitlements and subscriptions of the current customer
+  curl -s -H 'x-api-key: pro-key' {base}/me
+  # a signed webhook (valid for 5 minutes): refreshes cust_pro's cached entitlements
+  curl -s -X POST {base}/webhooks/kelviq -H 'content-type: application/json' \\
+    -H 'webhook-id: msg_1' -H 'webhook-timestamp: {timestamp}' -H 'webhook-signature: {signature}' \\
+    -d '{body}'
+"
+    )
+}
+
+/// Logs to stderr at `info` (override with `RUST_LOG`-style levels is left out to keep
+/// the dependencies small).
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
