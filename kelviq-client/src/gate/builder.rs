@@ -29,7 +29,7 @@ use super::requirement::Requirement;
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[must_use]
 pub struct GateBuilder {
     requirements: Vec<Requirement>,
@@ -37,7 +37,8 @@ pub struct GateBuilder {
     success: StatusFilter,
     failure_policy: FailurePolicy,
     limit_reached_status: u16,
-    error: Option<Error>,
+    /// The first bad value, shared so that the builder can be cloned.
+    error: Option<std::sync::Arc<Error>>,
 }
 
 impl Default for GateBuilder {
@@ -56,7 +57,7 @@ impl Default for GateBuilder {
 impl GateBuilder {
     /// Keeps `error` unless an earlier one is already kept.
     fn fail(&mut self, error: Error) {
-        self.error.get_or_insert(error);
+        self.error.get_or_insert(std::sync::Arc::new(error));
     }
 
     /// Checks a feature id (not empty) and keeps it.
@@ -172,7 +173,7 @@ impl GateBuilder {
     /// success range.
     pub fn build(self) -> Result<Gate> {
         if let Some(error) = self.error {
-            return Err(error);
+            return Err(Error::shared(error));
         }
         Ok(Gate::from_config(GateConfig {
             requirements: self.requirements,
