@@ -1,0 +1,306 @@
+//! What the layer answers: allow, deny, 401, Kelviq down, metering on success only.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::HeaderName;
+use kelviq_client::CacheConfig;
+use kelviq_client::gate::FailurePolicy;
+use kelviq_mock::{Fault, FaultRule, MockServer, Route};
+use kelviq_tower::{FromFn, FromHeader, KelviqLayer};
+use serde_json::{Value, json};
+use tower::{ServiceBuilder, ServiceExt};
+
+use crate::support::{Setup, handler, read, request};
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap()
+}
+
+#[tokio::test]
+async fn an_entitled_customer_reaches_the_handler_with_its_context() {
+    let setup = Setup::start().await;
+    let service = ServiceBuilder::new()
+        .layer(KelviqLayer::new(setup.kelviq.clone()).require("reports"))
+        .service_fn(handler);
+    let (status, body) = read(
+        service
+            .oneshot(request(Some("cust_pro"), "/reports"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "customer=cust_pro snapshot=true stale=false");
+}
+
+#[tokio::test]
+async fn a_customer_without_the_feature_gets_403_json() {
+    let setup = Setup::start().await;
+    let service = ServiceBuilder::new()
+        .layer(KelviqLayer::new(setup.kelviq.clone()).require("reports"))
+        .service_fn(handler);
+    let response = service
+        .oneshot(request(Some("cust_free"), "/reports"))
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let (status, body) = read(response).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        json_of(&body),
+        json!({"error": "feature_not_entitled", "message": "your plan does not include reports", "feature": "reports"})
+    );
+}
+
+#[tokio::test]
+async fn no_customer_is_401_without_any_call_to_kelviq() {
+    let setup = Setup::start().await;
+    let service = ServiceBuilder::new()
+        .layer(KelviqLayer::new(setup.kelviq.clone()).require("reports"))
+        .service_fn(handler);
+    let (status, body) = read(
+        service
+            .clone()
+            .oneshot(request(None, "/reports"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(json_of(&body)["error"], "missing_customer");
+    let (status, _) = read(
+        service
+            .oneshot(request(Some(""), "/reports"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(setup.mock.journal().is_empty());
+}
+
+#[tokio::test]
+async fn the_customer_can_come_from_a_header_or_a_closure() {
+    let setup = Setup::start().await;
+    let by_header = ServiceBuilder::new()
+        .layer(
+            KelviqLayer::new(setup.kelviq.clone())
+                .customer(FromHeader::new(HeaderName::from_static("x-customer")))
+                .require("reports"),
+        )
+        .service_fn(handler);
+    let request = http::Request::builder()
+        .header("x-customer", "cust_pro")
+        .body(String::new())
+        .unwrap();
+    assert_eq!(read(by_header.oneshot(request).await.unwrap()).await.0, 200);
+
+    let by_path = ServiceBuilder::new()
+        .layer(
+            KelviqLayer::new(setup.kelviq.clone())
+                .customer(FromFn::new(|head: kelviq_tower::RequestHead<'_>| {
+                    head.uri
+                        .path()
+                        .strip_prefix("/customers/")
+                        .map(str::to_owned)
+                }))
+                .require("reports"),
+        )
+        .service_fn(handler);
+    let request = http::Request::builder()
+        .uri("/customers/cust_free")
+        .body(String::new())
+        .unwrap();
+    assert_eq!(read(by_path.oneshot(request).await.unwrap()).await.0, 403);
+}
+
+#[tokio::test]
+async fn a_reached_limit_has_its_own_code_and_configurable_status() {
+    let setup = Setup::start().await;
+    setup
+        .kelviq
+        .reporting()
+        .report_usage(kelviq_client::ReportUsage::delta(
+            "cust_free",
+            "api-calls",
+            100,
+        ))
+        .await
+        .unwrap();
+    let service = ServiceBuilder::new()
+        .layer(
+            KelviqLayer::new(setup.kelviq.clone())
+                .require("api-calls")
+                .limit_reached_status(429),
+        )
+        .service_fn(handler);
+    let (status, body) = read(
+        service
+            .oneshot(request(Some("cust_free"), "/api"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 429);
+    assert_eq!(json_of(&body)["error"], "usage_limit_reached");
+}
+
+#[tokio::test]
+async fn kelviq_down_fails_closed_by_default_and_open_when_asked() {
+    let setup = Setup::start().await;
+    setup
+        .mock
+        .inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
+    let closed = ServiceBuilder::new()
+        .layer(KelviqLayer::new(setup.kelviq.clone()).require("reports"))
+        .service_fn(handler);
+    let (status, body) = read(
+        closed
+            .oneshot(request(Some("cust_pro"), "/"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert_eq!(json_of(&body)["error"], "kelviq_unavailable");
+
+    let open = ServiceBuilder::new()
+        .layer(
+            KelviqLayer::new(setup.kelviq.clone())
+                .require("reports")
+                .failure_policy(FailurePolicy::Allow),
+        )
+        .service_fn(handler);
+    let (status, body) = read(open.oneshot(request(Some("cust_free"), "/")).await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "customer=cust_free snapshot=false stale=false");
+}
+
+#[tokio::test]
+async fn a_stale_snapshot_still_decides_while_kelviq_is_down() {
+    let mock = MockServer::start().await;
+    let setup = Setup::with(
+        mock,
+        CacheConfig::default()
+            .ttl(Duration::from_millis(1))
+            .stale_window(Duration::from_secs(3600)),
+    )
+    .await;
+    let service = ServiceBuilder::new()
+        .layer(KelviqLayer::new(setup.kelviq.clone()).require("reports"))
+        .service_fn(handler);
+    assert_eq!(
+        read(
+            service
+                .clone()
+                .oneshot(request(Some("cust_pro"), "/"))
+                .await
+                .unwrap()
+        )
+        .await
+        .0,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    setup
+        .mock
+        .inject(FaultRule::always(Fault::DropConnection).on(Route::Entitlements));
+    let (status, body) = read(
+        service
+            .oneshot(request(Some("cust_pro"), "/"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "customer=cust_pro snapshot=true stale=true");
+}
+
+#[tokio::test]
+async fn only_successful_responses_are_metered_and_handlers_can_set_the_amount() {
+    let setup = Setup::start().await;
+    let service = ServiceBuilder::new()
+        .layer(
+            KelviqLayer::new(setup.kelviq.clone())
+                .usage_meter(setup.meter.clone())
+                .require("api-calls")
+                .meter("api-calls", 1),
+        )
+        .service_fn(handler);
+    for path in [
+        "/ok",
+        "/ok",
+        "/fail?status=500",
+        "/missing?status=404",
+        "/bulk?amount=40",
+    ] {
+        service
+            .clone()
+            .oneshot(request(Some("cust_free"), path))
+            .await
+            .unwrap();
+    }
+    setup.meter.flush().await;
+    assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 42);
+    assert_eq!(setup.meter.stats().recorded, 42);
+}
+
+#[tokio::test]
+async fn denials_can_be_answered_by_the_callers_function() {
+    let setup = Setup::start().await;
+    let service = ServiceBuilder::new()
+        .layer(
+            KelviqLayer::new(setup.kelviq.clone())
+                .require("reports")
+                .on_denied(|denial| {
+                    let mut response = http::Response::new(Bytes::from(format!(
+                        "upgrade for {}",
+                        denial.feature().unwrap_or("?")
+                    )));
+                    *response.status_mut() = http::StatusCode::PAYMENT_REQUIRED;
+                    response
+                }),
+        )
+        .service_fn(handler);
+    let (status, body) = read(
+        service
+            .oneshot(request(Some("cust_free"), "/"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (402, "upgrade for reports"));
+}
+
+#[tokio::test]
+async fn a_misconfigured_layer_answers_500_naming_the_problem() {
+    let setup = Setup::start().await;
+    let no_meter = ServiceBuilder::new()
+        .layer(KelviqLayer::new(setup.kelviq.clone()).meter("api-calls", 1))
+        .service_fn(handler);
+    let (status, body) = read(
+        no_meter
+            .oneshot(request(Some("cust_pro"), "/"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 500);
+    let body = json_of(&body);
+    assert_eq!(body["error"], "kelviq_misconfigured");
+    assert!(
+        body["message"].as_str().unwrap().contains("usage meter"),
+        "{body}"
+    );
+
+    let empty = ServiceBuilder::new()
+        .layer(KelviqLayer::new(setup.kelviq.clone()).require(""))
+        .service_fn(handler);
+    assert_eq!(
+        read(empty.oneshot(request(Some("cust_pro"), "/")).await.unwrap())
+            .await
+            .0,
+        500
+    );
+}
