@@ -18,7 +18,9 @@ pub struct KelviqContext {
 }
 
 impl KelviqContext {
-    pub(crate) fn new(
+    /// A context, as the layer builds it; for integrations that load entitlements
+    /// themselves (the extractors of kelviq-axum do without the layer).
+    pub fn new(
         customer_id: Arc<str>,
         snapshot: Option<Arc<Snapshot>>,
         stale: bool,

@@ -1,0 +1,47 @@
+//! Finding the layer's context, or building one when there is no layer.
+
+use axum::extract::FromRef;
+use http::request::Parts;
+use kelviq_client::Kelviq;
+use kelviq_client::gate::{Decision, Gate};
+use kelviq_tower::{CustomerId, KelviqContext};
+
+use crate::rejection::{KelviqRejection, MissingKelviqLayer};
+
+/// The context the layer inserted.
+pub(crate) fn from_layer(parts: &Parts) -> Result<&KelviqContext, KelviqRejection> {
+    parts
+        .extensions
+        .get::<KelviqContext>()
+        .ok_or(KelviqRejection::MissingLayer(MissingKelviqLayer))
+}
+
+/// The layer's context, or — without the layer — one loaded for the `CustomerId`
+/// extension with the client from the state (fails closed if Kelviq is unreachable).
+pub(crate) async fn load<S>(parts: &Parts, state: &S) -> Result<KelviqContext, KelviqRejection>
+where
+    Kelviq: FromRef<S>,
+{
+    if let Some(context) = parts.extensions.get::<KelviqContext>() {
+        return Ok(context.clone());
+    }
+    let Some(customer) = parts.extensions.get::<CustomerId>() else {
+        return Err(KelviqRejection::MissingLayer(MissingKelviqLayer));
+    };
+    let kelviq = Kelviq::from_ref(state);
+    // An ungated check: it loads the snapshot (through the cache) and applies the default
+    // failure policy.
+    let gate = Gate::builder()
+        .build()
+        .map_err(|_| KelviqRejection::MissingLayer(MissingKelviqLayer))?;
+    match gate.check(&kelviq, customer.as_str()).await {
+        Decision::Allow { snapshot, stale } => Ok(KelviqContext::new(
+            customer.0.clone(),
+            snapshot,
+            stale,
+            kelviq,
+            None,
+        )),
+        Decision::Deny(denial) | Decision::Unavailable(denial) => Err(denial.into()),
+    }
+}

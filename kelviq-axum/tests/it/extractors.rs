@@ -1,0 +1,124 @@
+//! Each extractor, with and without the layer, and its rejections.
+
+use kelviq_mock::Route;
+use serde_json::{Value, json};
+
+use crate::app::app;
+
+#[tokio::test]
+async fn customer_and_entitlements_give_handlers_the_whole_api() {
+    let app = app().await;
+    let me = app
+        .server
+        .get("/me")
+        .add_header("x-api-key", "pro-key")
+        .await;
+    me.assert_json(
+        &json!({"customer": "cust_pro", "features": ["reports", "api-calls"], "subscriptions": 1}),
+    );
+    assert_eq!(
+        app.mock.calls(Route::Entitlements),
+        1,
+        "the layer's snapshot is reused"
+    );
+}
+
+#[tokio::test]
+async fn entitled_rejects_with_the_gate_body() {
+    let app = app().await;
+    app.server
+        .get("/typed-report")
+        .add_header("x-api-key", "pro-key")
+        .await
+        .assert_text("typed report");
+    let denied = app
+        .server
+        .get("/typed-report")
+        .add_header("x-api-key", "free-key")
+        .await;
+    denied.assert_status_forbidden();
+    assert_eq!(denied.json::<Value>()["feature"], "reports");
+}
+
+#[tokio::test]
+async fn entitled_works_without_the_layer_from_the_customer_id_and_state() {
+    let app = app().await;
+    app.server
+        .get("/unlayered-report")
+        .add_header("x-api-key", "pro-key")
+        .await
+        .assert_text("typed report without layer");
+    app.server
+        .get("/unlayered-report")
+        .add_header("x-api-key", "free-key")
+        .await
+        .assert_status_forbidden();
+}
+
+#[tokio::test]
+async fn without_layer_or_customer_the_500_names_the_missing_layer() {
+    let app = app().await;
+    let response = app.server.get("/no-layer-customer").expect_failure().await;
+    response.assert_status_internal_server_error();
+    let body = response.json::<Value>();
+    assert_eq!(body["error"], "kelviq_layer_missing");
+    assert!(
+        body["message"].as_str().unwrap().contains("KelviqLayer"),
+        "{body}"
+    );
+    let recorder = app
+        .server
+        .post("/no-layer-recorder")
+        .add_header("x-api-key", "pro-key")
+        .expect_failure()
+        .await;
+    assert_eq!(recorder.json::<Value>()["error"], "kelviq_layer_missing");
+}
+
+#[tokio::test]
+async fn the_usage_recorder_meters_what_the_handler_says() {
+    let app = app().await;
+    app.server
+        .post("/record")
+        .add_header("x-api-key", "pro-key")
+        .await
+        .assert_text("recorded");
+    app.meter.flush().await;
+    assert_eq!(app.mock.usage_total("cust_pro", "api-calls"), 3);
+}
+
+#[tokio::test]
+async fn the_client_comes_from_the_state() {
+    let app = app().await;
+    app.server
+        .get("/state-client")
+        .await
+        .assert_text(app.kelviq.api_url());
+}
+
+#[tokio::test]
+async fn path_parameters_can_name_the_customer() {
+    use axum::Router;
+    use axum::routing::get;
+    use kelviq_axum::{Gatekeeper, PathCustomer};
+
+    let app = app().await;
+    let gates =
+        Gatekeeper::new(app.kelviq.clone(), app.meter.clone()).customer(PathCustomer::new("id"));
+    let router = Router::new()
+        .route(
+            "/customers/{id}/reports",
+            get(|customer: kelviq_axum::extract::Customer| async move { customer.id().to_owned() })
+                .route_layer(gates.require("reports")),
+        )
+        .with_state(app.kelviq.clone());
+    let server = axum_test::TestServer::new(router);
+    server
+        .get("/customers/cust_pro/reports")
+        .await
+        .assert_text("cust_pro");
+    server
+        .get("/customers/cust_free/reports")
+        .await
+        .assert_status_forbidden();
+}

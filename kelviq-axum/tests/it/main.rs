@@ -1,0 +1,14 @@
+//! Integration tests of kelviq-axum with axum-test and kelviq-mock.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod app;
+
+mod extractors;
+mod routes;
+mod webhook;

@@ -1,0 +1,160 @@
+//! Gated and metered routes: allow, deny, 401, Kelviq down, stale, metering.
+
+use std::time::Duration;
+
+use kelviq_client::CacheConfig;
+use kelviq_client::gate::FailurePolicy;
+use kelviq_mock::{Fault, FaultRule, Route};
+use serde_json::json;
+
+use crate::app::{app, start};
+
+#[tokio::test]
+async fn a_free_route_needs_no_customer() {
+    let app = app().await;
+    app.server.get("/").await.assert_text("free for all");
+    assert!(app.mock.journal().is_empty());
+}
+
+#[tokio::test]
+async fn entitled_customers_pass_and_others_get_403_json() {
+    let app = app().await;
+    app.server
+        .get("/reports")
+        .add_header("x-api-key", "pro-key")
+        .await
+        .assert_text("the report");
+    let denied = app
+        .server
+        .get("/reports")
+        .add_header("x-api-key", "free-key")
+        .await;
+    denied.assert_status(http::StatusCode::FORBIDDEN);
+    denied.assert_json(&json!({
+        "error": "feature_not_entitled",
+        "message": "your plan does not include reports",
+        "feature": "reports"
+    }));
+}
+
+#[tokio::test]
+async fn no_customer_is_401_json() {
+    let app = app().await;
+    let response = app.server.get("/reports").await;
+    response.assert_status_unauthorized();
+    assert_eq!(
+        response.json::<serde_json::Value>()["error"],
+        "missing_customer"
+    );
+    let response = app
+        .server
+        .get("/reports")
+        .add_header("x-api-key", "wrong")
+        .await;
+    response.assert_status_unauthorized();
+}
+
+#[tokio::test]
+async fn metering_counts_successes_until_the_limit_flips_access() {
+    let app = app().await;
+    for _ in 0..5 {
+        app.server
+            .post("/api/calls")
+            .add_header("x-api-key", "free-key")
+            .await
+            .assert_text("ok");
+    }
+    let limited = app
+        .server
+        .post("/api/calls")
+        .add_header("x-api-key", "free-key")
+        .await;
+    limited.assert_status(http::StatusCode::FORBIDDEN);
+    assert_eq!(
+        limited.json::<serde_json::Value>()["error"],
+        "usage_limit_reached"
+    );
+    app.meter.flush().await;
+    assert_eq!(app.mock.usage_total("cust_free", "api-calls"), 5);
+    assert_eq!(
+        app.mock.calls(Route::Entitlements),
+        1,
+        "decided from the cache"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_response_records_nothing_and_usage_amount_overrides() {
+    let app = app().await;
+    app.server
+        .post("/api/fail")
+        .add_header("x-api-key", "pro-key")
+        .expect_failure()
+        .await
+        .assert_status_internal_server_error();
+    app.server
+        .post("/api/batch")
+        .add_query_param("items", 250)
+        .add_header("x-api-key", "pro-key")
+        .await
+        .assert_text("250 items");
+    app.meter.flush().await;
+    assert_eq!(app.mock.usage_total("cust_pro", "api-calls"), 250);
+    assert_eq!(app.meter.stats().recorded, 250);
+}
+
+#[tokio::test]
+async fn kelviq_down_fails_closed_by_default() {
+    let app = app().await;
+    app.mock
+        .inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
+    let response = app
+        .server
+        .get("/reports")
+        .add_header("x-api-key", "pro-key")
+        .await;
+    response.assert_status_service_unavailable();
+    assert_eq!(
+        response.json::<serde_json::Value>()["error"],
+        "kelviq_unavailable"
+    );
+}
+
+#[tokio::test]
+async fn kelviq_down_fails_open_when_configured() {
+    let app = start(CacheConfig::default(), FailurePolicy::Allow).await;
+    app.mock
+        .inject(FaultRule::always(Fault::DropConnection).on(Route::Entitlements));
+    app.server
+        .get("/reports")
+        .add_header("x-api-key", "free-key")
+        .await
+        .assert_text("the report");
+}
+
+#[tokio::test]
+async fn a_stale_snapshot_is_served_while_kelviq_is_down() {
+    let cache = CacheConfig::default()
+        .ttl(Duration::from_millis(1))
+        .stale_window(Duration::from_secs(3600));
+    let app = start(cache, FailurePolicy::Deny).await;
+    app.server
+        .get("/reports")
+        .add_header("x-api-key", "pro-key")
+        .await
+        .assert_status_ok();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    app.mock
+        .inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
+    app.server
+        .get("/reports")
+        .add_header("x-api-key", "pro-key")
+        .await
+        .assert_text("the report");
+    // A customer never seen before has no snapshot to fall back on.
+    app.server
+        .get("/reports")
+        .add_header("x-api-key", "free-key")
+        .await
+        .assert_status_service_unavailable();
+}
