@@ -1,0 +1,173 @@
+//! The axum example app: `cargo run -p kelviq-examples` (see the crate docs for routes).
+//!
+//! Listens on 127.0.0.1:3000 (`PORT` to change). Without `KELVIQ_API_KEY` it runs on an
+//! embedded kelviq-mock and prints curl commands to try.
+
+#![allow(clippy::print_stdout)]
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, Request};
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use kelviq_axum::extract::{Customer, Entitlements};
+use kelviq_axum::{CustomerId, Gatekeeper, UsageAmount};
+use kelviq_client::webhook::Webhook;
+use kelviq_examples::{Backend, backend, customer_for_api_key, init_logging, try_it};
+use serde_json::json;
+
+/// The fake authentication: `x-api-key` → the customer, for the Kelviq layer to read.
+async fn authenticate(mut request: Request, next: Next) -> Response {
+    let customer = request
+        .headers()
+        .get("x-api-key")
+        .and_then(|key| key.to_str().ok())
+        .and_then(customer_for_api_key);
+    if let Some(customer) = customer {
+        request.extensions_mut().insert(CustomerId::new(customer));
+    }
+    next.run(request).await
+}
+
+async fn home() -> Json<serde_json::Value> {
+    Json(json!({"hello": "this route is free for everyone"}))
+}
+
+async fn reports(customer: Customer) -> Json<serde_json::Value> {
+    Json(json!({"report": "quarterly numbers", "customer": customer.id()}))
+}
+
+async fn api_call(entitlements: Entitlements) -> Json<serde_json::Value> {
+    let remaining = entitlements
+        .get("api-calls")
+        .and_then(|calls| calls.remaining())
+        .map(|remaining| remaining - 1);
+    Json(json!({"ok": true, "remaining_after_this_call": remaining}))
+}
+
+async fn batch(Query(query): Query<HashMap<String, i64>>) -> Response {
+    let items = query.get("items").copied().unwrap_or(1).max(0);
+    let mut response = Json(json!({"processed": items})).into_response();
+    // Meter what the batch really cost, instead of the route's default of 1.
+    response.extensions_mut().insert(UsageAmount(items));
+    response
+}
+
+async fn me(customer: Customer, entitlements: Entitlements) -> Json<serde_json::Value> {
+    let features: Vec<serde_json::Value> = entitlements
+        .to_entitlements()
+        .iter()
+        .map(|entitlement| {
+            json!({
+                "feature": entitlement.feature_id(),
+                "has_access": entitlement.has_access(),
+                "usage": entitlement.usage(),
+                "limit": entitlement.limit(),
+                "remaining": entitlement.remaining(),
+            })
+        })
+        .collect();
+    let subscriptions = match customer.subscriptions().await {
+        Ok(page) => page
+            .results
+            .iter()
+            .map(|subscription| json!({"id": subscription.id, "status": subscription.status}))
+            .collect(),
+        Err(error) => vec![json!({"error": error.to_string()})],
+    };
+    Json(json!({
+        "customer": customer.id(),
+        "entitlements": features,
+        "stale": entitlements.is_stale(),
+        "subscriptions": subscriptions,
+    }))
+}
+
+/// The example's router: the same routes as the actix example.
+fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
+    let gates = Gatekeeper::new(backend.kelviq.clone(), backend.meter.clone());
+    let verifier = Webhook::new(&backend.webhook_secret)?;
+    Ok(Router::new()
+        .route("/", get(home))
+        .route("/reports", get(reports).route_layer(gates.require("reports")))
+        .route(
+            "/api/calls",
+            post(api_call).route_layer(gates.require("api-calls").meter("api-calls", 1)),
+        )
+        .route(
+            "/api/batch",
+            post(batch).route_layer(gates.require("api-calls").meter("api-calls", 1)),
+        )
+        .route("/me", get(me).route_layer(gates.layer()))
+        .route(
+            "/webhooks/kelviq",
+            kelviq_axum::webhook(backend.kelviq.clone(), verifier, |event| async move {
+                tracing::info!(
+                    event_type = event.event_type().unwrap_or("unknown"),
+                    customer = event.customer_id().unwrap_or("none"),
+                    "kelviq webhook received"
+                );
+                Json(json!({"received": event.id()}))
+            }),
+        )
+        .layer(from_fn(authenticate))
+        .with_state(backend.kelviq.clone()))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let backend = match backend().await {
+        Ok(backend) => backend,
+        Err(error) => {
+            eprintln!("axum-app: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = match router(&backend) {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("axum-app: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(3000);
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("axum-app: cannot listen on 127.0.0.1:{port}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    match &backend.mock {
+        Some(mock) => println!(
+            "axum example on {base}, using an embedded fake Kelviq at {} (set KELVIQ_API_KEY for the real one)",
+            mock.url()
+        ),
+        None => println!("axum example on {base}, using Kelviq at {}", backend.kelviq.api_url()),
+    }
+    println!("\n{}", try_it(&base, &backend.webhook_secret));
+    println!("Stop with Ctrl-C.");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    let report = backend.meter.shutdown(Duration::from_secs(5)).await;
+    println!("usage meter: {:?}", report.stats);
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("axum-app: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
