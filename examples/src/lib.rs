@@ -132,7 +132,8 @@ pub fn try_it(base: &str, webhook_secret: &str) -> String {
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    let signature = kelviq_client::webhook::sign(webhook_secret, "msg_1", timestamp, body.as_bytes());
+    let signature =
+        kelviq_client::webhook::sign(webhook_secret, "msg_1", timestamp, body.as_bytes());
     format!(
         "\
 Try it:

@@ -93,7 +93,10 @@ fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
     let verifier = Webhook::new(&backend.webhook_secret)?;
     Ok(Router::new()
         .route("/", get(home))
-        .route("/reports", get(reports).route_layer(gates.require("reports")))
+        .route(
+            "/reports",
+            get(reports).route_layer(gates.require("reports")),
+        )
         .route(
             "/api/calls",
             post(api_call).route_layer(gates.require("api-calls").meter("api-calls", 1)),
@@ -152,7 +155,10 @@ async fn main() -> ExitCode {
             "axum example on {base}, using an embedded fake Kelviq at {} (set KELVIQ_API_KEY for the real one)",
             mock.url()
         ),
-        None => println!("axum example on {base}, using Kelviq at {}", backend.kelviq.api_url()),
+        None => println!(
+            "axum example on {base}, using Kelviq at {}",
+            backend.kelviq.api_url()
+        ),
     }
     println!("\n{}", try_it(&base, &backend.webhook_secret));
     println!("Stop with Ctrl-C.");

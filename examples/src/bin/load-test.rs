@@ -24,7 +24,9 @@ use kelviq_client::{CacheConfig, Kelviq};
 use kelviq_mock::{Feature, MockServer, Plan, Seed, SeedCustomer};
 
 async fn authenticate(mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(CustomerId::new("load-customer"));
+    request
+        .extensions_mut()
+        .insert(CustomerId::new("load-customer"));
     next.run(request).await
 }
 
@@ -79,7 +81,9 @@ async fn load(url: &str, concurrency: usize, duration: Duration) -> Run {
                     match http.post(&url).send().await {
                         Ok(response) if response.status().is_success() => {
                             let _ = response.bytes().await;
-                            latencies.push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
+                            latencies.push(
+                                u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX),
+                            );
                         }
                         _ => errors += 1,
                     }
@@ -136,6 +140,12 @@ async fn run(duration: Duration, concurrency: usize) -> Result<(), Box<dyn std::
     let bare = Router::new()
         .route("/api/calls", post(|| async { "ok" }))
         .layer(from_fn(authenticate));
+    let gated_only = Router::new()
+        .route(
+            "/api/calls",
+            post(|| async { "ok" }).route_layer(gates.require("api-calls")),
+        )
+        .layer(from_fn(authenticate));
     let gated = Router::new()
         .route(
             "/api/calls",
@@ -143,17 +153,54 @@ async fn run(duration: Duration, concurrency: usize) -> Result<(), Box<dyn std::
         )
         .layer(from_fn(authenticate));
     let bare_url = format!("http://{}/api/calls", serve(bare).await?);
+    let gated_only_url = format!("http://{}/api/calls", serve(gated_only).await?);
     let gated_url = format!("http://{}/api/calls", serve(gated).await?);
-    // Warm up both (and the entitlement cache).
-    load(&bare_url, concurrency, Duration::from_millis(500)).await;
-    load(&gated_url, concurrency, Duration::from_millis(500)).await;
+    // Warm up every route (and the entitlement cache).
+    for url in [&bare_url, &gated_only_url, &gated_url] {
+        load(url, concurrency, Duration::from_millis(500)).await;
+    }
 
-    println!("{concurrency} connections, {}s per route, loopback, one process", duration.as_secs());
+    println!(
+        "{concurrency} connections, {}s per route, loopback, one process",
+        duration.as_secs()
+    );
     println!("| route | requests/s | p50 µs | p99 µs | errors |");
     println!("|---|---|---|---|---|");
-    let mut results = Vec::new();
-    for (name, url) in [("bare", &bare_url), ("kelviq layer", &gated_url)] {
-        let run = load(url, concurrency, duration).await;
+    let routes = [
+        ("bare", &bare_url),
+        ("kelviq layer, gate only", &gated_only_url),
+        ("kelviq layer, gate + meter", &gated_url),
+    ];
+    // Interleaved rounds, so that drift (other load, frequency scaling) hits every route
+    // alike.
+    const ROUNDS: u32 = 4;
+    let mut results: Vec<Run> = routes
+        .iter()
+        .map(|_| Run {
+            requests: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latencies_us: Vec::new(),
+        })
+        .collect();
+    for round in 0..ROUNDS {
+        for index in 0..routes.len() {
+            // Alternate the order between rounds.
+            let index = if round % 2 == 0 {
+                index
+            } else {
+                routes.len() - 1 - index
+            };
+            let run = load(routes[index].1, concurrency, duration / ROUNDS).await;
+            let total = &mut results[index];
+            total.requests += run.requests;
+            total.errors += run.errors;
+            total.elapsed += run.elapsed;
+            total.latencies_us.extend(run.latencies_us);
+        }
+    }
+    for ((name, _), run) in routes.iter().zip(results.iter_mut()) {
+        run.latencies_us.sort_unstable();
         println!(
             "| {name} | {:.0} | {} | {} | {} |",
             run.rps(),
@@ -161,14 +208,12 @@ async fn run(duration: Duration, concurrency: usize) -> Result<(), Box<dyn std::
             run.percentile(0.99),
             run.errors
         );
-        results.push(run);
     }
-    if let [bare, gated] = results.as_slice() {
+    if let [bare, gate_only, gated] = results.as_slice() {
         println!(
-            "\nthroughput with the layer: {:.1}% of bare; p99 {} µs vs {} µs",
+            "\nthroughput: gate only {:.1}% of bare, gate + meter {:.1}% of bare",
+            100.0 * gate_only.rps() / bare.rps(),
             100.0 * gated.rps() / bare.rps(),
-            gated.percentile(0.99),
-            bare.percentile(0.99)
         );
     }
     let report = meter.shutdown(Duration::from_secs(30)).await;
