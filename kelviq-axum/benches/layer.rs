@@ -21,7 +21,9 @@ use kelviq_mock::{Feature, MockServer, Plan, Seed, SeedCustomer};
 use tower::ServiceExt;
 
 async fn authenticate(mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(CustomerId::new("bench-customer"));
+    request
+        .extensions_mut()
+        .insert(CustomerId::new("bench-customer"));
     next.run(request).await
 }
 
@@ -38,7 +40,9 @@ fn layer(c: &mut Criterion) {
     let seed = Seed::empty()
         .plan(Plan::new("unlimited").feature(Feature::metered("api-calls")))
         .customer(SeedCustomer::new("bench-customer").subscribe("unlimited"));
-    let mock = runtime.block_on(MockServer::builder().seed(seed).start()).unwrap();
+    let mock = runtime
+        .block_on(MockServer::builder().seed(seed).start())
+        .unwrap();
     let kelviq = Kelviq::builder()
         .access_token(mock.token())
         .api_url(mock.url())

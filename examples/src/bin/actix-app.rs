@@ -1,0 +1,226 @@
+//! The actix-web example app: `cargo run -p kelviq-examples --bin actix-app` (see the
+//! crate docs for routes).
+//!
+//! The same routes, behaviour and embedded fake Kelviq as the axum app. Listens on
+//! 127.0.0.1:3000 (`PORT` to change). Without `KELVIQ_API_KEY` it runs on an embedded
+//! kelviq-mock and prints curl commands to try.
+
+#![allow(clippy::print_stdout)]
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use kelviq_actix::{Customer, Entitlements, KelviqMiddleware, UsageAmount};
+use kelviq_client::webhook::Webhook;
+use kelviq_examples::{Backend, backend, customer_for_api_key, init_logging, try_it};
+use serde_json::json;
+
+/// Who the fake authentication says the caller is; the Kelviq middleware reads it as
+/// request data (`web::ReqData<ApiUser>`).
+#[derive(Debug, Clone)]
+struct ApiUser {
+    customer: &'static str,
+}
+
+impl AsRef<str> for ApiUser {
+    fn as_ref(&self) -> &str {
+        self.customer
+    }
+}
+
+/// The fake authentication: `x-api-key` → the customer, stored for the Kelviq middleware.
+async fn authenticate(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let customer = request
+        .headers()
+        .get("x-api-key")
+        .and_then(|key| key.to_str().ok())
+        .and_then(customer_for_api_key);
+    if let Some(customer) = customer {
+        request.extensions_mut().insert(ApiUser { customer });
+    }
+    next.call(request).await
+}
+
+async fn home() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"hello": "this route is free for everyone"}))
+}
+
+async fn reports(customer: Customer) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"report": "quarterly numbers", "customer": customer.id()}))
+}
+
+async fn api_call(entitlements: Entitlements) -> HttpResponse {
+    let remaining = entitlements
+        .get("api-calls")
+        .and_then(|calls| calls.remaining())
+        .map(|remaining| remaining - 1);
+    HttpResponse::Ok().json(json!({"ok": true, "remaining_after_this_call": remaining}))
+}
+
+async fn batch(query: web::Query<HashMap<String, i64>>) -> HttpResponse {
+    let items = query.get("items").copied().unwrap_or(1).max(0);
+    let mut response = HttpResponse::Ok().json(json!({"processed": items}));
+    // Meter what the batch really cost, instead of the route's default of 1.
+    response.extensions_mut().insert(UsageAmount(items));
+    response
+}
+
+async fn me(customer: Customer, entitlements: Entitlements) -> HttpResponse {
+    let features: Vec<serde_json::Value> = entitlements
+        .to_entitlements()
+        .iter()
+        .map(|entitlement| {
+            json!({
+                "feature": entitlement.feature_id(),
+                "has_access": entitlement.has_access(),
+                "usage": entitlement.usage(),
+                "limit": entitlement.limit(),
+                "remaining": entitlement.remaining(),
+            })
+        })
+        .collect();
+    let subscriptions = match customer.subscriptions().await {
+        Ok(page) => page
+            .results
+            .iter()
+            .map(|subscription| json!({"id": subscription.id, "status": subscription.status}))
+            .collect(),
+        Err(error) => vec![json!({"error": error.to_string()})],
+    };
+    HttpResponse::Ok().json(json!({
+        "customer": customer.id(),
+        "entitlements": features,
+        "stale": entitlements.is_stale(),
+        "subscriptions": subscriptions,
+    }))
+}
+
+/// The example's routes (the same as the axum example's), for one worker.
+fn routes(config: &mut web::ServiceConfig, backend: &Routes) {
+    // Each gated resource has its own middleware; they share the client's cache.
+    let gate = || {
+        KelviqMiddleware::new(backend.kelviq.clone(), backend.meter.clone())
+            .customer_from_req_data::<ApiUser>()
+    };
+    config
+        .route("/", web::get().to(home))
+        .service(
+            web::resource("/reports")
+                .wrap(gate().require("reports"))
+                .route(web::get().to(reports)),
+        )
+        .service(
+            web::resource("/api/calls")
+                .wrap(gate().require("api-calls").meter("api-calls", 1))
+                .route(web::post().to(api_call)),
+        )
+        .service(
+            web::resource("/api/batch")
+                .wrap(gate().require("api-calls").meter("api-calls", 1))
+                .route(web::post().to(batch)),
+        )
+        .service(web::resource("/me").wrap(gate()).route(web::get().to(me)))
+        .route(
+            "/webhooks/kelviq",
+            kelviq_actix::webhook(
+                backend.kelviq.clone(),
+                backend.verifier.clone(),
+                |event| async move {
+                    tracing::info!(
+                        event_type = event.event_type().unwrap_or("unknown"),
+                        customer = event.customer_id().unwrap_or("none"),
+                        "kelviq webhook received"
+                    );
+                    HttpResponse::Ok().json(json!({"received": event.id()}))
+                },
+            ),
+        );
+}
+
+/// What every worker's app is built from (`Send + Clone`, unlike the apps themselves).
+#[derive(Clone)]
+struct Routes {
+    kelviq: kelviq_client::Kelviq,
+    meter: kelviq_client::meter::UsageMeter,
+    verifier: Webhook,
+}
+
+impl Routes {
+    fn new(backend: &Backend) -> Result<Self, Box<dyn std::error::Error>> {
+        Ok(Routes {
+            kelviq: backend.kelviq.clone(),
+            meter: backend.meter.clone(),
+            verifier: Webhook::new(&backend.webhook_secret)?,
+        })
+    }
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let backend = match backend().await {
+        Ok(backend) => backend,
+        Err(error) => {
+            eprintln!("actix-app: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let routes_config = match Routes::new(&backend) {
+        Ok(routes) => routes,
+        Err(error) => {
+            eprintln!("actix-app: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(3000);
+    let server = HttpServer::new(move || {
+        let routes_config = routes_config.clone();
+        App::new()
+            .configure(move |config| routes(config, &routes_config))
+            // Registered last, so it runs first: the Kelviq middlewares read what it stores.
+            .wrap(from_fn(authenticate))
+    })
+    .bind(("127.0.0.1", port));
+    let server = match server {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("actix-app: cannot listen on 127.0.0.1:{port}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    match &backend.mock {
+        Some(mock) => println!(
+            "actix example on {base}, using an embedded fake Kelviq at {} (set KELVIQ_API_KEY for the real one)",
+            mock.url()
+        ),
+        None => println!(
+            "actix example on {base}, using Kelviq at {}",
+            backend.kelviq.api_url()
+        ),
+    }
+    println!("\n{}", try_it(&base, &backend.webhook_secret));
+    println!("Stop with Ctrl-C.");
+    // actix-web stops gracefully on Ctrl-C by itself.
+    let served = server.run().await;
+    let report = backend.meter.shutdown(Duration::from_secs(5)).await;
+    println!("usage meter: {:?}", report.stats);
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("actix-app: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! The extractors: Customer, Entitlements, Entitled<F>, KelviqContext, web::Data<Kelviq>.
+
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, test, web};
+use kelviq_actix::{Customer, Entitled, Entitlements, KelviqContext};
+use kelviq_client::Kelviq;
+use kelviq_mock::Route;
+
+use crate::support::{ApiCalls, Reports, Setup, call, denial_body, get, not_entitled, post};
+
+#[actix_web::test]
+async fn customer_is_the_client_scoped_to_the_current_customer_with_the_meter() {
+    let setup = Setup::start().await;
+    let app = test::init_service(
+        App::new()
+            .wrap(setup.middleware())
+            .route(
+                "/me",
+                web::get().to(|customer: Customer| async move {
+                    let subscriptions = customer.subscriptions().await.unwrap();
+                    format!("{} {}", customer.id(), subscriptions.count)
+                }),
+            )
+            .route(
+                "/record",
+                web::post().to(|customer: Customer| async move {
+                    customer.record_usage("api-calls", 2).unwrap();
+                    HttpResponse::NoContent().finish()
+                }),
+            ),
+    )
+    .await;
+
+    assert_eq!(
+        call!(&app, get("/me", Some("cust_pro"))).await,
+        (StatusCode::OK, "cust_pro 1".to_owned())
+    );
+    assert_eq!(
+        call!(&app, post("/record", Some("cust_free"))).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(setup.usage("cust_free", "api-calls").await, 2);
+    assert_eq!(setup.mock.calls(Route::SubscriptionsList), 1);
+}
+
+#[actix_web::test]
+async fn entitlements_is_the_snapshot_the_middleware_loaded() {
+    let setup = Setup::start().await;
+    let app = test::init_service(App::new().wrap(setup.middleware()).route(
+        "/entitlements",
+        web::get().to(
+            |entitlements: Entitlements, context: KelviqContext| async move {
+                let calls = entitlements.get("api-calls").unwrap();
+                assert!(!entitlements.is_stale());
+                // The middleware's snapshot, shared.
+                assert!(std::sync::Arc::ptr_eq(
+                    entitlements.snapshot(),
+                    context.snapshot().unwrap()
+                ));
+                format!(
+                    "reports={} api-calls={}/{:?}",
+                    entitlements.has_access("reports"),
+                    calls.usage().unwrap_or_default(),
+                    calls.limit()
+                )
+            },
+        ),
+    ))
+    .await;
+
+    assert_eq!(
+        call!(&app, get("/entitlements", Some("cust_pro"))).await,
+        (
+            StatusCode::OK,
+            "reports=true api-calls=12/Some(10000)".to_owned()
+        )
+    );
+    assert_eq!(
+        call!(&app, get("/entitlements", Some("cust_free"))).await.1,
+        "reports=false api-calls=0/Some(100)"
+    );
+    // Loaded once per customer, by the middleware.
+    assert_eq!(setup.mock.calls(Route::Entitlements), 2);
+}
+
+#[actix_web::test]
+async fn entitled_lets_entitled_customers_in_and_answers_the_denial_otherwise() {
+    let setup = Setup::start().await;
+    let app = test::init_service(
+        App::new()
+            .wrap(setup.middleware().meter("api-calls", 1))
+            .route(
+                "/reports",
+                web::get().to(|entitled: Entitled<Reports>| async move {
+                    assert!(entitled.entitlements().has_access("reports"));
+                    "report"
+                }),
+            )
+            .route(
+                "/api/calls",
+                web::post().to(|entitled: Entitled<ApiCalls>| async move {
+                    format!(
+                        "{:?} left",
+                        entitled.entitlement().unwrap().remaining().unwrap()
+                    )
+                }),
+            ),
+    )
+    .await;
+
+    assert_eq!(
+        call!(&app, get("/reports", Some("cust_pro"))).await,
+        (StatusCode::OK, "report".to_owned())
+    );
+    let response = test::call_service(&app, get("/reports", Some("cust_free")).to_request()).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/json"
+    );
+    assert_eq!(
+        test::read_body(response).await,
+        not_entitled("reports").as_bytes()
+    );
+
+    // cust_tiny: 2 api-calls, the middleware meters each success.
+    let calls = || post("/api/calls", Some("cust_tiny"));
+    assert_eq!(call!(&app, calls()).await.1, "2 left");
+    assert_eq!(call!(&app, calls()).await.1, "1 left");
+    assert_eq!(
+        call!(&app, calls()).await,
+        (
+            StatusCode::FORBIDDEN,
+            denial_body(
+                "usage_limit_reached",
+                "you have reached the usage limit of api-calls",
+                Some("api-calls")
+            )
+        )
+    );
+    // A rejected extractor means an error response: not metered.
+    assert_eq!(setup.usage("cust_tiny", "api-calls").await, 2);
+}
+
+#[actix_web::test]
+async fn the_context_and_the_client_through_web_data() {
+    let setup = Setup::start().await;
+    let app = test::init_service(
+        App::new()
+            .wrap(setup.middleware())
+            .app_data(web::Data::new(setup.kelviq.clone()))
+            .route(
+                "/context",
+                web::get().to(
+                    |context: KelviqContext, kelviq: web::Data<Kelviq>| async move {
+                        let has_reports = kelviq
+                            .entitlements()
+                            .has_access(context.customer_id(), "reports")
+                            .await
+                            .unwrap();
+                        format!(
+                            "{} {} {has_reports}",
+                            context.customer_id(),
+                            context.snapshot().unwrap().has_access("reports"),
+                        )
+                    },
+                ),
+            )
+            .route(
+                "/req-data",
+                web::get().to(|context: web::ReqData<KelviqContext>| async move {
+                    context.customer_id().to_owned()
+                }),
+            ),
+    )
+    .await;
+
+    assert_eq!(
+        call!(&app, get("/context", Some("cust_pro"))).await,
+        (StatusCode::OK, "cust_pro true true".to_owned())
+    );
+    assert_eq!(
+        call!(&app, get("/req-data", Some("cust_free"))).await.1,
+        "cust_free"
+    );
+    // The handler's check read the same cache.
+    assert_eq!(setup.mock.calls(Route::Entitlements), 2);
+}
+
+#[actix_web::test]
+async fn without_the_middleware_extractors_answer_500_and_options_are_none() {
+    let app = test::init_service(
+        App::new()
+            .route(
+                "/customer",
+                web::get().to(|_: Customer| async { "unreachable" }),
+            )
+            .route(
+                "/entitlements",
+                web::get().to(|_: Entitlements| async { "unreachable" }),
+            )
+            .route(
+                "/entitled",
+                web::get().to(|_: Entitled<Reports>| async { "unreachable" }),
+            )
+            .route(
+                "/context",
+                web::get().to(|_: KelviqContext| async { "unreachable" }),
+            )
+            .route(
+                "/usage",
+                web::get().to(|_: kelviq_actix::UsageRecorder| async { "unreachable" }),
+            )
+            .route(
+                "/optional",
+                web::get().to(
+                    |customer: Option<Customer>, entitled: Option<Entitled<Reports>>| async move {
+                        format!("{} {}", customer.is_some(), entitled.is_some())
+                    },
+                ),
+            ),
+    )
+    .await;
+
+    let missing = denial_body(
+        "kelviq_middleware_missing",
+        "no Kelviq context in the request: wrap this route, its scope or the app with kelviq_actix::KelviqMiddleware",
+        None,
+    );
+    for uri in [
+        "/customer",
+        "/entitlements",
+        "/entitled",
+        "/context",
+        "/usage",
+    ] {
+        assert_eq!(
+            call!(&app, get(uri, Some("cust_pro"))).await,
+            (StatusCode::INTERNAL_SERVER_ERROR, missing.clone()),
+            "{uri}"
+        );
+    }
+    assert_eq!(
+        call!(&app, get("/optional", Some("cust_pro"))).await,
+        (StatusCode::OK, "false false".to_owned())
+    );
+}
+
+#[actix_web::test]
+async fn rejections_say_what_they_answer() {
+    use actix_web::ResponseError;
+    use kelviq_actix::{EntitledRejection, MiddlewareMissing};
+
+    let rejection = EntitledRejection::from(MiddlewareMissing::default());
+    assert_eq!(rejection.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(rejection.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        rejection.to_string(),
+        "no Kelviq context in the request: wrap this route, its scope or the app with kelviq_actix::KelviqMiddleware"
+    );
+}

@@ -1,0 +1,12 @@
+//! Integration tests of kelviq-actix: actix-web test services against kelviq-mock.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod extractors;
+mod failures;
+mod gating;
+mod guards;
+mod metering;
+mod sources;
+mod support;
+mod webhook;

@@ -1,0 +1,149 @@
+//! A mock, a client with the entitlement cache, a meter, and request helpers.
+
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use actix_web::{HttpResponse, Responder};
+use kelviq_actix::{KelviqContext, KelviqMiddleware};
+use kelviq_client::meter::UsageMeter;
+use kelviq_client::{CacheConfig, Kelviq, RetryPolicy};
+use kelviq_mock::{Feature, MockServer, MockServerBuilder, Plan, SeedCustomer};
+
+/// The header the tests' middlewares read the customer id from.
+pub(crate) const CUSTOMER: &str = "x-customer";
+
+kelviq_client::feature! {
+    /// The pro plan's reports.
+    pub Reports = "reports";
+    /// The metered calls of both plans.
+    pub ApiCalls = "api-calls";
+}
+
+/// A mock on loopback, a client for it with the entitlement cache, and a meter.
+pub(crate) struct Setup {
+    pub(crate) mock: MockServer,
+    pub(crate) kelviq: Kelviq,
+    pub(crate) meter: UsageMeter,
+}
+
+impl Setup {
+    /// The default seed (`cust_free`, `cust_pro` with 12 api-calls used) plus `cust_tiny`,
+    /// whose plan has `reports` and 2 hard-limited `api-calls`.
+    pub(crate) async fn start() -> Setup {
+        Setup::with_cache(CacheConfig::default()).await
+    }
+
+    /// The same with another cache configuration.
+    pub(crate) async fn with_cache(cache: CacheConfig) -> Setup {
+        let builder = MockServer::builder()
+            .plan(
+                Plan::new("tiny")
+                    .feature(Feature::boolean("reports"))
+                    .feature(Feature::metered("api-calls").limit(2)),
+            )
+            .customer(SeedCustomer::new("cust_tiny").subscribe("tiny"));
+        Setup::with_mock(builder, cache).await
+    }
+
+    async fn with_mock(builder: MockServerBuilder, cache: CacheConfig) -> Setup {
+        let mock = builder.start().await.expect("mock starts");
+        let kelviq = Kelviq::builder()
+            .access_token(mock.token())
+            .api_url(mock.url())
+            .edge_url(mock.edge_url())
+            .entitlement_cache(cache)
+            .retry_policy(
+                RetryPolicy::default()
+                    .initial_backoff(Duration::from_millis(5))
+                    .max_backoff(Duration::from_millis(20)),
+            )
+            .build()
+            .expect("client builds");
+        let meter = UsageMeter::builder(kelviq.clone())
+            .start()
+            .expect("meter starts");
+        Setup {
+            mock,
+            kelviq,
+            meter,
+        }
+    }
+
+    /// A middleware reading the customer from the [`CUSTOMER`] header.
+    pub(crate) fn middleware(&self) -> KelviqMiddleware {
+        KelviqMiddleware::new(self.kelviq.clone(), self.meter.clone())
+            .customer_from_header(CUSTOMER)
+    }
+
+    /// The mock's total of `feature` for `customer` once the meter delivered everything.
+    pub(crate) async fn usage(&self, customer: &str, feature: &str) -> i64 {
+        self.meter.flush().await;
+        self.mock.usage_total(customer, feature)
+    }
+}
+
+/// `GET uri` as `customer` (no header for `None`).
+pub(crate) fn get(uri: &str, customer: Option<&str>) -> TestRequest {
+    request(TestRequest::get().uri(uri), customer)
+}
+
+/// `POST uri` as `customer`.
+pub(crate) fn post(uri: &str, customer: Option<&str>) -> TestRequest {
+    request(TestRequest::post().uri(uri), customer)
+}
+
+fn request(request: TestRequest, customer: Option<&str>) -> TestRequest {
+    match customer {
+        Some(customer) => request.insert_header((CUSTOMER, customer)),
+        None => request,
+    }
+}
+
+/// Calls `app` with a [`TestRequest`]; resolves to the status and the body as a string.
+macro_rules! call {
+    ($app:expr, $request:expr) => {
+        async {
+            let response = actix_web::test::call_service($app, ($request).to_request()).await;
+            $crate::support::read(response).await
+        }
+    };
+}
+pub(crate) use call;
+
+/// The status and the body as a string.
+pub(crate) async fn read<B: MessageBody>(response: ServiceResponse<B>) -> (StatusCode, String) {
+    let status = response.status();
+    let body = test::read_body(response).await;
+    (
+        status,
+        String::from_utf8(body.to_vec()).expect("utf-8 body"),
+    )
+}
+
+/// A handler answering `<customer id> <snapshot present> <stale>`.
+pub(crate) async fn whoami(context: KelviqContext) -> impl Responder {
+    HttpResponse::Ok().body(format!(
+        "{} snapshot={} stale={}",
+        context.customer_id(),
+        context.snapshot().is_some(),
+        context.is_stale()
+    ))
+}
+
+/// The JSON body of a denial.
+pub(crate) fn denial_body(error: &str, message: &str, feature: Option<&str>) -> String {
+    let feature = feature.map_or("null".to_owned(), |feature| format!("\"{feature}\""));
+    format!(r#"{{"error":"{error}","message":"{message}","feature":{feature}}}"#)
+}
+
+/// The body of a 403 for a feature the plan lacks.
+pub(crate) fn not_entitled(feature: &str) -> String {
+    denial_body(
+        "feature_not_entitled",
+        &format!("your plan does not include {feature}"),
+        Some(feature),
+    )
+}
