@@ -32,12 +32,16 @@ fn json_response(status: StatusCode, body: impl Into<actix_web::web::Bytes>) -> 
 }
 
 /// The answer of a middleware whose configuration is invalid: `500`,
-/// `{"error": "kelviq_misconfigured", "message": <why>, "feature": null}` (as kelviq-tower).
+/// `{"error": "kelviq_misconfigured", ...}` with a generic message (as kelviq-tower); the
+/// detail is logged, not sent to the client.
 pub(crate) fn misconfigured_response(error: &kelviq_client::Error) -> HttpResponse {
-    let message = serde_json::Value::String(error.to_string());
+    tracing::error!(%error, "kelviq middleware misconfigured");
     json_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        format!(r#"{{"error":"kelviq_misconfigured","message":{message},"feature":null}}"#),
+        kelviq_client::gate::error_body(
+            "kelviq_misconfigured",
+            "the service's Kelviq integration is misconfigured",
+        ),
     )
 }
 

@@ -254,9 +254,13 @@ impl UsageRecorder {
     ///
     /// As [`UsageMeter::record`](kelviq_client::meter::UsageMeter::record).
     pub fn record(&self, feature_id: &str, amount: i64) -> kelviq_client::Result<()> {
-        self.context
-            .meter()
-            .record(self.context.customer_id(), feature_id, amount)
+        match self.context.meter() {
+            Some(meter) => meter.record(self.context.customer_id(), feature_id, amount),
+            // The middleware always stores its meter; a hand-built context may not.
+            None => Err(Error::Config(
+                "the Kelviq context has no usage meter".to_owned(),
+            )),
+        }
     }
 
     /// The customer usage is recorded for.

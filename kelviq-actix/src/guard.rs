@@ -130,7 +130,7 @@ impl Guard for FeatureGuard {
         let extensions = ctx.req_data();
         let Some(snapshot) = extensions
             .get::<KelviqContext>()
-            .and_then(KelviqContext::snapshot)
+            .and_then(|context| context.snapshot())
         else {
             return false;
         };

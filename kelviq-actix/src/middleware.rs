@@ -377,13 +377,15 @@ impl Shared {
         snapshot: Option<Arc<kelviq_client::cache::Snapshot>>,
         stale: bool,
     ) {
-        request.extensions_mut().insert(KelviqContext::new(
-            customer_id,
-            snapshot,
-            stale,
-            self.kelviq.clone(),
-            self.meter.clone(),
-        ));
+        request
+            .extensions_mut()
+            .insert(KelviqContext(kelviq_client::gate::RequestContext::new(
+                customer_id,
+                snapshot,
+                stale,
+                self.kelviq.clone(),
+                Some(self.meter.clone()),
+            )));
     }
 
     /// Answers a denial: the caller's handler's response, or the denial's JSON.

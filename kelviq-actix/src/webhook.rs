@@ -81,10 +81,10 @@ where
 }
 
 fn invalid(error: &WebhookError) -> HttpResponse {
-    let message = serde_json::Value::String(error.to_string());
     HttpResponse::build(StatusCode::BAD_REQUEST)
         .content_type("application/json")
-        .body(format!(
-            r#"{{"error":"invalid_webhook","message":{message},"feature":null}}"#
+        .body(kelviq_client::gate::error_body(
+            "invalid_webhook",
+            &error.to_string(),
         ))
 }

@@ -58,7 +58,11 @@ mod rejection;
 mod routing;
 mod webhook;
 
-pub use kelviq_tower::{CustomerId, KelviqContext, KelviqLayer, UsageAmount};
+pub use kelviq_client::{self, feature};
+pub use kelviq_tower::{
+    CustomerId, CustomerIdSource, FromExtension, FromFn, FromHeader, KelviqContext, KelviqLayer,
+    RequestHead, UsageAmount,
+};
 pub use path::PathCustomer;
 pub use rejection::{KelviqRejection, MissingKelviqLayer};
 pub use routing::Gatekeeper;

@@ -73,7 +73,7 @@ impl KelviqRejection {
 }
 
 fn server_error_body(code: &str, message: &str) -> String {
-    format!("{{\"error\":\"{code}\",\"message\":\"{message}\",\"feature\":null}}")
+    kelviq_client::gate::error_body(code, message)
 }
 
 impl std::fmt::Display for KelviqRejection {

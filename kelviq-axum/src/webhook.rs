@@ -56,11 +56,7 @@ where
 }
 
 fn invalid(message: &str) -> Response {
-    let body = format!(
-        "{{\"error\":\"invalid_webhook\",\"message\":\"{}\",\"feature\":null}}",
-        message.replace(['"', '\\'], "'")
-    );
-    let mut response = body.into_response();
+    let mut response = kelviq_client::gate::error_body("invalid_webhook", message).into_response();
     *response.status_mut() = StatusCode::BAD_REQUEST;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -7,32 +7,10 @@
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use http::{Extensions, HeaderMap, HeaderName, Method, Request, Uri};
 
-/// The customer id of the current request, as an authentication layer inserts it into
-/// the request extensions for [`FromExtension<CustomerId>`] (the layer's default source).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CustomerId(pub Arc<str>);
-
-impl CustomerId {
-    /// A customer id.
-    pub fn new(id: impl Into<Arc<str>>) -> Self {
-        CustomerId(id.into())
-    }
-
-    /// The id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for CustomerId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
+pub use kelviq_client::gate::CustomerId;
 
 /// The parts of a request a customer id may be read from.
 #[derive(Debug, Clone, Copy)]

@@ -27,26 +27,15 @@ pub(crate) fn denied<B>(
     json(denial.status_code(), denial.body_bytes())
 }
 
-/// The answer of a layer whose configuration is invalid.
+/// The answer of a layer whose configuration is invalid: a generic message (the detail
+/// is logged, not sent to the client).
 pub(crate) fn misconfigured<B>(error: &Arc<Error>) -> Response<ResponseBody<B>> {
     tracing::error!(%error, "kelviq layer misconfigured");
-    let body = serde_json_body(&error.to_string());
-    json(StatusCode::INTERNAL_SERVER_ERROR, body)
-}
-
-fn serde_json_body(message: &str) -> Bytes {
-    let escaped: String = message
-        .chars()
-        .flat_map(|c| match c {
-            '"' => vec!['\\', '"'],
-            '\\' => vec!['\\', '\\'],
-            c if c.is_control() => Vec::new(),
-            c => vec![c],
-        })
-        .collect();
-    Bytes::from(format!(
-        "{{\"error\":\"kelviq_misconfigured\",\"message\":\"{escaped}\",\"feature\":null}}"
-    ))
+    let body = kelviq_client::gate::error_body(
+        "kelviq_misconfigured",
+        "the service's Kelviq integration is misconfigured",
+    );
+    json(StatusCode::INTERNAL_SERVER_ERROR, Bytes::from(body))
 }
 
 fn json<B>(status: StatusCode, body: Bytes) -> Response<ResponseBody<B>> {

@@ -291,7 +291,7 @@ async fn an_invalid_configuration_answers_500_kelviq_misconfigured() {
         let body: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(body["error"], "kelviq_misconfigured", "{uri}");
         assert!(
-            body["message"].as_str().unwrap().contains("invalid"),
+            body["message"].as_str().unwrap().contains("misconfigured"),
             "{uri}: {body}"
         );
     }

@@ -114,6 +114,7 @@
 
 mod builder;
 mod check;
+mod context;
 mod decision;
 mod denial;
 mod feature;
@@ -125,6 +126,7 @@ mod tests;
 
 pub use builder::GateBuilder;
 pub use check::Gate;
+pub use context::{CustomerId, RequestContext, UsageAmount, error_body};
 pub use decision::Decision;
 pub use denial::{Denial, DenialReason};
 pub use feature::Feature;

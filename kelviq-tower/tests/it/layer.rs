@@ -290,7 +290,7 @@ async fn a_misconfigured_layer_answers_500_naming_the_problem() {
     let body = json_of(&body);
     assert_eq!(body["error"], "kelviq_misconfigured");
     assert!(
-        body["message"].as_str().unwrap().contains("usage meter"),
+        body["message"].as_str().unwrap().contains("misconfigured"),
         "{body}"
     );
 
