@@ -42,18 +42,26 @@ type Loaded = std::result::Result<Arc<Snapshot>, Arc<Error>>;
 /// The cache itself; lives inside the client.
 pub(crate) struct EntitlementCache {
     config: CacheConfig,
+    shelves: Shelves,
+    loads: SingleFlight<Loaded>,
+}
+
+/// The cache's maps; cloning shares them (a load's task stores into them).
+#[derive(Clone)]
+struct Shelves {
     /// Snapshots, kept until the end of their stale window; fresh while younger than `ttl`.
     snapshots: Cache<String, Arc<Snapshot>>,
     /// Customers whose last refresh failed, for `error_backoff`.
     failures: Cache<String, Arc<Error>>,
-    loads: SingleFlight<Loaded>,
+    /// When each customer was last invalidated: a load started before that is not stored.
+    invalidated: Cache<String, Instant>,
 }
 
 impl std::fmt::Debug for EntitlementCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EntitlementCache")
             .field("config", &self.config)
-            .field("customers", &self.snapshots.entry_count())
+            .field("customers", &self.shelves.snapshots.entry_count())
             .finish()
     }
 }
@@ -71,6 +79,18 @@ impl moka::Expiry<String, Arc<Snapshot>> for SinceFetched {
     ) -> Option<Duration> {
         Some(self.0.saturating_sub(snapshot.age()))
     }
+
+    /// A refreshed snapshot starts its own time to live (moka's default would keep the
+    /// replaced snapshot's deadline).
+    fn expire_after_update(
+        &self,
+        _: &String,
+        snapshot: &Arc<Snapshot>,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(self.0.saturating_sub(snapshot.age()))
+    }
 }
 
 impl EntitlementCache {
@@ -83,17 +103,24 @@ impl EntitlementCache {
             .max_capacity(config.max_customers)
             .time_to_live(config.error_backoff.max(Duration::from_millis(1)))
             .build();
+        let invalidated = Cache::builder()
+            .max_capacity(config.max_customers)
+            .time_to_live(Duration::from_secs(600))
+            .build();
         EntitlementCache {
             config,
-            snapshots,
-            failures,
+            shelves: Shelves {
+                snapshots,
+                failures,
+                invalidated,
+            },
             loads: SingleFlight::default(),
         }
     }
 
     /// The customer's snapshot if it is fresh: the warm path, no allocation.
     pub(crate) fn get_fresh(&self, customer_id: &str) -> Option<Arc<Snapshot>> {
-        self.snapshots
+        self.shelves.snapshots
             .get(customer_id)
             .filter(|snapshot| snapshot.age() < self.config.ttl)
     }
@@ -108,49 +135,50 @@ impl EntitlementCache {
             tracing::trace!("entitlement cache hit");
             return Ok(CachedEntitlements::fresh(snapshot));
         }
-        if let Some(error) = self.failures.get(customer_id) {
+        if let Some(error) = self.shelves.failures.get(customer_id) {
             return self.fall_back(customer_id, error);
         }
+        let started = Instant::now();
+        let shelves = self.shelves.clone();
+        let customer = customer_id.to_owned();
         let loaded = self
             .loads
-            .run(customer_id, || async move {
-                load.await
-                    .map(|entitlements| Arc::new(Snapshot::new(entitlements)))
-                    .map_err(Arc::new)
-            })
+            .run(
+                customer_id,
+                || async move {
+                    // Stored by the load itself, so that it lands even when every caller
+                    // gave up waiting.
+                    let loaded = load
+                        .await
+                        .map(|entitlements| Arc::new(Snapshot::new(entitlements)))
+                        .map_err(Arc::new);
+                    match &loaded {
+                        Ok(snapshot) => shelves.store(&customer, snapshot, started),
+                        Err(error) if serves_stale(error) => {
+                            shelves.failures.insert(customer, Arc::clone(error));
+                        }
+                        Err(_) => {}
+                    }
+                    loaded
+                },
+                || {
+                    Err(Arc::new(Error::Config(
+                        "the entitlement load task panicked".to_owned(),
+                    )))
+                },
+            )
             .await;
         match loaded {
-            Ok(snapshot) => {
-                self.store(customer_id, &snapshot);
-                Ok(CachedEntitlements::fresh(snapshot))
-            }
-            Err(error) => {
-                if serves_stale(&error) {
-                    self.failures
-                        .insert(customer_id.to_owned(), Arc::clone(&error));
-                }
-                self.fall_back(customer_id, error)
-            }
+            Ok(snapshot) => Ok(CachedEntitlements::fresh(snapshot)),
+            Err(error) => self.fall_back(customer_id, error),
         }
-    }
-
-    /// Keeps a newly fetched snapshot unless a newer one is already there (callers that
-    /// shared one load all try to store it).
-    fn store(&self, customer_id: &str, snapshot: &Arc<Snapshot>) {
-        self.snapshots
-            .entry(customer_id.to_owned())
-            .and_compute_with(|current| match current {
-                Some(current) if current.value().fetched_at() >= snapshot.fetched_at() => Op::Nop,
-                _ => Op::Put(Arc::clone(snapshot)),
-            });
-        self.failures.invalidate(customer_id);
     }
 
     /// After a failed load: the stale snapshot if the failure is one Kelviq being down
     /// explains and the snapshot is within the window; the error otherwise.
     fn fall_back(&self, customer_id: &str, error: Arc<Error>) -> Result<CachedEntitlements> {
         if serves_stale(&error)
-            && let Some(snapshot) = self.snapshots.get(customer_id)
+            && let Some(snapshot) = self.shelves.snapshots.get(customer_id)
         {
             tracing::warn!(
                 error = %error,
@@ -165,32 +193,59 @@ impl EntitlementCache {
     /// Applies usage reported by this process to the cached snapshot, if any (`set`:
     /// replace, else add). Atomic per feature; nothing is copied.
     pub(crate) fn apply_usage(&self, customer_id: &str, feature_id: &str, value: i64, set: bool) {
-        if let Some(snapshot) = self.snapshots.get(customer_id) {
+        if let Some(snapshot) = self.shelves.snapshots.get(customer_id) {
             snapshot.apply_usage(feature_id, value, set);
         }
     }
 
-    /// Forgets the customer's snapshot: the next check fetches.
+    /// Forgets the customer's snapshot: the next check fetches, and a load already in
+    /// flight is neither joined nor stored.
     pub(crate) fn invalidate(&self, customer_id: &str) {
-        self.snapshots.invalidate(customer_id);
-        self.failures.invalidate(customer_id);
+        self.shelves.invalidated.insert(customer_id.to_owned(), Instant::now());
+        self.loads.forget(customer_id);
+        self.shelves.snapshots.invalidate(customer_id);
+        self.shelves.failures.invalidate(customer_id);
     }
 
     /// Forgets every snapshot.
     pub(crate) fn invalidate_all(&self) {
-        self.snapshots.invalidate_all();
-        self.failures.invalidate_all();
+        self.shelves.snapshots.invalidate_all();
+        self.shelves.failures.invalidate_all();
+        self.shelves.invalidated.invalidate_all();
     }
 
     /// Runs moka's pending housekeeping (evictions, counts).
     pub(crate) fn run_pending_tasks(&self) {
-        self.snapshots.run_pending_tasks();
-        self.failures.run_pending_tasks();
+        self.shelves.snapshots.run_pending_tasks();
+        self.shelves.failures.run_pending_tasks();
+        self.shelves.invalidated.run_pending_tasks();
     }
 
     /// How many customers have a snapshot (fresh or within the stale window).
     pub(crate) fn len(&self) -> u64 {
-        self.snapshots.entry_count()
+        self.shelves.snapshots.entry_count()
+    }
+}
+
+impl Shelves {
+    /// Keeps a newly fetched snapshot unless a newer one is already there, or the customer
+    /// was invalidated after the load started (the snapshot may predate the change that
+    /// caused the invalidation).
+    fn store(&self, customer_id: &str, snapshot: &Arc<Snapshot>, started: Instant) {
+        if self
+            .invalidated
+            .get(customer_id)
+            .is_some_and(|invalidated| invalidated >= started)
+        {
+            return;
+        }
+        self.snapshots
+            .entry(customer_id.to_owned())
+            .and_compute_with(|current| match current {
+                Some(current) if current.value().fetched_at() >= snapshot.fetched_at() => Op::Nop,
+                _ => Op::Put(Arc::clone(snapshot)),
+            });
+        self.failures.invalidate(customer_id);
     }
 }
 

@@ -1,14 +1,15 @@
-//! One call per key however many callers ask at once: the first caller starts the call,
-//! later callers await the same shared future, and the key is free again when it ends.
+//! One call per key however many callers ask at once: the first caller starts the call on
+//! its own task, later callers await the same shared result, and the task frees the key
+//! when it ends — even if every caller gave up waiting.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 
 /// Shares in-flight calls by key.
 pub(crate) struct SingleFlight<T: Clone> {
-    inflight: Mutex<Inflight<T>>,
+    inflight: Arc<Mutex<Inflight<T>>>,
 }
 
 struct Inflight<T: Clone> {
@@ -19,59 +20,75 @@ struct Inflight<T: Clone> {
 impl<T: Clone> Default for SingleFlight<T> {
     fn default() -> Self {
         SingleFlight {
-            inflight: Mutex::new(Inflight {
+            inflight: Arc::new(Mutex::new(Inflight {
                 next_call: 0,
                 calls: HashMap::new(),
-            }),
+            })),
         }
     }
 }
 
+fn lock<T: Clone>(inflight: &Mutex<Inflight<T>>) -> MutexGuard<'_, Inflight<T>> {
+    inflight.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
-    /// The result of the call in flight for `key`, or of a new one made by `start`.
-    ///
-    /// The call is driven by whichever caller polls it; if the caller that started it is
-    /// cancelled, the others carry on with the same call.
-    pub(crate) async fn run<F>(&self, key: &str, start: impl FnOnce() -> F) -> T
+    /// The result of the call in flight for `key`, or of a new one made by `start` and run
+    /// on its own tokio task (so that cancelling the callers does not abandon it half
+    /// way). `abandoned` answers if that task panics. Must run inside a tokio runtime.
+    pub(crate) async fn run<F>(
+        &self,
+        key: &str,
+        start: impl FnOnce() -> F,
+        abandoned: fn() -> T,
+    ) -> T
     where
         F: Future<Output = T> + Send + 'static,
     {
-        let (id, call) = {
-            let mut inflight = self
-                .inflight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let call = {
+            let mut inflight = lock(&self.inflight);
             match inflight.calls.get(key) {
-                Some((id, call)) => (*id, call.clone()),
+                Some((_, call)) => call.clone(),
                 None => {
                     let id = inflight.next_call;
                     inflight.next_call += 1;
-                    let call = start().boxed().shared();
-                    inflight.calls.insert(key.to_owned(), (id, call.clone()));
-                    (id, call)
+                    let call = start();
+                    let registry = Arc::clone(&self.inflight);
+                    let owned_key = key.to_owned();
+                    let task = tokio::spawn(async move {
+                        let result = call.await;
+                        let mut inflight = lock(&registry);
+                        if inflight
+                            .calls
+                            .get(&owned_key)
+                            .is_some_and(|(current, _)| *current == id)
+                        {
+                            inflight.calls.remove(&owned_key);
+                        }
+                        result
+                    });
+                    let shared = async move { task.await.unwrap_or_else(|_| abandoned()) }
+                        .boxed()
+                        .shared();
+                    inflight.calls.insert(key.to_owned(), (id, shared.clone()));
+                    shared
                 }
             }
         };
-        let result = call.await;
-        let mut inflight = self
-            .inflight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if inflight
-            .calls
-            .get(key)
-            .is_some_and(|(current, _)| *current == id)
-        {
-            inflight.calls.remove(key);
-        }
-        result
+        call.await
+    }
+
+    /// Lets the next caller for `key` start a new call instead of joining the one in
+    /// flight (whose result still reaches the callers already waiting on it).
+    pub(crate) fn forget(&self, key: &str) {
+        lock(&self.inflight).calls.remove(key);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     use super::*;
 
@@ -87,10 +104,14 @@ mod tests {
                 let mut wait = wait.clone();
                 tokio::spawn(async move {
                     flight
-                        .run("k", move || async move {
-                            let _ = wait.wait_for(|go| *go).await;
-                            calls.fetch_add(1, Ordering::SeqCst) + 1
-                        })
+                        .run(
+                            "k",
+                            move || async move {
+                                let _ = wait.wait_for(|go| *go).await;
+                                calls.fetch_add(1, Ordering::SeqCst) + 1
+                            },
+                            || 0,
+                        )
                         .await
                 })
             })
@@ -102,10 +123,33 @@ mod tests {
         }
         let calls_again = Arc::clone(&calls);
         let again = flight
-            .run("k", move || async move {
-                calls_again.fetch_add(1, Ordering::SeqCst) + 1
-            })
+            .run(
+                "k",
+                move || async move { calls_again.fetch_add(1, Ordering::SeqCst) + 1 },
+                || 0,
+            )
             .await;
         assert_eq!(again, 2);
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_callers_all_gave_up_still_completes_and_frees_the_key() {
+        let flight = SingleFlight::<usize>::default();
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(10),
+            flight.run(
+                "k",
+                || async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    1
+                },
+                || 0,
+            ),
+        )
+        .await;
+        assert!(gave_up.is_err());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(lock(&flight.inflight).calls.is_empty());
+        assert_eq!(flight.run("k", || async { 2 }, || 0).await, 2);
     }
 }

@@ -71,6 +71,10 @@ impl Failure {
 /// - in it without access, a meter with a hard limit and nothing remaining → limit reached;
 /// - otherwise → no access.
 fn judge_feature(snapshot: &Snapshot, feature_id: &str) -> Option<Failure> {
+    // The allowed path reads the snapshot in place; only a denial builds the entitlement.
+    if snapshot.has_access(feature_id) {
+        return None;
+    }
     let Some(entitlement) = snapshot.get(feature_id) else {
         return Some(Failure::Unknown);
     };

@@ -131,7 +131,9 @@ impl Transport {
                 .body(body.clone());
         }
         let transport_error = |source: reqwest::Error| {
-            if source.is_timeout() {
+            // A connection that could not be established (refused, or timed out while
+            // connecting) never reached Kelviq: say so before calling it a timeout.
+            if !source.is_connect() && source.is_timeout() {
                 Error::Timeout {
                     method: request.method.clone(),
                     path: request.template,

@@ -329,3 +329,56 @@ async fn without_a_cache_every_check_calls_kelviq() {
     assert!(!snapshot.is_stale());
     let _: &Arc<_> = snapshot.snapshot();
 }
+
+#[tokio::test]
+async fn a_refreshed_snapshot_gets_its_own_stale_window() {
+    let mock = MockServer::start().await;
+    let window = Duration::from_millis(400);
+    let kelviq = cached(&mock, CacheConfig::default().ttl(SHORT).stale_window(window));
+    kelviq.entitlements().has_access("cust_pro", "reports").await.unwrap();
+    // Refresh well into the first snapshot's window.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    kelviq.entitlements().has_access("cust_pro", "reports").await.unwrap();
+    assert_eq!(mock.calls(Route::Entitlements), 2);
+    // Past the first snapshot's window, within the refreshed one's: stale is served.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    mock.inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
+    let answer = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
+    assert!(answer.is_stale());
+}
+
+#[tokio::test]
+async fn an_invalidation_during_a_load_is_not_undone_by_it() {
+    let mock = MockServer::start().await;
+    mock.set_route_latency(Route::Entitlements, Duration::from_millis(200));
+    let kelviq = cached(&mock, CacheConfig::default().ttl(LONG));
+    let loading = {
+        let kelviq = kelviq.clone();
+        tokio::spawn(async move { kelviq.entitlements().has_access("cust_pro", "reports").await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    kelviq.invalidate_entitlements("cust_pro");
+    assert!(loading.await.unwrap().unwrap(), "the caller still gets its answer");
+    mock.set_route_latency(Route::Entitlements, Duration::ZERO);
+    kelviq.entitlements().has_access("cust_pro", "reports").await.unwrap();
+    assert_eq!(mock.calls(Route::Entitlements), 2, "the pre-invalidation load was not cached");
+    kelviq.entitlements().has_access("cust_pro", "reports").await.unwrap();
+    assert_eq!(mock.calls(Route::Entitlements), 2);
+}
+
+#[tokio::test]
+async fn a_load_whose_callers_gave_up_still_fills_the_cache() {
+    let mock = MockServer::start().await;
+    mock.set_route_latency(Route::Entitlements, Duration::from_millis(100));
+    let kelviq = cached(&mock, CacheConfig::default().ttl(LONG));
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(20),
+        kelviq.entitlements().has_access("cust_pro", "reports"),
+    )
+    .await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(kelviq.cached_entitlements("cust_pro").is_some());
+    assert!(kelviq.entitlements().has_access("cust_pro", "reports").await.unwrap());
+    assert_eq!(mock.calls(Route::Entitlements), 1);
+}
