@@ -15,6 +15,11 @@ use crate::http::{RetryPolicy, Transport};
 /// SDK's per-phase timeout, it bounds the whole attempt: connect, send and read.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long establishing a connection may take (at most the timeout). A connection that
+/// cannot be established is certainly not a request Kelviq processed, so it is retried,
+/// and the usage meter keeps its units pending rather than counting them unknown.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Configures a [`Kelviq`] client. Setters never fail; `build()` reports the first problem.
 ///
 /// ```
@@ -157,9 +162,12 @@ impl KelviqBuilder {
         })?;
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder().build().map_err(|error| {
-                Error::Config(format!("cannot create the HTTP client: {error}"))
-            })?,
+            None => reqwest::Client::builder()
+                .connect_timeout(timeout.min(CONNECT_TIMEOUT))
+                .build()
+                .map_err(|error| {
+                    Error::Config(format!("cannot create the HTTP client: {error}"))
+                })?,
         };
         if self
             .cache

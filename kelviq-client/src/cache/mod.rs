@@ -120,7 +120,8 @@ impl EntitlementCache {
 
     /// The customer's snapshot if it is fresh: the warm path, no allocation.
     pub(crate) fn get_fresh(&self, customer_id: &str) -> Option<Arc<Snapshot>> {
-        self.shelves.snapshots
+        self.shelves
+            .snapshots
             .get(customer_id)
             .filter(|snapshot| snapshot.age() < self.config.ttl)
     }
@@ -201,7 +202,9 @@ impl EntitlementCache {
     /// Forgets the customer's snapshot: the next check fetches, and a load already in
     /// flight is neither joined nor stored.
     pub(crate) fn invalidate(&self, customer_id: &str) {
-        self.shelves.invalidated.insert(customer_id.to_owned(), Instant::now());
+        self.shelves
+            .invalidated
+            .insert(customer_id.to_owned(), Instant::now());
         self.loads.forget(customer_id);
         self.shelves.snapshots.invalidate(customer_id);
         self.shelves.failures.invalidate(customer_id);

@@ -334,11 +334,22 @@ async fn without_a_cache_every_check_calls_kelviq() {
 async fn a_refreshed_snapshot_gets_its_own_stale_window() {
     let mock = MockServer::start().await;
     let window = Duration::from_millis(400);
-    let kelviq = cached(&mock, CacheConfig::default().ttl(SHORT).stale_window(window));
-    kelviq.entitlements().has_access("cust_pro", "reports").await.unwrap();
+    let kelviq = cached(
+        &mock,
+        CacheConfig::default().ttl(SHORT).stale_window(window),
+    );
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
     // Refresh well into the first snapshot's window.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    kelviq.entitlements().has_access("cust_pro", "reports").await.unwrap();
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
     assert_eq!(mock.calls(Route::Entitlements), 2);
     // Past the first snapshot's window, within the refreshed one's: stale is served.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -354,15 +365,35 @@ async fn an_invalidation_during_a_load_is_not_undone_by_it() {
     let kelviq = cached(&mock, CacheConfig::default().ttl(LONG));
     let loading = {
         let kelviq = kelviq.clone();
-        tokio::spawn(async move { kelviq.entitlements().has_access("cust_pro", "reports").await })
+        tokio::spawn(async move {
+            kelviq
+                .entitlements()
+                .has_access("cust_pro", "reports")
+                .await
+        })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     kelviq.invalidate_entitlements("cust_pro");
-    assert!(loading.await.unwrap().unwrap(), "the caller still gets its answer");
+    assert!(
+        loading.await.unwrap().unwrap(),
+        "the caller still gets its answer"
+    );
     mock.set_route_latency(Route::Entitlements, Duration::ZERO);
-    kelviq.entitlements().has_access("cust_pro", "reports").await.unwrap();
-    assert_eq!(mock.calls(Route::Entitlements), 2, "the pre-invalidation load was not cached");
-    kelviq.entitlements().has_access("cust_pro", "reports").await.unwrap();
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    assert_eq!(
+        mock.calls(Route::Entitlements),
+        2,
+        "the pre-invalidation load was not cached"
+    );
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
     assert_eq!(mock.calls(Route::Entitlements), 2);
 }
 
@@ -379,6 +410,12 @@ async fn a_load_whose_callers_gave_up_still_fills_the_cache() {
     assert!(gave_up.is_err());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(kelviq.cached_entitlements("cust_pro").is_some());
-    assert!(kelviq.entitlements().has_access("cust_pro", "reports").await.unwrap());
+    assert!(
+        kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap()
+    );
     assert_eq!(mock.calls(Route::Entitlements), 1);
 }
