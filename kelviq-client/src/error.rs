@@ -94,8 +94,8 @@ impl Error {
         std::sync::Arc::try_unwrap(error).unwrap_or_else(Error::Shared)
     }
 
-    /// Whether trying again later may succeed: connection failures, timeouts, `429`,
-    /// `502`, `503` and `504`. Whether a retry is *safe* depends on the request too; see
+    /// Whether trying again later may succeed: connection failures, timeouts, `429` and
+    /// any `5xx`. Whether a retry is *safe* depends on the request too; see
     /// [`RetryPolicy`](crate::RetryPolicy).
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -18,8 +18,10 @@
 //! entitlement cache), so access flips at a limit before any refresh.
 //!
 //! Events ([`UsageMeter::record_event`]) go through the meter too. They carry an
-//! idempotency key, so they are retried on unknown outcomes as well: delivered at least
-//! once, de-duplicated by Kelviq.
+//! idempotency key, so they are retried on unknown outcomes as well (up to 10 deliveries,
+//! then counted failed): delivered at least once, and de-duplicated by Kelviq — assuming
+//! the service honours the key, as its event API suggests; the official SDK documents no
+//! more than that.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -121,13 +123,16 @@ impl Shared {
     /// Stops taking usage and reports what is left.
     fn close(&self) -> ShutdownReport {
         self.closed.store(true, Ordering::SeqCst);
-        let (unsent, unsent_events) = self.lock_pending().drain();
+        let (waiting, (unsent, unsent_events)) = {
+            let mut pending = self.lock_pending();
+            (pending.units(), pending.drain())
+        };
         ShutdownReport {
             unsent,
             unsent_events,
             unknown: Counters::lines(&self.counters.unknown_lines),
             failed: Counters::lines(&self.counters.failed_lines),
-            stats: self.counters.snapshot(),
+            stats: self.counters.snapshot(waiting),
         }
     }
 }
@@ -289,7 +294,10 @@ impl UsageMeter {
 
     /// The counters now.
     pub fn stats(&self) -> MeterStats {
-        self.shared().counters.snapshot()
+        let shared = self.shared();
+        // The pending set and the in-flight counter change together under the lock.
+        let pending = shared.lock_pending();
+        shared.counters.snapshot(pending.units())
     }
 
     /// Sends everything that is due now and waits for the outcomes (keys in backoff stay

@@ -38,12 +38,15 @@ pub(crate) struct Pending {
     /// and allocates only for a new key).
     usage: HashMap<String, HashMap<String, Waiting>>,
     keys: usize,
+    /// The units waiting, summed over the keys.
+    units: i64,
     events: VecDeque<QueuedEvent>,
 }
 
 impl Pending {
     /// Adds units to a key; whether the key was already pending (the record coalesced).
     pub(crate) fn add(&mut self, customer_id: &str, feature_id: &str, units: i64) -> bool {
+        self.units = self.units.saturating_add(units);
         if let Some(waiting) = self
             .usage
             .get_mut(customer_id)
@@ -103,7 +106,13 @@ impl Pending {
         }
         self.usage.retain(|_, features| !features.is_empty());
         self.keys -= due.len();
+        self.units -= due.iter().map(|batch| batch.line.units).sum::<i64>();
         due
+    }
+
+    /// The units waiting.
+    pub(crate) fn units(&self) -> i64 {
+        self.units
     }
 
     /// How many keys wait.
@@ -161,6 +170,7 @@ impl Pending {
             })
             .collect();
         self.keys = 0;
+        self.units = 0;
         let events = self.events.drain(..).map(|queued| queued.event).collect();
         (lines, events)
     }

@@ -19,7 +19,8 @@ pub struct UsageLine {
 
 /// A snapshot of the meter's counters.
 ///
-/// Units balance: `recorded == sent + failed + unknown + pending`.
+/// Units balance: `recorded == sent + failed + unknown + pending`, each counted on its own
+/// (`pending` is what the pending set holds plus what is in flight).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct MeterStats {
@@ -86,6 +87,8 @@ pub(crate) struct Counters {
     pub(crate) retried: AtomicU64,
     pub(crate) failed: AtomicI64,
     pub(crate) unknown: AtomicI64,
+    /// Units taken out of the pending set and not yet settled.
+    pub(crate) in_flight: AtomicI64,
     pub(crate) events_recorded: AtomicU64,
     pub(crate) events_sent: AtomicU64,
     pub(crate) events_retried: AtomicU64,
@@ -120,7 +123,8 @@ impl Counters {
             .clone()
     }
 
-    pub(crate) fn snapshot(&self) -> MeterStats {
+    /// The counters, with `waiting` units in the pending set.
+    pub(crate) fn snapshot(&self, waiting: i64) -> MeterStats {
         let load = |counter: &AtomicI64| counter.load(Ordering::Relaxed);
         let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let recorded = load(&self.recorded);
@@ -138,7 +142,7 @@ impl Counters {
             retried: count(&self.retried),
             failed,
             unknown,
-            pending: recorded - sent - failed - unknown,
+            pending: waiting + load(&self.in_flight),
             events_recorded,
             events_sent,
             events_retried: count(&self.events_retried),

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
 use super::pending::{Batch, QueuedEvent};
-use super::stats::{Counters, ShutdownReport};
+use super::stats::{Counters, ShutdownReport, UsageLine};
 use crate::error::Error;
 use crate::resources::ReportUsage;
 
@@ -23,6 +23,9 @@ pub(crate) enum Command {
         reply: Option<oneshot::Sender<ShutdownReport>>,
     },
 }
+
+/// How many deliveries of one event are tried before it is given up (counted failed).
+const MAX_EVENT_ATTEMPTS: u32 = 10;
 
 /// How long the worker keeps trying after every handle was dropped without a shutdown.
 const DROP_DEADLINE: Duration = Duration::from_secs(5);
@@ -91,7 +94,10 @@ async fn flush(shared: &Shared) {
     let now = Instant::now();
     let (batches, events) = {
         let mut pending = shared.lock_pending();
-        (pending.take_due(now), pending.take_due_events(now))
+        let batches = pending.take_due(now);
+        let units: i64 = batches.iter().map(|batch| batch.line.units).sum();
+        Counters::add(&shared.counters.in_flight, units);
+        (batches, pending.take_due_events(now))
     };
     if batches.is_empty() && events.is_empty() {
         return;
@@ -135,19 +141,19 @@ async fn send_usage(shared: &Shared, batch: Batch) {
     }
     let report = ReportUsage::delta(&line.customer_id, &line.feature_id, line.units);
     let result = shared.client.reporting().send_usage(&report).await;
-    let counters = &shared.counters;
-    let error = match result {
-        Ok(_) => {
-            Counters::add(&counters.sent, line.units);
-            Counters::bump(&counters.sent_requests);
-            return;
-        }
-        Err(error) => error,
+    let settlement = match &result {
+        Ok(_) => Settlement::Sent,
+        Err(error) => settle(error),
     };
-    match settle(&error) {
+    if let Err(error) = &result {
+        log_settlement(&settlement, error, line, batch.attempts);
+    }
+    let counters = &shared.counters;
+    // Settled under the pending lock, so that `stats` sees the units in exactly one place.
+    let mut pending = shared.lock_pending();
+    Counters::add(&counters.in_flight, -line.units);
+    match settlement {
         Settlement::Sent => {
-            tracing::warn!(error = %error, customer_id = %line.customer_id, feature_id = %line.feature_id, units = line.units,
-                "usage report accepted with an unreadable response");
             Counters::add(&counters.sent, line.units);
             Counters::bump(&counters.sent_requests);
         }
@@ -155,9 +161,7 @@ async fn send_usage(shared: &Shared, batch: Batch) {
             Counters::bump(&counters.retried);
             let attempts = batch.attempts.saturating_add(1);
             let not_before = Instant::now() + shared.config.backoff(attempts);
-            tracing::debug!(error = %error, customer_id = %line.customer_id, feature_id = %line.feature_id, units = line.units, attempts,
-                "usage report refused before processing; kept pending");
-            shared.lock_pending().put_back(
+            pending.put_back(
                 Batch {
                     line: batch.line,
                     attempts,
@@ -166,17 +170,30 @@ async fn send_usage(shared: &Shared, batch: Batch) {
             );
         }
         Settlement::Unknown => {
-            tracing::warn!(error = %error, customer_id = %line.customer_id, feature_id = %line.feature_id, units = line.units,
-                "usage report outcome unknown; not resent, to never count it twice");
             Counters::add(&counters.unknown, line.units);
             Counters::keep(&counters.unknown_lines, batch.line);
         }
         Settlement::Failed => {
-            let body = error.as_api().map(|api| api.body.to_string());
-            tracing::error!(error = %error, body = body.as_deref().unwrap_or(""), customer_id = %line.customer_id,
-                feature_id = %line.feature_id, units = line.units, "usage report refused by kelviq; given up");
             Counters::add(&counters.failed, line.units);
             Counters::keep(&counters.failed_lines, batch.line);
+        }
+    }
+}
+
+/// Logs how a failed report was settled: what was lost, refused or kept, with amounts.
+fn log_settlement(settlement: &Settlement, error: &Error, line: &UsageLine, attempts: u32) {
+    let (customer_id, feature_id, units) = (&line.customer_id, &line.feature_id, line.units);
+    match settlement {
+        Settlement::Sent => tracing::warn!(error = %error, customer_id, feature_id, units,
+            "usage report accepted with an unreadable response"),
+        Settlement::Retry => tracing::debug!(error = %error, customer_id, feature_id, units,
+            attempts = attempts + 1, "usage report refused before processing; kept pending"),
+        Settlement::Unknown => tracing::warn!(error = %error, customer_id, feature_id, units,
+            "usage report outcome unknown; not resent, to never count it twice"),
+        Settlement::Failed => {
+            let body = error.as_api().map(|api| api.body.to_string());
+            tracing::error!(error = %error, body = body.as_deref().unwrap_or(""), customer_id,
+                feature_id, units, "usage report refused by kelviq; given up");
         }
     }
 }
@@ -190,7 +207,7 @@ async fn send_event(shared: &Shared, queued: QueuedEvent) {
     let counters = &shared.counters;
     match result {
         Ok(_) => Counters::bump(&counters.events_sent),
-        Err(error) if error.is_retryable() => {
+        Err(error) if error.is_retryable() && queued.attempts + 1 < MAX_EVENT_ATTEMPTS => {
             Counters::bump(&counters.events_retried);
             let attempts = queued.attempts.saturating_add(1);
             tracing::debug!(error = %error, attempts, "event delivery failed; it carries an idempotency key and will be retried");

@@ -19,6 +19,8 @@ fn meter(kelviq: Kelviq) -> UsageMeter {
         .unwrap()
 }
 
+/// Every recorded unit is in exactly one place, each counted on its own, and what is
+/// still pending is exactly what the report hands back.
 fn balanced(report: &ShutdownReport) {
     let stats = report.stats;
     assert_eq!(
@@ -26,6 +28,8 @@ fn balanced(report: &ShutdownReport) {
         stats.sent + stats.failed + stats.unknown + stats.pending,
         "{stats:?}"
     );
+    let unsent: i64 = report.unsent.iter().map(|line| line.units).sum();
+    assert_eq!(stats.pending, unsent, "{stats:?}");
 }
 
 #[tokio::test]
