@@ -10,7 +10,8 @@ use kelviq_tower::{CustomerIdSource, RequestHead};
 /// (`/customers/{id}/reports` with `PathCustomer::new("id")`), percent-decoded.
 ///
 /// Use it with `route_layer`, which runs after routing: the layer needs axum's
-/// `MatchedPath`. Only for routes where the path really is the identity (an admin API
+/// `MatchedPath`. Works in nested routers; the parameter must not be followed by a
+/// wildcard segment. Only for routes where the path really is the identity (an admin API
 /// behind its own authorization): otherwise any caller can name any customer.
 #[derive(Debug, Clone)]
 pub struct PathCustomer {
@@ -28,11 +29,21 @@ impl PathCustomer {
 
 impl CustomerIdSource for PathCustomer {
     fn customer_id<'a>(&self, head: RequestHead<'a>) -> Option<Cow<'a, str>> {
-        let template = head.extensions.get::<MatchedPath>()?.as_str();
-        let position = template
+        // The matched template is the full path, but inside a nested router the URI has
+        // lost the nest prefix: count segments from the end, where both agree.
+        let template: Vec<&str> = head
+            .extensions
+            .get::<MatchedPath>()?
+            .as_str()
             .split('/')
-            .position(|segment| segment == &*self.placeholder)?;
-        let raw = head.uri.path().split('/').nth(position)?;
+            .collect();
+        let from_end = template.len()
+            - 1
+            - template
+                .iter()
+                .position(|segment| *segment == &*self.placeholder)?;
+        let path: Vec<&str> = head.uri.path().split('/').collect();
+        let raw = path.get(path.len().checked_sub(1 + from_end)?)?;
         let decoded = percent_encoding::percent_decode_str(raw)
             .decode_utf8()
             .ok()?;

@@ -41,10 +41,6 @@ where
     type Rejection = KelviqRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if let Ok(context) = context::from_layer(parts) {
-            return Ok(Customer(context.customer()));
-        }
-        let context = context::load(parts, state).await?;
-        Ok(Customer(context.customer()))
+        context::customer(parts, state).map(Customer)
     }
 }

@@ -13,7 +13,8 @@ use crate::rejection::KelviqRejection;
 
 /// The snapshot the layer loaded (shared, not copied), or one loaded now when there is no
 /// layer. As `Option<Entitlements>` it is `None` when the layer let the request through
-/// without a snapshot (Kelviq unreachable, fail-open policy).
+/// without a snapshot (Kelviq unreachable, fail-open policy), or when there is neither a
+/// layer nor a customer.
 ///
 /// ```
 /// use kelviq_axum::extract::Entitlements;
@@ -96,6 +97,10 @@ where
     ) -> Result<Option<Self>, Self::Rejection> {
         if let Ok(context) = context::from_layer(parts) {
             return Ok(from_context(context));
+        }
+        // No layer and no customer: absence, not an error.
+        if parts.extensions.get::<kelviq_tower::CustomerId>().is_none() {
+            return Ok(None);
         }
         let context = context::load(parts, state).await?;
         Ok(from_context(&context))

@@ -122,3 +122,57 @@ async fn path_parameters_can_name_the_customer() {
         .await
         .assert_status_forbidden();
 }
+
+#[tokio::test]
+async fn path_customers_work_in_nested_routers() {
+    use axum::Router;
+    use axum::routing::get;
+    use kelviq_axum::{Gatekeeper, PathCustomer};
+
+    let app = app().await;
+    let gates =
+        Gatekeeper::new(app.kelviq.clone(), app.meter.clone()).customer(PathCustomer::new("id"));
+    let inner = Router::new().route(
+        "/{id}/reports/latest",
+        get(|customer: kelviq_axum::extract::Customer| async move { customer.id().to_owned() })
+            .route_layer(gates.require("reports")),
+    );
+    let router = Router::new()
+        .nest("/v2/customers", inner)
+        .with_state(app.kelviq.clone());
+    let server = axum_test::TestServer::new(router);
+    server
+        .get("/v2/customers/cust_pro/reports/latest")
+        .await
+        .assert_text("cust_pro");
+    server
+        .get("/v2/customers/cust_free/reports/latest")
+        .await
+        .assert_status_forbidden();
+}
+
+#[tokio::test]
+async fn optional_entitlements_are_none_without_layer_or_customer() {
+    use axum::Router;
+    use axum::routing::get;
+    use kelviq_axum::extract::Entitlements;
+
+    let app = app().await;
+    let router = Router::new()
+        .route(
+            "/maybe",
+            get(|entitlements: Option<Entitlements>| async move {
+                if entitlements.is_some() {
+                    "some"
+                } else {
+                    "none"
+                }
+            }),
+        )
+        .with_state(app.kelviq.clone());
+    axum_test::TestServer::new(router)
+        .get("/maybe")
+        .await
+        .assert_text("none");
+    assert!(app.mock.journal().is_empty());
+}
