@@ -129,7 +129,7 @@ impl KelviqBuilder {
     /// # Errors
     ///
     /// [`Error::Config`] when the token is missing or not header-safe, a base URL is not an
-    /// `http(s)` URL, the timeout is zero, the user agent suffix is not header-safe, or the
+    /// `http(s)` URL or only one of the two is overridden, the timeout is zero, the user agent suffix is not header-safe, or the
     /// HTTP client cannot be created, or the entitlement cache has room for no customer.
     pub fn build(self) -> Result<Kelviq> {
         let Some(token) = self.access_token else {
@@ -138,6 +138,14 @@ impl KelviqBuilder {
             ));
         };
         let token = AccessToken::new(token)?;
+        if self.api_url.is_some() != self.edge_url.is_some() {
+            return Err(Error::Config(
+                "override both base URLs or neither: with only one, entitlement checks and \
+                 API calls would go to different services (api_url and edge_url, or \
+                 KELVIQ_BASE_URL and KELVIQ_EDGE_URL)"
+                    .to_owned(),
+            ));
+        }
         let api_url = match &self.api_url {
             Some(url) => config::base_url("the API base URL", url)?,
             None => self.environment.api_url().to_owned(),

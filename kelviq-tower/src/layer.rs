@@ -61,7 +61,7 @@ pub struct KelviqLayer<C = FromExtension<CustomerId>> {
     on_denied: Option<DenialHandler>,
 }
 
-impl std::fmt::Debug for KelviqLayer {
+impl<C> std::fmt::Debug for KelviqLayer<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KelviqLayer")
             .field("kelviq", &self.kelviq)

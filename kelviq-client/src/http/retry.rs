@@ -25,7 +25,10 @@ use crate::error::Error;
 /// A `POST` whose outcome is unknown (timeout, dropped connection, `502`/`504` from a
 /// gateway) may have been applied: replaying it could count usage twice, so the error is
 /// returned instead. `report_event` carries an idempotency key and is therefore retried.
-/// `429` and `503` are taken to mean "refused before processing".
+/// `429` and `503` are taken to mean "refused before processing". Replaying an event
+/// relies on Kelviq honouring its idempotency key, which the event API carries but the
+/// official SDK never exercises. A replayed `DELETE` (archiving a customer) whose first
+/// attempt did apply answers `404`.
 ///
 /// # How long to wait
 ///

@@ -22,7 +22,8 @@
 //! 2. the timestamp is an integer number of unix seconds;
 //! 3. one of the `v1` signatures matches, compared in constant time;
 //! 4. the timestamp is within the tolerance of the current time ([`DEFAULT_TOLERANCE`],
-//!    5 minutes, either way), so a captured delivery cannot be replayed later;
+//!    5 minutes, either way), so a captured delivery cannot be replayed once the
+//!    tolerance has passed (within it, de-duplicate on the `webhook-id` if replays matter);
 //! 5. the body is JSON.
 //!
 //! Every failure is a [`WebhookError`]; the step that failed decides the variant, and no

@@ -64,6 +64,12 @@ fn bad_environment_values_are_clear_errors() {
 
 #[test]
 fn builder_refuses_bad_options() {
+    let one_url = Kelviq::builder()
+        .access_token("k")
+        .api_url("http://127.0.0.1:1")
+        .build()
+        .unwrap_err();
+    assert!(one_url.to_string().contains("both base URLs"), "{one_url}");
     assert!(matches!(Kelviq::builder().build(), Err(Error::Config(_))));
     assert!(
         Kelviq::builder()

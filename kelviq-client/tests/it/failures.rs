@@ -255,6 +255,7 @@ async fn a_refused_connection_is_retried_then_reported_as_not_processed() {
     let kelviq = kelviq_client::Kelviq::builder()
         .access_token("sk_test")
         .api_url(format!("http://127.0.0.1:{port}"))
+        .edge_url(format!("http://127.0.0.1:{port}"))
         .retry_policy(RetryPolicy::default().initial_backoff(Duration::from_millis(1)))
         .build()
         .unwrap();
