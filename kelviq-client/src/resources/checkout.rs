@@ -223,9 +223,9 @@ impl<'a> Checkout<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::Validation`] for an empty plan identifier, success URL or customer id, a
+    /// [`Error::Validation`](crate::Error::Validation) for an empty plan identifier, success URL or customer id, a
     /// trial period of 0, or a custom amount that is not a positive finite number;
-    /// [`Error::Api`] with status 400 when the service refuses a field (an unknown plan, a
+    /// [`Error::Api`](crate::Error::Api) with status 400 when the service refuses a field (an unknown plan, a
     /// custom amount without currency code and tax behaviour, ...).
     pub async fn create_session(&self, params: CreateCheckoutSession) -> Result<CheckoutSession> {
         params.validate()?;
