@@ -418,10 +418,21 @@ impl Shared {
                     .copied()
             })
             .map(|amount| amount.0);
+        // The snapshot the request was gated with takes the usage directly.
+        let context = response
+            .request()
+            .extensions()
+            .get::<KelviqContext>()
+            .cloned();
+        let snapshot = context.as_ref().and_then(|context| context.snapshot());
         // A failure is logged by the gate; the response is already made.
-        let _ = self
-            .gate
-            .after_response(&self.meter, customer_id, status, amount);
+        let _ = self.gate.after_response_on(
+            snapshot.map(|snapshot| &**snapshot),
+            &self.meter,
+            customer_id,
+            status,
+            amount,
+        );
     }
 }
 

@@ -7,6 +7,7 @@ use std::task::{Context, Poll, ready};
 
 use http::{Request, Response};
 use kelviq_client::Kelviq;
+use kelviq_client::cache::Snapshot;
 use kelviq_client::gate::{Decision, Gate};
 use kelviq_client::meter::UsageMeter;
 use pin_project_lite::pin_project;
@@ -22,6 +23,8 @@ pub(crate) struct Metering {
     pub(crate) gate: Gate,
     pub(crate) meter: UsageMeter,
     pub(crate) customer_id: Arc<str>,
+    /// The snapshot the request was gated with: usage is applied to it directly.
+    pub(crate) snapshot: Option<Arc<Snapshot>>,
 }
 
 impl Metering {
@@ -30,7 +33,8 @@ impl Metering {
             .extensions()
             .get::<UsageAmount>()
             .map(|amount| amount.0);
-        self.gate.after_response(
+        self.gate.after_response_on(
+            self.snapshot.as_deref(),
             &self.meter,
             &self.customer_id,
             response.status().as_u16(),
@@ -139,6 +143,9 @@ where
                     let mut pending = pending.take().expect("gate decision handled once");
                     match decision {
                         Decision::Allow { snapshot, stale } => {
+                            if let Some(metering) = this.metering.as_mut() {
+                                metering.snapshot.clone_from(&snapshot);
+                            }
                             pending.request.extensions_mut().insert(KelviqContext::new(
                                 pending.customer_id,
                                 snapshot,

@@ -96,11 +96,12 @@ where
                 return ResponseFuture::ready(denied(&denial, config.on_denied.as_ref()));
             }
         };
-        let metering = match &config.meter {
+        let mut metering = match &config.meter {
             Some(meter) if gate.meters() => Some(Metering {
                 gate: gate.clone(),
                 meter: meter.clone(),
                 customer_id: Arc::clone(&customer_id),
+                snapshot: None,
             }),
             _ => None,
         };
@@ -108,6 +109,9 @@ where
         if let Some(decision) = gate.check_cached(&config.kelviq, &customer_id) {
             return match decision {
                 Decision::Allow { snapshot, stale } => {
+                    if let Some(metering) = metering.as_mut() {
+                        metering.snapshot.clone_from(&snapshot);
+                    }
                     request.extensions_mut().insert(KelviqContext::new(
                         customer_id,
                         snapshot,

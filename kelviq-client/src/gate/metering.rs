@@ -1,5 +1,6 @@
 //! What a gate meters after a response, through the usage meter.
 
+use crate::cache::Snapshot;
 use crate::error::Error;
 use crate::meter::UsageMeter;
 
@@ -57,6 +58,19 @@ impl Gate {
         status: u16,
         amount: Option<i64>,
     ) -> Metered {
+        self.after_response_on(None, meter, customer_id, status, amount)
+    }
+
+    /// [`Gate::after_response`], applying the usage to the snapshot the request was gated
+    /// with ([`UsageMeter::record_on`]) instead of looking it up again.
+    pub fn after_response_on(
+        &self,
+        snapshot: Option<&Snapshot>,
+        meter: &UsageMeter,
+        customer_id: &str,
+        status: u16,
+        amount: Option<i64>,
+    ) -> Metered {
         let Some(spec) = &self.config().meter else {
             return Metered::NotConfigured;
         };
@@ -67,7 +81,7 @@ impl Gate {
         if amount == 0 {
             return Metered::Zero;
         }
-        match meter.record(customer_id, &spec.feature, amount) {
+        match meter.record_on(snapshot, customer_id, &spec.feature, amount) {
             Ok(()) => Metered::Recorded { amount },
             Err(error) => {
                 tracing::error!(

@@ -60,6 +60,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use stats::{MeterStats, ShutdownReport, UsageLine};
 
+use crate::cache::Snapshot;
 use crate::client::Kelviq;
 use crate::error::{Error, Result};
 use crate::resources::{ReportEvent, require};
@@ -245,6 +246,23 @@ impl UsageMeter {
     /// [`Error::Validation`] for an empty id; [`Error::MeterClosed`] after
     /// [`UsageMeter::shutdown`]. Nothing is recorded then.
     pub fn record(&self, customer_id: &str, feature_id: &str, amount: i64) -> Result<()> {
+        self.record_on(None, customer_id, feature_id, amount)
+    }
+
+    /// [`UsageMeter::record`], applying the usage to `snapshot` — the customer's cached
+    /// snapshot the caller already holds — instead of looking it up in the cache again.
+    /// For adapters that gated the request with that snapshot.
+    ///
+    /// # Errors
+    ///
+    /// As [`UsageMeter::record`].
+    pub fn record_on(
+        &self,
+        snapshot: Option<&Snapshot>,
+        customer_id: &str,
+        feature_id: &str,
+        amount: i64,
+    ) -> Result<()> {
         require("customer_id", customer_id)?;
         require("feature_id", feature_id)?;
         let shared = self.shared();
@@ -260,9 +278,12 @@ impl UsageMeter {
             Counters::add(&shared.counters.recorded, amount);
             pending.keys()
         };
-        shared
-            .client
-            .apply_usage_to_cache(customer_id, feature_id, amount, false);
+        match snapshot {
+            Some(snapshot) => snapshot.apply_usage(feature_id, amount, false),
+            None => shared
+                .client
+                .apply_usage_to_cache(customer_id, feature_id, amount, false),
+        }
         if keys >= shared.config.max_pending_keys {
             shared.wake.notify_one();
         }
