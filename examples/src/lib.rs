@@ -2,6 +2,10 @@
 //!
 //! - `cargo run -p kelviq-examples` (the `axum-app` binary): an axum service gated and
 //!   metered with `kelviq-axum`.
+//! - `cargo run -p kelviq-examples --bin actix-app`: the same service with actix-web and
+//!   `kelviq-actix` (both listen on port 3000 unless `PORT` says otherwise).
+//! - `scripts/load-test.sh` (the `load-test` binary): loopback load test of a route with
+//!   and without the Kelviq layer.
 //!
 //! With no `KELVIQ_API_KEY` in the environment, each app starts an embedded `kelviq-mock`
 //! seeded with a free and a pro customer ([`example_seed`]); with it, the app talks to the
