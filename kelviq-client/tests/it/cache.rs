@@ -333,7 +333,7 @@ async fn without_a_cache_every_check_calls_kelviq() {
 #[tokio::test]
 async fn a_refreshed_snapshot_gets_its_own_stale_window() {
     let mock = MockServer::start().await;
-    let window = Duration::from_millis(400);
+    let window = Duration::from_millis(1500);
     let kelviq = cached(
         &mock,
         CacheConfig::default().ttl(SHORT).stale_window(window),
@@ -344,7 +344,7 @@ async fn a_refreshed_snapshot_gets_its_own_stale_window() {
         .await
         .unwrap();
     // Refresh well into the first snapshot's window.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     kelviq
         .entitlements()
         .has_access("cust_pro", "reports")
@@ -352,7 +352,7 @@ async fn a_refreshed_snapshot_gets_its_own_stale_window() {
         .unwrap();
     assert_eq!(mock.calls(Route::Entitlements), 2);
     // Past the first snapshot's window, within the refreshed one's: stale is served.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     mock.inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
     let answer = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
     assert!(answer.is_stale());
