@@ -11,6 +11,8 @@
 //!   stale data forever);
 //! - after a failed refresh, further callers for that customer get the stale snapshot (or
 //!   the error) at once for a short backoff, instead of each waiting for a failing call;
+//!   an unknown customer (`404`) is remembered for the same backoff, so made-up ids do not
+//!   cost one upstream call per check;
 //! - usage this process reports is applied to the cached snapshot at once (`DELTA` adds,
 //!   `SET` replaces), so access flips at the limit before any refresh;
 //! - snapshots are shared (`Arc`): a check on a warm cache copies a pointer and allocates
@@ -155,7 +157,9 @@ impl EntitlementCache {
                         .map_err(Arc::new);
                     match &loaded {
                         Ok(snapshot) => shelves.store(&customer, snapshot, started),
-                        Err(error) if serves_stale(error) => {
+                        // Kelviq down, or a customer it does not know: back off either
+                        // way, so neither an outage nor made-up ids cost a call per check.
+                        Err(error) if serves_stale(error) || is_unknown_customer(error) => {
                             shelves.failures.insert(customer, Arc::clone(error));
                         }
                         Err(_) => {}
@@ -250,6 +254,11 @@ impl Shelves {
             });
         self.failures.invalidate(customer_id);
     }
+}
+
+/// Whether Kelviq answered that it does not know the customer (`404`).
+fn is_unknown_customer(error: &Error) -> bool {
+    error.status() == Some(http::StatusCode::NOT_FOUND)
 }
 
 /// Whether a failed load may be answered with a stale snapshot: Kelviq unreachable, a

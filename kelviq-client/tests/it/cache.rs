@@ -425,3 +425,14 @@ async fn a_load_whose_callers_gave_up_still_fills_the_cache() {
     );
     assert_eq!(mock.calls(Route::Entitlements), 1);
 }
+
+#[tokio::test]
+async fn an_unknown_customer_is_remembered_for_the_backoff() {
+    let mock = MockServer::start().await;
+    let kelviq = cached(&mock, CacheConfig::default().error_backoff(LONG));
+    for _ in 0..5 {
+        let error = kelviq.entitlements().has_access("nobody", "reports").await.unwrap_err();
+        assert_eq!(error.status().unwrap().as_u16(), 404);
+    }
+    assert_eq!(mock.calls(Route::Entitlements), 1);
+}
