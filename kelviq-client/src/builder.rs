@@ -189,6 +189,7 @@ impl KelviqBuilder {
         Ok(Kelviq {
             inner: Arc::new(Inner {
                 cache: self.cache.map(EntitlementCache::new),
+                meters: std::sync::Mutex::new(Vec::new()),
                 transport: Transport {
                     http,
                     api_url,

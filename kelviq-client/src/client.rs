@@ -46,6 +46,9 @@ pub struct Kelviq {
 pub(crate) struct Inner {
     pub(crate) transport: Transport,
     pub(crate) cache: Option<EntitlementCache>,
+    /// The usage meters started with this client, whose unsent usage a freshly fetched
+    /// snapshot must still count.
+    pub(crate) meters: std::sync::Mutex<Vec<std::sync::Weak<crate::meter::Shared>>>,
 }
 
 impl Kelviq {
@@ -134,16 +137,49 @@ impl Kelviq {
         }
         let client = self.clone();
         let customer = customer_id.to_owned();
-        let load = async move { client.entitlements().fetch_all(&customer).await };
+        let load = async move {
+            let entitlements = client.entitlements().fetch_all(&customer).await?;
+            let snapshot = crate::cache::Snapshot::new(entitlements);
+            // Usage recorded here but not yet sent is not in Kelviq's answer: count it.
+            for (feature_id, units) in client.unsent_usage(&customer) {
+                snapshot.apply_usage(&feature_id, units, false);
+            }
+            Ok(snapshot)
+        };
         match self.cache() {
             Some(cache) => {
                 crate::resources::require("customer_id", customer_id)?;
                 cache.get(customer_id, load).await
             }
-            None => Ok(CachedEntitlements::fresh(Arc::new(
-                crate::cache::Snapshot::new(load.await?),
-            ))),
+            None => Ok(CachedEntitlements::fresh(Arc::new(load.await?))),
         }
+    }
+
+    /// Registers a meter whose unsent usage fresh snapshots must count.
+    pub(crate) fn register_meter(&self, meter: std::sync::Weak<crate::meter::Shared>) {
+        let mut meters = self
+            .inner
+            .meters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        meters.retain(|meter| meter.strong_count() > 0);
+        meters.push(meter);
+    }
+
+    /// The customer's usage recorded by this client's meters and not yet sent, per feature.
+    fn unsent_usage(&self, customer_id: &str) -> Vec<(String, i64)> {
+        let meters: Vec<_> = self
+            .inner
+            .meters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect();
+        meters
+            .iter()
+            .flat_map(|meter| meter.waiting_for(customer_id))
+            .collect()
     }
 
     /// The customer's cached snapshot if it is fresh, without I/O and without allocating:

@@ -36,7 +36,6 @@ pub use config::CacheConfig;
 pub use snapshot::{CachedEntitlements, Freshness, Snapshot};
 
 use crate::error::{Error, Result};
-use crate::models::Entitlements;
 use single_flight::SingleFlight;
 
 type Loaded = std::result::Result<Arc<Snapshot>, Arc<Error>>;
@@ -132,7 +131,7 @@ impl EntitlementCache {
     /// concurrent callers), else — when the failure allows it — the stale one.
     pub(crate) async fn get<F>(&self, customer_id: &str, load: F) -> Result<CachedEntitlements>
     where
-        F: Future<Output = Result<Entitlements>> + Send + 'static,
+        F: Future<Output = Result<Snapshot>> + Send + 'static,
     {
         if let Some(snapshot) = self.get_fresh(customer_id) {
             tracing::trace!("entitlement cache hit");
@@ -151,10 +150,7 @@ impl EntitlementCache {
                 || async move {
                     // Stored by the load itself, so that it lands even when every caller
                     // gave up waiting.
-                    let loaded = load
-                        .await
-                        .map(|entitlements| Arc::new(Snapshot::new(entitlements)))
-                        .map_err(Arc::new);
+                    let loaded = load.await.map(Arc::new).map_err(Arc::new);
                     match &loaded {
                         Ok(snapshot) => shelves.store(&customer, snapshot, started),
                         // Kelviq down, or a customer it does not know: back off either

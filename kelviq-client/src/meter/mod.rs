@@ -106,7 +106,7 @@ impl MeterConfig {
 
 /// State shared by the handles and the background task.
 #[derive(Debug)]
-struct Shared {
+pub(crate) struct Shared {
     client: Kelviq,
     config: MeterConfig,
     pending: Mutex<Pending>,
@@ -117,6 +117,12 @@ struct Shared {
 }
 
 impl Shared {
+    /// The customer's units waiting to be sent (not those in flight, which Kelviq may
+    /// already count), per feature.
+    pub(crate) fn waiting_for(&self, customer_id: &str) -> Vec<(String, i64)> {
+        self.lock_pending().waiting_for(customer_id)
+    }
+
     fn lock_pending(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -212,6 +218,7 @@ impl UsageMeterBuilder {
             closed: AtomicBool::new(false),
         });
         let (commands, receiver) = mpsc::unbounded_channel();
+        shared.client.register_meter(Arc::downgrade(&shared));
         runtime.spawn(worker::run(Arc::clone(&shared), receiver));
         Ok(UsageMeter {
             handle: Arc::new(Handle { shared, commands }),

@@ -110,6 +110,19 @@ impl Pending {
         due
     }
 
+    /// One customer's waiting units, per feature.
+    pub(crate) fn waiting_for(&self, customer_id: &str) -> Vec<(String, i64)> {
+        self.usage
+            .get(customer_id)
+            .map(|features| {
+                features
+                    .iter()
+                    .map(|(feature_id, waiting)| (feature_id.clone(), waiting.units))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The units waiting.
     pub(crate) fn units(&self) -> i64 {
         self.units

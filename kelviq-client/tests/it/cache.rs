@@ -431,7 +431,11 @@ async fn an_unknown_customer_is_remembered_for_the_backoff() {
     let mock = MockServer::start().await;
     let kelviq = cached(&mock, CacheConfig::default().error_backoff(LONG));
     for _ in 0..5 {
-        let error = kelviq.entitlements().has_access("nobody", "reports").await.unwrap_err();
+        let error = kelviq
+            .entitlements()
+            .has_access("nobody", "reports")
+            .await
+            .unwrap_err();
         assert_eq!(error.status().unwrap().as_u16(), 404);
     }
     assert_eq!(mock.calls(Route::Entitlements), 1);

@@ -331,3 +331,37 @@ async fn chaos_with_applied_then_lost_responses_never_overcounts() {
         assert!(total <= *units);
     }
 }
+
+#[tokio::test]
+async fn a_refreshed_snapshot_still_counts_usage_not_yet_sent() {
+    let mock = MockServer::start().await;
+    let kelviq = client_for(&mock)
+        .entitlement_cache(CacheConfig::default().ttl(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    let meter = UsageMeter::builder(kelviq.clone())
+        .flush_interval(Duration::from_secs(3600))
+        .start()
+        .unwrap();
+    assert!(
+        kelviq
+            .entitlements()
+            .has_access("cust_free", "api-calls")
+            .await
+            .unwrap()
+    );
+    meter.record("cust_free", "api-calls", 100).unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // The snapshot expired and is fetched again: Kelviq has not seen the 100 units yet.
+    assert!(
+        !kelviq
+            .entitlements()
+            .has_access("cust_free", "api-calls")
+            .await
+            .unwrap()
+    );
+    assert_eq!(mock.calls(Route::Entitlements), 2);
+    assert_eq!(mock.usage_total("cust_free", "api-calls"), 0);
+    meter.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(mock.usage_total("cust_free", "api-calls"), 100);
+}
