@@ -29,6 +29,8 @@ pub(crate) struct Request {
     pub(crate) body: Option<Vec<u8>>,
     /// Whether replaying the request after an unknown outcome is safe.
     pub(crate) replay_safe: bool,
+    /// No attempt lasts, and no retry starts, past this instant.
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl Request {
@@ -49,6 +51,7 @@ impl Request {
             query: Vec::new(),
             body: None,
             replay_safe,
+            deadline: None,
         }
     }
 
@@ -76,6 +79,12 @@ impl Request {
             .map_err(|error| Error::validation("body", error.to_string()))?;
         self.body = Some(bytes);
         Ok(self)
+    }
+
+    /// Bounds the whole call, retries included, by `deadline` (if any).
+    pub(crate) fn deadline(mut self, deadline: Option<std::time::Instant>) -> Self {
+        self.deadline = deadline;
+        self
     }
 
     /// Marks the request as safe to replay (it carries an idempotency key).

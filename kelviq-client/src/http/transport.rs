@@ -83,10 +83,15 @@ impl Transport {
             if let Some(status) = error.status() {
                 span.record("status", status.as_u16());
             }
-            match self
+            let delay = self
                 .retry
                 .delay(retry, &error, &request.method, request.replay_safe)
-            {
+                .filter(|delay| {
+                    request
+                        .deadline
+                        .is_none_or(|deadline| Instant::now() + *delay < deadline)
+                });
+            match delay {
                 Some(delay) => {
                     tracing::debug!(error = %error, delay_ms = delay.as_millis(), "retrying kelviq request");
                     tokio::time::sleep(delay).await;
@@ -124,7 +129,13 @@ impl Transport {
             .bearer_auth(self.token.expose())
             .header(header::ACCEPT, "application/json")
             .header(header::USER_AGENT, self.user_agent.clone())
-            .timeout(self.timeout);
+            .timeout(match request.deadline {
+                Some(deadline) => self
+                    .timeout
+                    .min(deadline.saturating_duration_since(Instant::now()))
+                    .max(Duration::from_millis(1)),
+                None => self.timeout,
+            });
         if let Some(body) = &request.body {
             builder = builder
                 .header(header::CONTENT_TYPE, "application/json")

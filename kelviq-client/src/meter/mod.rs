@@ -114,6 +114,8 @@ pub(crate) struct Shared {
     /// Wakes the task for an early flush.
     wake: Notify,
     closed: AtomicBool,
+    /// Set by a shutdown: no report starts, and none lasts, past it.
+    deadline: Mutex<Option<Instant>>,
 }
 
 impl Shared {
@@ -121,6 +123,11 @@ impl Shared {
     /// already count), per feature.
     pub(crate) fn waiting_for(&self, customer_id: &str) -> Vec<(String, i64)> {
         self.lock_pending().waiting_for(customer_id)
+    }
+
+    /// The shutdown deadline, once a shutdown started.
+    fn deadline(&self) -> Option<Instant> {
+        *self.deadline.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock_pending(&self) -> MutexGuard<'_, Pending> {
@@ -216,6 +223,7 @@ impl UsageMeterBuilder {
             counters: Counters::default(),
             wake: Notify::new(),
             closed: AtomicBool::new(false),
+            deadline: Mutex::new(None),
         });
         let (commands, receiver) = mpsc::unbounded_channel();
         shared.client.register_meter(Arc::downgrade(&shared));
@@ -338,9 +346,9 @@ impl UsageMeter {
     }
 
     /// Sends what can be sent before `deadline` (waiting out backoffs that end before it),
-    /// stops the background task and reports what is left. Requests in flight at the
-    /// deadline are allowed to finish, so that their outcome is counted. Later records
-    /// fail with [`Error::MeterClosed`].
+    /// stops the background task and reports what is left. No report starts after the
+    /// deadline and none outlasts it (one cut short by it counts as unknown); what was not
+    /// sent is returned. Later records fail with [`Error::MeterClosed`].
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         let (reply, report) = oneshot::channel();
         let command = Command::Shutdown {

@@ -50,6 +50,10 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiv
                 let _ = reply.send(());
             }
             Some(Command::Shutdown { deadline, reply }) => {
+                *shared
+                    .deadline
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deadline);
                 drain(&shared, deadline).await;
                 let report = shared.close();
                 if !report.unsent.is_empty() || !report.unsent_events.is_empty() {
@@ -139,12 +143,31 @@ async fn send_usage(shared: &Shared, batch: Batch) {
     if line.units == 0 {
         return;
     }
+    let deadline = shared.deadline();
+    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        // Past the shutdown deadline: not sent, so still pending (and returned unsent).
+        let mut pending = shared.lock_pending();
+        Counters::add(&shared.counters.in_flight, -line.units);
+        pending.put_back(batch, Instant::now());
+        return;
+    }
     let report = ReportUsage::delta(&line.customer_id, &line.feature_id, line.units);
-    let result = shared.client.reporting().send_usage(&report).await;
+    let result = shared
+        .client
+        .reporting()
+        .send_usage(&report, deadline)
+        .await;
     let settlement = match &result {
         Ok(_) => Settlement::Sent,
         Err(error) => settle(error),
     };
+    // A refusal that says when to come back (`Retry-After`) is not retried sooner.
+    let retry_after = result
+        .as_ref()
+        .err()
+        .and_then(Error::as_api)
+        .and_then(|api| api.retry_after)
+        .unwrap_or_default();
     if let Err(error) = &result {
         log_settlement(&settlement, error, line, batch.attempts);
     }
@@ -160,7 +183,7 @@ async fn send_usage(shared: &Shared, batch: Batch) {
         Settlement::Retry => {
             Counters::bump(&counters.retried);
             let attempts = batch.attempts.saturating_add(1);
-            let not_before = Instant::now() + shared.config.backoff(attempts);
+            let not_before = Instant::now() + shared.config.backoff(attempts).max(retry_after);
             pending.put_back(
                 Batch {
                     line: batch.line,
@@ -199,10 +222,15 @@ fn log_settlement(settlement: &Settlement, error: &Error, line: &UsageLine, atte
 }
 
 async fn send_event(shared: &Shared, queued: QueuedEvent) {
+    let deadline = shared.deadline();
+    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        shared.lock_pending().push_event(queued);
+        return;
+    }
     let result = shared
         .client
         .reporting()
-        .report_event(queued.event.clone())
+        .send_event(queued.event.clone(), deadline)
         .await;
     let counters = &shared.counters;
     match result {

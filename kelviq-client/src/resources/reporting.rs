@@ -245,7 +245,7 @@ impl<'a> Reporting<'a> {
     /// [`Error::Validation`] for an empty customer or feature id; [`Error::Api`] when the
     /// service refuses it.
     pub async fn report_usage(&self, params: ReportUsage) -> Result<UsageReport> {
-        let report = self.send_usage(&params).await?;
+        let report = self.send_usage(&params, None).await?;
         self.client.apply_usage_to_cache(
             &params.customer_id,
             &params.feature_id,
@@ -256,8 +256,12 @@ impl<'a> Reporting<'a> {
     }
 
     /// Sends a usage report without touching the entitlement cache (the usage meter
-    /// applied it when it was recorded).
-    pub(crate) async fn send_usage(&self, params: &ReportUsage) -> Result<UsageReport> {
+    /// applied it when it was recorded), within `deadline` if one is given.
+    pub(crate) async fn send_usage(
+        &self,
+        params: &ReportUsage,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<UsageReport> {
         require("customer_id", &params.customer_id)?;
         require("feature_id", &params.feature_id)?;
         let request = Request::new(
@@ -266,7 +270,8 @@ impl<'a> Reporting<'a> {
             Base::Api,
             "/report/usage/",
         )
-        .json(params)?;
+        .json(params)?
+        .deadline(deadline);
         self.client.transport().json(request).await
     }
 
@@ -277,7 +282,16 @@ impl<'a> Reporting<'a> {
     ///
     /// [`Error::Validation`] for an empty customer id, event name or key, or a timestamp
     /// not in the `YYYY-MM-DD HH:MM:SS.ffffff` format.
-    pub async fn report_event(&self, mut params: ReportEvent) -> Result<EventReport> {
+    pub async fn report_event(&self, params: ReportEvent) -> Result<EventReport> {
+        self.send_event(params, None).await
+    }
+
+    /// [`Reporting::report_event`] within `deadline`, if one is given.
+    pub(crate) async fn send_event(
+        &self,
+        mut params: ReportEvent,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<EventReport> {
         params.validate()?;
         params.fill_defaults();
         let request = Request::new(
@@ -287,7 +301,8 @@ impl<'a> Reporting<'a> {
             "/report/event/",
         )
         .json(&params)?
-        .replay_safe();
+        .replay_safe()
+        .deadline(deadline);
         self.client.transport().json(request).await
     }
 }

@@ -365,3 +365,20 @@ async fn a_refreshed_snapshot_still_counts_usage_not_yet_sent() {
     meter.shutdown(Duration::from_secs(5)).await;
     assert_eq!(mock.usage_total("cust_free", "api-calls"), 100);
 }
+
+#[tokio::test]
+async fn shutdown_starts_no_wait_past_its_deadline() {
+    let mock = MockServer::start().await;
+    let meter = UsageMeter::builder(client_for(&mock).build().unwrap())
+        .flush_interval(Duration::from_secs(3600))
+        .start()
+        .unwrap();
+    mock.inject(FaultRule::always(Fault::rate_limited(30)).on(Route::ReportUsage));
+    meter.record("cust_free", "api-calls", 3).unwrap();
+    let report = meter.shutdown(Duration::from_millis(300)).await;
+    balanced(&report);
+    // One attempt: waiting 30 s for the retry would outlast the deadline.
+    assert_eq!(mock.calls(Route::ReportUsage), 1);
+    assert_eq!(report.unsent[0].units, 3);
+    assert_eq!(report.stats.unknown, 0);
+}
