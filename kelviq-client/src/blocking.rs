@@ -30,7 +30,11 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use crate::cache::CachedEntitlements;
 use crate::error::{Error, Result};
+use crate::meter::{ShutdownReport, UsageMeter, UsageMeterBuilder};
 use crate::models::{
     ArchivedCustomer, CancelledSubscription, Charge, CheckoutSession, Customer, Entitlement,
     Entitlements as AllEntitlements, EventReport, LicenseActivation, LicenseDeactivation,
@@ -113,6 +117,50 @@ impl Kelviq {
     /// The async client inside, for code that runs in an async context.
     pub fn as_async(&self) -> &crate::Kelviq {
         &self.inner
+    }
+
+    /// The customer's entitlements snapshot (see
+    /// [`crate::Kelviq::entitlements_snapshot`]).
+    ///
+    /// # Errors
+    ///
+    /// As the async method, and [`Error::Blocking`] inside an async runtime.
+    pub fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedEntitlements> {
+        self.block_on(self.inner.entitlements_snapshot(customer_id))
+    }
+
+    /// Forgets the customer's cached entitlements (see
+    /// [`crate::Kelviq::invalidate_entitlements`]).
+    pub fn invalidate_entitlements(&self, customer_id: &str) {
+        self.inner.invalidate_entitlements(customer_id);
+    }
+
+    /// Starts a usage meter on this client's runtime: it keeps flushing between calls.
+    /// `configure` sets its options (`|builder| builder` for the defaults).
+    ///
+    /// # Errors
+    ///
+    /// As [`UsageMeterBuilder::start`], and [`Error::Blocking`] when the runtime is gone.
+    pub fn start_meter(
+        &self,
+        configure: impl FnOnce(UsageMeterBuilder) -> UsageMeterBuilder,
+    ) -> Result<UsageMeter> {
+        let Some(runtime) = &self.runtime.0 else {
+            return Err(Error::Blocking(
+                "the blocking client's runtime has shut down",
+            ));
+        };
+        let _entered = runtime.enter();
+        configure(UsageMeter::builder(self.inner.clone())).start()
+    }
+
+    /// Shuts a meter down, waiting at most `deadline` (see [`UsageMeter::shutdown`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Blocking`] inside an async runtime.
+    pub fn shutdown_meter(&self, meter: &UsageMeter, deadline: Duration) -> Result<ShutdownReport> {
+        self.block_on(async { Ok(meter.shutdown(deadline).await) })
     }
 
     fn block_on<T>(&self, future: impl Future<Output = Result<T>>) -> Result<T> {

@@ -32,7 +32,10 @@ const DROP_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Runs until shut down, or until every handle is gone (then drains for a short while).
 pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Command>) {
-    let mut ticks = tokio::time::interval(shared.config.flush_interval);
+    // The first flush comes one interval after the start (an interval's first tick would
+    // fire at once).
+    let interval = shared.config.flush_interval;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let command = tokio::select! {

@@ -123,3 +123,40 @@ fn other_resources_through_the_blocking_client() {
     assert_eq!(server.mock.calls(Route::SubscriptionsList), 1);
     assert_eq!(server.mock.calls(Route::LicenseValidate), 1);
 }
+
+#[test]
+fn the_blocking_client_meters_and_caches_too() {
+    use std::time::Duration;
+
+    let server = background_mock();
+    let kelviq = Kelviq::from_async(
+        client_for(&server.mock)
+            .entitlement_cache(kelviq_client::CacheConfig::default())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let meter = kelviq
+        .start_meter(|builder| builder.flush_interval(Duration::from_secs(3600)))
+        .unwrap();
+    for _ in 0..100 {
+        meter.record("cust_free", "api-calls", 1).unwrap();
+    }
+    let snapshot = kelviq.entitlements_snapshot("cust_free").unwrap();
+    assert!(
+        !snapshot.snapshot().has_access("api-calls"),
+        "the recorded usage counts"
+    );
+    let report = kelviq
+        .shutdown_meter(&meter, Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(report.stats.sent, 100);
+    assert_eq!(server.mock.usage_total("cust_free", "api-calls"), 100);
+    kelviq.invalidate_entitlements("cust_free");
+    assert!(
+        !kelviq
+            .entitlements()
+            .has_access("cust_free", "api-calls")
+            .unwrap()
+    );
+}
