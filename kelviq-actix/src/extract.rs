@@ -212,7 +212,11 @@ impl<F: Feature> FromRequest for Entitled<F> {
                 return ready(Err(unavailable.into()));
             }
         };
-        ready(match evaluate_feature(&entitlements, F::ID) {
+        // Judged with the middleware's limit status, so that both refuse alike.
+        let verdict = KelviqContext::of(request)
+            .and_then(|context| context.evaluate_feature(F::ID))
+            .unwrap_or_else(|| evaluate_feature(&entitlements, F::ID));
+        ready(match verdict {
             Ok(()) => Ok(Entitled {
                 entitlements,
                 _feature: PhantomData,

@@ -377,15 +377,16 @@ impl Shared {
         snapshot: Option<Arc<kelviq_client::cache::Snapshot>>,
         stale: bool,
     ) {
-        request
-            .extensions_mut()
-            .insert(KelviqContext(kelviq_client::gate::RequestContext::new(
+        request.extensions_mut().insert(KelviqContext(
+            kelviq_client::gate::RequestContext::new(
                 customer_id,
                 snapshot,
                 stale,
                 self.kelviq.clone(),
                 Some(self.meter.clone()),
-            )));
+            )
+            .with_limit_reached_status(self.gate.limit_reached_status()),
+        ));
     }
 
     /// Answers a denial: the caller's handler's response, or the denial's JSON.

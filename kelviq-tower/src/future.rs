@@ -51,6 +51,7 @@ pub(crate) struct Pending<S, ReqBody> {
     pub(crate) kelviq: Kelviq,
     pub(crate) meter: Option<UsageMeter>,
     pub(crate) on_denied: Option<DenialHandler>,
+    pub(crate) limit_reached_status: u16,
 }
 
 type Check = Pin<Box<dyn Future<Output = Decision> + Send>>;
@@ -146,13 +147,16 @@ where
                             if let Some(metering) = this.metering.as_mut() {
                                 metering.snapshot.clone_from(&snapshot);
                             }
-                            pending.request.extensions_mut().insert(KelviqContext::new(
-                                pending.customer_id,
-                                snapshot,
-                                stale,
-                                pending.kelviq,
-                                pending.meter,
-                            ));
+                            pending.request.extensions_mut().insert(
+                                KelviqContext::new(
+                                    pending.customer_id,
+                                    snapshot,
+                                    stale,
+                                    pending.kelviq,
+                                    pending.meter,
+                                )
+                                .with_limit_reached_status(pending.limit_reached_status),
+                            );
                             let future = pending.service.call(pending.request);
                             this.state.set(State::Inner { future });
                         }

@@ -112,13 +112,16 @@ where
                     if let Some(metering) = metering.as_mut() {
                         metering.snapshot.clone_from(&snapshot);
                     }
-                    request.extensions_mut().insert(KelviqContext::new(
-                        customer_id,
-                        snapshot,
-                        stale,
-                        config.kelviq.clone(),
-                        config.meter.clone(),
-                    ));
+                    request.extensions_mut().insert(
+                        KelviqContext::new(
+                            customer_id,
+                            snapshot,
+                            stale,
+                            config.kelviq.clone(),
+                            config.meter.clone(),
+                        )
+                        .with_limit_reached_status(gate.limit_reached_status()),
+                    );
                     ResponseFuture::inner(self.inner.call(request), metering)
                 }
                 Decision::Deny(denial) | Decision::Unavailable(denial) => {
@@ -143,6 +146,7 @@ where
                 kelviq: config.kelviq.clone(),
                 meter: config.meter.clone(),
                 on_denied: config.on_denied.clone(),
+                limit_reached_status: gate.limit_reached_status(),
             },
             metering,
         )

@@ -11,8 +11,8 @@ use super::entitlements::Entitlements;
 use crate::rejection::KelviqRejection;
 
 /// Proof that the request's customer may use feature `F`; otherwise the request is
-/// answered `403` (`feature_not_entitled`, or `usage_limit_reached` for a metered feature
-/// at its hard limit) and the handler does not run. The handler's signature states the
+/// answered `403` (`feature_not_entitled`, or `usage_limit_reached` — with the layer's
+/// limit status — for a metered feature at its hard limit) and the handler does not run. The handler's signature states the
 /// feature it needs.
 ///
 /// ```
@@ -57,7 +57,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let entitlements = Entitlements::from_request_parts(parts, state).await?;
-        evaluate_feature(entitlements.snapshot(), F::ID)?;
+        // Judged with the layer's limit status, so that both refuse alike.
+        parts
+            .extensions
+            .get::<kelviq_tower::KelviqContext>()
+            .and_then(|context| context.evaluate_feature(F::ID))
+            .unwrap_or_else(|| evaluate_feature(entitlements.snapshot(), F::ID))?;
         Ok(Entitled {
             entitlements,
             feature: PhantomData,

@@ -176,3 +176,45 @@ async fn optional_entitlements_are_none_without_layer_or_customer() {
         .assert_text("none");
     assert!(app.mock.journal().is_empty());
 }
+
+#[tokio::test]
+async fn entitled_answers_a_reached_limit_with_the_layers_status() {
+    use axum::Router;
+    use axum::routing::get;
+    use kelviq_axum::Gatekeeper;
+    use kelviq_axum::extract::Entitled;
+
+    kelviq_client::feature! {
+        ApiCalls = "api-calls";
+    }
+
+    let app = app().await;
+    app.kelviq
+        .reporting()
+        .report_usage(kelviq_client::ReportUsage::delta(
+            "cust_free",
+            "api-calls",
+            5,
+        ))
+        .await
+        .unwrap();
+    let gates = Gatekeeper::new(app.kelviq.clone(), app.meter.clone());
+    let router = Router::new()
+        .route(
+            "/calls",
+            get(|_: Entitled<ApiCalls>| async { "ok" })
+                .route_layer(gates.layer().limit_reached_status(429)),
+        )
+        .layer(axum::middleware::from_fn(
+            |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
+                request
+                    .extensions_mut()
+                    .insert(kelviq_axum::CustomerId::new("cust_free"));
+                next.run(request).await
+            },
+        ))
+        .with_state(app.kelviq.clone());
+    let response = axum_test::TestServer::new(router).get("/calls").await;
+    response.assert_status(http::StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.json::<Value>()["error"], "usage_limit_reached");
+}

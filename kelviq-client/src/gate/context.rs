@@ -46,6 +46,7 @@ pub struct RequestContext {
     stale: bool,
     kelviq: Kelviq,
     meter: Option<UsageMeter>,
+    limit_reached_status: u16,
 }
 
 impl RequestContext {
@@ -64,7 +65,34 @@ impl RequestContext {
             stale,
             kelviq,
             meter,
+            limit_reached_status: 403,
         }
+    }
+
+    /// The status the adapter answers a reached usage limit with (default `403`), so that
+    /// extractors refuse exactly as the layer would.
+    #[must_use]
+    pub fn with_limit_reached_status(mut self, status: u16) -> Self {
+        self.limit_reached_status = status;
+        self
+    }
+
+    /// The status of a "usage limit reached" refusal on this request.
+    pub fn limit_reached_status(&self) -> u16 {
+        self.limit_reached_status
+    }
+
+    /// Judges one feature against the snapshot as the adapter's gate would (see
+    /// [`evaluate_feature`](super::evaluate_feature)), with this request's limit status.
+    /// `None` when there is no snapshot (Kelviq unreachable, request let through).
+    pub fn evaluate_feature(&self, feature_id: &str) -> Option<Result<(), super::Denial>> {
+        self.snapshot.as_ref().map(|snapshot| {
+            super::requirement::evaluate_feature_with(
+                snapshot,
+                feature_id,
+                self.limit_reached_status,
+            )
+        })
     }
 
     /// The customer id.

@@ -104,8 +104,17 @@ fn judge_feature(snapshot: &Snapshot, feature_id: &str) -> Option<Failure> {
 /// for a hard-limited meter with nothing left, [`NoAccess`](super::DenialReason::NoAccess)
 /// otherwise.
 pub fn evaluate_feature(snapshot: &Snapshot, feature_id: &str) -> Result<(), Denial> {
+    evaluate_feature_with(snapshot, feature_id, 403)
+}
+
+/// [`evaluate_feature`] with the status a reached limit answers.
+pub(crate) fn evaluate_feature_with(
+    snapshot: &Snapshot,
+    feature_id: &str,
+    limit_status: u16,
+) -> Result<(), Denial> {
     match judge_feature(snapshot, feature_id) {
         None => Ok(()),
-        Some(failure) => Err(failure.denial(feature_id, 403)),
+        Some(failure) => Err(failure.denial(feature_id, limit_status)),
     }
 }
