@@ -2,7 +2,7 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use kelviq_client::gate::Denial;
+use kelviq_client::gate::{Denial, error_body};
 
 /// The layer (or an authentication layer inserting a customer id) is missing in front of
 /// a route that uses a Kelviq extractor: `500`, naming what to add.
@@ -61,19 +61,15 @@ impl KelviqRejection {
         match self {
             KelviqRejection::Denied(denial) => denial.to_json_string(),
             KelviqRejection::MissingLayer(_) => {
-                server_error_body(self.code(), MissingKelviqLayer::MESSAGE)
+                error_body(self.code(), MissingKelviqLayer::MESSAGE)
             }
-            KelviqRejection::MissingMeter => server_error_body(
+            KelviqRejection::MissingMeter => error_body(
                 self.code(),
                 "this extractor records usage, but the Kelviq layer has no usage meter \
                  (KelviqLayer::usage_meter)",
             ),
         }
     }
-}
-
-fn server_error_body(code: &str, message: &str) -> String {
-    kelviq_client::gate::error_body(code, message)
 }
 
 impl std::fmt::Display for KelviqRejection {
@@ -101,12 +97,17 @@ impl IntoResponse for KelviqRejection {
             status = self.status().as_u16(),
             "rejecting request"
         );
-        let mut response = self.body().into_response();
-        *response.status_mut() = self.status();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        response
+        json_response(self.status(), self.body())
     }
+}
+
+/// A JSON answer with `status`: the shape of every error this crate writes.
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
+    let mut response = body.into_response();
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }

@@ -5,7 +5,9 @@ use std::future::Future;
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode};
+
+use crate::rejection::json_response;
 use kelviq_client::Kelviq;
 use kelviq_client::webhook::{Webhook, WebhookEvent};
 
@@ -56,11 +58,8 @@ where
 }
 
 fn invalid(message: &str) -> Response {
-    let mut response = kelviq_client::gate::error_body("invalid_webhook", message).into_response();
-    *response.status_mut() = StatusCode::BAD_REQUEST;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    json_response(
+        StatusCode::BAD_REQUEST,
+        kelviq_client::gate::error_body("invalid_webhook", message),
+    )
 }
