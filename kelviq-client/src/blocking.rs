@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use crate::cache::CachedEntitlements;
 use crate::error::{Error, Result};
-use crate::meter::{ShutdownReport, UsageMeter, UsageMeterBuilder};
+use crate::meter::{ShutdownReport, UsageMeter};
 use crate::models::{
     ArchivedCustomer, CancelledSubscription, Charge, CheckoutSession, Customer, Entitlement,
     Entitlements as AllEntitlements, EventReport, LicenseActivation, LicenseDeactivation,
@@ -135,23 +135,21 @@ impl Kelviq {
         self.inner.invalidate_entitlements(customer_id);
     }
 
-    /// Starts a usage meter on this client's runtime: it keeps flushing between calls.
-    /// `configure` sets its options (`|builder| builder` for the defaults).
+    /// The client's usage meter (see [`crate::Kelviq::usage_meter`]), started on this
+    /// client's runtime the first time: it keeps flushing between calls. Its settings are
+    /// the async client's ([`KelviqBuilder::usage_meter`](crate::KelviqBuilder::usage_meter)).
     ///
     /// # Errors
     ///
-    /// As [`UsageMeterBuilder::start`], and [`Error::Blocking`] when the runtime is gone.
-    pub fn start_meter(
-        &self,
-        configure: impl FnOnce(UsageMeterBuilder) -> UsageMeterBuilder,
-    ) -> Result<UsageMeter> {
+    /// [`Error::Blocking`] when the runtime is gone.
+    pub fn usage_meter(&self) -> Result<UsageMeter> {
         let Some(runtime) = &self.runtime.0 else {
             return Err(Error::Blocking(
                 "the blocking client's runtime has shut down",
             ));
         };
         let _entered = runtime.enter();
-        configure(UsageMeter::builder(self.inner.clone())).start()
+        self.inner.usage_meter().cloned()
     }
 
     /// Shuts a meter down, waiting at most `deadline` (see [`UsageMeter::shutdown`]).

@@ -7,9 +7,12 @@ use http::HeaderValue;
 
 use crate::cache::{CacheConfig, EntitlementCache};
 use crate::client::{Inner, Kelviq};
-use crate::config::{self, AccessToken, Environment};
+use crate::config::{
+    self, AccessToken, ENV_API_KEY, ENV_BASE_URL, ENV_EDGE_URL, ENV_ENVIRONMENT, Environment,
+};
 use crate::error::{Error, Result};
 use crate::http::{RetryPolicy, Transport};
+use crate::meter::MeterConfig;
 
 /// The default timeout of one attempt, as the official SDK's (10 s). Unlike the official
 /// SDK's per-phase timeout, it bounds the whole attempt: connect, send and read.
@@ -35,7 +38,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 ///     .build()?;
 /// # Ok::<(), kelviq_client::Error>(())
 /// ```
-#[derive(Default)]
 #[must_use]
 pub struct KelviqBuilder {
     access_token: Option<String>,
@@ -47,6 +49,27 @@ pub struct KelviqBuilder {
     user_agent_suffix: Option<String>,
     http: Option<reqwest::Client>,
     cache: Option<CacheConfig>,
+    meter: MeterConfig,
+    /// The first bad value of the environment, returned by `build`.
+    error: Option<Error>,
+}
+
+impl Default for KelviqBuilder {
+    fn default() -> Self {
+        KelviqBuilder {
+            access_token: None,
+            environment: Environment::default(),
+            api_url: None,
+            edge_url: None,
+            timeout: None,
+            retry: RetryPolicy::default(),
+            user_agent_suffix: None,
+            http: None,
+            cache: Some(CacheConfig::default()),
+            meter: MeterConfig::default(),
+            error: None,
+        }
+    }
 }
 
 /// Shows every option but the token, which prints as `***`.
@@ -62,11 +85,60 @@ impl std::fmt::Debug for KelviqBuilder {
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("http", &self.http)
             .field("cache", &self.cache)
+            .field("meter", &self.meter)
             .finish()
     }
 }
 
 impl KelviqBuilder {
+    /// A builder configured from the environment, to which more options can be added:
+    /// `KELVIQ_API_KEY` (required), `KELVIQ_ENV` (`production`, `staging` or `sandbox`;
+    /// unset or empty means sandbox), `KELVIQ_BASE_URL` and `KELVIQ_EDGE_URL` (optional
+    /// overrides). A missing or invalid variable is reported by
+    /// [`build`](KelviqBuilder::build).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use kelviq_client::{CacheConfig, KelviqBuilder};
+    ///
+    /// let kelviq = KelviqBuilder::from_env()
+    ///     .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(30)))
+    ///     .build()?;
+    /// # Ok::<(), kelviq_client::Error>(())
+    /// ```
+    pub fn from_env() -> Self {
+        KelviqBuilder::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// [`KelviqBuilder::from_env`] reading variables through `lookup` (for tests and for
+    /// configuration systems other than the process environment).
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut builder = KelviqBuilder::default();
+        match lookup(ENV_API_KEY).filter(|token| !token.is_empty()) {
+            Some(token) => builder = builder.access_token(token),
+            None => builder.fail(Error::Config(format!("{ENV_API_KEY} is not set"))),
+        }
+        match lookup(ENV_ENVIRONMENT) {
+            Some(name) if !name.trim().is_empty() => match name.parse::<Environment>() {
+                Ok(environment) => builder = builder.environment(environment),
+                Err(error) => builder.fail(Error::Config(format!("{ENV_ENVIRONMENT}: {error}"))),
+            },
+            _ => {}
+        }
+        if let Some(url) = lookup(ENV_BASE_URL).filter(|url| !url.is_empty()) {
+            builder = builder.api_url(url);
+        }
+        if let Some(url) = lookup(ENV_EDGE_URL).filter(|url| !url.is_empty()) {
+            builder = builder.edge_url(url);
+        }
+        builder
+    }
+
+    /// Keeps `error` unless an earlier one is kept.
+    fn fail(&mut self, error: Error) {
+        self.error.get_or_insert(error);
+    }
+
     /// The access token (required), sent as `Authorization: Bearer <token>`.
     pub fn access_token(mut self, token: impl Into<String>) -> Self {
         self.access_token = Some(token.into());
@@ -116,11 +188,27 @@ impl KelviqBuilder {
         self
     }
 
-    /// Serves `has_access`, `get_entitlement` and `get_all_entitlements` from a per-customer
-    /// entitlement cache (default: no cache, every check calls Kelviq). See
+    /// How the per-customer entitlement cache behaves, which serves `has_access`,
+    /// `get_entitlement`, `get_all_entitlements` and gates. Default: on, with
+    /// [`CacheConfig::default`] (fresh for 60 s, as in the official SDK). See
     /// [`cache`](crate::cache).
     pub fn entitlement_cache(mut self, config: CacheConfig) -> Self {
         self.cache = Some(config);
+        self
+    }
+
+    /// Turns the entitlement cache off: every check is a call to Kelviq, as with the
+    /// official SDK's `cache=False`. Gates refuse such a client (each gated request would
+    /// wait for Kelviq).
+    pub fn no_entitlement_cache(mut self) -> Self {
+        self.cache = None;
+        self
+    }
+
+    /// How the client's usage meter ([`Kelviq::usage_meter`]) delivers usage. Default:
+    /// [`MeterConfig::default`].
+    pub fn usage_meter(mut self, config: MeterConfig) -> Self {
+        self.meter = config;
         self
     }
 
@@ -130,8 +218,14 @@ impl KelviqBuilder {
     ///
     /// [`Error::Config`] when the token is missing or not header-safe, a base URL is not an
     /// `http(s)` URL or only one of the two is overridden, the timeout is zero, the user agent suffix is not header-safe, or the
-    /// HTTP client cannot be created, or the entitlement cache has room for no customer.
+    /// HTTP client cannot be created, the entitlement cache has room for no customer, or the
+    /// meter's flush interval or concurrency is zero; a missing or invalid environment
+    /// variable with [`KelviqBuilder::from_env`].
     pub fn build(self) -> Result<Kelviq> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        self.meter.validate()?;
         let Some(token) = self.access_token else {
             return Err(Error::Config(
                 "an access token is required (KelviqBuilder::access_token)".to_owned(),
@@ -188,9 +282,11 @@ impl KelviqBuilder {
         }
         Ok(Kelviq {
             inner: Arc::new(Inner {
-                cache: self.cache.map(EntitlementCache::new),
-                meters: std::sync::Mutex::new(Vec::new()),
-                transport: Transport {
+                cache: Arc::new(EntitlementCache::new(self.cache)),
+                meter_config: self.meter,
+                meter: std::sync::OnceLock::new(),
+                meter_start: std::sync::Mutex::new(()),
+                transport: Arc::new(Transport {
                     http,
                     api_url,
                     edge_url,
@@ -198,7 +294,7 @@ impl KelviqBuilder {
                     timeout,
                     retry: self.retry,
                     user_agent,
-                },
+                }),
             }),
         })
     }

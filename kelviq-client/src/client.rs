@@ -1,12 +1,13 @@
 //! [`Kelviq`]: the client, cheap to clone, with one accessor per API resource.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::builder::KelviqBuilder;
-use crate::cache::{CachedEntitlements, EntitlementCache};
-use crate::config::{ENV_API_KEY, ENV_BASE_URL, ENV_EDGE_URL, ENV_ENVIRONMENT, Environment};
-use crate::error::{Error, Result};
+use crate::cache::{CachedEntitlements, EntitlementCache, Snapshot};
+use crate::error::Result;
+use crate::gate::GateBuilder;
 use crate::http::Transport;
+use crate::meter::{MeterConfig, UsageMeter};
 use crate::resources::{
     Charges, Checkout, Customers, Entitlements, License, PaymentMethods, Portal, Refunds,
     Reporting, Subscriptions, Transactions,
@@ -44,11 +45,14 @@ pub struct Kelviq {
 /// What clones of a client share.
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub(crate) transport: Transport,
-    pub(crate) cache: Option<EntitlementCache>,
-    /// The usage meters started with this client, whose unsent usage a freshly fetched
-    /// snapshot must still count.
-    pub(crate) meters: std::sync::Mutex<Vec<std::sync::Weak<crate::meter::Shared>>>,
+    pub(crate) transport: Arc<Transport>,
+    /// The entitlement cache (possibly keeping no snapshot), which owns the usage ledger.
+    pub(crate) cache: Arc<EntitlementCache>,
+    pub(crate) meter_config: MeterConfig,
+    /// The client's usage meter, once started.
+    pub(crate) meter: OnceLock<UsageMeter>,
+    /// Held while the meter starts, so that it starts once.
+    pub(crate) meter_start: Mutex<()>,
 }
 
 impl Kelviq {
@@ -66,16 +70,16 @@ impl Kelviq {
         Kelviq::builder().access_token(access_token).build()
     }
 
-    /// A client configured from the environment: `KELVIQ_API_KEY` (required), `KELVIQ_ENV`
-    /// (`production`, `staging` or `sandbox`; unset or empty means sandbox),
-    /// `KELVIQ_BASE_URL` and `KELVIQ_EDGE_URL` (optional overrides).
+    /// A client configured from the environment with default options:
+    /// [`KelviqBuilder::from_env`] then [`build`](KelviqBuilder::build). Use the builder to
+    /// add options.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] naming the variable that is missing or invalid (never its value
     /// for the token).
     pub fn from_env() -> Result<Self> {
-        Kelviq::from_env_with(|name| std::env::var(name).ok())
+        KelviqBuilder::from_env().build()
     }
 
     /// [`Kelviq::from_env`] reading variables through `lookup` (for tests and for
@@ -85,25 +89,7 @@ impl Kelviq {
     ///
     /// As [`Kelviq::from_env`].
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let token = lookup(ENV_API_KEY)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| Error::Config(format!("{ENV_API_KEY} is not set")))?;
-        let environment = match lookup(ENV_ENVIRONMENT) {
-            Some(name) if !name.trim().is_empty() => name
-                .parse::<Environment>()
-                .map_err(|error| Error::Config(format!("{ENV_ENVIRONMENT}: {error}")))?,
-            _ => Environment::Sandbox,
-        };
-        let mut builder = Kelviq::builder()
-            .access_token(token)
-            .environment(environment);
-        if let Some(url) = lookup(ENV_BASE_URL).filter(|url| !url.is_empty()) {
-            builder = builder.api_url(url);
-        }
-        if let Some(url) = lookup(ENV_EDGE_URL).filter(|url| !url.is_empty()) {
-            builder = builder.edge_url(url);
-        }
-        builder.build()
+        KelviqBuilder::from_env_with(lookup).build()
     }
 
     /// The API base URL in use.
@@ -120,115 +106,104 @@ impl Kelviq {
         &self.inner.transport
     }
 
-    pub(crate) fn cache(&self) -> Option<&EntitlementCache> {
-        self.inner.cache.as_ref()
+    pub(crate) fn cache(&self) -> &EntitlementCache {
+        &self.inner.cache
     }
 
-    /// The customer's entitlements snapshot: from the cache when it is enabled (fresh, or
-    /// stale while Kelviq is unreachable — the answer says which), else fetched now.
+    /// Whether the client keeps an entitlement cache (on unless the builder said
+    /// [`no_entitlement_cache`](KelviqBuilder::no_entitlement_cache)). Gates need one.
+    pub fn has_entitlement_cache(&self) -> bool {
+        self.inner.cache.is_enabled()
+    }
+
+    /// The customer's entitlements snapshot: from the cache (fresh, or stale while Kelviq
+    /// is unreachable — the answer says which), else fetched now. A fetched snapshot
+    /// counts the usage this client's meter recorded and has not delivered yet.
     ///
     /// # Errors
     ///
     /// [`Error::Validation`] for an empty id; the error of the upstream call when there is
     /// no usable snapshot ([`Error::Shared`] when several callers waited on that call).
     pub async fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedEntitlements> {
-        if let Some(snapshot) = self.cache().and_then(|cache| cache.get_fresh(customer_id)) {
+        if let Some(snapshot) = self.cache().get_fresh(customer_id) {
             return Ok(CachedEntitlements::fresh(snapshot));
         }
+        crate::resources::require("customer_id", customer_id)?;
         let client = self.clone();
         let customer = customer_id.to_owned();
-        let load = async move {
-            let entitlements = client.entitlements().fetch_all(&customer).await?;
-            let snapshot = crate::cache::Snapshot::new(entitlements);
-            // Usage recorded here but not yet sent is not in Kelviq's answer: count it.
-            for (feature_id, units) in client.unsent_usage(&customer) {
-                snapshot.apply_usage(&feature_id, units, false);
-            }
-            Ok(snapshot)
-        };
-        match self.cache() {
-            Some(cache) => {
-                crate::resources::require("customer_id", customer_id)?;
-                cache.get(customer_id, load).await
-            }
-            None => Ok(CachedEntitlements::fresh(Arc::new(load.await?))),
-        }
-    }
-
-    /// Registers a meter whose unsent usage fresh snapshots must count.
-    pub(crate) fn register_meter(&self, meter: std::sync::Weak<crate::meter::Shared>) {
-        let mut meters = self
-            .inner
-            .meters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        meters.retain(|meter| meter.strong_count() > 0);
-        meters.push(meter);
-    }
-
-    /// The customer's usage recorded by this client's meters and not yet sent, per feature.
-    fn unsent_usage(&self, customer_id: &str) -> Vec<(String, i64)> {
-        let meters: Vec<_> = self
-            .inner
-            .meters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .filter_map(std::sync::Weak::upgrade)
-            .collect();
-        meters
-            .iter()
-            .flat_map(|meter| meter.waiting_for(customer_id))
-            .collect()
+        let load = async move { client.entitlements().fetch_all(&customer).await };
+        self.cache().get(customer_id, load).await
     }
 
     /// The customer's cached snapshot if it is fresh, without I/O and without allocating:
     /// the fast path of a gate. `None` without a cache, or when the snapshot is missing or
     /// stale (then use [`Kelviq::entitlements_snapshot`]).
-    pub fn cached_entitlements(&self, customer_id: &str) -> Option<Arc<crate::cache::Snapshot>> {
-        self.cache().and_then(|cache| cache.get_fresh(customer_id))
+    pub fn cached_entitlements(&self, customer_id: &str) -> Option<Arc<Snapshot>> {
+        self.cache().get_fresh(customer_id)
     }
 
     /// Forgets the customer's cached entitlements, so the next check fetches them (after a
     /// plan change, say). Does nothing without a cache.
     pub fn invalidate_entitlements(&self, customer_id: &str) {
-        if let Some(cache) = self.cache() {
-            cache.invalidate(customer_id);
-        }
+        self.cache().invalidate(customer_id);
     }
 
     /// Forgets every cached snapshot. Does nothing without a cache.
     pub fn invalidate_all_entitlements(&self) {
-        if let Some(cache) = self.cache() {
-            cache.invalidate_all();
-        }
+        self.cache().invalidate_all();
     }
 
     /// How many customers the cache holds a snapshot for (0 without a cache). Counts are
     /// maintained lazily; [`Kelviq::sync_cache`] brings them up to date.
     pub fn cached_customers(&self) -> u64 {
-        self.cache().map_or(0, EntitlementCache::len)
+        self.cache().len()
     }
 
     /// Runs the cache's pending housekeeping (evictions, counts).
     pub fn sync_cache(&self) {
-        if let Some(cache) = self.cache() {
-            cache.run_pending_tasks();
-        }
+        self.cache().run_pending_tasks();
     }
 
-    /// Applies usage reported by this process to the cached snapshot (`set`: replace,
-    /// else add); the usage meter and `report_usage` call it.
-    pub(crate) fn apply_usage_to_cache(
-        &self,
-        customer_id: &str,
-        feature_id: &str,
-        value: i64,
-        set: bool,
-    ) {
-        if let Some(cache) = self.cache() {
-            cache.apply_usage(customer_id, feature_id, value, set);
+    /// The client's usage meter: records usage without waiting and delivers it in the
+    /// background (see [`meter`](crate::meter)). Started on the current tokio runtime the
+    /// first time it is asked for, with the client's [`MeterConfig`]
+    /// ([`KelviqBuilder::usage_meter`]); every later call, from any clone of the client,
+    /// returns the same meter. Usage it records applies to this client's cached
+    /// snapshots at once.
+    ///
+    /// After [`UsageMeter::shutdown`] the meter stays the client's, closed: records fail
+    /// with [`Error::MeterClosed`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the meter must be started and this is not inside a tokio
+    /// runtime.
+    pub fn usage_meter(&self) -> Result<&UsageMeter> {
+        if let Some(meter) = self.inner.meter.get() {
+            return Ok(meter);
         }
+        let _starting = self
+            .inner
+            .meter_start
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(meter) = self.inner.meter.get() {
+            return Ok(meter);
+        }
+        let meter = UsageMeter::start(
+            Arc::clone(&self.inner.transport),
+            Arc::clone(&self.inner.cache),
+            self.inner.meter_config.clone(),
+        )?;
+        Ok(self.inner.meter.get_or_init(|| meter))
+    }
+
+    /// A builder for a [`Gate`](crate::gate::Gate) deciding with this client: no
+    /// requirement, no metering, success is `2xx`, fail closed, a reached limit answers
+    /// `403`. Clone it to use it as a template of app-wide settings (see
+    /// [`GateBuilder`]).
+    pub fn gate(&self) -> GateBuilder {
+        GateBuilder::new(self)
     }
 
     /// Customers: create, list, retrieve, update, archive.

@@ -7,8 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::cache::CachedEntitlements;
 use crate::client::Kelviq;
-use crate::error::{Error, Result};
-use crate::meter::UsageMeter;
+use crate::error::Result;
 use crate::models::{
     Customer, Entitlement, EventReport, Page, PaymentMethod, PortalSession, Subscription,
     UsageReport,
@@ -34,7 +33,6 @@ use crate::resources::{ListPaymentMethods, ListSubscriptions, ReportEvent, Repor
 pub struct CustomerClient {
     client: Kelviq,
     customer_id: Arc<str>,
-    meter: Option<UsageMeter>,
 }
 
 impl Kelviq {
@@ -43,19 +41,11 @@ impl Kelviq {
         CustomerClient {
             client: self.clone(),
             customer_id: customer_id.into(),
-            meter: None,
         }
     }
 }
 
 impl CustomerClient {
-    /// Records usage through `meter` in [`CustomerClient::record_usage`].
-    #[must_use]
-    pub fn with_meter(mut self, meter: UsageMeter) -> Self {
-        self.meter = Some(meter);
-        self
-    }
-
     /// The customer id.
     pub fn id(&self) -> &str {
         &self.customer_id
@@ -111,19 +101,16 @@ impl CustomerClient {
             .await
     }
 
-    /// Records `amount` units of a feature with the usage meter, without waiting.
+    /// Records `amount` units of a feature with the client's usage meter
+    /// ([`Kelviq::usage_meter`]), without waiting.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when no meter was given ([`CustomerClient::with_meter`]); else as
-    /// [`UsageMeter::record`].
+    /// As [`Kelviq::usage_meter`] and [`UsageMeter::record`](crate::meter::UsageMeter::record).
     pub fn record_usage(&self, feature_id: &str, amount: i64) -> Result<()> {
-        match &self.meter {
-            Some(meter) => meter.record(&self.customer_id, feature_id, amount),
-            None => Err(Error::Config(
-                "no usage meter: give one with CustomerClient::with_meter".to_owned(),
-            )),
-        }
+        self.client
+            .usage_meter()?
+            .record(&self.customer_id, feature_id, amount)
     }
 
     /// Reports an event now (with a generated idempotency key and timestamp).

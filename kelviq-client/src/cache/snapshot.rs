@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::models::{Entitlement, Entitlements, FeatureType};
@@ -93,12 +95,12 @@ impl Snapshot {
         &self.entitlements
     }
 
-    /// How long ago it was fetched.
+    /// How long ago it was fetched (on tokio's clock, so paused-time tests see it age).
     pub fn age(&self) -> Duration {
         self.fetched_at.elapsed()
     }
 
-    /// When it was fetched.
+    /// When it was fetched, on tokio's clock.
     pub fn fetched_at(&self) -> Instant {
         self.fetched_at
     }

@@ -1,63 +1,111 @@
-//! Builds a [`Gate`]: setters never fail, `build` reports the first bad value.
+//! [`GateBuilder`]: a gate's settings, checked once in `build`; cloned, a template of
+//! app-wide settings that stamps out per-route gates.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::client::Kelviq;
 use crate::error::{Error, Result};
 
-use super::check::{Gate, GateConfig};
+use super::denial::Denial;
+use super::engine::{DenialHandler, Gate, GateConfig};
 use super::metering::MeterSpec;
 use super::policy::{FailurePolicy, StatusFilter};
 use super::requirement::Requirement;
 
-/// Builds a [`Gate`]; from [`Gate::builder`].
+/// Builds a [`Gate`]; from [`Kelviq::gate`].
 ///
 /// Setters take and return the builder and never fail: a bad value is kept and returned
 /// by [`build`](GateBuilder::build), the first one if there are several.
 ///
-/// ```
-/// # fn main() -> Result<(), kelviq_client::Error> {
-/// use kelviq_client::gate::{FailurePolicy, Gate};
+/// # A template of app-wide settings
 ///
-/// let exports = Gate::builder()
-///     .require("reports")
-///     .require_any(["exports-csv", "exports-xlsx"])
-///     .meter("api-calls", 1)
-///     .success_statuses(200..=201)
-///     .failure_policy(FailurePolicy::Allow)
-///     .limit_reached_status(429)
+/// The builder is cheap to clone. Set what every route shares once — the limit status, the
+/// failure policy, the denial handler — and stamp out each route's gate from a clone:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), kelviq_client::Error> {
+/// # let mock = kelviq_mock::MockServer::start().await;
+/// use http::StatusCode;
+/// use kelviq_client::Kelviq;
+/// use kelviq_client::gate::FailurePolicy;
+///
+/// kelviq_client::feature! {
+///     pub Reports = "reports";
+///     pub ApiCalls = "api-calls";
+/// }
+///
+/// let kelviq = Kelviq::builder()
+///     .access_token(mock.token())
+///     .api_url(mock.url())
+///     .edge_url(mock.edge_url())
 ///     .build()?;
-/// assert_eq!(exports.requirements().len(), 2);
-/// assert!(Gate::builder().require("").build().is_err());
+/// let gates = kelviq
+///     .gate()
+///     .limit_reached_status(StatusCode::TOO_MANY_REQUESTS)
+///     .failure_policy(FailurePolicy::Deny);
+///
+/// let reports = gates.clone().require(Reports).build()?;
+/// let calls = gates.clone().require(ApiCalls).meter(ApiCalls, 1).success_statuses(200..=201).build()?;
+/// assert_eq!(reports.requirements().len(), 1);
+/// assert_eq!(calls.limit_reached_status(), StatusCode::TOO_MANY_REQUESTS);
+///
+/// // A mistake is named at build time, not at request time.
+/// let error = gates.clone().require("").build().unwrap_err();
+/// assert!(error.to_string().contains("require"));
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct GateBuilder {
+    kelviq: Kelviq,
     requirements: Vec<Requirement>,
-    meter: Option<MeterSpec>,
+    metering: Option<MeterSpec>,
     success: StatusFilter,
     failure_policy: FailurePolicy,
-    limit_reached_status: u16,
+    limit_reached_status: StatusCode,
+    on_denied: Option<DenialHandler>,
     /// The first bad value, shared so that the builder can be cloned.
-    error: Option<std::sync::Arc<Error>>,
+    error: Option<Arc<Error>>,
 }
 
-impl Default for GateBuilder {
-    fn default() -> Self {
-        GateBuilder {
-            requirements: Vec::new(),
-            meter: None,
-            success: StatusFilter::default(),
-            failure_policy: FailurePolicy::default(),
-            limit_reached_status: 403,
-            error: None,
-        }
+impl std::fmt::Debug for GateBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GateBuilder")
+            .field("requirements", &self.requirements)
+            .field("metering", &self.metering)
+            .field("success", &self.success)
+            .field("failure_policy", &self.failure_policy)
+            .field("limit_reached_status", &self.limit_reached_status)
+            .field("on_denied", &self.on_denied.is_some())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
     }
 }
 
 impl GateBuilder {
+    /// A builder for a gate deciding with `kelviq`: no requirement, no metering, success
+    /// is `2xx`, fail closed, a reached limit answers `403`. Same as [`Kelviq::gate`].
+    pub fn new(kelviq: &Kelviq) -> Self {
+        GateBuilder {
+            kelviq: kelviq.clone(),
+            requirements: Vec::new(),
+            metering: None,
+            success: StatusFilter::default(),
+            failure_policy: FailurePolicy::default(),
+            limit_reached_status: StatusCode::FORBIDDEN,
+            on_denied: None,
+            error: None,
+        }
+    }
+
     /// Keeps `error` unless an earlier one is already kept.
     fn fail(&mut self, error: Error) {
-        self.error.get_or_insert(std::sync::Arc::new(error));
+        self.error.get_or_insert(Arc::new(error));
     }
 
     /// Checks a feature id (not empty) and keeps it.
@@ -68,8 +116,9 @@ impl GateBuilder {
         feature
     }
 
-    /// Requires the customer to be entitled to `feature`. Several calls require all of
-    /// them. Default: nothing is required.
+    /// Requires the customer to be entitled to `feature` (an id, or a
+    /// [`feature!`](crate::feature) type). Several calls require all of them. Default:
+    /// nothing is required.
     pub fn require(mut self, feature: impl Into<String>) -> Self {
         let feature = self.feature("require", feature.into());
         self.requirements.push(Requirement::Feature(feature));
@@ -112,11 +161,11 @@ impl GateBuilder {
         self
     }
 
-    /// Meters `amount` of `feature` after each successful response (see
-    /// [`Gate::after_response`]); the response may override the amount. The feature need
-    /// not be a required one. A later call replaces an earlier one. Default: no metering.
-    /// The amount must not be negative; `0` records nothing unless the response gives an
-    /// amount.
+    /// Meters `amount` of `feature` (an id, or a [`feature!`](crate::feature) type) after
+    /// each successful response (see [`Gate::finish`]); the handler may give another
+    /// amount ([`UsageAmount`](super::UsageAmount)). The feature need not be a required
+    /// one. A later call replaces an earlier one. Default: no metering. The amount must
+    /// not be negative; `0` records nothing unless the handler gives an amount.
     pub fn meter(mut self, feature: impl Into<String>, amount: i64) -> Self {
         let feature = self.feature("meter", feature.into());
         if amount < 0 {
@@ -125,7 +174,7 @@ impl GateBuilder {
                 format!("the amount must not be negative, got {amount}"),
             ));
         }
-        self.meter = Some(MeterSpec { feature, amount });
+        self.metering = Some(MeterSpec { feature, amount });
         self
     }
 
@@ -151,36 +200,61 @@ impl GateBuilder {
         self
     }
 
-    /// The status of a denial because a hard usage limit is reached; `402` and `429` are
-    /// common choices. Must be within `400..=599`. Default: `403`.
-    pub fn limit_reached_status(mut self, status: u16) -> Self {
-        if !(400..=599).contains(&status) {
+    /// The status of a denial because a hard usage limit is reached;
+    /// [`StatusCode::PAYMENT_REQUIRED`] and [`StatusCode::TOO_MANY_REQUESTS`] are common
+    /// choices. Must be a `4xx` or `5xx`. Default: `403`.
+    pub fn limit_reached_status(mut self, status: StatusCode) -> Self {
+        if !(status.is_client_error() || status.is_server_error()) {
             self.fail(Error::Config(format!(
-                "gate limit reached status must be within 400..=599, got {status}"
+                "gate limit_reached_status must be a 4xx or 5xx status, got {status}"
             )));
         }
         self.limit_reached_status = status;
         self
     }
 
-    /// Builds the gate.
+    /// Answers every denial (missing customer, not entitled, limit reached, unavailable)
+    /// with this function's response instead of the default JSON
+    /// ([`Denial::to_response`]). Every adapter uses it. Default: none.
+    pub fn on_denied<F>(mut self, handler: F) -> Self
+    where
+        F: Fn(&Denial) -> http::Response<Bytes> + Send + Sync + 'static,
+    {
+        self.on_denied = Some(Arc::new(handler));
+        self
+    }
+
+    /// Builds the gate, and starts the client's usage meter if it has not started
+    /// ([`Kelviq::usage_meter`]).
     ///
     /// # Errors
     ///
     /// The first bad value given: [`Error::Validation`] for an empty feature id
     /// (`require`, `require_any`, `meter`), an empty any-of list or a negative meter
-    /// amount; [`Error::Config`] for a limit status outside `400..=599` or an empty
-    /// success range.
+    /// amount; [`Error::Config`] for a limit status that is not a `4xx` or `5xx`, an empty
+    /// success range, a client without an entitlement cache, or — starting the meter —
+    /// outside a tokio runtime.
     pub fn build(self) -> Result<Gate> {
         if let Some(error) = self.error {
             return Err(Error::shared(error));
         }
+        if !self.kelviq.has_entitlement_cache() {
+            return Err(Error::Config(
+                "a gate needs the client's entitlement cache, or every gated request would \
+                 wait for a call to Kelviq: build the client without no_entitlement_cache()"
+                    .to_owned(),
+            ));
+        }
+        let meter = self.kelviq.usage_meter()?.clone();
         Ok(Gate::from_config(GateConfig {
+            kelviq: self.kelviq,
+            meter,
             requirements: self.requirements,
-            meter: self.meter,
+            metering: self.metering,
             success: self.success,
             failure_policy: self.failure_policy,
             limit_reached_status: self.limit_reached_status,
+            on_denied: self.on_denied,
         }))
     }
 }

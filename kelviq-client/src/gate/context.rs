@@ -1,141 +1,136 @@
-//! What the framework adapters leave in a request for handlers, and what handlers leave in
-//! a response for the adapters: the same types for tower/axum and actix-web.
+//! What a gate leaves in a request it let through ([`RequestContext`]), and what handlers
+//! leave for metering ([`UsageAmount`]): the same types for tower/axum and actix-web.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+use http::StatusCode;
 
 use crate::cache::Snapshot;
 use crate::client::Kelviq;
 use crate::customer_client::CustomerClient;
 use crate::meter::UsageMeter;
 
-/// The customer id of the current request, as an authentication layer or middleware
-/// inserts it into the request extensions: the adapters' default customer source.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CustomerId(pub Arc<str>);
+use super::denial::Denial;
+use super::requirement::evaluate_feature_with;
 
-impl CustomerId {
-    /// A customer id.
-    pub fn new(id: impl Into<Arc<str>>) -> Self {
-        CustomerId(id.into())
-    }
-
-    /// The id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for CustomerId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Put into the response extensions by a handler to meter this amount instead of the
-/// route's configured one (the number of rows exported, say). Read only when the response
-/// is a success.
+/// An amount of usage to meter for this request instead of the gate's configured one (the
+/// number of rows exported, say). Read only when the response is a success.
+///
+/// Give it either as a response extension (`(Extension(UsageAmount(n)), body)` in axum,
+/// `response.extensions_mut().insert(..)` in actix-web) or through the request's context
+/// ([`RequestContext::set_usage_amount`], what the `UsageRecorder` extractors do); the
+/// response extension wins. Every adapter reads both, in that order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UsageAmount(pub i64);
 
-/// What an adapter knows of a request it let through: the customer, the entitlement
-/// snapshot, the client and the meter. Cheap to clone: reference counts only.
+/// What a gate knows of a request it let through: the customer, the entitlement snapshot,
+/// the client and its meter. Adapters put it into the request extensions for extractors
+/// and handlers. Cheap to clone: one reference count.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     customer_id: Arc<str>,
     snapshot: Option<Arc<Snapshot>>,
     stale: bool,
     kelviq: Kelviq,
-    meter: Option<UsageMeter>,
-    limit_reached_status: u16,
+    meter: UsageMeter,
+    limit_reached_status: StatusCode,
+    /// The amount a handler asked to meter, when `amount_set`.
+    amount: AtomicI64,
+    amount_set: AtomicBool,
 }
 
 impl RequestContext {
     /// A context for a customer let through with this snapshot (`None` when Kelviq was
-    /// unreachable and the failure policy let the request through).
-    pub fn new(
+    /// unreachable and the failure policy let the request through). Built by the gate.
+    pub(super) fn new(
         customer_id: Arc<str>,
         snapshot: Option<Arc<Snapshot>>,
         stale: bool,
-        kelviq: Kelviq,
-        meter: Option<UsageMeter>,
+        kelviq: &Kelviq,
+        meter: &UsageMeter,
+        limit_reached_status: StatusCode,
     ) -> Self {
         RequestContext {
-            customer_id,
-            snapshot,
-            stale,
-            kelviq,
-            meter,
-            limit_reached_status: 403,
-        }
-    }
-
-    /// The status the adapter answers a reached usage limit with (default `403`), so that
-    /// extractors refuse exactly as the layer would.
-    #[must_use]
-    pub fn with_limit_reached_status(mut self, status: u16) -> Self {
-        self.limit_reached_status = status;
-        self
-    }
-
-    /// The status of a "usage limit reached" refusal on this request.
-    pub fn limit_reached_status(&self) -> u16 {
-        self.limit_reached_status
-    }
-
-    /// Judges one feature against the snapshot as the adapter's gate would (see
-    /// [`evaluate_feature`](super::evaluate_feature)), with this request's limit status.
-    /// `None` when there is no snapshot (Kelviq unreachable, request let through).
-    pub fn evaluate_feature(&self, feature_id: &str) -> Option<Result<(), super::Denial>> {
-        self.snapshot.as_ref().map(|snapshot| {
-            super::requirement::evaluate_feature_with(
+            inner: Arc::new(Inner {
+                customer_id,
                 snapshot,
-                feature_id,
-                self.limit_reached_status,
-            )
-        })
+                stale,
+                kelviq: kelviq.clone(),
+                meter: meter.clone(),
+                limit_reached_status,
+                amount: AtomicI64::new(0),
+                amount_set: AtomicBool::new(false),
+            }),
+        }
     }
 
     /// The customer id.
     pub fn customer_id(&self) -> &str {
-        &self.customer_id
+        &self.inner.customer_id
     }
 
     /// The customer's entitlement snapshot; `None` when Kelviq was unreachable and the
     /// request was let through (fail open).
     pub fn snapshot(&self) -> Option<&Arc<Snapshot>> {
-        self.snapshot.as_ref()
+        self.inner.snapshot.as_ref()
     }
 
     /// Whether the snapshot is stale (Kelviq unreachable, last known state served).
     pub fn is_stale(&self) -> bool {
-        self.stale
+        self.inner.stale
     }
 
     /// The client.
     pub fn kelviq(&self) -> &Kelviq {
-        &self.kelviq
+        &self.inner.kelviq
     }
 
-    /// The usage meter, if the adapter has one.
-    pub fn meter(&self) -> Option<&UsageMeter> {
-        self.meter.as_ref()
+    /// The client's usage meter.
+    pub fn meter(&self) -> &UsageMeter {
+        &self.inner.meter
     }
 
-    /// The client scoped to this customer (with the meter, if any).
+    /// The client scoped to this customer.
     pub fn customer(&self) -> CustomerClient {
-        let customer = self.kelviq.customer(Arc::clone(&self.customer_id));
-        match &self.meter {
-            Some(meter) => customer.with_meter(meter.clone()),
-            None => customer,
-        }
+        self.inner
+            .kelviq
+            .customer(Arc::clone(&self.inner.customer_id))
     }
-}
 
-/// The JSON body of an error answer that is not a [`Denial`](super::Denial) (a
-/// misconfiguration, a missing layer, an invalid webhook), in the same shape:
-/// `{"error": code, "message": message, "feature": null}`.
-pub fn error_body(code: &str, message: &str) -> String {
-    let code = serde_json::Value::String(code.to_owned());
-    let message = serde_json::Value::String(message.to_owned());
-    format!("{{\"error\":{code},\"message\":{message},\"feature\":null}}")
+    /// The status the gate answers a reached usage limit with, so that extractors refuse
+    /// exactly as the gate would.
+    pub fn limit_reached_status(&self) -> StatusCode {
+        self.inner.limit_reached_status
+    }
+
+    /// Judges one feature against the snapshot as the gate would (see
+    /// [`evaluate_feature`](super::evaluate_feature)), with the gate's limit status.
+    /// `None` when there is no snapshot (Kelviq unreachable, request let through).
+    pub fn evaluate_feature(&self, feature_id: &str) -> Option<Result<(), Denial>> {
+        self.snapshot().map(|snapshot| {
+            evaluate_feature_with(snapshot, feature_id, self.inner.limit_reached_status)
+        })
+    }
+
+    /// Asks the gate to meter `amount` for this request, if its response is a success,
+    /// instead of its configured amount (a [`UsageAmount`] response extension still wins).
+    /// The last call wins.
+    pub fn set_usage_amount(&self, amount: i64) {
+        self.inner.amount.store(amount, Ordering::Relaxed);
+        self.inner.amount_set.store(true, Ordering::Release);
+    }
+
+    /// The amount set with [`RequestContext::set_usage_amount`], if any.
+    pub fn usage_amount(&self) -> Option<i64> {
+        self.inner
+            .amount_set
+            .load(Ordering::Acquire)
+            .then(|| self.inner.amount.load(Ordering::Relaxed))
+    }
 }

@@ -1,9 +1,13 @@
-//! What a gate decided about a request.
+//! What a gate decided about a request: a [`Decision`] for code that calls
+//! [`Gate::check`](super::Gate::check), an [`Admission`] for adapters.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::cache::Snapshot;
 
+use super::context::RequestContext;
 use super::denial::Denial;
 
 /// The outcome of [`Gate::check`](super::Gate::check).
@@ -63,5 +67,58 @@ impl Decision {
             Decision::Allow { snapshot, .. } => Ok(snapshot),
             Decision::Deny(denial) | Decision::Unavailable(denial) => Err(denial),
         }
+    }
+}
+
+/// What [`Gate::admit`](super::Gate::admit) answers: the adapter's whole view of a request
+/// before the handler runs.
+#[must_use = "an admission refuses nothing until it is acted on"]
+pub enum Admission {
+    /// Decided without I/O (a warm cache, or no customer id): let the request through
+    /// with this context, or answer the denial
+    /// ([`Gate::deny`](super::Gate::deny)).
+    Ready(Result<RequestContext, Denial>),
+    /// The customer's snapshot must be loaded first: await the future, then act as for
+    /// [`Ready`](Admission::Ready).
+    Loading(Admitting),
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Admission::Ready(ready) => f.debug_tuple("Ready").field(ready).finish(),
+            Admission::Loading(_) => f.write_str("Loading(..)"),
+        }
+    }
+}
+
+/// The future of an admission that loads the customer's snapshot: the cold path only, so
+/// it is boxed (its network call dwarfs one allocation).
+#[must_use = "futures do nothing unless polled"]
+pub struct Admitting {
+    future: Pin<Box<dyn Future<Output = Result<RequestContext, Denial>> + Send>>,
+}
+
+impl Admitting {
+    pub(super) fn new(
+        future: impl Future<Output = Result<RequestContext, Denial>> + Send + 'static,
+    ) -> Self {
+        Admitting {
+            future: Box::pin(future),
+        }
+    }
+}
+
+impl Future for Admitting {
+    type Output = Result<RequestContext, Denial>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.future.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for Admitting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Admitting(..)")
     }
 }

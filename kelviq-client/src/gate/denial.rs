@@ -4,6 +4,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -49,14 +51,14 @@ impl DenialReason {
 
     /// The status a denial for this reason has unless configured otherwise: `401` for a
     /// missing customer, `503` when unavailable, `403` for everything else.
-    pub fn default_status(self) -> u16 {
+    pub fn default_status(self) -> StatusCode {
         match self {
-            DenialReason::MissingCustomer => 401,
-            DenialReason::Unavailable => 503,
+            DenialReason::MissingCustomer => StatusCode::UNAUTHORIZED,
+            DenialReason::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             DenialReason::NoAccess
             | DenialReason::LimitReached
             | DenialReason::UnknownFeature
-            | DenialReason::UnknownCustomer => 403,
+            | DenialReason::UnknownCustomer => StatusCode::FORBIDDEN,
         }
     }
 }
@@ -96,7 +98,7 @@ impl fmt::Display for DenialReason {
 #[derive(Debug, Clone)]
 pub struct Denial {
     reason: DenialReason,
-    status: u16,
+    status: StatusCode,
     feature: Option<String>,
     message: Cow<'static, str>,
     error: Option<Arc<Error>>,
@@ -176,8 +178,8 @@ impl Denial {
         }
     }
 
-    /// The same denial with another status; the caller guarantees `400..=599`.
-    pub(crate) fn with_status(mut self, status: u16) -> Self {
+    /// The same denial with another status; the caller guarantees a `4xx` or `5xx`.
+    pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
     }
@@ -189,15 +191,9 @@ impl Denial {
         self
     }
 
-    /// The HTTP status to answer with, as a number (the form every `http` version takes):
-    /// always within `400..=599`.
-    pub fn status(&self) -> u16 {
+    /// The HTTP status to answer with: always a `4xx` or `5xx`.
+    pub fn status(&self) -> StatusCode {
         self.status
-    }
-
-    /// The HTTP status to answer with, as an [`http::StatusCode`] (`http` 1).
-    pub fn status_code(&self) -> http::StatusCode {
-        http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::FORBIDDEN)
     }
 
     /// Why the request was refused.
@@ -236,27 +232,80 @@ impl Denial {
 
     /// The JSON body as a string, fields in the order `error`, `message`, `feature`.
     pub fn to_json_string(&self) -> String {
-        let body = Body {
+        Body {
             error: self.code(),
             message: self.message(),
             feature: self.feature(),
-        };
-        // Serializing three strings cannot fail; the fallback is never taken.
-        serde_json::to_string(&body).unwrap_or_default()
+        }
+        .to_json()
     }
 
     /// The JSON body as bytes, ready to be a response body ([`Denial::CONTENT_TYPE`]).
-    pub fn body_bytes(&self) -> bytes::Bytes {
-        bytes::Bytes::from(self.to_json_string())
+    pub fn body_bytes(&self) -> Bytes {
+        Bytes::from(self.to_json_string())
+    }
+
+    /// The default answer to the denial: its status, `Content-Type: application/json` and
+    /// its JSON body. Adapters answer with it (or with a gate's
+    /// [denial handler](super::GateBuilder::on_denied)), converting it to their framework's
+    /// response type only.
+    pub fn to_response(&self) -> http::Response<Bytes> {
+        json_response(self.status, self.body_bytes())
     }
 }
 
-/// The wire form of the body, with a fixed field order.
+/// The code of the error answered when an extractor finds no context: the Kelviq layer
+/// or middleware is missing in front of the route.
+pub const LAYER_MISSING: &str = "kelviq_layer_missing";
+
+/// An error answer that is not a [`Denial`] (a missing layer, an invalid webhook), in the
+/// same shape and with the same headers: `{"error": code, "message": message, "feature":
+/// null}`, strings escaped.
+///
+/// ```
+/// use kelviq_client::gate::error_response;
+///
+/// let response = error_response(http::StatusCode::BAD_REQUEST, "invalid_webhook", "bad \"sig\"");
+/// assert_eq!(response.status(), 400);
+/// assert_eq!(response.headers()["content-type"], "application/json");
+/// assert_eq!(
+///     response.body().as_ref(),
+///     br#"{"error":"invalid_webhook","message":"bad \"sig\"","feature":null}"#
+/// );
+/// ```
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> http::Response<Bytes> {
+    let body = Body {
+        error: code,
+        message,
+        feature: None,
+    };
+    json_response(status, Bytes::from(body.to_json()))
+}
+
+/// A JSON response: the only place this crate writes one.
+fn json_response(status: StatusCode, body: Bytes) -> http::Response<Bytes> {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(Denial::CONTENT_TYPE),
+    );
+    response
+}
+
+/// The wire form of every error body, with a fixed field order.
 #[derive(Serialize)]
 struct Body<'a> {
-    error: &'static str,
+    error: &'a str,
     message: &'a str,
     feature: Option<&'a str>,
+}
+
+impl Body<'_> {
+    fn to_json(&self) -> String {
+        // Serializing three strings cannot fail; the fallback is never taken.
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 impl fmt::Display for Denial {

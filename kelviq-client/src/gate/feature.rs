@@ -9,6 +9,10 @@ pub trait Feature: Send + Sync + 'static {
 
 /// Declares zero-sized types naming features.
 ///
+/// Each type converts into the feature id (`String` and `Cow<'static, str>`), so it can be
+/// given wherever a feature id is taken: `kelviq.gate().require(Reports)`,
+/// `.meter(ApiCalls, 1)`. The id is written once.
+///
 /// ```
 /// use kelviq_client::gate::Feature;
 ///
@@ -20,6 +24,7 @@ pub trait Feature: Send + Sync + 'static {
 ///
 /// assert_eq!(Reports::ID, "reports");
 /// assert_eq!(ApiCalls::ID, "api-calls");
+/// assert_eq!(String::from(ApiCalls), "api-calls");
 /// ```
 #[macro_export]
 macro_rules! feature {
@@ -31,6 +36,18 @@ macro_rules! feature {
 
             impl $crate::gate::Feature for $name {
                 const ID: &'static str = $id;
+            }
+
+            impl ::core::convert::From<$name> for ::std::string::String {
+                fn from(_: $name) -> Self {
+                    ::std::string::String::from($id)
+                }
+            }
+
+            impl ::core::convert::From<$name> for ::std::borrow::Cow<'static, str> {
+                fn from(_: $name) -> Self {
+                    ::std::borrow::Cow::Borrowed($id)
+                }
             }
         )+
     };

@@ -1,25 +1,29 @@
 //! The framework-neutral entitlement gate: decide whether a customer may make a request,
 //! then meter it once the response is a success.
 //!
-//! The tower/axum and actix-web integrations share this logic and only translate it, so
-//! every framework refuses alike: same statuses, same JSON bodies. Build a [`Gate`] once per
-//! route with [`Gate::builder`] (required features, what to meter, which statuses count as
-//! a success, the failure policy), then for each request:
+//! [`Gate`] is the one runtime object. Build it once per route with [`Kelviq::gate`]
+//! (required features, what to meter, which statuses count as a success, the failure
+//! policy, the limit status, a denial handler): a mistake is an error from
+//! [`build`](GateBuilder::build), naming it, never an answer at request time. The gate holds
+//! the client, so the entitlement cache it reads and the usage meter it records with are
+//! the client's own: they cannot disagree. The client's entitlement cache must be on (it is
+//! by default).
 //!
-//! 1. [`Gate::check`] (or [`Gate::check_cached`], which answers a warm request without
-//!    I/O) takes the customer's entitlement snapshot and returns a [`Decision`]:
-//!    [`Allow`](Decision::Allow) with the snapshot for handlers,
-//!    [`Deny`](Decision::Deny), or [`Unavailable`](Decision::Unavailable);
-//! 2. a refused request is answered with the [`Denial`]'s [status](Denial::status) and
-//!    [JSON body](Denial::body);
-//! 3. after the response, [`Gate::after_response`] records the usage through the
-//!    [`UsageMeter`](crate::meter::UsageMeter) if the status is a success — without waiting.
+//! The tower/axum and actix-web adapters hold a gate and only translate between their
+//! framework and three functions:
 //!
-//! Snapshots come from [`Kelviq::entitlements_snapshot`](crate::Kelviq::entitlements_snapshot):
-//! **enable the entitlement cache for gating**
-//! ([`KelviqBuilder::entitlement_cache`](crate::KelviqBuilder::entitlement_cache)). With it,
-//! a warm check reads a shared snapshot and allocates nothing when it allows; without it,
-//! every check is a call to Kelviq.
+//! 1. [`Gate::admit`] — the customer id in; an [`Admission`] out: decided at once on a warm
+//!    cache ([`Admission::Ready`], no I/O, no boxing), or a future that loads the snapshot
+//!    ([`Admission::Loading`]). Let through, the request carries a [`RequestContext`]
+//!    (customer, snapshot, client, meter) for extractors and handlers.
+//! 2. [`Gate::finish`] — the response status and the handler's [`UsageAmount`] in; usage
+//!    recorded through the usage meter if the status is a success, never awaited.
+//! 3. [`Gate::deny`] — a [`Denial`] in; the response (status, `application/json`, escaped
+//!    JSON body, or the gate's denial handler's) out.
+//!
+//! Customer sources have the same names in every adapter ([`FromExtension`], the default,
+//! reading [`CustomerId`]; [`FromHeader`]; [`FromFn`]; and each adapter's `FromPath`).
+//! [`Gate::check`] answers the same question for code that is not an adapter.
 //!
 //! # Decisions
 //!
@@ -62,74 +66,67 @@
 //! Messages are for the end user; they never carry an upstream error, which the denial
 //! keeps for logging ([`Denial::error`]).
 //!
+//! [`Kelviq::gate`]: crate::Kelviq::gate
+//!
 //! # Example
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), kelviq_client::Error> {
 //! # let mock = kelviq_mock::MockServer::start().await;
-//! use kelviq_client::gate::{Decision, Gate};
-//! use kelviq_client::meter::UsageMeter;
-//! use kelviq_client::{CacheConfig, Kelviq};
+//! use kelviq_client::Kelviq;
+//! use kelviq_client::gate::Admission;
 //!
 //! let kelviq = Kelviq::builder()
 //!     .access_token(mock.token())
 //!     .api_url(mock.url())
 //!     .edge_url(mock.edge_url())
-//!     .entitlement_cache(CacheConfig::default())
 //!     .build()?;
-//! let meter = UsageMeter::builder(kelviq.clone()).start()?;
 //!
 //! // Once per route.
-//! let reports = Gate::builder()
-//!     .require("reports")
-//!     .meter("api-calls", 1)
-//!     .build()?;
+//! let reports = kelviq.gate().require("reports").meter("api-calls", 1).build()?;
 //!
-//! // Per request.
-//! match reports.check(&kelviq, "cust_pro").await {
-//!     Decision::Allow { snapshot, .. } => {
-//!         // ... hand the snapshot to the handler, run it, then:
-//!         # assert!(snapshot.is_some());
-//!         let status = 200;
-//!         assert!(reports.after_response(&meter, "cust_pro", status, None).is_recorded());
-//!     }
-//!     Decision::Deny(denial) | Decision::Unavailable(denial) => {
-//!         // ... answer denial.status() with denial.body_bytes().
-//!         # unreachable!("{denial}");
-//!     }
-//! }
+//! // Per request, as an adapter does it.
+//! let admitted = match reports.admit(Some("cust_pro".into())) {
+//!     Admission::Ready(ready) => ready,
+//!     Admission::Loading(loading) => loading.await, // the first request of a customer
+//! };
+//! let context = admitted.expect("cust_pro has reports");
+//! // ... the handler runs with the context; its response is a 200:
+//! assert!(reports.finish(&context, 200, None).is_recorded());
 //!
-//! let denial = reports.check(&kelviq, "cust_free").await.into_result().unwrap_err();
-//! assert_eq!(denial.status(), 403);
+//! let denial = reports.check("cust_free").await.into_result().unwrap_err();
+//! let response = reports.deny(&denial);
+//! assert_eq!(response.status(), 403);
 //! assert_eq!(
-//!     denial.to_json_string(),
-//!     r#"{"error":"feature_not_entitled","message":"your plan does not include reports","feature":"reports"}"#
+//!     response.body().as_ref(),
+//!     br#"{"error":"feature_not_entitled","message":"your plan does not include reports","feature":"reports"}"#
 //! );
-//! # meter.shutdown(std::time::Duration::from_secs(5)).await;
+//! # kelviq.usage_meter()?.shutdown(std::time::Duration::from_secs(5)).await;
 //! # assert_eq!(mock.usage_total("cust_pro", "api-calls"), 13);
 //! # Ok(())
 //! # }
 //! ```
 
 mod builder;
-mod check;
 mod context;
 mod decision;
 mod denial;
+mod engine;
 mod feature;
 mod metering;
 mod policy;
 mod requirement;
-#[cfg(test)]
-mod tests;
+mod source;
 
 pub use builder::GateBuilder;
-pub use check::Gate;
-pub use context::{CustomerId, RequestContext, UsageAmount, error_body};
-pub use decision::Decision;
-pub use denial::{Denial, DenialReason};
+pub use context::{RequestContext, UsageAmount};
+pub use decision::{Admission, Admitting, Decision};
+pub use denial::{Denial, DenialReason, LAYER_MISSING, error_response};
+pub use engine::{DenialHandler, Gate};
 pub use feature::Feature;
+pub use http::StatusCode;
 pub use metering::Metered;
 pub use policy::{FailurePolicy, StatusFilter};
 pub use requirement::{Requirement, evaluate_feature};
+pub use source::{CustomerId, FromExtension, FromFn, FromHeader, checked_path_param};

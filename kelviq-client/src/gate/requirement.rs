@@ -1,5 +1,7 @@
 //! What a gate requires of a customer's entitlements, and how one feature is judged.
 
+use http::StatusCode;
+
 use crate::cache::Snapshot;
 use crate::models::FeatureType;
 
@@ -55,7 +57,7 @@ pub(super) enum Failure {
 
 impl Failure {
     /// The denial about `feature`, with `limit_status` for a reached limit.
-    pub(super) fn denial(self, feature: &str, limit_status: u16) -> Denial {
+    pub(super) fn denial(self, feature: &str, limit_status: StatusCode) -> Denial {
         match self {
             Failure::NoAccess => Denial::no_access(feature),
             Failure::LimitReached => Denial::limit_reached(feature).with_status(limit_status),
@@ -104,14 +106,14 @@ fn judge_feature(snapshot: &Snapshot, feature_id: &str) -> Option<Failure> {
 /// for a hard-limited meter with nothing left, [`NoAccess`](super::DenialReason::NoAccess)
 /// otherwise.
 pub fn evaluate_feature(snapshot: &Snapshot, feature_id: &str) -> Result<(), Denial> {
-    evaluate_feature_with(snapshot, feature_id, 403)
+    evaluate_feature_with(snapshot, feature_id, StatusCode::FORBIDDEN)
 }
 
 /// [`evaluate_feature`] with the status a reached limit answers.
 pub(crate) fn evaluate_feature_with(
     snapshot: &Snapshot,
     feature_id: &str,
-    limit_status: u16,
+    limit_status: StatusCode,
 ) -> Result<(), Denial> {
     match judge_feature(snapshot, feature_id) {
         None => Ok(()),

@@ -30,7 +30,7 @@ pub(crate) struct Request {
     /// Whether replaying the request after an unknown outcome is safe.
     pub(crate) replay_safe: bool,
     /// No attempt lasts, and no retry starts, past this instant.
-    pub(crate) deadline: Option<std::time::Instant>,
+    pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
 impl Request {
@@ -82,7 +82,7 @@ impl Request {
     }
 
     /// Bounds the whole call, retries included, by `deadline` (if any).
-    pub(crate) fn deadline(mut self, deadline: Option<std::time::Instant>) -> Self {
+    pub(crate) fn deadline(mut self, deadline: Option<tokio::time::Instant>) -> Self {
         self.deadline = deadline;
         self
     }

@@ -1,6 +1,8 @@
 //! Sending a [`Request`]: URL, headers, timeout, retries and one tracing span per call.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -87,9 +89,11 @@ impl Transport {
                 .retry
                 .delay(retry, &error, &request.method, request.replay_safe)
                 .filter(|delay| {
-                    request
-                        .deadline
-                        .is_none_or(|deadline| Instant::now() + *delay < deadline)
+                    request.deadline.is_none_or(|deadline| {
+                        Instant::now()
+                            .checked_add(*delay)
+                            .is_some_and(|at| at < deadline)
+                    })
                 });
             match delay {
                 Some(delay) => {

@@ -1,6 +1,13 @@
 //! The usage meter: record usage on the request path without waiting, deliver it in the
 //! background, never lose a unit silently and never count one twice.
 //!
+//! Each client has one meter, [`Kelviq::usage_meter`](crate::Kelviq::usage_meter), started
+//! on the current tokio runtime the first time it is asked for, with the settings given to
+//! [`KelviqBuilder::usage_meter`](crate::KelviqBuilder::usage_meter) ([`MeterConfig`]). It
+//! writes what it records into the client's usage ledger (owned by the entitlement cache),
+//! so the usage applies to the client's cached snapshots at once and a freshly fetched
+//! snapshot still counts what has not been delivered.
+//!
 //! [`UsageMeter::record`] adds units to a pending total per (customer, feature) and returns
 //! at once. A background task sends one `DELTA` report per key per flush interval (early
 //! when many keys are pending), and settles each report:
@@ -29,14 +36,13 @@
 //! # let mock = kelviq_mock::MockServer::start().await;
 //! use std::time::Duration;
 //! use kelviq_client::Kelviq;
-//! use kelviq_client::meter::UsageMeter;
-//!
+//! //!
 //! let kelviq = Kelviq::builder()
 //!     .access_token(mock.token())
 //!     .api_url(mock.url())
 //!     .edge_url(mock.edge_url())
 //!     .build()?;
-//! let meter = UsageMeter::builder(kelviq).start()?;
+//! let meter = kelviq.usage_meter()?;
 //! for _ in 0..100 {
 //!     meter.record("cust_pro", "api-calls", 1)?;
 //! }
@@ -48,68 +54,42 @@
 //! # }
 //! ```
 
-mod pending;
+mod config;
 mod stats;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
 
+pub use config::MeterConfig;
 pub use stats::{MeterStats, ShutdownReport, UsageLine};
 
-use crate::cache::Snapshot;
-use crate::client::Kelviq;
+use crate::cache::{EntitlementCache, QueuedEvent, Snapshot};
 use crate::error::{Error, Result};
+use crate::http::Transport;
 use crate::resources::{ReportEvent, require};
-use pending::{Pending, QueuedEvent};
 use stats::Counters;
 use worker::Command;
 
-/// Records usage and events and delivers them in the background. Cheap to clone; clones
-/// share one pending set and one background task.
+/// Records usage and events and delivers them in the background: the client's meter, from
+/// [`Kelviq::usage_meter`](crate::Kelviq::usage_meter). Cheap to clone; clones share one
+/// background task.
 #[derive(Clone, Debug)]
 pub struct UsageMeter {
     handle: Arc<Handle>,
 }
 
-/// Configures a [`UsageMeter`].
-#[derive(Debug)]
-#[must_use]
-pub struct UsageMeterBuilder {
-    client: Kelviq,
-    config: MeterConfig,
-}
-
-#[derive(Debug, Clone)]
-struct MeterConfig {
-    flush_interval: Duration,
-    max_pending_keys: usize,
-    concurrency: usize,
-    retry_backoff: Duration,
-    max_retry_backoff: Duration,
-}
-
-impl MeterConfig {
-    /// Full-jitter exponential backoff after `attempts` refused attempts.
-    fn backoff(&self, attempts: u32) -> Duration {
-        let ceiling = self
-            .retry_backoff
-            .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1)))
-            .min(self.max_retry_backoff);
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(fastrand::u64(0..=nanos))
-    }
-}
-
-/// State shared by the handles and the background task.
+/// State shared by the handles and the background task. It holds the client's transport
+/// and cache, not the client, so that the client can own its meter without a cycle.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    client: Kelviq,
+    transport: Arc<Transport>,
+    cache: Arc<EntitlementCache>,
     config: MeterConfig,
-    pending: Mutex<Pending>,
     counters: Counters,
     /// Wakes the task for an early flush.
     wake: Notify,
@@ -119,26 +99,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The customer's units waiting to be sent (not those in flight, which Kelviq may
-    /// already count), per feature.
-    pub(crate) fn waiting_for(&self, customer_id: &str) -> Vec<(String, i64)> {
-        self.lock_pending().waiting_for(customer_id)
-    }
-
     /// The shutdown deadline, once a shutdown started.
     fn deadline(&self) -> Option<Instant> {
         *self.deadline.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn lock_pending(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Stops taking usage and reports what is left.
     fn close(&self) -> ShutdownReport {
-        self.closed.store(true, Ordering::SeqCst);
         let (waiting, (unsent, unsent_events)) = {
-            let mut pending = self.lock_pending();
+            let mut pending = self.cache.ledger().lock();
+            // Set under the ledger's lock: `record` checks it under the same lock.
+            self.closed.store(true, Ordering::SeqCst);
             (pending.units(), pending.drain())
         };
         ShutdownReport {
@@ -163,7 +134,7 @@ impl Drop for Handle {
         if self.shared.closed.load(Ordering::SeqCst) {
             return;
         }
-        let pending = self.shared.lock_pending().lines();
+        let pending = self.shared.cache.ledger().lock().lines();
         if !pending.is_empty() {
             tracing::warn!(
                 ?pending,
@@ -174,79 +145,34 @@ impl Drop for Handle {
     }
 }
 
-impl UsageMeterBuilder {
-    /// How often pending usage is sent (default 1 s).
-    pub fn flush_interval(mut self, interval: Duration) -> Self {
-        self.config.flush_interval = interval;
-        self
-    }
-
-    /// Flush early once this many (customer, feature) keys are pending (default 1,000).
-    pub fn max_pending_keys(mut self, keys: usize) -> Self {
-        self.config.max_pending_keys = keys;
-        self
-    }
-
-    /// How many reports are in flight at once (default 8).
-    pub fn concurrency(mut self, requests: usize) -> Self {
-        self.config.concurrency = requests;
-        self
-    }
-
-    /// The backoff ceiling after the first refused attempt of a key, doubled after each
-    /// further one (default 100 ms), up to `max` (default 10 s).
-    pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.config.retry_backoff = initial;
-        self.config.max_retry_backoff = max;
-        self
-    }
-
-    /// Starts the background task on the current tokio runtime.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Config`] outside a tokio runtime, or for a zero flush interval or
-    /// concurrency.
-    pub fn start(self) -> Result<UsageMeter> {
-        if self.config.flush_interval.is_zero() || self.config.concurrency == 0 {
-            return Err(Error::Config(
-                "the meter's flush interval and concurrency must be greater than zero".to_owned(),
-            ));
-        }
+impl UsageMeter {
+    /// Starts a meter for a client's transport and cache on the current tokio runtime.
+    pub(crate) fn start(
+        transport: Arc<Transport>,
+        cache: Arc<EntitlementCache>,
+        config: MeterConfig,
+    ) -> Result<UsageMeter> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::Config("the usage meter must be started inside a tokio runtime".to_owned())
+            Error::Config(
+                "the usage meter must be started inside a tokio runtime (Kelviq::usage_meter, \
+                 or building a gate, starts it)"
+                    .to_owned(),
+            )
         })?;
         let shared = Arc::new(Shared {
-            client: self.client,
-            config: self.config,
-            pending: Mutex::new(Pending::default()),
+            transport,
+            cache,
+            config,
             counters: Counters::default(),
             wake: Notify::new(),
             closed: AtomicBool::new(false),
             deadline: Mutex::new(None),
         });
         let (commands, receiver) = mpsc::unbounded_channel();
-        shared.client.register_meter(Arc::downgrade(&shared));
         runtime.spawn(worker::run(Arc::clone(&shared), receiver));
         Ok(UsageMeter {
             handle: Arc::new(Handle { shared, commands }),
         })
-    }
-}
-
-impl UsageMeter {
-    /// A builder for a meter that reports through `client`.
-    pub fn builder(client: Kelviq) -> UsageMeterBuilder {
-        UsageMeterBuilder {
-            client,
-            config: MeterConfig {
-                flush_interval: Duration::from_secs(1),
-                max_pending_keys: 1_000,
-                concurrency: 8,
-                retry_backoff: Duration::from_millis(100),
-                max_retry_backoff: Duration::from_secs(10),
-            },
-        }
     }
 
     fn shared(&self) -> &Shared {
@@ -282,7 +208,7 @@ impl UsageMeter {
         require("feature_id", feature_id)?;
         let shared = self.shared();
         let keys = {
-            let mut pending = shared.lock_pending();
+            let mut pending = shared.cache.ledger().lock();
             // Checked under the lock: `close` drains under it, so no unit slips in after.
             if shared.closed.load(Ordering::SeqCst) {
                 return Err(Error::MeterClosed);
@@ -293,12 +219,9 @@ impl UsageMeter {
             Counters::add(&shared.counters.recorded, amount);
             pending.keys()
         };
-        match snapshot {
-            Some(snapshot) => snapshot.apply_usage(feature_id, amount, false),
-            None => shared
-                .client
-                .apply_usage_to_cache(customer_id, feature_id, amount, false),
-        }
+        shared
+            .cache
+            .apply_usage(snapshot, customer_id, feature_id, amount, false);
         if keys >= shared.config.max_pending_keys {
             shared.wake.notify_one();
         }
@@ -315,7 +238,7 @@ impl UsageMeter {
         event.validate()?;
         let key = event.fill_defaults().to_owned();
         let shared = self.shared();
-        let mut pending = shared.lock_pending();
+        let mut pending = shared.cache.ledger().lock();
         if shared.closed.load(Ordering::SeqCst) {
             return Err(Error::MeterClosed);
         }
@@ -332,8 +255,13 @@ impl UsageMeter {
     pub fn stats(&self) -> MeterStats {
         let shared = self.shared();
         // The pending set and the in-flight counter change together under the lock.
-        let pending = shared.lock_pending();
+        let pending = shared.cache.ledger().lock();
         shared.counters.snapshot(pending.units())
+    }
+
+    /// Whether the meter was shut down (records fail with [`Error::MeterClosed`]).
+    pub fn is_closed(&self) -> bool {
+        self.shared().closed.load(Ordering::SeqCst)
     }
 
     /// Sends everything that is due now and waits for the outcomes (keys in backoff stay
@@ -351,8 +279,9 @@ impl UsageMeter {
     /// sent is returned. Later records fail with [`Error::MeterClosed`].
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         let (reply, report) = oneshot::channel();
+        let now = Instant::now();
         let command = Command::Shutdown {
-            deadline: Instant::now() + deadline,
+            deadline: now.checked_add(deadline).unwrap_or(now + MAX_DEADLINE),
             reply: Some(reply),
         };
         if self.handle.commands.send(command).is_ok()
@@ -364,3 +293,6 @@ impl UsageMeter {
         self.shared().close()
     }
 }
+
+/// The longest shutdown deadline honoured (a larger one is cut to it).
+const MAX_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);

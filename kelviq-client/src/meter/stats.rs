@@ -3,19 +3,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+pub use crate::cache::UsageLine;
 use crate::resources::ReportEvent;
-
-/// One customer's usage of one feature, in units.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct UsageLine {
-    /// The customer.
-    pub customer_id: String,
-    /// The feature.
-    pub feature_id: String,
-    /// How many units.
-    pub units: i64,
-}
 
 /// A snapshot of the meter's counters.
 ///

@@ -2,16 +2,17 @@
 //! shutdown.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::Shared;
-use super::pending::{Batch, QueuedEvent};
-use super::stats::{Counters, ShutdownReport, UsageLine};
+use super::stats::{Counters, ShutdownReport};
+use crate::cache::{Batch, QueuedEvent, UsageLine};
 use crate::error::Error;
-use crate::resources::ReportUsage;
+use crate::resources::{self, ReportUsage};
 
 /// What a handle asks the worker.
 pub(crate) enum Command {
@@ -30,19 +31,28 @@ const MAX_EVENT_ATTEMPTS: u32 = 10;
 /// How long the worker keeps trying after every handle was dropped without a shutdown.
 const DROP_DEADLINE: Duration = Duration::from_secs(5);
 
+/// The longest wait the worker schedules (a longer `Retry-After` or interval is cut to it).
+const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `delay` from now, at most [`MAX_WAIT`]: never overflows.
+fn after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay.min(MAX_WAIT)).unwrap_or(now)
+}
+
 /// Runs until shut down, or until every handle is gone (then drains for a short while).
 pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Command>) {
     // The first flush comes one interval after the start (an interval's first tick would
     // fire at once).
     let interval = shared.config.flush_interval;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    let mut ticks = tokio::time::interval_at(after(interval), interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let command = tokio::select! {
             _ = ticks.tick() => None,
             () = shared.wake.notified() => None,
             command = commands.recv() => Some(command.unwrap_or(Command::Shutdown {
-                deadline: Instant::now() + DROP_DEADLINE,
+                deadline: after(DROP_DEADLINE),
                 reply: None,
             })),
         };
@@ -81,7 +91,7 @@ async fn drain(shared: &Shared, deadline: Instant) {
     loop {
         flush(shared).await;
         let next = {
-            let pending = shared.lock_pending();
+            let pending = shared.cache.ledger().lock();
             if pending.is_empty() {
                 return;
             }
@@ -89,7 +99,7 @@ async fn drain(shared: &Shared, deadline: Instant) {
         };
         match next {
             Some(at) if at < deadline => {
-                tokio::time::sleep_until(at.max(Instant::now()).into()).await;
+                tokio::time::sleep_until(at.max(Instant::now())).await;
             }
             _ => return,
         }
@@ -100,7 +110,7 @@ async fn drain(shared: &Shared, deadline: Instant) {
 async fn flush(shared: &Shared) {
     let now = Instant::now();
     let (batches, events) = {
-        let mut pending = shared.lock_pending();
+        let mut pending = shared.cache.ledger().lock();
         let batches = pending.take_due(now);
         let units: i64 = batches.iter().map(|batch| batch.line.units).sum();
         Counters::add(&shared.counters.in_flight, units);
@@ -149,17 +159,13 @@ async fn send_usage(shared: &Shared, batch: Batch) {
     let deadline = shared.deadline();
     if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
         // Past the shutdown deadline: not sent, so still pending (and returned unsent).
-        let mut pending = shared.lock_pending();
+        let mut pending = shared.cache.ledger().lock();
         Counters::add(&shared.counters.in_flight, -line.units);
         pending.put_back(batch, Instant::now());
         return;
     }
     let report = ReportUsage::delta(&line.customer_id, &line.feature_id, line.units);
-    let result = shared
-        .client
-        .reporting()
-        .send_usage(&report, deadline)
-        .await;
+    let result = resources::send_usage(&shared.transport, &report, deadline).await;
     let settlement = match &result {
         Ok(_) => Settlement::Sent,
         Err(error) => settle(error),
@@ -176,7 +182,7 @@ async fn send_usage(shared: &Shared, batch: Batch) {
     }
     let counters = &shared.counters;
     // Settled under the pending lock, so that `stats` sees the units in exactly one place.
-    let mut pending = shared.lock_pending();
+    let mut pending = shared.cache.ledger().lock();
     Counters::add(&counters.in_flight, -line.units);
     match settlement {
         Settlement::Sent => {
@@ -186,7 +192,7 @@ async fn send_usage(shared: &Shared, batch: Batch) {
         Settlement::Retry => {
             Counters::bump(&counters.retried);
             let attempts = batch.attempts.saturating_add(1);
-            let not_before = Instant::now() + shared.config.backoff(attempts).max(retry_after);
+            let not_before = after(shared.config.backoff(attempts).max(retry_after));
             pending.put_back(
                 Batch {
                     line: batch.line,
@@ -227,14 +233,10 @@ fn log_settlement(settlement: &Settlement, error: &Error, line: &UsageLine, atte
 async fn send_event(shared: &Shared, queued: QueuedEvent) {
     let deadline = shared.deadline();
     if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-        shared.lock_pending().push_event(queued);
+        shared.cache.ledger().lock().push_event(queued);
         return;
     }
-    let result = shared
-        .client
-        .reporting()
-        .send_event(queued.event.clone(), deadline)
-        .await;
+    let result = resources::send_event(&shared.transport, queued.event.clone(), deadline).await;
     let counters = &shared.counters;
     match result {
         Ok(_) => Counters::bump(&counters.events_sent),
@@ -242,10 +244,10 @@ async fn send_event(shared: &Shared, queued: QueuedEvent) {
             Counters::bump(&counters.events_retried);
             let attempts = queued.attempts.saturating_add(1);
             tracing::debug!(error = %error, attempts, "event delivery failed; it carries an idempotency key and will be retried");
-            shared.lock_pending().push_event(QueuedEvent {
+            shared.cache.ledger().lock().push_event(QueuedEvent {
                 event: queued.event,
                 attempts,
-                not_before: Some(Instant::now() + shared.config.backoff(attempts)),
+                not_before: Some(after(shared.config.backoff(attempts))),
             });
         }
         Err(error) => {

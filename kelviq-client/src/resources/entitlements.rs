@@ -63,7 +63,7 @@ impl<'a> Entitlements<'a> {
     /// [`Error::Validation`](crate::Error::Validation) for an empty id; [`Error::Api`](crate::Error::Api)
     /// with 404 for an unknown customer; transport errors.
     pub async fn has_access(&self, customer_id: &str, feature_id: &str) -> Result<bool> {
-        if self.client.cache().is_some() {
+        if self.client.has_entitlement_cache() {
             require("feature_id", feature_id)?;
             let cached = self.client.entitlements_snapshot(customer_id).await?;
             return Ok(cached.snapshot().has_access(feature_id));
@@ -82,7 +82,7 @@ impl<'a> Entitlements<'a> {
         customer_id: &str,
         feature_id: &str,
     ) -> Result<Option<Entitlement>> {
-        if self.client.cache().is_some() {
+        if self.client.has_entitlement_cache() {
             require("feature_id", feature_id)?;
             let cached = self.client.entitlements_snapshot(customer_id).await?;
             return Ok(cached.snapshot().get(feature_id));
@@ -97,7 +97,7 @@ impl<'a> Entitlements<'a> {
     ///
     /// As [`Entitlements::has_access`].
     pub async fn get_all_entitlements(&self, customer_id: &str) -> Result<AllEntitlements> {
-        if self.client.cache().is_some() {
+        if self.client.has_entitlement_cache() {
             let cached = self.client.entitlements_snapshot(customer_id).await?;
             return Ok(cached.snapshot().to_entitlements());
         }

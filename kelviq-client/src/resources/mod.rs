@@ -24,6 +24,7 @@ pub use payment_methods::{ListPaymentMethods, PaymentMethods};
 pub use portal::Portal;
 pub use refunds::{CreateRefund, ListRefunds, Refunds};
 pub use reporting::{ReportEvent, ReportUsage, Reporting};
+pub(crate) use reporting::{send_event, send_usage};
 pub use subscriptions::{
     CancelSubscription, CreateSubscription, ListSubscriptions, PreviewSubscriptionUpdate,
     Subscriptions, UpdateSubscription,

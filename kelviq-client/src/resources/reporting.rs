@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::require;
 use crate::client::Kelviq;
 use crate::error::{Error, Result};
-use crate::http::{Base, Request};
+use crate::http::{Base, Request, Transport};
 use crate::models::{Behaviour, EventReport, UsageReport};
 
 /// Handle for usage and event reporting.
@@ -245,34 +245,15 @@ impl<'a> Reporting<'a> {
     /// [`Error::Validation`] for an empty customer or feature id; [`Error::Api`] when the
     /// service refuses it.
     pub async fn report_usage(&self, params: ReportUsage) -> Result<UsageReport> {
-        let report = self.send_usage(&params, None).await?;
-        self.client.apply_usage_to_cache(
+        let report = send_usage(self.client.transport(), &params, None).await?;
+        self.client.cache().apply_usage(
+            None,
             &params.customer_id,
             &params.feature_id,
             params.value,
             params.behaviour == Behaviour::Set,
         );
         Ok(report)
-    }
-
-    /// Sends a usage report without touching the entitlement cache (the usage meter
-    /// applied it when it was recorded), within `deadline` if one is given.
-    pub(crate) async fn send_usage(
-        &self,
-        params: &ReportUsage,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<UsageReport> {
-        require("customer_id", &params.customer_id)?;
-        require("feature_id", &params.feature_id)?;
-        let request = Request::new(
-            "reporting.report_usage",
-            Method::POST,
-            Base::Api,
-            "/report/usage/",
-        )
-        .json(params)?
-        .deadline(deadline);
-        self.client.transport().json(request).await
     }
 
     /// Reports an event: `POST /report/event/`. The request carries an idempotency key, so
@@ -283,28 +264,48 @@ impl<'a> Reporting<'a> {
     /// [`Error::Validation`] for an empty customer id, event name or key, or a timestamp
     /// not in the `YYYY-MM-DD HH:MM:SS.ffffff` format.
     pub async fn report_event(&self, params: ReportEvent) -> Result<EventReport> {
-        self.send_event(params, None).await
+        send_event(self.client.transport(), params, None).await
     }
+}
 
-    /// [`Reporting::report_event`] within `deadline`, if one is given.
-    pub(crate) async fn send_event(
-        &self,
-        mut params: ReportEvent,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<EventReport> {
-        params.validate()?;
-        params.fill_defaults();
-        let request = Request::new(
-            "reporting.report_event",
-            Method::POST,
-            Base::Api,
-            "/report/event/",
-        )
-        .json(&params)?
-        .replay_safe()
-        .deadline(deadline);
-        self.client.transport().json(request).await
-    }
+/// Sends a usage report without touching the entitlement cache (the usage meter applied it
+/// when it was recorded), within `deadline` if one is given.
+pub(crate) async fn send_usage(
+    transport: &Transport,
+    params: &ReportUsage,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<UsageReport> {
+    require("customer_id", &params.customer_id)?;
+    require("feature_id", &params.feature_id)?;
+    let request = Request::new(
+        "reporting.report_usage",
+        Method::POST,
+        Base::Api,
+        "/report/usage/",
+    )
+    .json(params)?
+    .deadline(deadline);
+    transport.json(request).await
+}
+
+/// [`Reporting::report_event`] within `deadline`, if one is given.
+pub(crate) async fn send_event(
+    transport: &Transport,
+    mut params: ReportEvent,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<EventReport> {
+    params.validate()?;
+    params.fill_defaults();
+    let request = Request::new(
+        "reporting.report_event",
+        Method::POST,
+        Base::Api,
+        "/report/event/",
+    )
+    .json(&params)?
+    .replay_safe()
+    .deadline(deadline);
+    transport.json(request).await
 }
 
 #[cfg(test)]

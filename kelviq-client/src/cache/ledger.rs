@@ -1,10 +1,54 @@
-//! What waits to be sent: usage coalesced per (customer, feature), and events in order.
+//! The usage ledger: usage this process recorded and has not delivered yet, coalesced per
+//! (customer, feature), and the events waiting to be sent.
+//!
+//! The ledger is owned by the [entitlement cache](super): the usage meter writes what it
+//! records into it and takes from it what it delivers; a freshly fetched snapshot reads
+//! from it the units Kelviq has not counted yet. Nothing else holds usage state, so the
+//! client never asks a meter for anything.
+//!
+//! **This is the seam where shared state goes.** Run alone, the ledger is this in-memory
+//! map behind one lock; run as a fleet, the same operations (record, take what is due,
+//! put back, read one customer's waiting units) map onto a shared store, so that pending
+//! usage survives an instance and one instance delivers it.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::stats::UsageLine;
+use tokio::time::Instant;
+
 use crate::resources::ReportEvent;
+
+/// One customer's usage of one feature, in units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UsageLine {
+    /// The customer.
+    pub customer_id: String,
+    /// The feature.
+    pub feature_id: String,
+    /// How many units.
+    pub units: i64,
+}
+
+/// The ledger: the pending set behind one lock.
+#[derive(Debug, Default)]
+pub(crate) struct UsageLedger {
+    pending: Mutex<Pending>,
+}
+
+impl UsageLedger {
+    /// The pending set, locked. Callers keep the lock short: the request path records
+    /// through it.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One customer's units waiting to be sent (not those in flight, which Kelviq may
+    /// already count), per feature.
+    pub(crate) fn waiting_for(&self, customer_id: &str) -> Vec<(String, i64)> {
+        self.lock().waiting_for(customer_id)
+    }
+}
 
 /// Units of one key waiting to be sent.
 #[derive(Debug)]
@@ -31,7 +75,7 @@ pub(crate) struct QueuedEvent {
     pub(crate) not_before: Option<Instant>,
 }
 
-/// The pending set, behind the meter's lock.
+/// The pending set, behind the ledger's lock.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
     /// customer → feature → waiting units (two levels, so that a record looks up `&str`s

@@ -1,0 +1,314 @@
+//! [`Gate`]: built once per route, asked once per request. Its three adapter functions —
+//! [`Gate::admit`], [`Gate::finish`] and [`Gate::deny`] — are everything tower and
+//! actix-web call.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::cache::Snapshot;
+use crate::client::Kelviq;
+use crate::error::{ApiErrorKind, Error};
+use crate::meter::UsageMeter;
+
+use super::context::{RequestContext, UsageAmount};
+use super::decision::{Admission, Admitting, Decision};
+use super::denial::Denial;
+use super::metering::{MeterSpec, Metered};
+use super::policy::{FailurePolicy, StatusFilter};
+use super::requirement::Requirement;
+
+/// Answers a denial instead of the default JSON ([`Denial::to_response`]); set with
+/// [`GateBuilder::on_denied`](super::GateBuilder::on_denied).
+pub type DenialHandler = Arc<dyn Fn(&Denial) -> http::Response<Bytes> + Send + Sync>;
+
+/// The entitlement decision of one route: what it requires, what it meters, and what to do
+/// when Kelviq cannot answer, with the client (and its cache and usage meter) it decides
+/// with. See the [module documentation](super).
+///
+/// Built and validated once with [`Kelviq::gate`]; cheap to clone (an `Arc` inside),
+/// `Send + Sync`.
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<GateConfig>,
+}
+
+/// What a [`GateBuilder`](super::GateBuilder) produced, validated.
+pub(super) struct GateConfig {
+    pub(super) kelviq: Kelviq,
+    pub(super) meter: UsageMeter,
+    pub(super) requirements: Vec<Requirement>,
+    pub(super) metering: Option<MeterSpec>,
+    pub(super) success: StatusFilter,
+    pub(super) failure_policy: FailurePolicy,
+    pub(super) limit_reached_status: StatusCode,
+    pub(super) on_denied: Option<DenialHandler>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let config = &self.inner;
+        f.debug_struct("Gate")
+            .field("requirements", &config.requirements)
+            .field("metering", &config.metering)
+            .field("success", &config.success)
+            .field("failure_policy", &config.failure_policy)
+            .field("limit_reached_status", &config.limit_reached_status)
+            .field("on_denied", &config.on_denied.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gate {
+    pub(super) fn from_config(config: GateConfig) -> Self {
+        Gate {
+            inner: Arc::new(config),
+        }
+    }
+
+    /// Admits a request: the adapters' first call. `customer_id` is what the adapter's
+    /// customer source found (`None` or empty answers `401` `missing_customer`).
+    ///
+    /// On a fresh cached snapshot the answer is [`Admission::Ready`], decided without I/O
+    /// or boxing; otherwise [`Admission::Loading`], a future that loads the snapshot (one
+    /// upstream call shared by every concurrent request of the customer) and decides as
+    /// [`Gate::check`]. Either way the request goes on with a [`RequestContext`] for the
+    /// request extensions, or is answered with [`Gate::deny`].
+    pub fn admit(&self, customer_id: Option<Arc<str>>) -> Admission {
+        let Some(customer_id) = customer_id.filter(|id| !id.is_empty()) else {
+            return Admission::Ready(Err(Denial::missing_customer()));
+        };
+        if let Some(snapshot) = self.inner.kelviq.cached_entitlements(&customer_id) {
+            tracing::trace!("entitlement cache hit");
+            let verdict = self.evaluate(&snapshot);
+            return Admission::Ready(
+                verdict.map(|()| self.context(customer_id, Some(snapshot), false)),
+            );
+        }
+        let gate = self.clone();
+        Admission::Loading(Admitting::new(async move {
+            match gate.check(&customer_id).await {
+                Decision::Allow { snapshot, stale } => {
+                    Ok(gate.context(customer_id, snapshot, stale))
+                }
+                Decision::Deny(denial) | Decision::Unavailable(denial) => Err(denial),
+            }
+        }))
+    }
+
+    /// Finishes a request the gate admitted, once its response status is known: the
+    /// adapters' last call. When the gate meters ([`GateBuilder::meter`](super::GateBuilder::meter))
+    /// and `status` is a success ([`GateBuilder::success_statuses`](super::GateBuilder::success_statuses)),
+    /// records the amount — the response's [`UsageAmount`] extension, else the one set on
+    /// the context ([`RequestContext::set_usage_amount`]), else the configured one — of the
+    /// metered feature, applied to the snapshot the request was gated with.
+    ///
+    /// Never waits: the meter only adds to a pending total, delivered in the background. A
+    /// failure to record is logged and returned, never raised: the response is made.
+    pub fn finish(
+        &self,
+        context: &RequestContext,
+        status: u16,
+        response_amount: Option<UsageAmount>,
+    ) -> Metered {
+        let Some(spec) = &self.inner.metering else {
+            return Metered::NotConfigured;
+        };
+        if !self.inner.success.matches(status) {
+            return Metered::NotSuccess;
+        }
+        let amount = response_amount
+            .map(|amount| amount.0)
+            .or_else(|| context.usage_amount())
+            .unwrap_or(spec.amount);
+        if amount == 0 {
+            return Metered::Zero;
+        }
+        let recorded = self.inner.meter.record_on(
+            context.snapshot().map(|snapshot| &**snapshot),
+            context.customer_id(),
+            &spec.feature,
+            amount,
+        );
+        match recorded {
+            Ok(()) => Metered::Recorded { amount },
+            Err(error) => {
+                tracing::error!(
+                    error = %error,
+                    feature = %spec.feature,
+                    amount,
+                    "usage not recorded"
+                );
+                Metered::Failed(error)
+            }
+        }
+    }
+
+    /// The answer to a denial: the gate's [denial handler](super::GateBuilder::on_denied)'s,
+    /// else [`Denial::to_response`] (its status, `application/json`, its JSON body).
+    /// Logged once at `debug`. Adapters only convert it to their response type.
+    pub fn deny(&self, denial: &Denial) -> http::Response<Bytes> {
+        tracing::debug!(
+            code = denial.code(),
+            feature = denial.feature().unwrap_or_default(),
+            status = denial.status().as_u16(),
+            "request denied by kelviq"
+        );
+        match &self.inner.on_denied {
+            Some(handler) => handler(denial),
+            None => denial.to_response(),
+        }
+    }
+
+    /// Decides whether `customer_id` may make the request, waiting for the customer's
+    /// snapshot if it must be loaded (from the entitlement cache, shared with every
+    /// concurrent check of the customer).
+    ///
+    /// - An empty `customer_id` → [`Deny`](Decision::Deny), `401` `missing_customer`.
+    /// - A snapshot (fresh, or stale while Kelviq is unreachable) → the requirements are
+    ///   judged on it: [`Allow`](Decision::Allow) with the snapshot, or
+    ///   [`Deny`](Decision::Deny) naming the first failing feature (see
+    ///   [`DenialReason`](super::DenialReason)). A gate without requirements allows every
+    ///   known customer.
+    /// - Kelviq answers `404` (it does not know the customer) → [`Deny`](Decision::Deny),
+    ///   `403` `unknown_customer`, whatever the failure policy: that is an answer, not an
+    ///   outage. (A wrong edge URL also yields `404`s, so a misconfigured client refuses
+    ///   every customer as unknown.)
+    /// - Any other error — unreachable, timeout, `5xx`, and also `401`/`403` from Kelviq,
+    ///   which mean this service's token is wrong, not that the end user did anything
+    ///   wrong → the failure policy: [`Unavailable`](Decision::Unavailable) (`503`,
+    ///   `kelviq_unavailable`) by default, or [`Allow`](Decision::Allow) without a snapshot
+    ///   under [`FailurePolicy::Allow`]. Both log a warning with the error.
+    pub async fn check(&self, customer_id: &str) -> Decision {
+        if customer_id.is_empty() {
+            return Decision::Deny(Denial::missing_customer());
+        }
+        match self.inner.kelviq.entitlements_snapshot(customer_id).await {
+            Ok(cached) => {
+                let stale = cached.is_stale();
+                self.decide(cached.into_snapshot(), stale)
+            }
+            Err(error) => self.on_error(error),
+        }
+    }
+
+    /// Judges the gate's requirements on a snapshot, without I/O: `Ok` when the customer
+    /// meets them all. Allocates nothing when it passes.
+    ///
+    /// # Errors
+    ///
+    /// The [`Denial`] of the first failing requirement, a reached limit with the gate's
+    /// [limit status](super::GateBuilder::limit_reached_status).
+    pub fn evaluate(&self, snapshot: &Snapshot) -> Result<(), Denial> {
+        for requirement in &self.inner.requirements {
+            if let Err((feature, failure)) = requirement.judge(snapshot) {
+                return Err(failure.denial(feature, self.inner.limit_reached_status));
+            }
+        }
+        Ok(())
+    }
+
+    fn context(
+        &self,
+        customer_id: Arc<str>,
+        snapshot: Option<Arc<Snapshot>>,
+        stale: bool,
+    ) -> RequestContext {
+        RequestContext::new(
+            customer_id,
+            snapshot,
+            stale,
+            &self.inner.kelviq,
+            &self.inner.meter,
+            self.inner.limit_reached_status,
+        )
+    }
+
+    fn decide(&self, snapshot: Arc<Snapshot>, stale: bool) -> Decision {
+        match self.evaluate(&snapshot) {
+            Ok(()) => Decision::Allow {
+                snapshot: Some(snapshot),
+                stale,
+            },
+            Err(denial) => Decision::Deny(denial),
+        }
+    }
+
+    fn on_error(&self, error: Error) -> Decision {
+        if error
+            .as_api()
+            .is_some_and(|api| api.kind == ApiErrorKind::NotFound)
+        {
+            return Decision::Deny(Denial::unknown_customer());
+        }
+        match self.inner.failure_policy {
+            FailurePolicy::Deny => {
+                tracing::warn!(
+                    error = %error,
+                    "kelviq unavailable: refusing the request (failure policy: deny)"
+                );
+                Decision::Unavailable(Denial::unavailable(error))
+            }
+            FailurePolicy::Allow => {
+                tracing::warn!(
+                    error = %error,
+                    "kelviq unavailable: letting the request through unchecked (failure policy: allow)"
+                );
+                Decision::Allow {
+                    snapshot: None,
+                    stale: false,
+                }
+            }
+        }
+    }
+
+    /// The client the gate decides with.
+    pub fn kelviq(&self) -> &Kelviq {
+        &self.inner.kelviq
+    }
+
+    /// The client's usage meter, which the gate meters with.
+    pub fn usage_meter(&self) -> &UsageMeter {
+        &self.inner.meter
+    }
+
+    /// The requirement clauses, all of which must pass, in the order they are judged.
+    pub fn requirements(&self) -> &[Requirement] {
+        &self.inner.requirements
+    }
+
+    /// What the gate does when no snapshot can be had.
+    pub fn failure_policy(&self) -> FailurePolicy {
+        self.inner.failure_policy
+    }
+
+    /// The status of a [`LimitReached`](super::DenialReason::LimitReached) denial.
+    pub fn limit_reached_status(&self) -> StatusCode {
+        self.inner.limit_reached_status
+    }
+
+    /// Which response statuses count as a success for metering.
+    pub fn success_statuses(&self) -> &StatusFilter {
+        &self.inner.success
+    }
+
+    /// Whether the gate meters anything at all; adapters skip reading the response's
+    /// amount when it does not.
+    pub fn meters(&self) -> bool {
+        self.inner.metering.is_some()
+    }
+
+    /// The metered feature, if any.
+    pub fn metered_feature(&self) -> Option<&str> {
+        self.inner
+            .metering
+            .as_ref()
+            .map(|spec| spec.feature.as_str())
+    }
+
+    /// The configured amount metered per successful response, if the gate meters.
+    pub fn metered_amount(&self) -> Option<i64> {
+        self.inner.metering.as_ref().map(|spec| spec.amount)
+    }
+}
