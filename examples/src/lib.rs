@@ -26,9 +26,15 @@
 
 use std::time::Duration;
 
-use kelviq_client::meter::UsageMeter;
-use kelviq_client::{CacheConfig, Kelviq};
+use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
 use kelviq_mock::{Feature, MockServer, Plan, Seed, SeedCustomer};
+
+kelviq_client::feature! {
+    /// The reports pages (pro plan).
+    pub Reports = "reports";
+    /// Metered API calls (5 on free, 10,000 on pro).
+    pub ApiCalls = "api-calls";
+}
 
 /// The fake authentication of the examples: API key → customer id.
 pub const API_KEYS: [(&str, &str); 2] = [("free-key", "cust_free"), ("pro-key", "cust_pro")];
@@ -78,14 +84,13 @@ pub fn example_seed() -> Seed {
         )
 }
 
-/// What an example app talks to: the client, its usage meter, the webhook secret, and
-/// the embedded mock when there is one (it stops when this is dropped).
+/// What an example app talks to: the client (with its entitlement cache and usage meter),
+/// the webhook secret, and the embedded mock when there is one (it stops when this is
+/// dropped).
 #[derive(Debug)]
 pub struct Backend {
-    /// The client, with the entitlement cache enabled.
+    /// The client; its cache holds snapshots for 30 s.
     pub kelviq: Kelviq,
-    /// The usage meter.
-    pub meter: UsageMeter,
     /// The secret webhook deliveries are signed with.
     pub webhook_secret: String,
     /// The embedded mock, when no `KELVIQ_API_KEY` was set.
@@ -96,18 +101,11 @@ pub struct Backend {
 ///
 /// # Errors
 ///
-/// When the environment is set but invalid, the mock cannot bind, or the meter cannot
-/// start.
+/// When the environment is set but invalid, or the mock cannot bind.
 pub async fn backend() -> Result<Backend, Box<dyn std::error::Error>> {
     let cache = CacheConfig::default().ttl(Duration::from_secs(30));
     let (kelviq, mock) = if std::env::var_os(kelviq_client::ENV_API_KEY).is_some() {
-        let from_env = Kelviq::from_env()?;
-        let kelviq = Kelviq::builder()
-            .access_token(std::env::var(kelviq_client::ENV_API_KEY)?)
-            .api_url(from_env.api_url())
-            .edge_url(from_env.edge_url())
-            .entitlement_cache(cache)
-            .build()?;
+        let kelviq = KelviqBuilder::from_env().entitlement_cache(cache).build()?;
         (kelviq, None)
     } else {
         let mock = MockServer::builder().seed(example_seed()).start().await?;
@@ -119,12 +117,10 @@ pub async fn backend() -> Result<Backend, Box<dyn std::error::Error>> {
             .build()?;
         (kelviq, Some(mock))
     };
-    let meter = UsageMeter::builder(kelviq.clone()).start()?;
     let webhook_secret = std::env::var("KELVIQ_WEBHOOK_SECRET")
         .unwrap_or_else(|_| EXAMPLE_WEBHOOK_SECRET.to_owned());
     Ok(Backend {
         kelviq,
-        meter,
         webhook_secret,
         mock,
     })
@@ -148,7 +144,7 @@ Try it:
   # pro has reports: 200; free does not: 403 feature_not_entitled
   curl -s -H 'x-api-key: pro-key' {base}/reports
   curl -s -H 'x-api-key: free-key' {base}/reports
-  # metered: each success counts one api-call; free has 5, the 6th is 403 usage_limit_reached
+  # metered: each success counts one api-call; free has 5, the 6th is 429 usage_limit_reached
   for i in 1 2 3 4 5 6; do curl -s -X POST -H 'x-api-key: free-key' {base}/api/calls; echo; done
   # the handler says how much to meter: 250 units for the pro customer
   curl -s -X POST -H 'x-api-key: pro-key' '{base}/api/batch?items=250'

@@ -15,9 +15,8 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
-use kelviq_actix::{Customer, Entitlements, KelviqMiddleware, UsageAmount};
-use kelviq_client::webhook::Webhook;
-use kelviq_examples::{Backend, backend, customer_for_api_key, init_logging, try_it};
+use kelviq_actix::prelude::*;
+use kelviq_examples::{ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it};
 use serde_json::json;
 
 /// Who the fake authentication says the caller is; the Kelviq middleware reads it as
@@ -59,7 +58,7 @@ async fn reports(customer: Customer) -> HttpResponse {
 
 async fn api_call(entitlements: Entitlements) -> HttpResponse {
     let remaining = entitlements
-        .get("api-calls")
+        .get(ApiCalls::ID)
         .and_then(|calls| calls.remaining())
         .map(|remaining| remaining - 1);
     HttpResponse::Ok().json(json!({"ok": true, "remaining_after_this_call": remaining}))
@@ -104,35 +103,34 @@ async fn me(customer: Customer, entitlements: Entitlements) -> HttpResponse {
 }
 
 /// The example's routes (the same as the axum example's), for one worker.
-fn routes(config: &mut web::ServiceConfig, backend: &Routes) {
-    // Each gated resource has its own middleware; they share the client's cache.
-    let gate = || {
-        KelviqMiddleware::new(backend.kelviq.clone(), backend.meter.clone())
-            .customer_from_req_data::<ApiUser>()
+fn routes(config: &mut web::ServiceConfig, routes: &Routes) {
+    // Each gated resource has its own middleware; they share the client's cache and meter.
+    let gated = |gate: &Gate| {
+        KelviqMiddleware::new(gate.clone()).customer(FromExtension::<ApiUser>::new())
     };
     config
         .route("/", web::get().to(home))
         .service(
             web::resource("/reports")
-                .wrap(gate().require("reports"))
+                .wrap(gated(&routes.reports))
                 .route(web::get().to(reports)),
         )
         .service(
             web::resource("/api/calls")
-                .wrap(gate().require("api-calls").meter("api-calls", 1))
+                .wrap(gated(&routes.api_calls))
                 .route(web::post().to(api_call)),
         )
         .service(
             web::resource("/api/batch")
-                .wrap(gate().require("api-calls").meter("api-calls", 1))
+                .wrap(gated(&routes.api_calls))
                 .route(web::post().to(batch)),
         )
-        .service(web::resource("/me").wrap(gate()).route(web::get().to(me)))
+        .service(web::resource("/me").wrap(gated(&routes.me)).route(web::get().to(me)))
         .route(
             "/webhooks/kelviq",
-            kelviq_actix::webhook(
-                backend.kelviq.clone(),
-                backend.verifier.clone(),
+            webhook(
+                routes.kelviq.clone(),
+                routes.verifier.clone(),
                 |event| async move {
                     tracing::info!(
                         event_type = event.event_type().unwrap_or("unknown"),
@@ -145,19 +143,30 @@ fn routes(config: &mut web::ServiceConfig, backend: &Routes) {
         );
 }
 
-/// What every worker's app is built from (`Send + Clone`, unlike the apps themselves).
+/// What every worker's app is built from (`Send + Clone`, unlike the apps themselves): the
+/// gates, built and checked once at startup.
 #[derive(Clone)]
 struct Routes {
-    kelviq: kelviq_client::Kelviq,
-    meter: kelviq_client::meter::UsageMeter,
+    kelviq: Kelviq,
+    reports: Gate,
+    api_calls: Gate,
+    me: Gate,
     verifier: Webhook,
 }
 
 impl Routes {
     fn new(backend: &Backend) -> Result<Self, Box<dyn std::error::Error>> {
+        // App-wide settings, once: a reached limit answers 429; Kelviq down → 503.
+        let gates = backend
+            .kelviq
+            .gate()
+            .limit_reached_status(GateStatus::TOO_MANY_REQUESTS)
+            .failure_policy(FailurePolicy::Deny);
         Ok(Routes {
             kelviq: backend.kelviq.clone(),
-            meter: backend.meter.clone(),
+            reports: gates.clone().require(Reports).build()?,
+            api_calls: gates.clone().require(ApiCalls).meter(ApiCalls, 1).build()?,
+            me: gates.build()?,
             verifier: Webhook::new(&backend.webhook_secret)?,
         })
     }
@@ -214,8 +223,10 @@ async fn main() -> ExitCode {
     println!("Stop with Ctrl-C.");
     // actix-web stops gracefully on Ctrl-C by itself.
     let served = server.run().await;
-    let report = backend.meter.shutdown(Duration::from_secs(5)).await;
-    println!("usage meter: {:?}", report.stats);
+    if let Ok(meter) = backend.kelviq.usage_meter() {
+        let report = meter.shutdown(Duration::from_secs(5)).await;
+        println!("usage meter: {:?}", report.stats);
+    }
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -11,13 +11,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, Request};
+use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use kelviq_axum::extract::{Customer, Entitlements};
-use kelviq_axum::{CustomerId, Gatekeeper, UsageAmount};
-use kelviq_client::webhook::Webhook;
-use kelviq_examples::{Backend, backend, customer_for_api_key, init_logging, try_it};
+use kelviq_axum::prelude::*;
+use kelviq_examples::{ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it};
 use serde_json::json;
 
 /// The fake authentication: `x-api-key` → the customer, for the Kelviq layer to read.
@@ -43,7 +42,7 @@ async fn reports(customer: Customer) -> Json<serde_json::Value> {
 
 async fn api_call(entitlements: Entitlements) -> Json<serde_json::Value> {
     let remaining = entitlements
-        .get("api-calls")
+        .get(ApiCalls::ID)
         .and_then(|calls| calls.remaining())
         .map(|remaining| remaining - 1);
     Json(json!({"ok": true, "remaining_after_this_call": remaining}))
@@ -89,26 +88,31 @@ async fn me(customer: Customer, entitlements: Entitlements) -> Json<serde_json::
 
 /// The example's router: the same routes as the actix example.
 fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
-    let gates = Gatekeeper::new(backend.kelviq.clone(), backend.meter.clone());
+    // App-wide settings, once: a reached limit answers 429; Kelviq down → 503.
+    let gates = backend
+        .kelviq
+        .gate()
+        .limit_reached_status(StatusCode::TOO_MANY_REQUESTS)
+        .failure_policy(FailurePolicy::Deny);
     let verifier = Webhook::new(&backend.webhook_secret)?;
     Ok(Router::new()
         .route("/", get(home))
         .route(
             "/reports",
-            get(reports).route_layer(gates.require("reports")),
+            get(reports).route_layer(gates.clone().require(Reports).into_layer()),
         )
         .route(
             "/api/calls",
-            post(api_call).route_layer(gates.require("api-calls").meter("api-calls", 1)),
+            post(api_call).route_layer(gates.clone().require(ApiCalls).meter(ApiCalls, 1).into_layer()),
         )
         .route(
             "/api/batch",
-            post(batch).route_layer(gates.require("api-calls").meter("api-calls", 1)),
+            post(batch).route_layer(gates.clone().require(ApiCalls).meter(ApiCalls, 1).into_layer()),
         )
-        .route("/me", get(me).route_layer(gates.layer()))
+        .route("/me", get(me).route_layer(gates.clone().into_layer()))
         .route(
             "/webhooks/kelviq",
-            kelviq_axum::webhook(backend.kelviq.clone(), verifier, |event| async move {
+            webhook(backend.kelviq.clone(), verifier, |event| async move {
                 tracing::info!(
                     event_type = event.event_type().unwrap_or("unknown"),
                     customer = event.customer_id().unwrap_or("none"),
@@ -167,8 +171,10 @@ async fn main() -> ExitCode {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await;
-    let report = backend.meter.shutdown(Duration::from_secs(5)).await;
-    println!("usage meter: {:?}", report.stats);
+    if let Ok(meter) = backend.kelviq.usage_meter() {
+        let report = meter.shutdown(Duration::from_secs(5)).await;
+        println!("usage meter: {:?}", report.stats);
+    }
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -18,9 +18,7 @@ use axum::extract::Request;
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
 use axum::routing::post;
-use kelviq_axum::{CustomerId, Gatekeeper};
-use kelviq_client::meter::UsageMeter;
-use kelviq_client::{CacheConfig, Kelviq};
+use kelviq_axum::prelude::*;
 use kelviq_mock::{Feature, MockServer, Plan, Seed, SeedCustomer};
 
 async fn authenticate(mut request: Request, next: Next) -> Response {
@@ -135,21 +133,22 @@ async fn run(duration: Duration, concurrency: usize) -> Result<(), Box<dyn std::
         .edge_url(mock.edge_url())
         .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(3600)))
         .build()?;
-    let meter = UsageMeter::builder(kelviq.clone()).start()?;
-    let gates = Gatekeeper::new(kelviq.clone(), meter.clone());
+    let meter = kelviq.usage_meter()?.clone();
+    let gates = kelviq.gate();
     let bare = Router::new()
         .route("/api/calls", post(|| async { "ok" }))
         .layer(from_fn(authenticate));
     let gated_only = Router::new()
         .route(
             "/api/calls",
-            post(|| async { "ok" }).route_layer(gates.require("api-calls")),
+            post(|| async { "ok" }).route_layer(gates.clone().require("api-calls").into_layer()),
         )
         .layer(from_fn(authenticate));
     let gated = Router::new()
         .route(
             "/api/calls",
-            post(|| async { "ok" }).route_layer(gates.require("api-calls").meter("api-calls", 1)),
+            post(|| async { "ok" })
+                .route_layer(gates.clone().require("api-calls").meter("api-calls", 1).into_layer()),
         )
         .layer(from_fn(authenticate));
     let bare_url = format!("http://{}/api/calls", serve(bare).await?);
