@@ -1,0 +1,152 @@
+//! The same denial answered through tower/axum and through actix-web: byte-identical
+//! status, headers and body, for every kind of denial.
+
+use actix_web::test as actix_test;
+use axum::body::Body;
+use http::{HeaderName, Request, StatusCode};
+use kelviq_axum::prelude::{FromHeader, GateBuilder, GateBuilderExt as _, Kelviq};
+use kelviq_client::RetryPolicy;
+use kelviq_client::gate::{Denial, FailurePolicy};
+use kelviq_mock::{Fault, FaultRule, Feature, MockServer, Plan, Route, Seed, SeedCustomer};
+use tower::ServiceExt as _;
+
+const CUSTOMER_HEADER: &str = "x-customer";
+
+/// A status, the headers (sorted) and the body of a response.
+#[derive(Debug, PartialEq, Eq)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+async fn mock() -> MockServer {
+    let seed = Seed::empty()
+        .plan(
+            Plan::new("base")
+                .feature(Feature::boolean("dashboard"))
+                .feature(Feature::metered("calls").limit(3)),
+        )
+        .customer(SeedCustomer::new("full").subscribe("base").usage("calls", 3));
+    MockServer::builder().seed(seed).start().await.unwrap()
+}
+
+fn client(mock: &MockServer) -> Kelviq {
+    Kelviq::builder()
+        .access_token(mock.token())
+        .api_url(mock.url())
+        .edge_url(mock.edge_url())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+fn source() -> FromHeader {
+    FromHeader::new(HeaderName::from_static(CUSTOMER_HEADER))
+}
+
+/// The answer of an axum router gated by `gates`.
+async fn through_axum(gates: &GateBuilder, customer: Option<&str>) -> Answer {
+    let layer = gates.clone().into_layer().customer(source());
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }).route_layer(layer));
+    let mut request = Request::get("/");
+    if let Some(customer) = customer {
+        request = request.header(CUSTOMER_HEADER, customer);
+    }
+    let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let mut headers: Vec<_> = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    headers.sort();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    Answer { status, headers, body: body.to_vec() }
+}
+
+/// The answer of an actix-web app gated by `gates`.
+async fn through_actix(gates: &GateBuilder, customer: Option<&str>) -> Answer {
+    use kelviq_actix::prelude::GateBuilderExt as _;
+    let middleware = gates.clone().into_middleware().customer(source());
+    let app = actix_test::init_service(
+        actix_web::App::new()
+            .wrap(middleware)
+            .route("/", actix_web::web::get().to(|| async { "ok" })),
+    )
+    .await;
+    let mut request = actix_test::TestRequest::get().uri("/");
+    if let Some(customer) = customer {
+        request = request.insert_header((CUSTOMER_HEADER, customer));
+    }
+    let response = actix_test::call_service(&app, request.to_request()).await;
+    let status = response.status().as_u16();
+    let mut headers: Vec<_> = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    headers.sort();
+    let body = actix_test::read_body(response).await;
+    Answer { status, headers, body: body.to_vec() }
+}
+
+/// Asserts both frameworks answer alike, with `status` and the `error` code.
+async fn same_answer(gates: &GateBuilder, customer: Option<&str>, status: u16, code: &str) {
+    let axum = through_axum(gates, customer).await;
+    let actix = through_actix(gates, customer).await;
+    assert_eq!(axum, actix, "customer {customer:?}");
+    assert_eq!(axum.status, status, "customer {customer:?}");
+    let body: serde_json::Value = serde_json::from_slice(&axum.body).unwrap();
+    assert_eq!(body["error"], code, "customer {customer:?}");
+}
+
+#[actix_web::test]
+async fn every_denial_is_byte_identical_in_axum_and_actix() {
+    let mock = mock().await;
+    let kelviq = client(&mock);
+    let gates = kelviq.gate().limit_reached_status(StatusCode::TOO_MANY_REQUESTS);
+
+    // (customer, required feature, status, code)
+    let cases = [
+        (None, "dashboard", 401, "missing_customer"),
+        (Some(""), "dashboard", 401, "missing_customer"),
+        (Some("nobody"), "dashboard", 403, "unknown_customer"),
+        (Some("full"), "reports", 403, "feature_not_entitled"),
+        (Some("full"), "calls", 429, "usage_limit_reached"),
+    ];
+    for (customer, feature, status, code) in cases {
+        same_answer(&gates.clone().require(feature), customer, status, code).await;
+    }
+}
+
+#[actix_web::test]
+async fn kelviq_unavailable_is_byte_identical_in_axum_and_actix() {
+    let mock = mock().await;
+    let kelviq = client(&mock);
+    mock.inject(FaultRule::always(Fault::status(500)).on(Route::Entitlements));
+    let gates = kelviq.gate().failure_policy(FailurePolicy::Deny).require("dashboard");
+    same_answer(&gates, Some("full"), 503, "kelviq_unavailable").await;
+}
+
+#[actix_web::test]
+async fn a_denial_handler_answers_alike_in_axum_and_actix() {
+    let mock = mock().await;
+    let kelviq = client(&mock);
+    let gates = kelviq
+        .gate()
+        .require("reports")
+        .on_denied(|denial: &Denial| {
+            http::Response::builder()
+                .status(StatusCode::PAYMENT_REQUIRED)
+                .header("x-upgrade", "https://example.com/pricing")
+                .header("content-type", "text/plain; charset=utf-8")
+                .body(bytes::Bytes::from(format!("upgrade for {}", denial.feature().unwrap_or("?"))))
+                .unwrap()
+        });
+    let axum = through_axum(&gates, Some("full")).await;
+    let actix = through_actix(&gates, Some("full")).await;
+    assert_eq!(axum, actix);
+    assert_eq!(axum.status, 402);
+    assert_eq!(axum.body, b"upgrade for reports");
+}
