@@ -55,14 +55,15 @@
 //! ```
 
 mod config;
+mod shared;
 mod stats;
 mod worker;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 pub use config::MeterConfig;
@@ -72,6 +73,7 @@ use crate::cache::{EntitlementCache, QueuedEvent, Snapshot};
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::resources::{ReportEvent, require};
+use shared::Shared;
 use stats::Counters;
 use worker::Command;
 
@@ -81,45 +83,6 @@ use worker::Command;
 #[derive(Clone, Debug)]
 pub struct UsageMeter {
     handle: Arc<Handle>,
-}
-
-/// State shared by the handles and the background task. It holds the client's transport
-/// and cache, not the client, so that the client can own its meter without a cycle.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    transport: Arc<Transport>,
-    cache: Arc<EntitlementCache>,
-    config: MeterConfig,
-    counters: Counters,
-    /// Wakes the task for an early flush.
-    wake: Notify,
-    closed: AtomicBool,
-    /// Set by a shutdown: no report starts, and none lasts, past it.
-    deadline: Mutex<Option<Instant>>,
-}
-
-impl Shared {
-    /// The shutdown deadline, once a shutdown started.
-    fn deadline(&self) -> Option<Instant> {
-        *self.deadline.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Stops taking usage and reports what is left.
-    fn close(&self) -> ShutdownReport {
-        let (waiting, (unsent, unsent_events)) = {
-            let mut pending = self.cache.ledger().lock();
-            // Set under the ledger's lock: `record` checks it under the same lock.
-            self.closed.store(true, Ordering::SeqCst);
-            (pending.units(), pending.drain())
-        };
-        ShutdownReport {
-            unsent,
-            unsent_events,
-            unknown: Counters::lines(&self.counters.unknown_lines),
-            failed: Counters::lines(&self.counters.failed_lines),
-            stats: self.counters.snapshot(waiting),
-        }
-    }
 }
 
 /// Owned by the handles; when the last one goes, the task drains and stops.
@@ -159,15 +122,7 @@ impl UsageMeter {
                     .to_owned(),
             )
         })?;
-        let shared = Arc::new(Shared {
-            transport,
-            cache,
-            config,
-            counters: Counters::default(),
-            wake: Notify::new(),
-            closed: AtomicBool::new(false),
-            deadline: Mutex::new(None),
-        });
+        let shared = Arc::new(Shared::new(transport, cache, config));
         let (commands, receiver) = mpsc::unbounded_channel();
         runtime.spawn(worker::run(Arc::clone(&shared), receiver));
         Ok(UsageMeter {

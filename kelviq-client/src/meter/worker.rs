@@ -8,7 +8,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::Shared;
+use super::shared::Shared;
 use super::stats::{Counters, ShutdownReport};
 use crate::cache::{Batch, QueuedEvent, UsageLine};
 use crate::error::Error;
