@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::builder::KelviqBuilder;
 use crate::cache::{CachedEntitlements, EntitlementCache, Snapshot};
+use crate::customer_client::CustomerClient;
 use crate::error::Result;
 use crate::gate::GateBuilder;
 use crate::http::Transport;
@@ -204,6 +205,11 @@ impl Kelviq {
     /// [`GateBuilder`]).
     pub fn gate(&self) -> GateBuilder {
         GateBuilder::new(self)
+    }
+
+    /// The client scoped to one customer.
+    pub fn customer(&self, customer_id: impl Into<Arc<str>>) -> CustomerClient {
+        CustomerClient::new(self.clone(), customer_id.into())
     }
 
     /// Customers: create, list, retrieve, update, archive.

@@ -35,17 +35,15 @@ pub struct CustomerClient {
     customer_id: Arc<str>,
 }
 
-impl Kelviq {
-    /// The client scoped to one customer.
-    pub fn customer(&self, customer_id: impl Into<Arc<str>>) -> CustomerClient {
+impl CustomerClient {
+    /// The client scoped to `customer_id`; from [`Kelviq::customer`].
+    pub(crate) fn new(client: Kelviq, customer_id: Arc<str>) -> Self {
         CustomerClient {
-            client: self.clone(),
-            customer_id: customer_id.into(),
+            client,
+            customer_id,
         }
     }
-}
 
-impl CustomerClient {
     /// The customer id.
     pub fn id(&self) -> &str {
         &self.customer_id
