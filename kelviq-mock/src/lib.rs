@@ -15,7 +15,8 @@
 //!   slashes exactly as the service spells them; errors other than field errors carry
 //!   `{"detail": "..."}`.
 //!
-//! Every request is journaled ([`MockServer::journal`]) and faults can be injected per
+//! Every request is journaled ([`MockServer::journal`]; [`MockServer::entitlement_calls`]
+//! counts the entitlement requests about one customer) and faults can be injected per
 //! route or globally ([`FaultRule`], [`RandomFaults`]): latency, a status for the next N
 //! requests, `429` with `Retry-After`, a dropped connection, or a change that is applied
 //! before the response is delayed or dropped.

@@ -337,6 +337,39 @@ impl MockServer {
             .count()
     }
 
+    /// How many entitlement requests (`GET /api/v1/entitlements` on the edge listener,
+    /// [`Route::Entitlements`]) asked about `customer_id`: those whose `customer_id` query
+    /// parameter, decoded, is exactly that id — whole-snapshot fetches and single-feature
+    /// checks (`&feature_id=..`) alike, faulted, refused and answered alike.
+    ///
+    /// The usual assertion of a caching client: "one call for this customer".
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mock = kelviq_mock::MockServer::start().await;
+    /// # let url = format!("{}/api/v1/entitlements?customer_id=cust_pro", mock.edge_url());
+    /// # let client = reqwest::Client::new();
+    /// # client.get(&url).bearer_auth(mock.token()).send().await.unwrap();
+    /// // ... the code under test checks cust_pro's entitlements once ...
+    /// assert_eq!(mock.entitlement_calls("cust_pro"), 1);
+    /// assert_eq!(mock.entitlement_calls("cust_free"), 0);
+    /// # }
+    /// ```
+    pub fn entitlement_calls(&self, customer_id: &str) -> usize {
+        lock(&self.shared.journal)
+            .entries()
+            .iter()
+            .filter(|request| request.route == Some(Route::Entitlements))
+            .filter(|request| {
+                request
+                    .query_pairs()
+                    .iter()
+                    .any(|(name, value)| name == "customer_id" && value == customer_id)
+            })
+            .count()
+    }
+
     /// Requests per matched route.
     pub fn call_counts(&self) -> BTreeMap<Route, usize> {
         let mut counts = BTreeMap::new();

@@ -127,3 +127,45 @@ async fn a_customer_without_subscriptions_has_no_entitlements() {
     let reply = api.edge_get("/api/v1/entitlements?customer_id=new").await;
     assert_eq!(reply.expect(200)["entitlements"], json!([]));
 }
+
+#[tokio::test]
+async fn entitlement_calls_counts_the_requests_about_one_customer() {
+    let seed = Seed::default().customer(SeedCustomer::new("x y/z").subscribe("free"));
+    let api = Api::with(MockServer::builder().seed(seed)).await;
+    let mock = &api.mock;
+    assert_eq!(mock.entitlement_calls("cust_pro"), 0);
+
+    // A whole snapshot and a single feature both count.
+    api.edge_get("/api/v1/entitlements?customer_id=cust_pro")
+        .await
+        .expect(200);
+    api.edge_get("/api/v1/entitlements?customer_id=cust_pro&feature_id=reports")
+        .await
+        .expect(200);
+    // The id is compared decoded and whole; other parameters naming it do not count.
+    api.edge_get("/api/v1/entitlements?customer_id=x+y%2Fz")
+        .await
+        .expect(200);
+    api.edge_get("/api/v1/entitlements?feature_id=cust_pro&customer_id=cust_free")
+        .await
+        .expect(200);
+    // Refused requests count: the client asked.
+    api.edge_get("/api/v1/entitlements?customer_id=nobody")
+        .await
+        .expect(404);
+    // Other routes, and the route on the wrong listener, do not.
+    api.get("/api/v1/subscriptions/?customer_id=cust_pro")
+        .await
+        .expect(200);
+    api.get("/api/v1/entitlements?customer_id=cust_pro")
+        .await
+        .expect(404);
+
+    assert_eq!(mock.entitlement_calls("cust_pro"), 2);
+    assert_eq!(mock.entitlement_calls("x y/z"), 1);
+    assert_eq!(mock.entitlement_calls("x+y%2Fz"), 0);
+    assert_eq!(mock.entitlement_calls("cust_free"), 1);
+    assert_eq!(mock.entitlement_calls("nobody"), 1);
+    assert_eq!(mock.entitlement_calls("cust"), 0);
+    assert_eq!(mock.calls(kelviq_mock::Route::Entitlements), 5);
+}
