@@ -1,66 +1,55 @@
-//! [`ResponseFuture`]: a ready answer, a gate check then the inner call, or the inner call.
+//! [`ResponseFuture`]: a denial ready at once, the gate loading the customer's snapshot
+//! then the inner call, or the inner call; metering once the inner response is known.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::{Request, Response};
-use kelviq_client::Kelviq;
-use kelviq_client::cache::Snapshot;
-use kelviq_client::gate::{Decision, Gate};
-use kelviq_client::meter::UsageMeter;
+use kelviq_client::gate::{Admitting, Gate, RequestContext, UsageAmount};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::context::{KelviqContext, UsageAmount};
-use crate::layer::DenialHandler;
-use crate::response::denied;
 
-/// What to meter once the inner response is known.
+/// What to meter once the inner response is known: kept only when the gate meters.
 pub(crate) struct Metering {
-    pub(crate) gate: Gate,
-    pub(crate) meter: UsageMeter,
-    pub(crate) customer_id: Arc<str>,
-    /// The snapshot the request was gated with: usage is applied to it directly.
-    pub(crate) snapshot: Option<Arc<Snapshot>>,
+    gate: Gate,
+    context: RequestContext,
 }
 
 impl Metering {
+    /// The metering of a request let through with `context`, if `gate` meters anything.
+    pub(crate) fn new(gate: &Gate, context: &RequestContext) -> Option<Self> {
+        gate.meters().then(|| Metering {
+            gate: gate.clone(),
+            context: context.clone(),
+        })
+    }
+
+    /// Meters the request (the gate decides whether the status is a success), with the
+    /// response's [`UsageAmount`] if the handler set one.
     fn finish<B>(self, response: &Response<B>) {
-        let amount = response
-            .extensions()
-            .get::<UsageAmount>()
-            .map(|amount| amount.0);
-        self.gate.after_response_on(
-            self.snapshot.as_deref(),
-            &self.meter,
-            &self.customer_id,
-            response.status().as_u16(),
-            amount,
-        );
+        let amount = response.extensions().get::<UsageAmount>().copied();
+        // The outcome is logged by the gate; the response is made either way.
+        let _ = self
+            .gate
+            .finish(&self.context, response.status().as_u16(), amount);
     }
 }
 
-/// A request waiting for the gate.
-pub(crate) struct Pending<S, ReqBody> {
-    pub(crate) service: S,
-    pub(crate) request: Request<ReqBody>,
-    pub(crate) customer_id: Arc<str>,
-    pub(crate) kelviq: Kelviq,
-    pub(crate) meter: Option<UsageMeter>,
-    pub(crate) on_denied: Option<DenialHandler>,
-    pub(crate) limit_reached_status: u16,
+/// A request waiting for the gate: the service polled ready, and the request.
+struct Pending<S, ReqBody> {
+    gate: Gate,
+    service: S,
+    request: Request<ReqBody>,
 }
-
-type Check = Pin<Box<dyn Future<Output = Decision> + Send>>;
 
 pin_project! {
     /// The response future of [`KelviqService`](crate::KelviqService).
     ///
     /// On a warm cache it is the inner service's future plus metering: no allocation of
-    /// its own. Only a cache miss boxes the entitlement check.
+    /// its own. Only a cache miss waits on the gate's (boxed) loading future.
     pub struct ResponseFuture<S, ReqBody, ResBody>
     where
         S: Service<Request<ReqBody>>,
@@ -77,8 +66,8 @@ pin_project! {
     where
         S: Service<Request<ReqBody>>,
     {
-        Ready { response: Option<Response<ResponseBody<ResBody>>> },
-        Gating { check: Check, pending: Option<Pending<S, ReqBody>> },
+        Denied { response: Option<Response<ResponseBody<ResBody>>> },
+        Gating { admitting: Admitting, pending: Option<Pending<S, ReqBody>> },
         Inner { #[pin] future: S::Future },
     }
 }
@@ -87,9 +76,9 @@ impl<S, ReqBody, ResBody> ResponseFuture<S, ReqBody, ResBody>
 where
     S: Service<Request<ReqBody>>,
 {
-    pub(crate) fn ready(response: Response<ResponseBody<ResBody>>) -> Self {
+    pub(crate) fn denied(response: Response<ResponseBody<ResBody>>) -> Self {
         ResponseFuture {
-            state: State::Ready {
+            state: State::Denied {
                 response: Some(response),
             },
             metering: None,
@@ -104,16 +93,21 @@ where
     }
 
     pub(crate) fn gating(
-        check: Check,
-        pending: Pending<S, ReqBody>,
-        metering: Option<Metering>,
+        admitting: Admitting,
+        gate: Gate,
+        service: S,
+        request: Request<ReqBody>,
     ) -> Self {
         ResponseFuture {
             state: State::Gating {
-                check,
-                pending: Some(pending),
+                admitting,
+                pending: Some(Pending {
+                    gate,
+                    service,
+                    request,
+                }),
             },
-            metering,
+            metering: None,
         }
     }
 }
@@ -128,7 +122,7 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Ready { response } => {
+                StateProj::Denied { response } => {
                     // INVARIANT: a future is not polled again once it returned Ready.
                     #[allow(clippy::expect_used)]
                     let response = response
@@ -136,34 +130,26 @@ where
                         .expect("ResponseFuture polled after completion");
                     return Poll::Ready(Ok(response));
                 }
-                StateProj::Gating { check, pending } => {
-                    let decision = ready!(check.as_mut().poll(cx));
-                    // INVARIANT: `pending` is taken once, when the check completes, and the
-                    // state changes in the same step.
+                StateProj::Gating { admitting, pending } => {
+                    let admitted = ready!(Pin::new(admitting).poll(cx));
+                    // INVARIANT: `pending` is taken once, when the admission completes, and
+                    // the state changes in the same step.
                     #[allow(clippy::expect_used)]
-                    let mut pending = pending.take().expect("gate decision handled once");
-                    match decision {
-                        Decision::Allow { snapshot, stale } => {
-                            if let Some(metering) = this.metering.as_mut() {
-                                metering.snapshot.clone_from(&snapshot);
-                            }
-                            pending.request.extensions_mut().insert(
-                                KelviqContext::new(
-                                    pending.customer_id,
-                                    snapshot,
-                                    stale,
-                                    pending.kelviq,
-                                    pending.meter,
-                                )
-                                .with_limit_reached_status(pending.limit_reached_status),
-                            );
-                            let future = pending.service.call(pending.request);
+                    let Pending {
+                        gate,
+                        mut service,
+                        mut request,
+                    } = pending.take().expect("gate admission handled once");
+                    match admitted {
+                        Ok(context) => {
+                            *this.metering = Metering::new(&gate, &context);
+                            request.extensions_mut().insert(context);
+                            let future = service.call(request);
                             this.state.set(State::Inner { future });
                         }
-                        Decision::Deny(denial) | Decision::Unavailable(denial) => {
-                            *this.metering = None;
-                            let response = denied(&denial, pending.on_denied.as_ref());
-                            this.state.set(State::Ready {
+                        Err(denial) => {
+                            let response = gate.deny(&denial).map(ResponseBody::full);
+                            this.state.set(State::Denied {
                                 response: Some(response),
                             });
                         }

@@ -1,39 +1,39 @@
-//! [`KelviqService`]: the customer id, the gate, the inner service, the meter.
+//! [`KelviqService`]: the customer id, the gate's admission, the inner service.
 
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use kelviq_client::gate::{Decision, Gate};
-use kelviq_client::meter::UsageMeter;
-use kelviq_client::{Error, Kelviq};
+use kelviq_client::gate::{Admission, Gate};
 use tower_service::Service;
 
 use crate::body::ResponseBody;
-use crate::context::KelviqContext;
 use crate::customer::{CustomerIdSource, RequestHead};
-use crate::future::{Metering, Pending, ResponseFuture};
-use crate::layer::DenialHandler;
-use crate::response::{denied, misconfigured};
-
-/// What every clone of a service shares.
-pub(crate) struct Config<C> {
-    pub(crate) kelviq: Kelviq,
-    pub(crate) meter: Option<UsageMeter>,
-    pub(crate) gate: Result<Gate, Arc<Error>>,
-    pub(crate) customer: C,
-    pub(crate) on_denied: Option<DenialHandler>,
-}
+use crate::future::{Metering, ResponseFuture};
 
 /// The service [`KelviqLayer`](crate::KelviqLayer) wraps around `S`.
+///
+/// Forwards `poll_ready`; the service polled ready is the one called, also when the gate
+/// must first load the customer's snapshot (a clone is left in its place). Errors of the
+/// inner service pass through unchanged.
+#[derive(Clone)]
 pub struct KelviqService<S, C> {
     inner: S,
-    config: Arc<Config<C>>,
+    gate: Gate,
+    customer: C,
 }
 
 impl<S, C> KelviqService<S, C> {
-    pub(crate) fn new(inner: S, config: Arc<Config<C>>) -> Self {
-        KelviqService { inner, config }
+    pub(crate) fn new(inner: S, gate: Gate, customer: C) -> Self {
+        KelviqService {
+            inner,
+            gate,
+            customer,
+        }
+    }
+
+    /// The gate.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// The inner service.
@@ -52,28 +52,19 @@ impl<S, C> KelviqService<S, C> {
     }
 }
 
-impl<S: Clone, C> Clone for KelviqService<S, C> {
-    fn clone(&self) -> Self {
-        KelviqService {
-            inner: self.inner.clone(),
-            config: Arc::clone(&self.config),
-        }
-    }
-}
-
 impl<S: std::fmt::Debug, C> std::fmt::Debug for KelviqService<S, C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KelviqService")
             .field("inner", &self.inner)
+            .field("gate", &self.gate)
             .finish_non_exhaustive()
     }
 }
 
 impl<S, C, ReqBody, ResBody> Service<Request<ReqBody>> for KelviqService<S, C>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     C: CustomerIdSource,
-    ReqBody: Send + 'static,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -84,71 +75,24 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let config = &self.config;
-        let gate = match &config.gate {
-            Ok(gate) => gate,
-            Err(error) => return ResponseFuture::ready(misconfigured(error)),
-        };
-        let customer_id: Arc<str> = match config.customer.customer_id(RequestHead::of(&request)) {
-            Some(id) if !id.is_empty() => Arc::from(id.as_ref()),
-            _ => {
-                let denial = kelviq_client::gate::Denial::missing_customer();
-                return ResponseFuture::ready(denied(&denial, config.on_denied.as_ref()));
+        let customer_id = self.customer.customer_id(RequestHead::of(&request));
+        match self.gate.admit(customer_id) {
+            // Warm path: decided from the cache, no I/O and no allocation here.
+            Admission::Ready(Ok(context)) => {
+                let metering = Metering::new(&self.gate, &context);
+                request.extensions_mut().insert(context);
+                ResponseFuture::inner(self.inner.call(request), metering)
             }
-        };
-        let mut metering = match &config.meter {
-            Some(meter) if gate.meters() => Some(Metering {
-                gate: gate.clone(),
-                meter: meter.clone(),
-                customer_id: Arc::clone(&customer_id),
-                snapshot: None,
-            }),
-            _ => None,
-        };
-        // Warm path: a fresh cached snapshot decides without I/O or boxing.
-        if let Some(decision) = gate.check_cached(&config.kelviq, &customer_id) {
-            return match decision {
-                Decision::Allow { snapshot, stale } => {
-                    if let Some(metering) = metering.as_mut() {
-                        metering.snapshot.clone_from(&snapshot);
-                    }
-                    request.extensions_mut().insert(
-                        KelviqContext::new(
-                            customer_id,
-                            snapshot,
-                            stale,
-                            config.kelviq.clone(),
-                            config.meter.clone(),
-                        )
-                        .with_limit_reached_status(gate.limit_reached_status()),
-                    );
-                    ResponseFuture::inner(self.inner.call(request), metering)
-                }
-                Decision::Deny(denial) | Decision::Unavailable(denial) => {
-                    ResponseFuture::ready(denied(&denial, config.on_denied.as_ref()))
-                }
-            };
+            Admission::Ready(Err(denial)) => {
+                ResponseFuture::denied(self.gate.deny(&denial).map(ResponseBody::full))
+            }
+            // Cold path: wait for the snapshot, then call the service that was polled
+            // ready, leaving a clone in its place.
+            Admission::Loading(admitting) => {
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::gating(admitting, self.gate.clone(), ready, request)
+            }
         }
-        // Cold path: fetch (shared with concurrent requests of this customer), then call the
-        // service that was polled ready, leaving a clone in its place.
-        let clone = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, clone);
-        let kelviq = config.kelviq.clone();
-        let check_gate = gate.clone();
-        let check_customer = Arc::clone(&customer_id);
-        let check = Box::pin(async move { check_gate.check(&kelviq, &check_customer).await });
-        ResponseFuture::gating(
-            check,
-            Pending {
-                service: ready,
-                request,
-                customer_id,
-                kelviq: config.kelviq.clone(),
-                meter: config.meter.clone(),
-                on_denied: config.on_denied.clone(),
-                limit_reached_status: gate.limit_reached_status(),
-            },
-            metering,
-        )
     }
 }

@@ -3,11 +3,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::StatusCode;
 use http::header::HeaderName;
 use kelviq_client::CacheConfig;
 use kelviq_client::gate::FailurePolicy;
 use kelviq_mock::{Fault, FaultRule, MockServer, Route};
-use kelviq_tower::{FromFn, FromHeader, KelviqLayer};
+use kelviq_tower::{FromFn, FromHeader, GateBuilderExt, KelviqLayer, RequestHead};
 use serde_json::{Value, json};
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -21,7 +22,7 @@ fn json_of(body: &str) -> Value {
 async fn an_entitled_customer_reaches_the_handler_with_its_context() {
     let setup = Setup::start().await;
     let service = ServiceBuilder::new()
-        .layer(KelviqLayer::new(setup.kelviq.clone()).require("reports"))
+        .layer(setup.kelviq.gate().require("reports").into_layer())
         .service_fn(handler);
     let (status, body) = read(
         service
@@ -35,10 +36,29 @@ async fn an_entitled_customer_reaches_the_handler_with_its_context() {
 }
 
 #[tokio::test]
+async fn a_layer_is_made_from_a_built_gate_too() {
+    let setup = Setup::start().await;
+    let gate = setup.kelviq.gate().require("reports").build().unwrap();
+    let layer = KelviqLayer::from(gate.clone());
+    assert_eq!(layer.gate().requirements(), gate.requirements());
+    let service = ServiceBuilder::new()
+        .layer(KelviqLayer::new(gate))
+        .service_fn(handler);
+    let (status, _) = read(
+        service
+            .oneshot(request(Some("cust_free"), "/reports"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
 async fn a_customer_without_the_feature_gets_403_json() {
     let setup = Setup::start().await;
     let service = ServiceBuilder::new()
-        .layer(KelviqLayer::new(setup.kelviq.clone()).require("reports"))
+        .layer(setup.kelviq.gate().require("reports").into_layer())
         .service_fn(handler);
     let response = service
         .oneshot(request(Some("cust_free"), "/reports"))
@@ -57,7 +77,7 @@ async fn a_customer_without_the_feature_gets_403_json() {
 async fn no_customer_is_401_without_any_call_to_kelviq() {
     let setup = Setup::start().await;
     let service = ServiceBuilder::new()
-        .layer(KelviqLayer::new(setup.kelviq.clone()).require("reports"))
+        .layer(setup.kelviq.gate().require("reports").into_layer())
         .service_fn(handler);
     let (status, body) = read(
         service
@@ -85,9 +105,12 @@ async fn the_customer_can_come_from_a_header_or_a_closure() {
     let setup = Setup::start().await;
     let by_header = ServiceBuilder::new()
         .layer(
-            KelviqLayer::new(setup.kelviq.clone())
-                .customer(FromHeader::new(HeaderName::from_static("x-customer")))
-                .require("reports"),
+            setup
+                .kelviq
+                .gate()
+                .require("reports")
+                .into_layer()
+                .customer(FromHeader::new(HeaderName::from_static("x-customer"))),
         )
         .service_fn(handler);
     let request = http::Request::builder()
@@ -98,14 +121,17 @@ async fn the_customer_can_come_from_a_header_or_a_closure() {
 
     let by_path = ServiceBuilder::new()
         .layer(
-            KelviqLayer::new(setup.kelviq.clone())
-                .customer(FromFn::new(|head: kelviq_tower::RequestHead<'_>| {
+            setup
+                .kelviq
+                .gate()
+                .require("reports")
+                .into_layer()
+                .customer(FromFn::new(|head: RequestHead<'_>| {
                     head.uri
                         .path()
                         .strip_prefix("/customers/")
                         .map(str::to_owned)
-                }))
-                .require("reports"),
+                })),
         )
         .service_fn(handler);
     let request = http::Request::builder()
@@ -130,9 +156,12 @@ async fn a_reached_limit_has_its_own_code_and_configurable_status() {
         .unwrap();
     let service = ServiceBuilder::new()
         .layer(
-            KelviqLayer::new(setup.kelviq.clone())
+            setup
+                .kelviq
+                .gate()
                 .require("api-calls")
-                .limit_reached_status(429),
+                .limit_reached_status(StatusCode::TOO_MANY_REQUESTS)
+                .into_layer(),
         )
         .service_fn(handler);
     let (status, body) = read(
@@ -153,7 +182,7 @@ async fn kelviq_down_fails_closed_by_default_and_open_when_asked() {
         .mock
         .inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
     let closed = ServiceBuilder::new()
-        .layer(KelviqLayer::new(setup.kelviq.clone()).require("reports"))
+        .layer(setup.kelviq.gate().require("reports").into_layer())
         .service_fn(handler);
     let (status, body) = read(
         closed
@@ -167,9 +196,12 @@ async fn kelviq_down_fails_closed_by_default_and_open_when_asked() {
 
     let open = ServiceBuilder::new()
         .layer(
-            KelviqLayer::new(setup.kelviq.clone())
+            setup
+                .kelviq
+                .gate()
                 .require("reports")
-                .failure_policy(FailurePolicy::Allow),
+                .failure_policy(FailurePolicy::Allow)
+                .into_layer(),
         )
         .service_fn(handler);
     let (status, body) = read(open.oneshot(request(Some("cust_free"), "/")).await.unwrap()).await;
@@ -177,18 +209,18 @@ async fn kelviq_down_fails_closed_by_default_and_open_when_asked() {
     assert_eq!(body, "customer=cust_free snapshot=false stale=false");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_stale_snapshot_still_decides_while_kelviq_is_down() {
     let mock = MockServer::start().await;
     let setup = Setup::with(
         mock,
         CacheConfig::default()
-            .ttl(Duration::from_millis(1))
+            .ttl(Duration::from_secs(60))
             .stale_window(Duration::from_secs(3600)),
     )
     .await;
     let service = ServiceBuilder::new()
-        .layer(KelviqLayer::new(setup.kelviq.clone()).require("reports"))
+        .layer(setup.kelviq.gate().require("reports").into_layer())
         .service_fn(handler);
     assert_eq!(
         read(
@@ -202,7 +234,8 @@ async fn a_stale_snapshot_still_decides_while_kelviq_is_down() {
         .0,
         200
     );
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    // Past the TTL, inside the stale window.
+    tokio::time::advance(Duration::from_secs(61)).await;
     setup
         .mock
         .inject(FaultRule::always(Fault::DropConnection).on(Route::Entitlements));
@@ -215,6 +248,11 @@ async fn a_stale_snapshot_still_decides_while_kelviq_is_down() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(body, "customer=cust_pro snapshot=true stale=true");
+    assert_eq!(
+        setup.mock.calls(Route::Entitlements),
+        2,
+        "one refresh tried"
+    );
 }
 
 #[tokio::test]
@@ -222,10 +260,12 @@ async fn only_successful_responses_are_metered_and_handlers_can_set_the_amount()
     let setup = Setup::start().await;
     let service = ServiceBuilder::new()
         .layer(
-            KelviqLayer::new(setup.kelviq.clone())
-                .usage_meter(setup.meter.clone())
+            setup
+                .kelviq
+                .gate()
                 .require("api-calls")
-                .meter("api-calls", 1),
+                .meter("api-calls", 1)
+                .into_layer(),
         )
         .service_fn(handler);
     for path in [
@@ -241,9 +281,48 @@ async fn only_successful_responses_are_metered_and_handlers_can_set_the_amount()
             .await
             .unwrap();
     }
-    setup.meter.flush().await;
+    setup.meter().flush().await;
     assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 42);
-    assert_eq!(setup.meter.stats().recorded, 42);
+    assert_eq!(setup.meter().stats().recorded, 42);
+}
+
+#[tokio::test]
+async fn an_amount_set_on_the_context_is_metered_and_the_response_extension_wins() {
+    let setup = Setup::start().await;
+    let service = ServiceBuilder::new()
+        .layer(setup.kelviq.gate().meter("api-calls", 1).into_layer())
+        .service_fn(handler);
+    for path in [
+        "/set?set=7",
+        "/both?set=7&amount=100",
+        "/failed?set=7&status=500",
+    ] {
+        service
+            .clone()
+            .oneshot(request(Some("cust_free"), path))
+            .await
+            .unwrap();
+    }
+    setup.meter().flush().await;
+    assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 107);
+}
+
+#[tokio::test]
+async fn a_gate_that_meters_nothing_records_nothing() {
+    let setup = Setup::start().await;
+    let service = ServiceBuilder::new()
+        .layer(setup.kelviq.gate().require("api-calls").into_layer())
+        .service_fn(handler);
+    for path in ["/ok", "/bulk?amount=40", "/set?set=7"] {
+        service
+            .clone()
+            .oneshot(request(Some("cust_free"), path))
+            .await
+            .unwrap();
+    }
+    setup.meter().flush().await;
+    assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 0);
+    assert_eq!(setup.meter().stats().recorded, 0);
 }
 
 #[tokio::test]
@@ -251,16 +330,19 @@ async fn denials_can_be_answered_by_the_callers_function() {
     let setup = Setup::start().await;
     let service = ServiceBuilder::new()
         .layer(
-            KelviqLayer::new(setup.kelviq.clone())
+            setup
+                .kelviq
+                .gate()
                 .require("reports")
                 .on_denied(|denial| {
                     let mut response = http::Response::new(Bytes::from(format!(
                         "upgrade for {}",
                         denial.feature().unwrap_or("?")
                     )));
-                    *response.status_mut() = http::StatusCode::PAYMENT_REQUIRED;
+                    *response.status_mut() = StatusCode::PAYMENT_REQUIRED;
                     response
-                }),
+                })
+                .into_layer(),
         )
         .service_fn(handler);
     let (status, body) = read(
@@ -271,36 +353,4 @@ async fn denials_can_be_answered_by_the_callers_function() {
     )
     .await;
     assert_eq!((status, body.as_str()), (402, "upgrade for reports"));
-}
-
-#[tokio::test]
-async fn a_misconfigured_layer_answers_500_naming_the_problem() {
-    let setup = Setup::start().await;
-    let no_meter = ServiceBuilder::new()
-        .layer(KelviqLayer::new(setup.kelviq.clone()).meter("api-calls", 1))
-        .service_fn(handler);
-    let (status, body) = read(
-        no_meter
-            .oneshot(request(Some("cust_pro"), "/"))
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 500);
-    let body = json_of(&body);
-    assert_eq!(body["error"], "kelviq_misconfigured");
-    assert!(
-        body["message"].as_str().unwrap().contains("misconfigured"),
-        "{body}"
-    );
-
-    let empty = ServiceBuilder::new()
-        .layer(KelviqLayer::new(setup.kelviq.clone()).require(""))
-        .service_fn(handler);
-    assert_eq!(
-        read(empty.oneshot(request(Some("cust_pro"), "/")).await.unwrap())
-            .await
-            .0,
-        500
-    );
 }

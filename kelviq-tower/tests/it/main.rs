@@ -10,5 +10,6 @@
 
 mod support;
 
+mod assembly;
 mod layer;
 mod semantics;

@@ -5,7 +5,7 @@ use std::future::{Ready, ready};
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use kelviq_tower::KelviqLayer;
+use kelviq_tower::GateBuilderExt;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::support::{Setup, read, request};
@@ -45,7 +45,7 @@ impl Service<Request<String>> for MustBeReady {
 #[tokio::test]
 async fn the_service_polled_ready_is_the_one_called_on_both_paths() {
     let setup = Setup::start().await;
-    let layer = KelviqLayer::new(setup.kelviq.clone()).require("reports");
+    let layer = setup.kelviq.gate().require("reports").into_layer();
     // Cold: the gate awaits a fetch before calling the inner service.
     let mut service = layer.layer(MustBeReady::default());
     let response = service
@@ -73,7 +73,7 @@ async fn errors_of_the_inner_service_pass_through_unchanged() {
     let failing = tower::service_fn(|_: Request<String>| async {
         Err::<Response<String>, _>("inner failed")
     });
-    let service = KelviqLayer::new(setup.kelviq.clone()).layer(failing);
+    let service = setup.kelviq.gate().into_layer().layer(failing);
     let error = service
         .oneshot(request(Some("cust_pro"), "/"))
         .await
@@ -94,7 +94,7 @@ async fn the_inner_body_streams_through_unbuffered() {
         }));
         Ok::<_, Infallible>(Response::new(StreamBody::new(frames)))
     });
-    let service = KelviqLayer::new(setup.kelviq.clone()).layer(streaming);
+    let service = setup.kelviq.gate().into_layer().layer(streaming);
     let response = service
         .oneshot(request(Some("cust_pro"), "/"))
         .await

@@ -1,4 +1,4 @@
-//! A mock, a client with the cache, a meter, and a plain service to wrap.
+//! A mock, a client with the cache and a fast-flushing meter, and a plain service to wrap.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -6,15 +6,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use kelviq_client::meter::UsageMeter;
+use kelviq_client::meter::{MeterConfig, UsageMeter};
 use kelviq_client::{CacheConfig, Kelviq, RetryPolicy};
 use kelviq_mock::MockServer;
-use kelviq_tower::{CustomerId, KelviqContext, ResponseBody, UsageAmount};
+use kelviq_tower::{CustomerId, RequestContext, ResponseBody, UsageAmount};
 
 pub struct Setup {
     pub mock: MockServer,
     pub kelviq: Kelviq,
-    pub meter: UsageMeter,
 }
 
 impl Setup {
@@ -29,17 +28,15 @@ impl Setup {
             .edge_url(mock.edge_url())
             .retry_policy(RetryPolicy::none())
             .entitlement_cache(cache)
+            .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(10)))
             .build()
             .unwrap();
-        let meter = UsageMeter::builder(kelviq.clone())
-            .flush_interval(Duration::from_millis(10))
-            .start()
-            .unwrap();
-        Setup {
-            mock,
-            kelviq,
-            meter,
-        }
+        Setup { mock, kelviq }
+    }
+
+    /// The client's meter (started on first use).
+    pub fn meter(&self) -> &UsageMeter {
+        self.kelviq.usage_meter().unwrap()
     }
 }
 
@@ -53,7 +50,8 @@ pub fn request(customer: Option<&str>, path: &str) -> Request<String> {
 }
 
 /// A handler that answers the status in the `status` query (default 200), the units in
-/// `amount` as a `UsageAmount`, and echoes the customer the layer saw.
+/// `amount` as a `UsageAmount` response extension, the units in `set` through the
+/// context, and echoes the customer the layer saw.
 pub async fn handler(request: Request<String>) -> Result<Response<String>, Infallible> {
     let query = request.uri().query().unwrap_or_default().to_owned();
     let param = |name: &str| {
@@ -62,7 +60,7 @@ pub async fn handler(request: Request<String>) -> Result<Response<String>, Infal
             .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
             .map(str::to_owned)
     };
-    let context = request.extensions().get::<KelviqContext>();
+    let context = request.extensions().get::<RequestContext>();
     let body = match context {
         Some(context) => format!(
             "customer={} snapshot={} stale={}",
@@ -72,6 +70,9 @@ pub async fn handler(request: Request<String>) -> Result<Response<String>, Infal
         ),
         None => "no context".to_owned(),
     };
+    if let (Some(context), Some(set)) = (context, param("set")) {
+        context.set_usage_amount(set.parse().unwrap());
+    }
     let mut response = Response::new(body);
     if let Some(status) = param("status") {
         *response.status_mut() = StatusCode::from_u16(status.parse().unwrap()).unwrap();
