@@ -14,11 +14,13 @@ use axum::middleware::{Next, from_fn};
 use axum::response::Response;
 use axum::routing::post;
 use criterion::{Criterion, criterion_group, criterion_main};
-use kelviq_axum::{CustomerId, Gatekeeper};
-use kelviq_client::meter::UsageMeter;
-use kelviq_client::{CacheConfig, Kelviq};
-use kelviq_mock::{Feature, MockServer, Plan, Seed, SeedCustomer};
+use kelviq_axum::prelude::*;
+use kelviq_mock::{MockServer, Plan, Seed, SeedCustomer};
 use tower::ServiceExt;
+
+feature! {
+    ApiCalls = "api-calls";
+}
 
 async fn authenticate(mut request: Request, next: Next) -> Response {
     request
@@ -38,7 +40,7 @@ fn request() -> Request {
 fn layer(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let seed = Seed::empty()
-        .plan(Plan::new("unlimited").feature(Feature::metered("api-calls")))
+        .plan(Plan::new("unlimited").feature(kelviq_mock::Feature::metered("api-calls")))
         .customer(SeedCustomer::new("bench-customer").subscribe("unlimited"));
     let mock = runtime
         .block_on(MockServer::builder().seed(seed).start())
@@ -48,24 +50,24 @@ fn layer(c: &mut Criterion) {
         .api_url(mock.url())
         .edge_url(mock.edge_url())
         .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(3600)))
+        .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(100)))
         .build()
         .unwrap();
-    let meter = {
+    // The gate starts the client's meter: on the bench's runtime.
+    let gates = kelviq.gate();
+    let metered = {
         let _guard = runtime.enter();
-        UsageMeter::builder(kelviq.clone())
-            .flush_interval(Duration::from_millis(100))
-            .start()
-            .unwrap()
+        gates
+            .clone()
+            .require(ApiCalls)
+            .meter(ApiCalls, 1)
+            .into_layer()
     };
-    let gates = Gatekeeper::new(kelviq.clone(), meter.clone());
     let bare: Router = Router::new()
         .route("/api/calls", post(|| async { "ok" }))
         .layer(from_fn(authenticate));
     let gated: Router = Router::new()
-        .route(
-            "/api/calls",
-            post(|| async { "ok" }).route_layer(gates.require("api-calls").meter("api-calls", 1)),
-        )
+        .route("/api/calls", post(|| async { "ok" }).route_layer(metered))
         .layer(from_fn(authenticate));
     // Warm the cache, and check both answer 200.
     for router in [&bare, &gated] {
@@ -83,6 +85,7 @@ fn layer(c: &mut Criterion) {
             .iter(|| async { gated.clone().oneshot(request()).await.unwrap() });
     });
     group.finish();
+    let meter = kelviq.usage_meter().unwrap().clone();
     let report = runtime.block_on(meter.shutdown(Duration::from_secs(30)));
     assert_eq!(report.stats.failed + report.stats.unknown, 0);
 }

@@ -1,51 +1,59 @@
 //! [axum](https://docs.rs/axum) integration for [Kelviq](https://kelviq.com): gate routes
 //! on the customer's plan, meter successful requests, and call the whole API for the
-//! current customer from handlers.
+//! current customer from handlers. An app depends on this crate only:
+//! `use kelviq_axum::prelude::*;` ([`prelude`]).
 //!
-//! - Layers: [`kelviq_tower::KelviqLayer`], made per route by a [`Gatekeeper`]:
-//!   `.route("/reports", get(reports).route_layer(gates.require("reports")))`.
+//! - Layers: one [`KelviqLayer`] per route, built from a [`Gate`](kelviq_client::gate::Gate).
+//!   Set the app-wide settings once on a [`GateBuilder`](kelviq_client::gate::GateBuilder)
+//!   — the template — and stamp each route's gate out of a clone:
+//!   `.route_layer(gates.clone().require(Reports).into_layer())`. A gate that cannot work
+//!   panics while the router is assembled, naming the mistake
+//!   ([`GateBuilderExt::into_layer`]).
 //! - Extractors ([`extract`]): [`Customer`](extract::Customer),
 //!   [`Entitlements`](extract::Entitlements), [`Entitled<F>`](extract::Entitled),
-//!   [`UsageRecorder`](extract::UsageRecorder); the client itself through
-//!   `State<Kelviq>`.
-//! - [`webhook`]: a route that verifies deliveries and refreshes the customer's
+//!   [`UsageRecorder`](extract::UsageRecorder), [`KelviqContext`](extract::KelviqContext);
+//!   they read what the layer left in the request and never call Kelviq. Their rejections
+//!   are in [`rejection`].
+//! - [`webhook`]: a route that verifies deliveries and discards the named customer's cached
 //!   entitlements.
-//! - [`PathCustomer`]: the customer id from a path parameter.
+//! - [`FromPath`]: the customer id from a path parameter.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let mock = kelviq_mock::MockServer::start().await;
 //! use axum::Router;
+//! use axum::extract::Request;
+//! use axum::http::StatusCode;
+//! use axum::middleware::{Next, from_fn};
 //! use axum::routing::get;
-//! use kelviq_axum::Gatekeeper;
-//! use kelviq_axum::extract::Customer;
-//! use kelviq_client::meter::UsageMeter;
-//! use kelviq_client::{CacheConfig, Kelviq};
-//! use kelviq_tower::CustomerId;
+//! use kelviq_axum::prelude::*;
+//!
+//! feature! {
+//!     pub Reports = "reports";
+//! }
 //!
 //! let kelviq = Kelviq::builder()
 //!     .access_token(mock.token())
 //!     .api_url(mock.url())
 //!     .edge_url(mock.edge_url())
-//!     .entitlement_cache(CacheConfig::default())
 //!     .build()?;
-//! let gates = Gatekeeper::new(kelviq.clone(), UsageMeter::builder(kelviq.clone()).start()?);
+//! // App-wide settings, once.
+//! let gates = kelviq.gate().limit_reached_status(StatusCode::PAYMENT_REQUIRED);
 //!
 //! async fn reports(customer: Customer) -> String {
 //!     format!("reports for {}", customer.id())
 //! }
 //!
+//! // Your authentication decides who the customer is.
+//! async fn authenticate(mut request: Request, next: Next) -> axum::response::Response {
+//!     request.extensions_mut().insert(CustomerId::new("cust_pro"));
+//!     next.run(request).await
+//! }
+//!
 //! let app = Router::new()
-//!     .route("/reports", get(reports).route_layer(gates.require("reports")))
-//!     // Your authentication decides who the customer is:
-//!     .layer(axum::middleware::from_fn(
-//!         |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
-//!             request.extensions_mut().insert(CustomerId::new("cust_pro"));
-//!             next.run(request).await
-//!         },
-//!     ))
-//!     .with_state(kelviq);
+//!     .route("/reports", get(reports).route_layer(gates.clone().require(Reports).into_layer()))
+//!     .layer(from_fn(authenticate));
 //! let server = axum_test::TestServer::new(app);
 //! server.get("/reports").await.assert_text("reports for cust_pro");
 //! # Ok(())
@@ -54,16 +62,20 @@
 
 pub mod extract;
 mod path;
-mod rejection;
-mod routing;
+pub mod prelude;
+pub mod rejection;
+mod response;
 mod webhook;
 
 pub use kelviq_client::{self, feature};
 pub use kelviq_tower::{
-    CustomerId, CustomerIdSource, FromExtension, FromFn, FromHeader, KelviqContext, KelviqLayer,
+    CustomerId, CustomerIdSource, FromExtension, FromFn, FromHeader, GateBuilderExt, KelviqLayer,
     RequestHead, UsageAmount,
 };
-pub use path::PathCustomer;
-pub use rejection::{KelviqRejection, MissingKelviqLayer};
-pub use routing::Gatekeeper;
+pub use path::FromPath;
 pub use webhook::webhook;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -1,113 +1,256 @@
-//! [`KelviqRejection`]: why a Kelviq extractor refused, answered as JSON.
+//! Why an extractor refused: small structs named by cause — [`MissingKelviqLayer`],
+//! [`KelviqUnavailable`], [`FeatureNotEntitled`] — and one enum per extractor
+//! ([`CustomerRejection`], [`EntitlementsRejection`], [`EntitledRejection`],
+//! [`UsageRecorderRejection`], [`KelviqContextRejection`]), as axum's own extractors do.
+//!
+//! Each implements [`IntoResponse`] with the shared JSON body
+//! (`{"error": ..., "message": ..., "feature": ...}`, `Content-Type: application/json`),
+//! written by [`kelviq_client::gate`] ([`Denial::to_response`], [`error_response`]) so that
+//! axum refuses exactly as the tower layer and actix-web do. Each is logged once, at
+//! `debug`, when it becomes a response.
+
+use std::fmt;
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
-use kelviq_client::gate::{Denial, error_body};
+use http::StatusCode;
+use kelviq_client::gate::{Denial, LAYER_MISSING, error_response};
 
-/// The layer (or an authentication layer inserting a customer id) is missing in front of
-/// a route that uses a Kelviq extractor: `500`, naming what to add.
-#[derive(Debug, Clone, Copy, Default)]
+use crate::response::into_axum;
+
+/// The request did not go through a [`KelviqLayer`](crate::KelviqLayer), so there is no
+/// customer or entitlement to extract: `500`, code `kelviq_layer_missing`
+/// ([`LAYER_MISSING`]). A mistake in the app: add the layer to the route
+/// (`.route_layer(gates.clone().into_layer())`) or to the router in front of it. The
+/// extractors never call Kelviq themselves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MissingKelviqLayer;
 
 impl MissingKelviqLayer {
-    const MESSAGE: &'static str = "no Kelviq context in the request: add kelviq_tower::KelviqLayer \
-        (or an authentication layer inserting kelviq_tower::CustomerId, with kelviq_client::Kelviq in \
-        the router state) in front of this route, as a layer that runs before the handler";
-}
+    const MESSAGE: &'static str = "no Kelviq context in the request: add kelviq_axum::KelviqLayer \
+        (gates.clone().into_layer()) in front of this route, with route_layer or layer, so that it \
+        runs before the handler";
 
-/// The rejection of every Kelviq extractor.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum KelviqRejection {
-    /// No Kelviq layer ran for this route: `500`.
-    MissingLayer(MissingKelviqLayer),
-    /// The gate said no (no customer `401`, not entitled `403`, limit reached, Kelviq
-    /// unavailable `503`).
-    Denied(Denial),
-    /// The extractor needs the usage meter, which the layer was not given: `500`.
-    MissingMeter,
-}
-
-impl KelviqRejection {
-    /// The status of the answer.
+    /// `500 Internal Server Error`.
     pub fn status(&self) -> StatusCode {
-        match self {
-            KelviqRejection::Denied(denial) => denial.status_code(),
-            KelviqRejection::MissingLayer(_) | KelviqRejection::MissingMeter => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
+        StatusCode::INTERNAL_SERVER_ERROR
     }
 
-    /// The snake_case code of the answer's `error` field.
+    /// The `error` code of the body: `kelviq_layer_missing`.
     pub fn code(&self) -> &'static str {
-        match self {
-            KelviqRejection::MissingLayer(_) => "kelviq_layer_missing",
-            KelviqRejection::Denied(denial) => denial.code(),
-            KelviqRejection::MissingMeter => "kelviq_meter_missing",
-        }
-    }
-
-    /// The denial, when the gate said no.
-    pub fn denial(&self) -> Option<&Denial> {
-        match self {
-            KelviqRejection::Denied(denial) => Some(denial),
-            _ => None,
-        }
-    }
-
-    fn body(&self) -> String {
-        match self {
-            KelviqRejection::Denied(denial) => denial.to_json_string(),
-            KelviqRejection::MissingLayer(_) => {
-                error_body(self.code(), MissingKelviqLayer::MESSAGE)
-            }
-            KelviqRejection::MissingMeter => error_body(
-                self.code(),
-                "this extractor records usage, but the Kelviq layer has no usage meter \
-                 (KelviqLayer::usage_meter)",
-            ),
-        }
+        LAYER_MISSING
     }
 }
 
-impl std::fmt::Display for KelviqRejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KelviqRejection::Denied(denial) => write!(f, "{denial}"),
-            KelviqRejection::MissingLayer(_) => f.write_str(MissingKelviqLayer::MESSAGE),
-            KelviqRejection::MissingMeter => f.write_str("the Kelviq layer has no usage meter"),
-        }
+impl fmt::Display for MissingKelviqLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::MESSAGE)
     }
 }
 
-impl std::error::Error for KelviqRejection {}
+impl std::error::Error for MissingKelviqLayer {}
 
-impl From<Denial> for KelviqRejection {
-    fn from(denial: Denial) -> Self {
-        KelviqRejection::Denied(denial)
-    }
-}
-
-impl IntoResponse for KelviqRejection {
+impl IntoResponse for MissingKelviqLayer {
     fn into_response(self) -> Response {
         tracing::debug!(
-            code = self.code(),
-            status = self.status().as_u16(),
-            "rejecting request"
+            code = LAYER_MISSING,
+            status = 500,
+            "rejecting request: no kelviq context (is kelviq_axum::KelviqLayer missing?)"
         );
-        json_response(self.status(), self.body())
+        into_axum(error_response(self.status(), LAYER_MISSING, Self::MESSAGE))
     }
 }
 
-/// A JSON answer with `status`: the shape of every error this crate writes.
-pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
-    let mut response = body.into_response();
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+/// Wraps a [`Denial`] as a rejection: status and JSON body are the denial's.
+macro_rules! denial_rejection {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            denial: Denial,
+        }
+
+        impl $name {
+            pub(crate) fn new(denial: Denial) -> Self {
+                $name { denial }
+            }
+
+            /// The status answered: the denial's.
+            pub fn status(&self) -> StatusCode {
+                self.denial.status()
+            }
+
+            /// The denial: reason, feature, message, JSON body.
+            pub fn denial(&self) -> &Denial {
+                &self.denial
+            }
+
+            /// The denial, unwrapped.
+            pub fn into_denial(self) -> Denial {
+                self.denial
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.denial, f)
+            }
+        }
+
+        impl std::error::Error for $name {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.denial)
+            }
+        }
+
+        impl IntoResponse for $name {
+            fn into_response(self) -> Response {
+                tracing::debug!(
+                    code = self.denial.code(),
+                    feature = self.denial.feature().unwrap_or_default(),
+                    status = self.denial.status().as_u16(),
+                    "rejecting request"
+                );
+                into_axum(self.denial.to_response())
+            }
+        }
+    };
+}
+
+denial_rejection! {
+    /// The customer is not entitled to the feature: `403` `feature_not_entitled`, or
+    /// `usage_limit_reached` for a hard-limited meter with nothing left, with the gate's
+    /// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status) — the same
+    /// answer as the layer's default one.
+    FeatureNotEntitled
+}
+
+denial_rejection! {
+    /// There are no entitlements to hand out: the layer let the request through while
+    /// Kelviq could not be reached
+    /// ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)): `503`
+    /// `kelviq_unavailable`.
+    KelviqUnavailable
+}
+
+impl KelviqUnavailable {
+    /// The refusal of an extractor that needs entitlements the layer does not have.
+    pub(crate) fn no_snapshot() -> Self {
+        KelviqUnavailable::new(Denial::unavailable(kelviq_client::Error::Config(
+            "no entitlements: Kelviq was unreachable and the layer let the request through \
+             (FailurePolicy::Allow)"
+                .to_owned(),
+        )))
+    }
+}
+
+/// Defines an extractor's rejection: one variant per leaf rejection.
+macro_rules! composite_rejection {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        #[non_exhaustive]
+        pub enum $name {
+            $(
+                $(#[$vmeta])*
+                $variant($variant),
+            )+
+        }
+
+        impl $name {
+            /// The status answered.
+            pub fn status(&self) -> StatusCode {
+                match self {
+                    $($name::$variant(rejection) => rejection.status(),)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $($name::$variant(rejection) => fmt::Display::fmt(rejection, f),)+
+                }
+            }
+        }
+
+        impl std::error::Error for $name {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                match self {
+                    $($name::$variant(rejection) => Some(rejection),)+
+                }
+            }
+        }
+
+        impl IntoResponse for $name {
+            fn into_response(self) -> Response {
+                match self {
+                    $($name::$variant(rejection) => rejection.into_response(),)+
+                }
+            }
+        }
+
+        $(
+            impl From<$variant> for $name {
+                fn from(rejection: $variant) -> Self {
+                    $name::$variant(rejection)
+                }
+            }
+        )+
+    };
+}
+
+composite_rejection! {
+    /// Why the [`Customer`](crate::extract::Customer) extractor refused.
+    CustomerRejection {
+        /// No Kelviq layer in front of the route: `500`.
+        MissingKelviqLayer,
+    }
+}
+
+composite_rejection! {
+    /// Why the [`Entitlements`](crate::extract::Entitlements) extractor refused.
+    EntitlementsRejection {
+        /// No Kelviq layer in front of the route: `500`.
+        MissingKelviqLayer,
+        /// The layer let the request through without entitlements: `503`.
+        KelviqUnavailable,
+    }
+}
+
+composite_rejection! {
+    /// Why the [`Entitled`](crate::extract::Entitled) extractor refused.
+    EntitledRejection {
+        /// No Kelviq layer in front of the route: `500`.
+        MissingKelviqLayer,
+        /// The layer let the request through without entitlements: `503`.
+        KelviqUnavailable,
+        /// The customer may not use the feature: `403` or the gate's limit status.
+        FeatureNotEntitled,
+    }
+}
+
+composite_rejection! {
+    /// Why the [`UsageRecorder`](crate::extract::UsageRecorder) extractor refused.
+    UsageRecorderRejection {
+        /// No Kelviq layer in front of the route: `500`.
+        MissingKelviqLayer,
+    }
+}
+
+composite_rejection! {
+    /// Why the [`KelviqContext`](crate::extract::KelviqContext) extractor refused.
+    KelviqContextRejection {
+        /// No Kelviq layer in front of the route: `500`.
+        MissingKelviqLayer,
+    }
+}
+
+impl From<EntitlementsRejection> for EntitledRejection {
+    fn from(rejection: EntitlementsRejection) -> Self {
+        match rejection {
+            EntitlementsRejection::MissingKelviqLayer(missing) => missing.into(),
+            EntitlementsRejection::KelviqUnavailable(unavailable) => unavailable.into(),
+        }
+    }
 }

@@ -1,32 +1,39 @@
-//! A route that receives Kelviq webhooks.
+//! [`webhook`]: a route that receives Kelviq webhooks.
 
 use std::future::Future;
 
 use axum::body::Bytes;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, post};
 use http::{HeaderMap, StatusCode};
-
-use crate::rejection::json_response;
 use kelviq_client::Kelviq;
+use kelviq_client::gate::error_response;
 use kelviq_client::webhook::{Webhook, WebhookEvent};
 
-/// A `POST` route that verifies each delivery (signature, timestamp tolerance), forgets
-/// the cached entitlements of the customer the event names — so a plan change applies on
-/// the next request, not after the cache TTL — and hands the event to `on_event`.
+use crate::response::into_axum;
+
+/// A `POST` route that verifies each delivery (signature, timestamp tolerance) and hands
+/// the event to `on_event`.
+///
+/// When the event names a customer, the client's cached entitlement snapshot of that
+/// customer is **discarded** before `on_event` runs: the customer's next gated request
+/// fetches it again from Kelviq (one call, shared by concurrent requests), so a plan
+/// change applies on that request instead of after the cache TTL. Nothing is fetched
+/// ahead of time, and other customers' snapshots are kept.
 ///
 /// A delivery that fails verification is answered `400`
-/// `{"error": "invalid_webhook", ...}` and never reaches `on_event`.
+/// `{"error": "invalid_webhook", "message": ..., "feature": null}` and never reaches
+/// `on_event`; the cache is left alone.
 ///
 /// ```
 /// use axum::Router;
-/// use kelviq_client::webhook::Webhook;
+/// use kelviq_axum::prelude::*;
 ///
-/// # fn app(kelviq: kelviq_client::Kelviq) -> Result<Router, kelviq_client::webhook::WebhookError> {
+/// # fn app(kelviq: Kelviq) -> Result<Router, kelviq_axum::kelviq_client::webhook::WebhookError> {
 /// let verifier = Webhook::new("whsec_from_the_dashboard")?;
 /// let app = Router::new().route(
 ///     "/webhooks/kelviq",
-///     kelviq_axum::webhook(kelviq, verifier, |event| async move {
+///     webhook(kelviq, verifier, |event: WebhookEvent| async move {
 ///         tracing::info!(event_type = event.event_type(), "kelviq event");
 ///     }),
 /// );
@@ -45,21 +52,18 @@ where
             Ok(event) => {
                 if let Some(customer_id) = event.customer_id() {
                     kelviq.invalidate_entitlements(customer_id);
-                    tracing::debug!(customer_id, "kelviq webhook: cached entitlements forgotten");
+                    tracing::debug!(customer_id, "kelviq webhook: cached entitlements discarded");
                 }
                 on_event(event).await.into_response()
             }
             Err(error) => {
                 tracing::debug!(%error, "kelviq webhook refused");
-                invalid(&error.to_string())
+                into_axum(error_response(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_webhook",
+                    &error.to_string(),
+                ))
             }
         }
     })
-}
-
-fn invalid(message: &str) -> Response {
-    json_response(
-        StatusCode::BAD_REQUEST,
-        kelviq_client::gate::error_body("invalid_webhook", message),
-    )
 }

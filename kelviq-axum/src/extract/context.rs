@@ -1,62 +1,74 @@
-//! Finding the layer's context, or building one when there is no layer.
+//! [`KelviqContext`]: the [`RequestContext`] the layer left in the request; and how every
+//! extractor of this module finds it (never by calling Kelviq).
 
-use axum::extract::FromRef;
+use std::convert::Infallible;
+use std::ops::Deref;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use kelviq_client::gate::{Decision, Gate};
-use kelviq_client::{CustomerClient, Kelviq};
-use kelviq_tower::{CustomerId, KelviqContext};
+use kelviq_client::gate::RequestContext;
 
-use crate::rejection::{KelviqRejection, MissingKelviqLayer};
+use crate::rejection::{KelviqContextRejection, MissingKelviqLayer};
 
-/// The context the layer inserted.
-pub(crate) fn from_layer(parts: &Parts) -> Result<&KelviqContext, KelviqRejection> {
+/// The context the [`KelviqLayer`](crate::KelviqLayer) left in the request: customer id,
+/// snapshot, client, meter, and the gate's limit status. Dereferences to
+/// [`RequestContext`].
+///
+/// Without the layer in front of the route: `500` `kelviq_layer_missing`
+/// ([`MissingKelviqLayer`]); as `Option<KelviqContext>` it is then `None`.
+///
+/// ```
+/// use kelviq_axum::prelude::*;
+///
+/// async fn whoami(context: KelviqContext) -> String {
+///     let stale = if context.is_stale() { " (last known plan)" } else { "" };
+///     format!("{}{stale}", context.customer_id())
+/// }
+/// # let _: axum::routing::MethodRouter = axum::routing::get(whoami);
+/// ```
+#[derive(Debug, Clone)]
+pub struct KelviqContext(pub RequestContext);
+
+impl KelviqContext {
+    /// The context, unwrapped.
+    pub fn into_inner(self) -> RequestContext {
+        self.0
+    }
+}
+
+impl Deref for KelviqContext {
+    type Target = RequestContext;
+
+    fn deref(&self) -> &RequestContext {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for KelviqContext {
+    type Rejection = KelviqContextRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(KelviqContext(request_context(parts)?.clone()))
+    }
+}
+
+/// `None` when no Kelviq layer ran in front of the route.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for KelviqContext {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestContext>()
+            .cloned()
+            .map(KelviqContext))
+    }
+}
+
+/// The context the layer inserted, or the rejection naming the missing layer.
+pub(super) fn request_context(parts: &Parts) -> Result<&RequestContext, MissingKelviqLayer> {
     parts
         .extensions
-        .get::<KelviqContext>()
-        .ok_or(KelviqRejection::MissingLayer(MissingKelviqLayer))
-}
-
-/// The layer's context, or — without the layer — one loaded for the `CustomerId`
-/// extension with the client from the state (fails closed if Kelviq is unreachable).
-pub(crate) async fn load<S>(parts: &mut Parts, state: &S) -> Result<KelviqContext, KelviqRejection>
-where
-    Kelviq: FromRef<S>,
-{
-    if let Some(context) = parts.extensions.get::<KelviqContext>() {
-        return Ok(context.clone());
-    }
-    let Some(customer) = parts.extensions.get::<CustomerId>().cloned() else {
-        return Err(KelviqRejection::MissingLayer(MissingKelviqLayer));
-    };
-    let kelviq = Kelviq::from_ref(state);
-    // An ungated check: it loads the snapshot (through the cache) and applies the default
-    // failure policy.
-    let gate = Gate::builder()
-        .build()
-        .map_err(|_| KelviqRejection::MissingLayer(MissingKelviqLayer))?;
-    match gate.check(&kelviq, customer.as_str()).await {
-        Decision::Allow { snapshot, stale } => {
-            let context = KelviqContext::new(customer.0.clone(), snapshot, stale, kelviq, None);
-            // Later extractors of the same request reuse it instead of checking again.
-            parts.extensions.insert(context.clone());
-            Ok(context)
-        }
-        Decision::Deny(denial) | Decision::Unavailable(denial) => Err(denial.into()),
-    }
-}
-
-/// The client scoped to the request's customer: the layer's, or — without the layer — one
-/// built from the `CustomerId` extension and the client in the state, with no I/O.
-pub(crate) fn customer<S>(parts: &Parts, state: &S) -> Result<CustomerClient, KelviqRejection>
-where
-    Kelviq: FromRef<S>,
-{
-    if let Some(context) = parts.extensions.get::<KelviqContext>() {
-        return Ok(context.customer());
-    }
-    let customer = parts
-        .extensions
-        .get::<CustomerId>()
-        .ok_or(KelviqRejection::MissingLayer(MissingKelviqLayer))?;
-    Ok(Kelviq::from_ref(state).customer(customer.0.clone()))
+        .get::<RequestContext>()
+        .ok_or(MissingKelviqLayer)
 }

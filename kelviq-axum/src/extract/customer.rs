@@ -1,26 +1,31 @@
 //! [`Customer`]: the client scoped to the request's customer.
 
+use std::convert::Infallible;
 use std::ops::Deref;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use kelviq_client::{CustomerClient, Kelviq};
+use kelviq_client::CustomerClient;
+use kelviq_client::gate::RequestContext;
 
-use super::context;
-use crate::rejection::KelviqRejection;
+use super::context::request_context;
+use crate::rejection::CustomerRejection;
 
 /// The request's customer and the client scoped to it: `has_access`, `entitlement`,
-/// `report_usage`, `record_usage` (with the layer's meter), `report_event`,
+/// `report_usage`, `record_usage` (with the client's meter), `report_event`,
 /// `subscriptions`, `portal_session`, and `client()` for the whole API.
 ///
+/// Made from the layer's context, without I/O. Without the layer in front of the route:
+/// `500` `kelviq_layer_missing`; as `Option<Customer>` it is then `None`.
+///
 /// ```
-/// use kelviq_axum::extract::Customer;
+/// use kelviq_axum::prelude::*;
 ///
 /// async fn me(customer: Customer) -> String {
 ///     let subscriptions = customer.subscriptions().await.map(|page| page.count).unwrap_or(0);
 ///     format!("{} has {subscriptions} subscription(s)", customer.id())
 /// }
-/// # let _ = axum::routing::get(me).with_state::<kelviq_client::Kelviq>(kelviq_client::Kelviq::new("k").unwrap());
+/// # let _: axum::routing::MethodRouter = axum::routing::get(me);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Customer(pub CustomerClient);
@@ -33,14 +38,22 @@ impl Deref for Customer {
     }
 }
 
-impl<S> FromRequestParts<S> for Customer
-where
-    S: Send + Sync,
-    Kelviq: FromRef<S>,
-{
-    type Rejection = KelviqRejection;
+impl<S: Send + Sync> FromRequestParts<S> for Customer {
+    type Rejection = CustomerRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        context::customer(parts, state).map(Customer)
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Customer(request_context(parts)?.customer()))
+    }
+}
+
+/// `None` when no Kelviq layer ran in front of the route.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Customer {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestContext>()
+            .map(|context| Customer(context.customer())))
     }
 }

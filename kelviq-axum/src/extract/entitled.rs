@@ -2,31 +2,47 @@
 
 use std::marker::PhantomData;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use http::request::Parts;
-use kelviq_client::Kelviq;
-use kelviq_client::gate::{Feature, evaluate_feature};
+use kelviq_client::gate::Feature;
+use kelviq_client::models::Entitlement;
 
+use super::context::request_context;
 use super::entitlements::Entitlements;
-use crate::rejection::KelviqRejection;
+use crate::rejection::{EntitledRejection, FeatureNotEntitled, KelviqUnavailable};
 
-/// Proof that the request's customer may use feature `F`; otherwise the request is
-/// answered `403` (`feature_not_entitled`, or `usage_limit_reached` — with the layer's
-/// limit status — for a metered feature at its hard limit) and the handler does not run. The handler's signature states the
-/// feature it needs.
+/// Proof that the request's customer may use the feature `F` names; otherwise the handler
+/// does not run and the request is answered with the denial: `403`
+/// `feature_not_entitled`, or `usage_limit_reached` for a metered feature at its hard
+/// limit — with the gate's
+/// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status), so that it
+/// refuses as the layer in front of it would. The handler's signature states the feature
+/// it needs.
+///
+/// It judges the snapshot the layer loaded ([`RequestContext::evaluate_feature`]), without
+/// I/O. Without the layer in front of the route: `500` `kelviq_layer_missing`. When the
+/// layer let the request through without a snapshot (Kelviq unreachable,
+/// [`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)): `503`
+/// `kelviq_unavailable`, as [`Entitlements`] — the failure policy covers the gate's own
+/// requirements.
+///
+/// `F` is a marker type declared with [`feature!`](kelviq_client::feature):
 ///
 /// ```
-/// use kelviq_axum::extract::Entitled;
+/// use kelviq_axum::prelude::*;
 ///
-/// kelviq_client::feature! {
+/// feature! {
+///     /// The reports pages.
 ///     pub Reports = "reports";
 /// }
 ///
 /// async fn reports(_: Entitled<Reports>) -> &'static str {
 ///     "the report"
 /// }
-/// # let _ = axum::routing::get(reports).with_state::<kelviq_client::Kelviq>(kelviq_client::Kelviq::new("k").unwrap());
+/// # let _: axum::routing::MethodRouter = axum::routing::get(reports);
 /// ```
+///
+/// [`RequestContext::evaluate_feature`]: kelviq_client::gate::RequestContext::evaluate_feature
 pub struct Entitled<F> {
     entitlements: Entitlements,
     feature: PhantomData<fn() -> F>,
@@ -39,10 +55,26 @@ impl<F> Entitled<F> {
     }
 }
 
-impl<F> std::fmt::Debug for Entitled<F> {
+impl<F: Feature> Entitled<F> {
+    /// The feature's entitlement: limit, usage, remaining...
+    pub fn entitlement(&self) -> Option<Entitlement> {
+        self.entitlements.get(F::ID)
+    }
+}
+
+impl<F> Clone for Entitled<F> {
+    fn clone(&self) -> Self {
+        Entitled {
+            entitlements: self.entitlements.clone(),
+            feature: PhantomData,
+        }
+    }
+}
+
+impl<F: Feature> std::fmt::Debug for Entitled<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Entitled")
-            .field("feature", &std::any::type_name::<F>())
+            .field("feature", &F::ID)
             .finish_non_exhaustive()
     }
 }
@@ -50,19 +82,19 @@ impl<F> std::fmt::Debug for Entitled<F> {
 impl<S, F> FromRequestParts<S> for Entitled<F>
 where
     S: Send + Sync,
-    Kelviq: FromRef<S>,
     F: Feature,
 {
-    type Rejection = KelviqRejection;
+    type Rejection = EntitledRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let entitlements = Entitlements::from_request_parts(parts, state).await?;
-        // Judged with the layer's limit status, so that both refuse alike.
-        parts
-            .extensions
-            .get::<kelviq_tower::KelviqContext>()
-            .and_then(|context| context.evaluate_feature(F::ID))
-            .unwrap_or_else(|| evaluate_feature(entitlements.snapshot(), F::ID))?;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let context = request_context(parts)?;
+        // Judged as the gate judges, with its limit status, so that both refuse alike.
+        match context.evaluate_feature(F::ID) {
+            Some(Ok(())) => {}
+            Some(Err(denial)) => return Err(FeatureNotEntitled::new(denial).into()),
+            None => return Err(KelviqUnavailable::no_snapshot().into()),
+        }
+        let entitlements = Entitlements::of(context).ok_or_else(KelviqUnavailable::no_snapshot)?;
         Ok(Entitled {
             entitlements,
             feature: PhantomData,

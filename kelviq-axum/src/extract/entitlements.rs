@@ -1,28 +1,36 @@
 //! [`Entitlements`]: the request customer's entitlement snapshot.
 
+use std::convert::Infallible;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
-use kelviq_client::Kelviq;
 use kelviq_client::cache::Snapshot;
+use kelviq_client::gate::RequestContext;
 
-use super::context;
-use crate::rejection::KelviqRejection;
+use super::context::request_context;
+use crate::rejection::{EntitlementsRejection, KelviqUnavailable};
 
-/// The snapshot the layer loaded (shared, not copied), or one loaded now when there is no
-/// layer. As `Option<Entitlements>` it is `None` when the layer let the request through
-/// without a snapshot (Kelviq unreachable, fail-open policy), or when there is neither a
-/// layer nor a customer.
+/// The snapshot the layer loaded (shared, not copied; no I/O). Dereferences to the
+/// [`Snapshot`]: `entitlements.has_access("reports")`, `entitlements.get("api-calls")`,
+/// `entitlements.to_entitlements()`.
+///
+/// Refuses with `500` `kelviq_layer_missing` without the layer in front of the route, and
+/// `503` `kelviq_unavailable` when the layer let the request through without a snapshot
+/// (Kelviq unreachable, [`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)).
+///
+/// `Option<Entitlements>` is `None` in both cases, for handlers that serve everyone and
+/// show more to customers whose plan is known (on a route without the layer it is always
+/// `None`).
 ///
 /// ```
-/// use kelviq_axum::extract::Entitlements;
+/// use kelviq_axum::prelude::*;
 ///
 /// async fn dashboard(entitlements: Entitlements) -> &'static str {
 ///     if entitlements.has_access("reports") { "with reports" } else { "basic" }
 /// }
-/// # let _ = axum::routing::get(dashboard).with_state::<kelviq_client::Kelviq>(kelviq_client::Kelviq::new("k").unwrap());
+/// # let _: axum::routing::MethodRouter = axum::routing::get(dashboard);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Entitlements {
@@ -36,9 +44,18 @@ impl Entitlements {
         &self.snapshot
     }
 
-    /// Whether it is stale (Kelviq unreachable, last known state).
+    /// Whether it is stale: Kelviq could not be reached and the last known entitlements
+    /// were used.
     pub fn is_stale(&self) -> bool {
         self.stale
+    }
+
+    /// The entitlements of a context, if it has a snapshot.
+    pub(super) fn of(context: &RequestContext) -> Option<Self> {
+        context.snapshot().map(|snapshot| Entitlements {
+            snapshot: Arc::clone(snapshot),
+            stale: context.is_stale(),
+        })
     }
 }
 
@@ -50,59 +67,24 @@ impl Deref for Entitlements {
     }
 }
 
-/// The snapshot of a context, or the unavailable denial when there is none.
-fn from_context(context: &kelviq_tower::KelviqContext) -> Option<Entitlements> {
-    context.snapshot().map(|snapshot| Entitlements {
-        snapshot: Arc::clone(snapshot),
-        stale: context.is_stale(),
-    })
-}
+impl<S: Send + Sync> FromRequestParts<S> for Entitlements {
+    type Rejection = EntitlementsRejection;
 
-/// No snapshot: the layer let the request through while Kelviq was unreachable.
-fn unavailable() -> KelviqRejection {
-    KelviqRejection::Denied(kelviq_client::gate::Denial::unavailable(
-        kelviq_client::Error::Config(
-            "no entitlements: Kelviq was unreachable and the layer let the request through"
-                .to_owned(),
-        ),
-    ))
-}
-
-impl<S> FromRequestParts<S> for Entitlements
-where
-    S: Send + Sync,
-    Kelviq: FromRef<S>,
-{
-    type Rejection = KelviqRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if let Ok(context) = context::from_layer(parts) {
-            return from_context(context).ok_or_else(unavailable);
-        }
-        let context = context::load(parts, state).await?;
-        from_context(&context).ok_or_else(unavailable)
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let context = request_context(parts)?;
+        Entitlements::of(context).ok_or_else(|| KelviqUnavailable::no_snapshot().into())
     }
 }
 
-impl<S> OptionalFromRequestParts<S> for Entitlements
-where
-    S: Send + Sync,
-    Kelviq: FromRef<S>,
-{
-    type Rejection = KelviqRejection;
+/// `None` when no Kelviq layer ran in front of the route, or when it let the request
+/// through without a snapshot.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Entitlements {
+    type Rejection = Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        if let Ok(context) = context::from_layer(parts) {
-            return Ok(from_context(context));
-        }
-        // No layer and no customer: absence, not an error.
-        if parts.extensions.get::<kelviq_tower::CustomerId>().is_none() {
-            return Ok(None);
-        }
-        let context = context::load(parts, state).await?;
-        Ok(from_context(&context))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestContext>()
+            .and_then(Entitlements::of))
     }
 }

@@ -1,11 +1,17 @@
-//! Extractors for handlers behind [`KelviqLayer`](kelviq_tower::KelviqLayer).
+//! Extractors for handlers behind a [`KelviqLayer`](crate::KelviqLayer).
 //!
-//! | extractor | gives | without the layer |
-//! |---|---|---|
-//! | [`Customer`] | the client scoped to the request's customer | from a [`CustomerId`](kelviq_tower::CustomerId) extension and `Kelviq` in the state, else `500` |
-//! | [`Entitlements`] | the customer's entitlement snapshot | loads it the same way |
-//! | [`Entitled<F>`] | proof that the customer has feature `F` (`403` otherwise) | loads the snapshot the same way |
-//! | [`UsageRecorder`] | records a dynamic amount of usage with the meter | `500` |
+//! They read the [`RequestContext`](kelviq_client::gate::RequestContext) the layer left in
+//! the request, without I/O: they never call Kelviq themselves. Used on a route without
+//! the layer, each answers `500` `kelviq_layer_missing`, naming the missing layer
+//! ([`MissingKelviqLayer`](crate::rejection::MissingKelviqLayer)).
+//!
+//! | extractor | gives | refuses with | `Option<_>` is `None` |
+//! |---|---|---|---|
+//! | [`Customer`] | the client scoped to the request's customer | | without the layer |
+//! | [`Entitlements`] | the customer's entitlement snapshot | `503` when the layer let the request through without one | without the layer or the snapshot |
+//! | [`Entitled<F>`] | proof that the customer may use feature `F` | `403` `feature_not_entitled`; `usage_limit_reached` with the gate's limit status; `503` without a snapshot | |
+//! | [`UsageRecorder`] | usage: an amount for the layer to meter, or recorded now | | |
+//! | [`KelviqContext`] | the whole context (customer, snapshot, client, meter) | | without the layer |
 //!
 //! The client itself is `State<Kelviq>` (implement `FromRef` for your state).
 
@@ -15,6 +21,7 @@ mod entitled;
 mod entitlements;
 mod usage;
 
+pub use context::KelviqContext;
 pub use customer::Customer;
 pub use entitled::Entitled;
 pub use entitlements::Entitlements;

@@ -1,57 +1,93 @@
-//! [`UsageRecorder`]: record usage of the request's customer from a handler.
+//! [`UsageRecorder`]: usage of the request's customer, recorded or handed to the layer.
+
+use std::borrow::Cow;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use kelviq_client::meter::UsageMeter;
+use kelviq_client::gate::RequestContext;
 
-use super::context;
-use crate::rejection::KelviqRejection;
+use super::context::request_context;
+use crate::rejection::UsageRecorderRejection;
 
-/// Records usage of the request's customer with the layer's meter, for amounts only the
-/// handler knows (or use a [`UsageAmount`](kelviq_tower::UsageAmount) response extension
-/// with the layer's `meter`, which also skips failed responses).
+/// Usage of the request's customer, for amounts only the handler knows.
+///
+/// - [`set_amount`](UsageRecorder::set_amount): the amount the layer meters for this
+///   request instead of its gate's configured one, on the gate's metered feature
+///   ([`GateBuilder::meter`](kelviq_client::gate::GateBuilder::meter)), and only if the
+///   response is a success. Nothing is metered on a route whose gate does not meter. A
+///   [`UsageAmount`](crate::UsageAmount) response extension, if the handler also sets one,
+///   wins.
+/// - [`record`](UsageRecorder::record): records usage of any feature now, with the client's
+///   meter, whatever the response.
+///
+/// Without the layer in front of the route: `500` `kelviq_layer_missing`.
 ///
 /// ```
-/// use kelviq_axum::extract::UsageRecorder;
+/// use kelviq_axum::prelude::*;
 ///
+/// feature! {
+///     pub ExportedRows = "exported-rows";
+///     pub Exports = "exports";
+/// }
+///
+/// // Behind `gates.clone().meter(ExportedRows, 1).into_layer()`.
 /// async fn export(usage: UsageRecorder) -> &'static str {
 ///     let rows = 120;
-///     let _ = usage.record("exported-rows", rows);
+///     usage.set_amount(rows); // metered by the layer if the export succeeds
+///     let _ = usage.record(Exports, 1); // recorded now
 ///     "exported"
 /// }
-/// # let _ = axum::routing::post(export).with_state::<()>(());
+/// # let _: axum::routing::MethodRouter = axum::routing::post(export);
 /// ```
 #[derive(Debug, Clone)]
 pub struct UsageRecorder {
-    customer_id: std::sync::Arc<str>,
-    meter: UsageMeter,
+    context: RequestContext,
 }
 
 impl UsageRecorder {
-    /// Records `amount` units of `feature` for the request's customer, without waiting.
+    /// Records `amount` units of `feature` (an id, or a [`feature!`](crate::feature) type)
+    /// for the request's customer with the client's meter, without waiting.
     ///
     /// # Errors
     ///
-    /// As [`UsageMeter::record`].
-    pub fn record(&self, feature_id: &str, amount: i64) -> kelviq_client::Result<()> {
-        self.meter.record(&self.customer_id, feature_id, amount)
+    /// As [`UsageMeter::record`](kelviq_client::meter::UsageMeter::record):
+    /// [`Error::Validation`](kelviq_client::Error::Validation) for an empty feature id or
+    /// a negative amount, [`Error::MeterClosed`](kelviq_client::Error::MeterClosed) after
+    /// the meter shut down.
+    pub fn record<'a>(
+        &self,
+        feature: impl Into<Cow<'a, str>>,
+        amount: i64,
+    ) -> kelviq_client::Result<()> {
+        self.context
+            .meter()
+            .record(self.context.customer_id(), &feature.into(), amount)
+    }
+
+    /// Asks the layer to meter `amount` for this request, if its response is a success,
+    /// instead of the gate's configured amount ([`RequestContext::set_usage_amount`]). The
+    /// last call wins.
+    pub fn set_amount(&self, amount: i64) {
+        self.context.set_usage_amount(amount);
+    }
+
+    /// The amount given to [`set_amount`](UsageRecorder::set_amount), if any.
+    pub fn amount(&self) -> Option<i64> {
+        self.context.usage_amount()
     }
 
     /// The customer usage is recorded for.
     pub fn customer_id(&self) -> &str {
-        &self.customer_id
+        self.context.customer_id()
     }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for UsageRecorder {
-    type Rejection = KelviqRejection;
+    type Rejection = UsageRecorderRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let context = context::from_layer(parts)?;
-        let meter = context.meter().ok_or(KelviqRejection::MissingMeter)?;
         Ok(UsageRecorder {
-            customer_id: context.customer_id().into(),
-            meter: meter.clone(),
+            context: request_context(parts)?.clone(),
         })
     }
 }

@@ -1,9 +1,13 @@
 //! Each extractor, with and without the layer, and its rejections.
 
-use kelviq_mock::Route;
+use axum::Router;
+use axum::routing::get;
+use kelviq_axum::prelude::*;
+use kelviq_axum::rejection::{EntitledRejection, MissingKelviqLayer};
+use kelviq_mock::{Fault, FaultRule, Route};
 use serde_json::{Value, json};
 
-use crate::app::app;
+use crate::app::{ApiCalls, Reports, app, start};
 
 #[tokio::test]
 async fn customer_and_entitlements_give_handlers_the_whole_api() {
@@ -24,6 +28,16 @@ async fn customer_and_entitlements_give_handlers_the_whole_api() {
 }
 
 #[tokio::test]
+async fn the_context_extractor_gives_the_layers_context() {
+    let app = app().await;
+    app.server
+        .get("/context")
+        .add_header("x-api-key", "free-key")
+        .await
+        .assert_text("cust_free 403");
+}
+
+#[tokio::test]
 async fn entitled_rejects_with_the_gate_body() {
     let app = app().await;
     app.server
@@ -35,56 +49,146 @@ async fn entitled_rejects_with_the_gate_body() {
         .server
         .get("/typed-report")
         .add_header("x-api-key", "free-key")
-        .await;
-    denied.assert_status_forbidden();
-    assert_eq!(denied.json::<Value>()["feature"], "reports");
-}
-
-#[tokio::test]
-async fn entitled_works_without_the_layer_from_the_customer_id_and_state() {
-    let app = app().await;
-    app.server
-        .get("/unlayered-report")
-        .add_header("x-api-key", "pro-key")
-        .await
-        .assert_text("typed report without layer");
-    app.server
-        .get("/unlayered-report")
-        .add_header("x-api-key", "free-key")
-        .await
-        .assert_status_forbidden();
-}
-
-#[tokio::test]
-async fn without_layer_or_customer_the_500_names_the_missing_layer() {
-    let app = app().await;
-    let response = app.server.get("/no-layer-customer").expect_failure().await;
-    response.assert_status_internal_server_error();
-    let body = response.json::<Value>();
-    assert_eq!(body["error"], "kelviq_layer_missing");
-    assert!(
-        body["message"].as_str().unwrap().contains("KelviqLayer"),
-        "{body}"
-    );
-    let recorder = app
-        .server
-        .post("/no-layer-recorder")
-        .add_header("x-api-key", "pro-key")
         .expect_failure()
         .await;
-    assert_eq!(recorder.json::<Value>()["error"], "kelviq_layer_missing");
+    denied.assert_status_forbidden();
+    denied.assert_header("content-type", "application/json");
+    assert_eq!(
+        denied.json::<Value>(),
+        json!({"error": "feature_not_entitled", "message": "your plan does not include reports", "feature": "reports"})
+    );
 }
 
 #[tokio::test]
-async fn the_usage_recorder_meters_what_the_handler_says() {
+async fn every_extractor_without_the_layer_answers_a_named_500_and_never_calls_kelviq() {
+    let app = app().await;
+    for (method, path) in [
+        ("GET", "/no-layer/customer"),
+        ("GET", "/no-layer/entitlements"),
+        ("GET", "/no-layer/entitled"),
+        ("POST", "/no-layer/recorder"),
+        ("GET", "/no-layer/context"),
+    ] {
+        // A customer id is there: only the layer is missing.
+        let request = match method {
+            "POST" => app.server.post(path),
+            _ => app.server.get(path),
+        };
+        let response = request
+            .add_header("x-api-key", "pro-key")
+            .expect_failure()
+            .await;
+        response.assert_status_internal_server_error();
+        response.assert_header("content-type", "application/json");
+        let body = response.json::<Value>();
+        assert_eq!(body["error"], "kelviq_layer_missing", "{path}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("kelviq_axum::KelviqLayer"),
+            "{path}: {body}"
+        );
+    }
+    assert!(
+        app.mock.journal().is_empty(),
+        "no call to Kelviq: {:?}",
+        app.mock.journal()
+    );
+    assert_eq!(app.mock.entitlement_calls("cust_pro"), 0);
+}
+
+#[tokio::test]
+async fn optional_extractors_are_none_without_the_layer_without_calling_kelviq() {
+    let app = app().await;
+    for key in ["pro-key", "none"] {
+        app.server
+            .get("/no-layer/optional")
+            .add_header("x-api-key", key)
+            .await
+            .assert_text("false false false");
+    }
+    assert!(app.mock.journal().is_empty());
+}
+
+#[tokio::test]
+async fn optional_entitlements_are_none_without_layer_or_customer() {
+    let app = app().await;
+    let router = Router::new().route(
+        "/maybe",
+        get(|entitlements: Option<Entitlements>| async move {
+            if entitlements.is_some() {
+                "some"
+            } else {
+                "none"
+            }
+        }),
+    );
+    axum_test::TestServer::new(router)
+        .get("/maybe")
+        .await
+        .assert_text("none");
+    assert!(app.mock.journal().is_empty());
+}
+
+#[tokio::test]
+async fn without_a_snapshot_entitlements_are_none_or_503_and_entitled_is_503() {
+    let app = start(CacheConfig::default(), FailurePolicy::Allow).await;
+    app.mock
+        .inject(FaultRule::always(Fault::DropConnection).on(Route::Entitlements));
+    app.server
+        .get("/maybe")
+        .add_header("x-api-key", "pro-key")
+        .await
+        .assert_text("none");
+    for path in ["/me", "/typed-report"] {
+        let response = app
+            .server
+            .get(path)
+            .add_header("x-api-key", "pro-key")
+            .expect_failure()
+            .await;
+        response.assert_status_service_unavailable();
+        assert_eq!(
+            response.json::<Value>()["error"],
+            "kelviq_unavailable",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_usage_recorder_records_what_the_handler_says() {
     let app = app().await;
     app.server
         .post("/record")
         .add_header("x-api-key", "pro-key")
         .await
         .assert_text("recorded");
-    app.meter.flush().await;
+    app.meter().flush().await;
     assert_eq!(app.mock.usage_total("cust_pro", "api-calls"), 3);
+}
+
+#[tokio::test]
+async fn an_amount_set_on_the_usage_recorder_is_metered_by_the_layer_on_success() {
+    let app = app().await;
+    app.server
+        .post("/api/set-amount")
+        .add_query_param("items", 30)
+        .add_header("x-api-key", "pro-key")
+        .await
+        .assert_text("Some(30) items");
+    app.server
+        .post("/api/set-amount")
+        .add_query_param("items", 50)
+        .add_query_param("fail", 1)
+        .add_header("x-api-key", "pro-key")
+        .expect_failure()
+        .await
+        .assert_status_internal_server_error();
+    app.meter().flush().await;
+    assert_eq!(app.mock.usage_total("cust_pro", "api-calls"), 30);
+    assert_eq!(app.meter().stats().recorded, 30);
 }
 
 #[tokio::test]
@@ -98,20 +202,17 @@ async fn the_client_comes_from_the_state() {
 
 #[tokio::test]
 async fn path_parameters_can_name_the_customer() {
-    use axum::Router;
-    use axum::routing::get;
-    use kelviq_axum::{Gatekeeper, PathCustomer};
-
     let app = app().await;
-    let gates =
-        Gatekeeper::new(app.kelviq.clone(), app.meter.clone()).customer(PathCustomer::new("id"));
-    let router = Router::new()
-        .route(
-            "/customers/{id}/reports",
-            get(|customer: kelviq_axum::extract::Customer| async move { customer.id().to_owned() })
-                .route_layer(gates.require("reports")),
-        )
-        .with_state(app.kelviq.clone());
+    let router = Router::new().route(
+        "/customers/{id}/reports",
+        get(|customer: Customer| async move { customer.id().to_owned() }).route_layer(
+            app.kelviq
+                .gate()
+                .require(Reports)
+                .into_layer()
+                .customer(FromPath::new("id")),
+        ),
+    );
     let server = axum_test::TestServer::new(router);
     server
         .get("/customers/cust_pro/reports")
@@ -119,27 +220,26 @@ async fn path_parameters_can_name_the_customer() {
         .assert_text("cust_pro");
     server
         .get("/customers/cust_free/reports")
+        .expect_failure()
         .await
         .assert_status_forbidden();
 }
 
 #[tokio::test]
 async fn path_customers_work_in_nested_routers() {
-    use axum::Router;
-    use axum::routing::get;
-    use kelviq_axum::{Gatekeeper, PathCustomer};
-
     let app = app().await;
-    let gates =
-        Gatekeeper::new(app.kelviq.clone(), app.meter.clone()).customer(PathCustomer::new("id"));
+    let gates = app.kelviq.gate();
     let inner = Router::new().route(
         "/{id}/reports/latest",
-        get(|customer: kelviq_axum::extract::Customer| async move { customer.id().to_owned() })
-            .route_layer(gates.require("reports")),
+        get(|customer: Customer| async move { customer.id().to_owned() }).route_layer(
+            gates
+                .clone()
+                .require(Reports)
+                .into_layer()
+                .customer(FromPath::new("id")),
+        ),
     );
-    let router = Router::new()
-        .nest("/v2/customers", inner)
-        .with_state(app.kelviq.clone());
+    let router = Router::new().nest("/v2/customers", inner);
     let server = axum_test::TestServer::new(router);
     server
         .get("/v2/customers/cust_pro/reports/latest")
@@ -147,47 +247,19 @@ async fn path_customers_work_in_nested_routers() {
         .assert_text("cust_pro");
     server
         .get("/v2/customers/cust_free/reports/latest")
+        .expect_failure()
         .await
         .assert_status_forbidden();
 }
 
-#[tokio::test]
-async fn optional_entitlements_are_none_without_layer_or_customer() {
-    use axum::Router;
-    use axum::routing::get;
-    use kelviq_axum::extract::Entitlements;
-
-    let app = app().await;
-    let router = Router::new()
-        .route(
-            "/maybe",
-            get(|entitlements: Option<Entitlements>| async move {
-                if entitlements.is_some() {
-                    "some"
-                } else {
-                    "none"
-                }
-            }),
-        )
-        .with_state(app.kelviq.clone());
-    axum_test::TestServer::new(router)
-        .get("/maybe")
-        .await
-        .assert_text("none");
-    assert!(app.mock.journal().is_empty());
+#[test]
+#[should_panic(expected = "FromPath::new(\"{id}\")")]
+fn a_path_parameter_name_with_braces_panics_while_the_router_is_assembled() {
+    let _ = FromPath::new("{id}");
 }
 
 #[tokio::test]
-async fn entitled_answers_a_reached_limit_with_the_layers_status() {
-    use axum::Router;
-    use axum::routing::get;
-    use kelviq_axum::Gatekeeper;
-    use kelviq_axum::extract::Entitled;
-
-    kelviq_client::feature! {
-        ApiCalls = "api-calls";
-    }
-
+async fn entitled_answers_a_reached_limit_with_the_gates_status() {
     let app = app().await;
     app.kelviq
         .reporting()
@@ -198,23 +270,38 @@ async fn entitled_answers_a_reached_limit_with_the_layers_status() {
         ))
         .await
         .unwrap();
-    let gates = Gatekeeper::new(app.kelviq.clone(), app.meter.clone());
+    let gates = app
+        .kelviq
+        .gate()
+        .limit_reached_status(http::StatusCode::TOO_MANY_REQUESTS);
     let router = Router::new()
         .route(
             "/calls",
-            get(|_: Entitled<ApiCalls>| async { "ok" })
-                .route_layer(gates.layer().limit_reached_status(429)),
+            get(|_: Entitled<ApiCalls>| async { "ok" }).route_layer(gates.clone().into_layer()),
         )
         .layer(axum::middleware::from_fn(
             |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
                 request
                     .extensions_mut()
-                    .insert(kelviq_axum::CustomerId::new("cust_free"));
+                    .insert(CustomerId::new("cust_free"));
                 next.run(request).await
             },
-        ))
-        .with_state(app.kelviq.clone());
-    let response = axum_test::TestServer::new(router).get("/calls").await;
+        ));
+    let response = axum_test::TestServer::new(router)
+        .get("/calls")
+        .expect_failure()
+        .await;
     response.assert_status(http::StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.json::<Value>()["error"], "usage_limit_reached");
+}
+
+#[test]
+fn the_missing_layer_rejection_says_its_status_code_and_cause() {
+    let missing = MissingKelviqLayer::default();
+    assert_eq!(missing.status(), 500);
+    assert_eq!(missing.code(), "kelviq_layer_missing");
+    assert!(missing.to_string().contains("kelviq_axum::KelviqLayer"));
+    let rejection = EntitledRejection::from(missing);
+    assert_eq!(rejection.status(), 500);
+    assert!(std::error::Error::source(&rejection).is_some());
 }

@@ -9,6 +9,7 @@
 
 mod app;
 
+mod assembly;
 mod extractors;
 mod routes;
 mod webhook;

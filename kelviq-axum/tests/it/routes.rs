@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use kelviq_client::CacheConfig;
-use kelviq_client::gate::FailurePolicy;
+use kelviq_axum::prelude::*;
 use kelviq_mock::{Fault, FaultRule, Route};
 use serde_json::json;
 
@@ -28,8 +27,10 @@ async fn entitled_customers_pass_and_others_get_403_json() {
         .server
         .get("/reports")
         .add_header("x-api-key", "free-key")
+        .expect_failure()
         .await;
     denied.assert_status(http::StatusCode::FORBIDDEN);
+    denied.assert_header("content-type", "application/json");
     denied.assert_json(&json!({
         "error": "feature_not_entitled",
         "message": "your plan does not include reports",
@@ -40,7 +41,7 @@ async fn entitled_customers_pass_and_others_get_403_json() {
 #[tokio::test]
 async fn no_customer_is_401_json() {
     let app = app().await;
-    let response = app.server.get("/reports").await;
+    let response = app.server.get("/reports").expect_failure().await;
     response.assert_status_unauthorized();
     assert_eq!(
         response.json::<serde_json::Value>()["error"],
@@ -50,8 +51,10 @@ async fn no_customer_is_401_json() {
         .server
         .get("/reports")
         .add_header("x-api-key", "wrong")
+        .expect_failure()
         .await;
     response.assert_status_unauthorized();
+    assert!(app.mock.journal().is_empty());
 }
 
 #[tokio::test]
@@ -68,19 +71,37 @@ async fn metering_counts_successes_until_the_limit_flips_access() {
         .server
         .post("/api/calls")
         .add_header("x-api-key", "free-key")
+        .expect_failure()
         .await;
     limited.assert_status(http::StatusCode::FORBIDDEN);
     assert_eq!(
         limited.json::<serde_json::Value>()["error"],
         "usage_limit_reached"
     );
-    app.meter.flush().await;
+    app.meter().flush().await;
     assert_eq!(app.mock.usage_total("cust_free", "api-calls"), 5);
     assert_eq!(
         app.mock.calls(Route::Entitlements),
         1,
         "decided from the cache"
     );
+}
+
+#[tokio::test]
+async fn the_first_requests_of_a_customer_share_one_call_to_kelviq() {
+    let app = app().await;
+    let requests = (0..8).map(|_| {
+        app.server
+            .post("/api/calls")
+            .add_header("x-api-key", "pro-key")
+            .into_future()
+    });
+    for response in futures::future::join_all(requests).await {
+        response.assert_text("ok");
+    }
+    assert_eq!(app.mock.entitlement_calls("cust_pro"), 1);
+    app.meter().flush().await;
+    assert_eq!(app.mock.usage_total("cust_pro", "api-calls"), 8);
 }
 
 #[tokio::test]
@@ -98,9 +119,9 @@ async fn a_failed_response_records_nothing_and_usage_amount_overrides() {
         .add_header("x-api-key", "pro-key")
         .await
         .assert_text("250 items");
-    app.meter.flush().await;
+    app.meter().flush().await;
     assert_eq!(app.mock.usage_total("cust_pro", "api-calls"), 250);
-    assert_eq!(app.meter.stats().recorded, 250);
+    assert_eq!(app.meter().stats().recorded, 250);
 }
 
 #[tokio::test]
@@ -112,6 +133,7 @@ async fn kelviq_down_fails_closed_by_default() {
         .server
         .get("/reports")
         .add_header("x-api-key", "pro-key")
+        .expect_failure()
         .await;
     response.assert_status_service_unavailable();
     assert_eq!(
@@ -132,10 +154,10 @@ async fn kelviq_down_fails_open_when_configured() {
         .assert_text("the report");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_stale_snapshot_is_served_while_kelviq_is_down() {
     let cache = CacheConfig::default()
-        .ttl(Duration::from_millis(1))
+        .ttl(Duration::from_secs(60))
         .stale_window(Duration::from_secs(3600));
     let app = start(cache, FailurePolicy::Deny).await;
     app.server
@@ -143,7 +165,8 @@ async fn a_stale_snapshot_is_served_while_kelviq_is_down() {
         .add_header("x-api-key", "pro-key")
         .await
         .assert_status_ok();
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    // Past the TTL, inside the stale window.
+    tokio::time::advance(Duration::from_secs(61)).await;
     app.mock
         .inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
     app.server
@@ -155,6 +178,7 @@ async fn a_stale_snapshot_is_served_while_kelviq_is_down() {
     app.server
         .get("/reports")
         .add_header("x-api-key", "free-key")
+        .expect_failure()
         .await
         .assert_status_service_unavailable();
 }

@@ -4,22 +4,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use kelviq_client::webhook::{Webhook, sign};
+use kelviq_axum::kelviq_client::webhook::sign;
+use kelviq_axum::prelude::*;
 use kelviq_mock::Route;
 
 use crate::app::app;
 
 #[tokio::test]
-async fn a_verified_event_reaches_the_handler_and_refreshes_the_customer() {
+async fn a_verified_event_reaches_the_handler_and_discards_the_customers_snapshot() {
     let app = app().await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorded = Arc::clone(&seen);
     let router = Router::new().route(
         "/webhooks/kelviq",
-        kelviq_axum::webhook(
+        webhook(
             app.kelviq.clone(),
             Webhook::new("whsec_test").unwrap(),
-            move |event| {
+            move |event: WebhookEvent| {
                 let recorded = Arc::clone(&recorded);
                 async move {
                     recorded
@@ -32,11 +33,16 @@ async fn a_verified_event_reaches_the_handler_and_refreshes_the_customer() {
         ),
     );
     let server = axum_test::TestServer::new(router);
-    app.kelviq
-        .entitlements()
-        .has_access("cust_pro", "reports")
-        .await
-        .unwrap();
+    // Gated requests of both customers: one call each, then the cache decides.
+    for key in ["pro-key", "free-key", "pro-key", "free-key"] {
+        app.server
+            .get("/me")
+            .add_header("x-api-key", key)
+            .await
+            .assert_status_ok();
+    }
+    assert_eq!(app.mock.entitlement_calls("cust_pro"), 1);
+
     let body = r#"{"type":"subscription.updated","data":{"customerId":"cust_pro"}}"#;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -52,15 +58,30 @@ async fn a_verified_event_reaches_the_handler_and_refreshes_the_customer() {
         .await
         .assert_status(http::StatusCode::NO_CONTENT);
     assert_eq!(*seen.lock().unwrap(), ["subscription.updated"]);
-    app.kelviq
-        .entitlements()
-        .has_access("cust_pro", "reports")
-        .await
-        .unwrap();
     assert_eq!(
-        app.mock.calls(Route::Entitlements),
+        app.mock.entitlement_calls("cust_pro"),
+        1,
+        "nothing is fetched ahead of time"
+    );
+    app.server
+        .get("/me")
+        .add_header("x-api-key", "pro-key")
+        .await
+        .assert_status_ok();
+    app.server
+        .get("/me")
+        .add_header("x-api-key", "free-key")
+        .await
+        .assert_status_ok();
+    assert_eq!(
+        app.mock.entitlement_calls("cust_pro"),
         2,
-        "the cached snapshot was forgotten"
+        "the discarded snapshot was fetched again on the next request"
+    );
+    assert_eq!(
+        app.mock.entitlement_calls("cust_free"),
+        1,
+        "other customers keep theirs"
     );
 
     let tampered = server
@@ -72,9 +93,11 @@ async fn a_verified_event_reaches_the_handler_and_refreshes_the_customer() {
         .expect_failure()
         .await;
     tampered.assert_status_bad_request();
-    assert_eq!(
-        tampered.json::<serde_json::Value>()["error"],
-        "invalid_webhook"
-    );
+    tampered.assert_header("content-type", "application/json");
+    let refusal = tampered.json::<serde_json::Value>();
+    assert_eq!(refusal["error"], "invalid_webhook");
+    assert!(refusal["message"].is_string());
+    assert_eq!(refusal["feature"], serde_json::Value::Null);
     assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(app.mock.calls(Route::Entitlements), 3);
 }

@@ -1,0 +1,27 @@
+//! Everything an axum app needs from Kelviq, so that it depends on `kelviq-axum` only:
+//! `use kelviq_axum::prelude::*;`.
+//!
+//! - the client: [`Kelviq`], [`KelviqBuilder`], [`CacheConfig`], [`MeterConfig`],
+//!   [`UsageMeter`];
+//! - the gate: [`Gate`], [`GateBuilder`], [`FailurePolicy`], [`StatusFilter`], [`Denial`],
+//!   typed features ([`feature!`](crate::feature), [`Feature`]);
+//! - the layer: [`KelviqLayer`], [`GateBuilderExt`] (`.into_layer()`), the customer
+//!   sources [`CustomerId`], [`FromExtension`], [`FromHeader`], [`FromFn`] (over a
+//!   [`RequestHead`]), [`FromPath`], and [`UsageAmount`];
+//! - the extractors [`Customer`], [`Entitlements`], [`Entitled`], [`UsageRecorder`],
+//!   [`KelviqContext`];
+//! - webhooks: the [`webhook`] route, [`Webhook`], [`WebhookEvent`].
+
+pub use kelviq_client::feature;
+pub use kelviq_client::gate::{Denial, FailurePolicy, Feature, Gate, GateBuilder, StatusFilter};
+pub use kelviq_client::meter::{MeterConfig, UsageMeter};
+pub use kelviq_client::webhook::{Webhook, WebhookEvent};
+pub use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
+pub use kelviq_tower::{
+    CustomerId, FromExtension, FromFn, FromHeader, GateBuilderExt, KelviqLayer, RequestHead,
+    UsageAmount,
+};
+
+pub use crate::extract::{Customer, Entitled, Entitlements, KelviqContext, UsageRecorder};
+pub use crate::path::FromPath;
+pub use crate::webhook::webhook;
