@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(again, 2);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_call_whose_callers_all_gave_up_still_completes_and_frees_the_key() {
         let flight = SingleFlight::<usize>::default();
         let gave_up = tokio::time::timeout(
@@ -148,6 +148,11 @@ mod tests {
         )
         .await;
         assert!(gave_up.is_err());
+        assert!(
+            !lock(&flight.inflight).calls.is_empty(),
+            "the abandoned call is still in flight"
+        );
+        // Virtual time: the abandoned call's task finishes its 50 ms sleep.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(lock(&flight.inflight).calls.is_empty());
         assert_eq!(flight.run("k", || async { 2 }, || 0).await, 2);

@@ -118,6 +118,8 @@ mod metering;
 mod policy;
 mod requirement;
 mod source;
+#[cfg(test)]
+mod tests;
 
 pub use builder::GateBuilder;
 pub use context::{RequestContext, UsageAmount};
