@@ -36,7 +36,7 @@
 //! # let mock = kelviq_mock::MockServer::start().await;
 //! use std::time::Duration;
 //! use kelviq_client::Kelviq;
-//! //!
+//!
 //! let kelviq = Kelviq::builder()
 //!     .access_token(mock.token())
 //!     .api_url(mock.url())
