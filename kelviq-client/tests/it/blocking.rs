@@ -57,7 +57,14 @@ fn plain_main_thread_calls() {
 #[test]
 fn clones_work_from_other_threads() {
     let server = background_mock();
-    let kelviq = blocking_client(&server.mock);
+    // Without the cache, each thread's check is its own call.
+    let kelviq = Kelviq::from_async(
+        client_for(&server.mock)
+            .no_entitlement_cache()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let kelviq = kelviq.clone();
@@ -67,7 +74,7 @@ fn clones_work_from_other_threads() {
     for handle in handles {
         assert!(handle.join().unwrap().unwrap());
     }
-    assert_eq!(server.mock.calls(Route::Entitlements), 4);
+    assert_eq!(server.mock.entitlement_calls("cust_pro"), 4);
 }
 
 #[tokio::test]
@@ -128,18 +135,25 @@ fn other_resources_through_the_blocking_client() {
 fn the_blocking_client_meters_and_caches_too() {
     use std::time::Duration;
 
+    use kelviq_client::meter::MeterConfig;
+
     let server = background_mock();
     let kelviq = Kelviq::from_async(
         client_for(&server.mock)
-            .entitlement_cache(kelviq_client::CacheConfig::default())
+            .usage_meter(MeterConfig::default().flush_interval(Duration::from_secs(3600)))
             .build()
             .unwrap(),
     )
     .unwrap();
-    let meter = kelviq
-        .start_meter(|builder| builder.flush_interval(Duration::from_secs(3600)))
+    let meter = kelviq.usage_meter().unwrap();
+    // The same meter every time, and the async client's.
+    kelviq
+        .usage_meter()
+        .unwrap()
+        .record("cust_free", "api-calls", 1)
         .unwrap();
-    for _ in 0..100 {
+    assert_eq!(kelviq.as_async().usage_meter().unwrap().stats().recorded, 1);
+    for _ in 0..99 {
         meter.record("cust_free", "api-calls", 1).unwrap();
     }
     let snapshot = kelviq.entitlements_snapshot("cust_free").unwrap();

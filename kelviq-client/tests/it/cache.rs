@@ -1,4 +1,9 @@
-//! The entitlement cache: one call per customer, freshness, stale-if-error, applied usage.
+//! The entitlement cache: on by default, one call per customer, freshness, stale-if-error,
+//! applied usage.
+//!
+//! Freshness, the stale window and the error backoff run on tokio's clock: the tests that
+//! let time pass pause it (`start_paused`) and move it with `tokio::time::advance`, or
+//! sleep on it (the mock's latencies and delays are tokio timers on the same runtime).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,13 +22,69 @@ fn cached(mock: &MockServer, config: CacheConfig) -> Kelviq {
         .unwrap()
 }
 
-/// A TTL short enough that a snapshot is stale after `pause()`.
-const SHORT: Duration = Duration::from_millis(1);
+/// A TTL (or stale window) that `expire()` outlives.
+const SHORT: Duration = Duration::from_secs(1);
 /// A TTL or window no test outlives.
 const LONG: Duration = Duration::from_secs(3600);
 
-async fn pause() {
-    tokio::time::sleep(Duration::from_millis(30)).await;
+/// Lets virtual time pass beyond `SHORT + SHORT`: a snapshot with a `SHORT` TTL is no
+/// longer fresh, and one with a `SHORT` stale window is past it.
+async fn expire() {
+    tokio::time::advance(SHORT * 3).await;
+}
+
+/// Waits (on the paused clock, 1 ms at a time) until `done` holds.
+async fn until(mut done: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the condition never held");
+}
+
+#[tokio::test]
+async fn the_cache_is_on_by_default_and_can_be_turned_off() {
+    let mock = MockServer::start().await;
+    let kelviq = Kelviq::builder()
+        .access_token(mock.token())
+        .api_url(mock.url())
+        .edge_url(mock.edge_url())
+        .build()
+        .unwrap();
+    assert!(kelviq.has_entitlement_cache());
+    for feature in ["reports", "api-calls"] {
+        assert!(
+            kelviq
+                .entitlements()
+                .has_access("cust_pro", feature)
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(mock.entitlement_calls("cust_pro"), 1);
+    assert!(kelviq.cached_entitlements("cust_pro").is_some());
+
+    let uncached = Kelviq::builder()
+        .access_token(mock.token())
+        .api_url(mock.url())
+        .edge_url(mock.edge_url())
+        .no_entitlement_cache()
+        .build()
+        .unwrap();
+    assert!(!uncached.has_entitlement_cache());
+    for feature in ["reports", "api-calls"] {
+        assert!(
+            uncached
+                .entitlements()
+                .has_access("cust_free", feature)
+                .await
+                .is_ok()
+        );
+    }
+    assert_eq!(mock.entitlement_calls("cust_free"), 2);
+    assert!(uncached.cached_entitlements("cust_free").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,7 +106,7 @@ async fn a_thousand_concurrent_first_checks_make_one_call() {
     for check in checks {
         assert!(check.await.unwrap().unwrap());
     }
-    assert_eq!(mock.calls(Route::Entitlements), 1);
+    assert_eq!(mock.entitlement_calls("cust_pro"), 1);
     let sent = mock.requests(Route::Entitlements).pop().unwrap();
     assert_eq!(sent.query.as_deref(), Some("customer_id=cust_pro"));
 }
@@ -87,13 +148,13 @@ async fn one_snapshot_answers_every_feature_while_fresh() {
             .len(),
         3
     );
-    assert_eq!(mock.calls(Route::Entitlements), 1);
+    assert_eq!(mock.entitlement_calls("cust_pro"), 1);
     let snapshot = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
     assert!(matches!(snapshot.freshness(), Freshness::Fresh));
-    assert_eq!(mock.calls(Route::Entitlements), 1);
+    assert_eq!(mock.entitlement_calls("cust_pro"), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_expired_snapshot_is_fetched_again() {
     let mock = MockServer::start().await;
     let kelviq = cached(&mock, CacheConfig::default().ttl(SHORT));
@@ -102,13 +163,20 @@ async fn an_expired_snapshot_is_fetched_again() {
         .has_access("cust_pro", "reports")
         .await
         .unwrap();
-    pause().await;
+    tokio::time::advance(SHORT / 2).await;
     kelviq
         .entitlements()
         .has_access("cust_pro", "reports")
         .await
         .unwrap();
-    assert_eq!(mock.calls(Route::Entitlements), 2);
+    assert_eq!(mock.entitlement_calls("cust_pro"), 1, "still fresh");
+    expire().await;
+    kelviq
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    assert_eq!(mock.entitlement_calls("cust_pro"), 2);
 }
 
 async fn stale_is_served_on(fault: Fault) {
@@ -121,7 +189,7 @@ async fn stale_is_served_on(fault: Fault) {
             .await
             .unwrap()
     );
-    pause().await;
+    expire().await;
     mock.inject(FaultRule::always(fault).on(Route::Entitlements));
     let answer = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
     assert!(answer.is_stale());
@@ -134,23 +202,23 @@ async fn stale_is_served_on(fault: Fault) {
             .unwrap()
     );
     assert_eq!(
-        mock.calls(Route::Entitlements),
+        mock.entitlement_calls("cust_pro"),
         2,
         "the failure backs off further calls"
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stale_is_served_when_kelviq_answers_503() {
     stale_is_served_on(Fault::status(503)).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stale_is_served_when_the_connection_drops() {
     stale_is_served_on(Fault::DropConnection).await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stale_is_not_served_past_the_window() {
     let mock = MockServer::start().await;
     let kelviq = cached(&mock, CacheConfig::default().ttl(SHORT).stale_window(SHORT));
@@ -159,7 +227,7 @@ async fn stale_is_not_served_past_the_window() {
         .has_access("cust_pro", "reports")
         .await
         .unwrap();
-    pause().await;
+    expire().await;
     mock.inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
     let error = kelviq
         .entitlements()
@@ -169,7 +237,7 @@ async fn stale_is_not_served_past_the_window() {
     assert_eq!(error.status().unwrap().as_u16(), 503);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_client_error_never_serves_stale() {
     let mock = MockServer::start().await;
     let kelviq = cached(&mock, CacheConfig::default().ttl(SHORT).stale_window(LONG));
@@ -178,7 +246,7 @@ async fn a_client_error_never_serves_stale() {
         .has_access("cust_pro", "reports")
         .await
         .unwrap();
-    pause().await;
+    expire().await;
     kelviq.customers().archive("cust_pro").await.unwrap();
     let error = kelviq
         .entitlements()
@@ -188,13 +256,11 @@ async fn a_client_error_never_serves_stale() {
     assert_eq!(error.status().unwrap().as_u16(), 404);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn after_a_failure_checks_back_off_then_retry() {
     let mock = MockServer::start().await;
-    let kelviq = cached(
-        &mock,
-        CacheConfig::default().error_backoff(Duration::from_millis(50)),
-    );
+    let backoff = Duration::from_millis(50);
+    let kelviq = cached(&mock, CacheConfig::default().error_backoff(backoff));
     mock.inject(FaultRule::next(1, Fault::status(503)).on(Route::Entitlements));
     for _ in 0..10 {
         let error = kelviq
@@ -204,8 +270,8 @@ async fn after_a_failure_checks_back_off_then_retry() {
             .unwrap_err();
         assert_eq!(error.status().unwrap().as_u16(), 503);
     }
-    assert_eq!(mock.calls(Route::Entitlements), 1);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(mock.entitlement_calls("cust_pro"), 1);
+    tokio::time::advance(backoff * 2).await;
     assert!(
         kelviq
             .entitlements()
@@ -213,7 +279,7 @@ async fn after_a_failure_checks_back_off_then_retry() {
             .await
             .unwrap()
     );
-    assert_eq!(mock.calls(Route::Entitlements), 2);
+    assert_eq!(mock.entitlement_calls("cust_pro"), 2);
 }
 
 #[tokio::test]
@@ -262,7 +328,7 @@ async fn reported_usage_flips_access_before_any_refresh() {
         .unwrap();
     assert_eq!(calls.usage(), Some(10));
     assert!(calls.has_access());
-    assert_eq!(mock.calls(Route::Entitlements), 1);
+    assert_eq!(mock.entitlement_calls("cust_free"), 1);
 }
 
 #[tokio::test]
@@ -286,7 +352,7 @@ async fn invalidation_makes_the_next_check_fetch() {
         .has_access("cust_pro", "reports")
         .await
         .unwrap();
-    assert_eq!(mock.calls(Route::Entitlements), 3);
+    assert_eq!(mock.entitlement_calls("cust_pro"), 3);
 }
 
 #[tokio::test]
@@ -315,7 +381,8 @@ async fn the_cache_is_bounded() {
 #[tokio::test]
 async fn without_a_cache_every_check_calls_kelviq() {
     let mock = MockServer::start().await;
-    let kelviq = client_for(&mock).build().unwrap();
+    let kelviq = client_for(&mock).no_entitlement_cache().build().unwrap();
+    assert!(!kelviq.has_entitlement_cache());
     for _ in 0..3 {
         kelviq
             .entitlements()
@@ -323,17 +390,17 @@ async fn without_a_cache_every_check_calls_kelviq() {
             .await
             .unwrap();
     }
-    assert_eq!(mock.calls(Route::Entitlements), 3);
+    assert_eq!(mock.entitlement_calls("cust_pro"), 3);
     assert_eq!(kelviq.cached_customers(), 0);
     let snapshot = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
     assert!(!snapshot.is_stale());
     let _: &Arc<_> = snapshot.snapshot();
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_refreshed_snapshot_gets_its_own_stale_window() {
     let mock = MockServer::start().await;
-    let window = Duration::from_millis(1500);
+    let window = Duration::from_secs(10);
     let kelviq = cached(
         &mock,
         CacheConfig::default().ttl(SHORT).stale_window(window),
@@ -343,22 +410,27 @@ async fn a_refreshed_snapshot_gets_its_own_stale_window() {
         .has_access("cust_pro", "reports")
         .await
         .unwrap();
-    // Refresh well into the first snapshot's window.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Refresh well into the first snapshot's window (it is usable until 11 s).
+    tokio::time::advance(Duration::from_secs(8)).await;
     kelviq
         .entitlements()
         .has_access("cust_pro", "reports")
         .await
         .unwrap();
-    assert_eq!(mock.calls(Route::Entitlements), 2);
-    // Past the first snapshot's window, within the refreshed one's: stale is served.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(mock.entitlement_calls("cust_pro"), 2);
+    // At 13 s: past the first snapshot's window, within the refreshed one's (until 19 s):
+    // stale is served.
+    tokio::time::advance(Duration::from_secs(5)).await;
     mock.inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
     let answer = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
     assert!(answer.is_stale());
+    // Past the refreshed one's window too: the error.
+    tokio::time::advance(Duration::from_secs(7)).await;
+    let error = kelviq.entitlements_snapshot("cust_pro").await.unwrap_err();
+    assert_eq!(error.status().unwrap().as_u16(), 503);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_invalidation_during_a_load_is_not_undone_by_it() {
     let mock = MockServer::start().await;
     mock.set_route_latency(Route::Entitlements, Duration::from_millis(200));
@@ -372,7 +444,8 @@ async fn an_invalidation_during_a_load_is_not_undone_by_it() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The load reached Kelviq, which answers in 200 ms: invalidate meanwhile.
+    until(|| mock.entitlement_calls("cust_pro") == 1).await;
     kelviq.invalidate_entitlements("cust_pro");
     assert!(
         loading.await.unwrap().unwrap(),
@@ -385,7 +458,7 @@ async fn an_invalidation_during_a_load_is_not_undone_by_it() {
         .await
         .unwrap();
     assert_eq!(
-        mock.calls(Route::Entitlements),
+        mock.entitlement_calls("cust_pro"),
         2,
         "the pre-invalidation load was not cached"
     );
@@ -394,10 +467,10 @@ async fn an_invalidation_during_a_load_is_not_undone_by_it() {
         .has_access("cust_pro", "reports")
         .await
         .unwrap();
-    assert_eq!(mock.calls(Route::Entitlements), 2);
+    assert_eq!(mock.entitlement_calls("cust_pro"), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_load_whose_callers_gave_up_still_fills_the_cache() {
     let mock = MockServer::start().await;
     mock.set_route_latency(Route::Entitlements, Duration::from_millis(100));
@@ -408,14 +481,9 @@ async fn a_load_whose_callers_gave_up_still_fills_the_cache() {
     )
     .await;
     assert!(gave_up.is_err());
+    assert!(kelviq.cached_entitlements("cust_pro").is_none());
     // The abandoned load completes on its own task and stores its snapshot.
-    for _ in 0..500 {
-        if kelviq.cached_entitlements("cust_pro").is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(kelviq.cached_entitlements("cust_pro").is_some());
+    until(|| kelviq.cached_entitlements("cust_pro").is_some()).await;
     assert!(
         kelviq
             .entitlements()
@@ -423,7 +491,7 @@ async fn a_load_whose_callers_gave_up_still_fills_the_cache() {
             .await
             .unwrap()
     );
-    assert_eq!(mock.calls(Route::Entitlements), 1);
+    assert_eq!(mock.entitlement_calls("cust_pro"), 1);
 }
 
 #[tokio::test]
@@ -438,5 +506,5 @@ async fn an_unknown_customer_is_remembered_for_the_backoff() {
             .unwrap_err();
         assert_eq!(error.status().unwrap().as_u16(), 404);
     }
-    assert_eq!(mock.calls(Route::Entitlements), 1);
+    assert_eq!(mock.entitlement_calls("nobody"), 1);
 }

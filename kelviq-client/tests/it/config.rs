@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use kelviq_client::{Error, Kelviq};
+use kelviq_client::meter::MeterConfig;
+use kelviq_client::{CacheConfig, Error, Kelviq, KelviqBuilder};
 
 use crate::support::Setup;
 
@@ -60,6 +61,66 @@ fn bad_environment_values_are_clear_errors() {
     assert!(matches!(bad_url, Error::Config(_)), "{bad_url:?}");
     let bad_token = Kelviq::from_env_with(env(&[("KELVIQ_API_KEY", "sk live")])).unwrap_err();
     assert!(!bad_token.to_string().contains("sk live"));
+}
+
+#[tokio::test]
+async fn the_environment_and_builder_options_combine() {
+    let setup = Setup::start().await;
+    let vars = setup.mock.env_vars();
+    let pairs = vars.each_ref().map(|(name, value)| (*name, value.as_str()));
+    let lookup = env(&pairs);
+    let kelviq = KelviqBuilder::from_env_with(&lookup)
+        .entitlement_cache(CacheConfig::default().max_customers(10))
+        .usage_meter(MeterConfig::default().concurrency(2))
+        .build()
+        .unwrap();
+    assert_eq!(kelviq.api_url(), setup.mock.url());
+    assert_eq!(kelviq.edge_url(), setup.mock.edge_url());
+    assert!(kelviq.has_entitlement_cache());
+    for _ in 0..2 {
+        assert!(
+            kelviq
+                .entitlements()
+                .has_access("cust_pro", "reports")
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(setup.mock.entitlement_calls("cust_pro"), 1);
+
+    // An option given after the environment wins over the default.
+    let uncached = KelviqBuilder::from_env_with(&lookup)
+        .no_entitlement_cache()
+        .build()
+        .unwrap();
+    assert!(!uncached.has_entitlement_cache());
+    uncached.customers().retrieve("cust_pro").await.unwrap();
+}
+
+#[test]
+fn environment_errors_surface_at_build_naming_the_variable() {
+    // The builder takes options whatever the environment; build() reports it.
+    let missing = KelviqBuilder::from_env_with(env(&[]))
+        .entitlement_cache(CacheConfig::default())
+        .build()
+        .unwrap_err();
+    assert!(matches!(missing, Error::Config(_)), "{missing:?}");
+    assert!(missing.to_string().contains("KELVIQ_API_KEY"), "{missing}");
+    let empty = KelviqBuilder::from_env_with(env(&[("KELVIQ_API_KEY", "")]))
+        .build()
+        .unwrap_err();
+    assert!(empty.to_string().contains("KELVIQ_API_KEY"), "{empty}");
+    let bad_env =
+        KelviqBuilder::from_env_with(env(&[("KELVIQ_API_KEY", "k"), ("KELVIQ_ENV", "live")]))
+            .no_entitlement_cache()
+            .build()
+            .unwrap_err();
+    assert!(bad_env.to_string().contains("KELVIQ_ENV"), "{bad_env}");
+    // The first problem is the one reported.
+    let both = KelviqBuilder::from_env_with(env(&[("KELVIQ_ENV", "live")]))
+        .build()
+        .unwrap_err();
+    assert!(both.to_string().contains("KELVIQ_API_KEY"), "{both}");
 }
 
 #[test]

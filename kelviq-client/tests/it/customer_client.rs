@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use kelviq_client::Error;
-use kelviq_client::meter::UsageMeter;
+use kelviq_client::{Error, Kelviq};
 use kelviq_mock::Route;
 
 use crate::support::Setup;
@@ -60,16 +59,27 @@ async fn calls_are_about_the_scoped_customer() {
 }
 
 #[tokio::test]
-async fn recording_needs_a_meter() {
+async fn recording_uses_the_clients_meter() {
     let setup = Setup::start().await;
     let customer = setup.kelviq.customer("cust_free");
-    assert!(matches!(
-        customer.record_usage("api-calls", 1),
-        Err(Error::Config(_))
-    ));
-    let meter = UsageMeter::builder(setup.kelviq.clone()).start().unwrap();
-    let customer = customer.with_meter(meter.clone());
     customer.record_usage("api-calls", 2).unwrap();
+    let meter = setup.kelviq.usage_meter().unwrap();
+    assert_eq!(meter.stats().recorded, 2);
     meter.shutdown(Duration::from_secs(5)).await;
     assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 2);
+    assert!(matches!(
+        customer.record_usage("api-calls", 1),
+        Err(Error::MeterClosed)
+    ));
+}
+
+#[test]
+fn recording_outside_a_runtime_is_a_config_error() {
+    let kelviq = Kelviq::new("k").unwrap();
+    let error = kelviq
+        .customer("cust_free")
+        .record_usage("api-calls", 1)
+        .unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(error.to_string().contains("tokio runtime"), "{error}");
 }

@@ -1,15 +1,18 @@
-//! `kelviq.entitlements()`: the edge host, aggregation, and an unknown feature.
+//! `kelviq.entitlements()`: the edge host, aggregation, and an unknown feature. These
+//! tests pin the API calls themselves, so their client has no entitlement cache (the
+//! cached path is in `cache.rs`).
 
 use kelviq_client::Error;
 use kelviq_client::models::FeatureType;
 use kelviq_mock::{Base, Feature, MockServer, Plan, Route, Seed, SeedCustomer};
 
-use crate::support::Setup;
+use crate::support::{Setup, uncached};
 
 #[tokio::test]
 async fn checks_go_to_the_edge_host_with_snake_case_query() {
     let setup = Setup::start().await;
-    let entitlements = setup.kelviq.entitlements();
+    let kelviq = uncached(&setup.mock);
+    let entitlements = kelviq.entitlements();
     assert!(
         entitlements
             .has_access("cust_pro", "reports")
@@ -49,7 +52,8 @@ async fn checks_go_to_the_edge_host_with_snake_case_query() {
 #[tokio::test]
 async fn one_feature_raw_and_aggregated() {
     let setup = Setup::start().await;
-    let entitlements = setup.kelviq.entitlements();
+    let kelviq = uncached(&setup.mock);
+    let entitlements = kelviq.entitlements();
     let seats = entitlements
         .get_entitlement("cust_pro", "seats")
         .await
@@ -88,24 +92,33 @@ async fn a_feature_in_two_subscriptions_is_aggregated_once() {
                 .usage("calls", 12),
         );
     let setup = Setup::with(MockServer::builder().seed(seed)).await;
-    let calls = setup
-        .kelviq
-        .entitlements()
-        .get_entitlement("c", "calls")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(calls.items().len(), 2);
-    assert_eq!(calls.limit(), Some(15));
-    assert_eq!(calls.usage(), Some(12));
-    assert_eq!(calls.remaining(), Some(3));
-    assert!(calls.has_access());
+    // The same aggregate from a single-feature call and from the cached snapshot.
+    for kelviq in [uncached(&setup.mock), setup.kelviq.clone()] {
+        let calls = kelviq
+            .entitlements()
+            .get_entitlement("c", "calls")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(calls.items().len(), 2);
+        assert_eq!(calls.limit(), Some(15));
+        assert_eq!(calls.usage(), Some(12));
+        assert_eq!(calls.remaining(), Some(3));
+        assert!(calls.has_access());
+    }
+    let sent = setup.mock.requests(Route::Entitlements);
+    assert_eq!(
+        sent[0].query.as_deref(),
+        Some("customer_id=c&feature_id=calls")
+    );
+    assert_eq!(sent[1].query.as_deref(), Some("customer_id=c"));
 }
 
 #[tokio::test]
 async fn unknown_customers_and_empty_ids() {
     let setup = Setup::start().await;
-    let entitlements = setup.kelviq.entitlements();
+    let kelviq = uncached(&setup.mock);
+    let entitlements = kelviq.entitlements();
     let error = entitlements
         .has_access("nobody", "reports")
         .await

@@ -1,22 +1,33 @@
-//! The usage meter: coalescing, delivery rules, accounting, shutdown, and seeded chaos.
+//! The usage meter: coalescing, delivery rules, accounting, shutdown, the usage ledger,
+//! and seeded chaos.
+//!
+//! The meter runs on tokio's clock: tests whose outcome depends on time (deadlines,
+//! backoffs, flush intervals against records) pause it and let it advance on its own while
+//! the runtime waits, so they never wait on the wall clock.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kelviq_client::meter::{ShutdownReport, UsageMeter};
-use kelviq_client::{CacheConfig, Error, Kelviq, ReportEvent, RetryPolicy};
+use kelviq_client::meter::{MeterConfig, ShutdownReport, UsageMeter};
+use kelviq_client::{CacheConfig, Error, Kelviq, KelviqBuilder, ReportEvent, RetryPolicy};
 use kelviq_mock::{
     Fault, FaultRule, Feature, MockServer, Plan, RandomFaults, Route, Seed, SeedCustomer,
 };
 
 use crate::support::client_for;
 
-fn meter(kelviq: Kelviq) -> UsageMeter {
-    UsageMeter::builder(kelviq)
+/// A meter that flushes every 10 ms and backs off from 1 ms to 20 ms.
+fn fast() -> MeterConfig {
+    MeterConfig::default()
         .flush_interval(Duration::from_millis(10))
         .retry_backoff(Duration::from_millis(1), Duration::from_millis(20))
-        .start()
-        .unwrap()
+}
+
+/// The meter of the client `builder` builds, configured with `config`; the client stays
+/// alive in the meter's background task.
+fn meter(builder: KelviqBuilder, config: MeterConfig) -> UsageMeter {
+    let kelviq = builder.usage_meter(config).build().unwrap();
+    kelviq.usage_meter().unwrap().clone()
 }
 
 /// Every recorded unit is in exactly one place, each counted on its own, and what is
@@ -35,9 +46,7 @@ fn balanced(report: &ShutdownReport) {
 #[tokio::test]
 async fn ten_thousand_records_of_one_key_are_a_handful_of_reports() {
     let mock = MockServer::start().await;
-    let meter = UsageMeter::builder(client_for(&mock).build().unwrap())
-        .start()
-        .unwrap();
+    let meter = meter(client_for(&mock), MeterConfig::default());
     for _ in 0..10_000 {
         meter.record("cust_free", "api-calls", 1).unwrap();
     }
@@ -56,11 +65,7 @@ async fn ten_thousand_records_of_one_key_are_a_handful_of_reports() {
 #[tokio::test]
 async fn a_report_refused_before_processing_stays_pending_and_is_retried() {
     let mock = MockServer::start().await;
-    let kelviq = client_for(&mock)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
-    let meter = meter(kelviq);
+    let meter = meter(client_for(&mock).retry_policy(RetryPolicy::none()), fast());
     mock.inject(FaultRule::next(1, Fault::status(503)).on(Route::ReportUsage));
     mock.inject(FaultRule::next(1, Fault::rate_limited(0)).on(Route::ReportUsage));
     meter.record("cust_free", "api-calls", 7).unwrap();
@@ -75,8 +80,7 @@ async fn a_report_refused_before_processing_stays_pending_and_is_retried() {
 #[tokio::test]
 async fn an_unknown_outcome_is_counted_and_never_resent() {
     let mock = MockServer::start().await;
-    let kelviq = client_for(&mock).build().unwrap();
-    let meter = meter(kelviq);
+    let meter = meter(client_for(&mock), fast());
     mock.inject(FaultRule::next(1, Fault::ApplyThenDrop).on(Route::ReportUsage));
     meter.record("cust_free", "api-calls", 5).unwrap();
     let report = meter.shutdown(Duration::from_secs(10)).await;
@@ -91,7 +95,7 @@ async fn an_unknown_outcome_is_counted_and_never_resent() {
 #[tokio::test]
 async fn a_refused_report_is_counted_failed() {
     let mock = MockServer::start().await;
-    let meter = meter(client_for(&mock).build().unwrap());
+    let meter = meter(client_for(&mock), fast());
     meter.record("cust_free", "reports", 2).unwrap();
     meter.record("cust_free", "api-calls", 3).unwrap();
     let report = meter.shutdown(Duration::from_secs(10)).await;
@@ -101,14 +105,10 @@ async fn a_refused_report_is_counted_failed() {
     assert_eq!(report.stats.sent, 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn shutdown_returns_what_could_not_be_sent() {
     let mock = MockServer::start().await;
-    let kelviq = client_for(&mock)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .unwrap();
-    let meter = meter(kelviq);
+    let meter = meter(client_for(&mock).retry_policy(RetryPolicy::none()), fast());
     mock.inject(FaultRule::always(Fault::status(503)).on(Route::ReportUsage));
     meter.record("cust_free", "api-calls", 4).unwrap();
     meter.record("cust_pro", "api-calls", 6).unwrap();
@@ -138,11 +138,8 @@ async fn shutdown_returns_what_could_not_be_sent() {
 #[tokio::test]
 async fn recorded_usage_flips_access_before_any_refresh() {
     let mock = MockServer::start().await;
-    let kelviq = client_for(&mock)
-        .entitlement_cache(CacheConfig::default())
-        .build()
-        .unwrap();
-    let meter = meter(kelviq.clone());
+    let kelviq = client_for(&mock).usage_meter(fast()).build().unwrap();
+    let meter = kelviq.usage_meter().unwrap();
     assert!(
         kelviq
             .entitlements()
@@ -168,7 +165,7 @@ async fn recorded_usage_flips_access_before_any_refresh() {
             .await
             .unwrap()
     );
-    assert_eq!(mock.calls(Route::Entitlements), 1);
+    assert_eq!(mock.entitlement_calls("cust_free"), 1);
     meter.shutdown(Duration::from_secs(10)).await;
     assert_eq!(mock.usage_total("cust_free", "api-calls"), 100);
 }
@@ -176,12 +173,7 @@ async fn recorded_usage_flips_access_before_any_refresh() {
 #[tokio::test]
 async fn events_are_retried_with_their_key_even_when_the_outcome_is_unknown() {
     let mock = MockServer::start().await;
-    let meter = meter(
-        client_for(&mock)
-            .retry_policy(RetryPolicy::none())
-            .build()
-            .unwrap(),
-    );
+    let meter = meter(client_for(&mock).retry_policy(RetryPolicy::none()), fast());
     mock.inject(FaultRule::next(1, Fault::ApplyThenDrop).on(Route::ReportEvent));
     let key = meter
         .record_event(ReportEvent::new("cust_pro", "report.exported"))
@@ -196,7 +188,8 @@ async fn events_are_retried_with_their_key_even_when_the_outcome_is_unknown() {
 }
 
 /// Records `total` units spread over `keys` customers of one metered feature, in small
-/// bursts so that many flushes happen, and returns what was recorded per customer.
+/// bursts with (virtual) pauses so that many flushes happen, and returns what was recorded
+/// per customer.
 async fn record_spread(meter: &UsageMeter, keys: usize, total: usize) -> BTreeMap<String, i64> {
     let mut recorded = BTreeMap::new();
     let mut rng = fastrand::Rng::with_seed(20_000);
@@ -229,7 +222,7 @@ fn per_customer(lines: &[kelviq_client::meter::UsageLine]) -> BTreeMap<String, i
     units
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn chaos_refusals_before_processing_lose_and_duplicate_nothing() {
     let mock = chaos_mock(50).await;
     mock.set_random_faults(
@@ -238,7 +231,7 @@ async fn chaos_refusals_before_processing_lose_and_duplicate_nothing() {
             .with(0.10, Fault::rate_limited(0))
             .on([Route::ReportUsage]),
     );
-    let meter = meter(client_for(&mock).build().unwrap());
+    let meter = meter(client_for(&mock), fast());
     let recorded = record_spread(&meter, 50, 20_000).await;
     let report = meter.shutdown(Duration::from_secs(60)).await;
     balanced(&report);
@@ -262,7 +255,7 @@ async fn chaos_refusals_before_processing_lose_and_duplicate_nothing() {
     assert!(refused > 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn chaos_with_dropped_connections_accounts_for_every_unit() {
     let mock = chaos_mock(50).await;
     mock.set_random_faults(
@@ -272,7 +265,7 @@ async fn chaos_with_dropped_connections_accounts_for_every_unit() {
             .with(0.05, Fault::DropConnection)
             .on([Route::ReportUsage]),
     );
-    let meter = meter(client_for(&mock).build().unwrap());
+    let meter = meter(client_for(&mock), fast());
     let recorded = record_spread(&meter, 50, 20_000).await;
     let report = meter.shutdown(Duration::from_secs(60)).await;
     balanced(&report);
@@ -294,7 +287,7 @@ async fn chaos_with_dropped_connections_accounts_for_every_unit() {
     assert_eq!(arrived, report.stats.sent);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn chaos_with_applied_then_lost_responses_never_overcounts() {
     let mock = chaos_mock(50).await;
     mock.set_random_faults(
@@ -304,16 +297,10 @@ async fn chaos_with_applied_then_lost_responses_never_overcounts() {
             .with(0.03, Fault::ApplyThenDelay(Duration::from_secs(2)))
             .on([Route::ReportUsage]),
     );
-    let kelviq = client_for(&mock)
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    let meter = UsageMeter::builder(kelviq)
-        .flush_interval(Duration::from_millis(10))
-        .concurrency(16)
-        .retry_backoff(Duration::from_millis(1), Duration::from_millis(20))
-        .start()
-        .unwrap();
+    let meter = meter(
+        client_for(&mock).timeout(Duration::from_millis(200)),
+        fast().concurrency(16),
+    );
     let recorded = record_spread(&meter, 50, 20_000).await;
     let report = meter.shutdown(Duration::from_secs(60)).await;
     balanced(&report);
@@ -332,17 +319,15 @@ async fn chaos_with_applied_then_lost_responses_never_overcounts() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_refreshed_snapshot_still_counts_usage_not_yet_sent() {
     let mock = MockServer::start().await;
     let kelviq = client_for(&mock)
-        .entitlement_cache(CacheConfig::default().ttl(Duration::from_millis(1)))
+        .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(1)))
+        .usage_meter(MeterConfig::default().flush_interval(Duration::from_secs(3600)))
         .build()
         .unwrap();
-    let meter = UsageMeter::builder(kelviq.clone())
-        .flush_interval(Duration::from_secs(3600))
-        .start()
-        .unwrap();
+    let meter = kelviq.usage_meter().unwrap();
     assert!(
         kelviq
             .entitlements()
@@ -351,7 +336,7 @@ async fn a_refreshed_snapshot_still_counts_usage_not_yet_sent() {
             .unwrap()
     );
     meter.record("cust_free", "api-calls", 100).unwrap();
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    tokio::time::advance(Duration::from_secs(2)).await;
     // The snapshot expired and is fetched again: Kelviq has not seen the 100 units yet.
     assert!(
         !kelviq
@@ -360,25 +345,131 @@ async fn a_refreshed_snapshot_still_counts_usage_not_yet_sent() {
             .await
             .unwrap()
     );
-    assert_eq!(mock.calls(Route::Entitlements), 2);
+    assert_eq!(mock.entitlement_calls("cust_free"), 2);
     assert_eq!(mock.usage_total("cust_free", "api-calls"), 0);
     meter.shutdown(Duration::from_secs(5)).await;
     assert_eq!(mock.usage_total("cust_free", "api-calls"), 100);
 }
 
+/// The ledger: units recorded and not yet delivered count in every snapshot fetched
+/// meanwhile, and stop counting once delivered (Kelviq's answer has them then).
 #[tokio::test]
+async fn the_ledger_counts_undelivered_usage_once_and_delivered_usage_never_twice() {
+    let mock = MockServer::start().await;
+    let kelviq = client_for(&mock)
+        .usage_meter(MeterConfig::default().flush_interval(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    let meter = kelviq.usage_meter().unwrap();
+    let remaining = async || {
+        kelviq.invalidate_entitlements("cust_free");
+        let fetched = kelviq.entitlements_snapshot("cust_free").await.unwrap();
+        fetched.snapshot().get("api-calls").unwrap().remaining()
+    };
+    assert_eq!(remaining().await, Some(100));
+
+    meter.record("cust_free", "api-calls", 30).unwrap();
+    meter.record("cust_free", "api-calls", 5).unwrap();
+    // Another customer's and another feature's units are not this snapshot's.
+    meter.record("cust_pro", "api-calls", 7).unwrap();
+    assert_eq!(remaining().await, Some(65), "undelivered units count");
+    assert_eq!(remaining().await, Some(65), "and count once per fetch");
+    assert_eq!(mock.usage_total("cust_free", "api-calls"), 0);
+
+    meter.flush().await;
+    assert_eq!(mock.usage_total("cust_free", "api-calls"), 35);
+    assert_eq!(meter.stats().pending, 0);
+    assert_eq!(
+        remaining().await,
+        Some(65),
+        "delivered units are Kelviq's, not counted again"
+    );
+
+    // Units recorded after the delivery count on top of Kelviq's.
+    meter.record("cust_free", "api-calls", 10).unwrap();
+    assert_eq!(remaining().await, Some(55));
+    assert_eq!(mock.entitlement_calls("cust_free"), 5);
+    meter.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(remaining().await, Some(55));
+    assert_eq!(mock.usage_total("cust_free", "api-calls"), 45);
+}
+
+#[tokio::test]
+async fn the_client_has_one_meter_shared_by_its_clones() {
+    let mock = MockServer::start().await;
+    let kelviq = client_for(&mock).usage_meter(fast()).build().unwrap();
+    let clone = kelviq.clone();
+    kelviq
+        .usage_meter()
+        .unwrap()
+        .record("cust_free", "api-calls", 2)
+        .unwrap();
+    clone
+        .usage_meter()
+        .unwrap()
+        .record("cust_free", "api-calls", 3)
+        .unwrap();
+    kelviq
+        .customer("cust_free")
+        .record_usage("api-calls", 4)
+        .unwrap();
+    assert_eq!(clone.usage_meter().unwrap().stats().recorded, 9);
+    let report = clone
+        .usage_meter()
+        .unwrap()
+        .shutdown(Duration::from_secs(5))
+        .await;
+    assert_eq!(report.stats.sent, 9);
+    assert_eq!(
+        report.stats.sent_requests, 1,
+        "the units coalesced in one meter"
+    );
+    // The client's meter stays closed after its shutdown.
+    assert!(kelviq.usage_meter().unwrap().is_closed());
+    assert!(matches!(
+        kelviq
+            .usage_meter()
+            .unwrap()
+            .record("cust_free", "api-calls", 1),
+        Err(Error::MeterClosed)
+    ));
+    assert_eq!(mock.usage_total("cust_free", "api-calls"), 9);
+}
+
+#[test]
+fn the_meter_needs_a_runtime_and_a_valid_config() {
+    let outside = Kelviq::new("k").unwrap();
+    let error = outside.usage_meter().unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(error.to_string().contains("tokio runtime"), "{error}");
+    for config in [
+        MeterConfig::default().flush_interval(Duration::ZERO),
+        MeterConfig::default().concurrency(0),
+    ] {
+        let error = Kelviq::builder()
+            .access_token("k")
+            .usage_meter(config)
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().contains("flush interval"), "{error}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_starts_no_wait_past_its_deadline() {
     let mock = MockServer::start().await;
-    let meter = UsageMeter::builder(client_for(&mock).build().unwrap())
-        .flush_interval(Duration::from_secs(3600))
-        .start()
-        .unwrap();
+    let meter = meter(
+        client_for(&mock),
+        MeterConfig::default().flush_interval(Duration::from_secs(3600)),
+    );
     mock.inject(FaultRule::always(Fault::rate_limited(30)).on(Route::ReportUsage));
     meter.record("cust_free", "api-calls", 3).unwrap();
+    let started = tokio::time::Instant::now();
     let report = meter.shutdown(Duration::from_millis(300)).await;
     balanced(&report);
     // One attempt: waiting 30 s for the retry would outlast the deadline.
     assert_eq!(mock.calls(Route::ReportUsage), 1);
     assert_eq!(report.unsent[0].units, 3);
     assert_eq!(report.stats.unknown, 0);
+    assert!(started.elapsed() < Duration::from_secs(30));
 }

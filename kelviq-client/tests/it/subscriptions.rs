@@ -11,7 +11,7 @@ use kelviq_client::{
 use kelviq_mock::Route;
 use serde_json::json;
 
-use crate::support::Setup;
+use crate::support::{Setup, uncached};
 
 /// The seeded subscription of a customer (each seeded customer has exactly one).
 async fn subscription_of(setup: &Setup, customer_id: &str) -> Subscription {
@@ -128,7 +128,9 @@ async fn retrieve_encodes_the_id_and_an_unknown_one_is_not_found() {
 #[tokio::test]
 async fn create_sends_the_snake_case_body_and_grants_the_plan() {
     let setup = Setup::start().await;
-    let entitlements = setup.kelviq.entitlements();
+    // No entitlement cache: each check sees the plan change at once.
+    let checks = uncached(&setup.mock);
+    let entitlements = checks.entitlements();
     assert!(
         !entitlements
             .has_access("cust_free", "reports")
@@ -203,7 +205,9 @@ async fn create_sends_the_snake_case_body_and_grants_the_plan() {
 async fn cancel_immediately_ends_access_and_a_second_cancel_is_refused() {
     let setup = Setup::start().await;
     let pro = subscription_of(&setup, "cust_pro").await;
-    let entitlements = setup.kelviq.entitlements();
+    // No entitlement cache: each check sees the cancellation at once.
+    let checks = uncached(&setup.mock);
+    let entitlements = checks.entitlements();
     assert!(
         entitlements
             .has_access("cust_pro", "reports")

@@ -11,7 +11,8 @@ pub struct Setup {
     pub kelviq: Kelviq,
 }
 
-/// A builder pointed at `mock`, with fast retries so failure tests stay quick.
+/// A builder pointed at `mock`, with fast retries so failure tests stay quick. The
+/// entitlement cache is on, as by default.
 pub fn client_for(mock: &MockServer) -> KelviqBuilder {
     Kelviq::builder()
         .access_token(mock.token())
@@ -24,8 +25,17 @@ pub fn client_for(mock: &MockServer) -> KelviqBuilder {
         )
 }
 
+/// A client for `mock` without the entitlement cache (on by default): every check is a
+/// call to Kelviq, for tests of the API calls themselves.
+pub fn uncached(mock: &MockServer) -> Kelviq {
+    client_for(mock)
+        .no_entitlement_cache()
+        .build()
+        .expect("client builds")
+}
+
 impl Setup {
-    /// The default seed and a default client.
+    /// The default seed and a default client (with the entitlement cache).
     pub async fn start() -> Setup {
         Setup::with(MockServer::builder()).await
     }
