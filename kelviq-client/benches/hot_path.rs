@@ -1,6 +1,7 @@
 //! The request-path costs of kelviq-client, each beside a baseline measured in the same run:
 //!
-//! - a warm entitlement check (`cached_entitlements` + `has_access`) against a plain
+//! - a warm entitlement check (`cached_entitlements` + `has_access`), and a gate admitting
+//!   a request on a warm cache (`Gate::admit`, what every adapter calls), against a plain
 //!   `HashMap<String, HashMap<String, bool>>` lookup;
 //! - recording usage with the meter against incrementing a counter in a
 //!   `Mutex<HashMap<(String, String), i64>>`.
@@ -11,11 +12,12 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kelviq_client::meter::UsageMeter;
+use kelviq_client::gate::Admission;
+use kelviq_client::meter::MeterConfig;
 use kelviq_client::{CacheConfig, Kelviq};
 use kelviq_mock::MockServer;
 
@@ -27,8 +29,15 @@ fn hot_path(c: &mut Criterion) {
         .api_url(mock.url())
         .edge_url(mock.edge_url())
         .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(3600)))
+        .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(50)))
         .build()
         .unwrap();
+    // Building a gate starts the client's meter: on the benchmark's runtime.
+    let gate = {
+        let _guard = runtime.enter();
+        kelviq.gate().require("reports").build().unwrap()
+    };
+    let customer: Arc<str> = "cust_pro".into();
     runtime
         .block_on(kelviq.entitlements().has_access("cust_pro", "reports"))
         .unwrap();
@@ -62,6 +71,14 @@ fn hot_path(c: &mut Criterion) {
                 .is_some_and(|snapshot| snapshot.has_access(black_box("reports")))
         });
     });
+    check.bench_function("gate_admit_warm", |b| {
+        b.iter(|| {
+            matches!(
+                gate.admit(Some(black_box(Arc::clone(&customer)))),
+                Admission::Ready(Ok(_))
+            )
+        });
+    });
     check.finish();
 
     let mut record = c.benchmark_group("usage_record");
@@ -78,13 +95,7 @@ fn hot_path(c: &mut Criterion) {
                 .or_insert(0) += 1;
         });
     });
-    let meter = {
-        let _guard = runtime.enter();
-        UsageMeter::builder(kelviq.clone())
-            .flush_interval(Duration::from_millis(50))
-            .start()
-            .unwrap()
-    };
+    let meter = kelviq.usage_meter().unwrap();
     record.bench_function("meter_record", |b| {
         b.iter(|| {
             meter
