@@ -255,6 +255,58 @@ async fn chaos_refusals_before_processing_lose_and_duplicate_nothing() {
     assert!(refused > 0);
 }
 
+/// The same accounting with records on several threads at once while the meter's task
+/// flushes on another: no clock involved, the tasks only yield between bursts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_records_from_several_threads_lose_and_duplicate_nothing() {
+    let mock = chaos_mock(50).await;
+    mock.set_random_faults(
+        RandomFaults::new(17)
+            .with(0.20, Fault::status(503))
+            .with(0.10, Fault::rate_limited(0))
+            .on([Route::ReportUsage]),
+    );
+    let meter = meter(client_for(&mock), fast());
+    let tasks: Vec<_> = (0..4_u64)
+        .map(|task| {
+            let meter = meter.clone();
+            tokio::spawn(async move {
+                let mut recorded = BTreeMap::new();
+                let mut rng = fastrand::Rng::with_seed(task);
+                for _ in 0..50 {
+                    for _ in 0..100 {
+                        let customer = format!("c{}", rng.usize(..50));
+                        meter.record(&customer, "calls", 1).unwrap();
+                        *recorded.entry(customer).or_insert(0) += 1;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                recorded
+            })
+        })
+        .collect();
+    let mut recorded: BTreeMap<String, i64> = BTreeMap::new();
+    for task in tasks {
+        for (customer, units) in task.await.unwrap() {
+            *recorded.entry(customer).or_insert(0) += units;
+        }
+    }
+    let report = meter.shutdown(Duration::from_secs(60)).await;
+    balanced(&report);
+    assert_eq!(report.stats.recorded, 20_000);
+    assert_eq!(
+        (
+            report.stats.unknown,
+            report.stats.failed,
+            report.stats.pending
+        ),
+        (0, 0, 0)
+    );
+    for (customer, units) in &recorded {
+        assert_eq!(mock.usage_total(customer, "calls"), *units, "{customer}");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn chaos_with_dropped_connections_accounts_for_every_unit() {
     let mock = chaos_mock(50).await;
