@@ -122,7 +122,8 @@ pub trait GateBuilderExt: sealed::Sealed {
     /// not a `4xx`/`5xx`, a client built with `no_entitlement_cache()`, no tokio runtime
     /// to start the usage meter on...): a mistake in the code that assembles the router,
     /// found when it runs — as axum's `Router::route` panics on a bad path — never a `500`
-    /// at request time. Call [`GateBuilder::build`] to handle the error instead.
+    /// at request time. The panic's location is the caller's line. Call
+    /// [`GateBuilder::build`] to handle the error instead.
     #[track_caller]
     fn into_layer(self) -> KelviqLayer;
 }
@@ -138,6 +139,7 @@ impl GateBuilderExt for GateBuilder {
     }
 }
 
+/// Keeps [`GateBuilderExt`] implemented for [`GateBuilder`] only.
 mod sealed {
     pub trait Sealed {}
 
