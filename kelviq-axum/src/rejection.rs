@@ -13,7 +13,7 @@ use std::fmt;
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use kelviq_client::gate::{Denial, LAYER_MISSING, error_response};
+use kelviq_client::gate::{Denial, LAYER_MISSING, RequestContext, error_response};
 
 use crate::response::into_axum;
 
@@ -68,11 +68,13 @@ macro_rules! denial_rejection {
         #[derive(Debug, Clone)]
         pub struct $name {
             denial: Denial,
+            /// The request's context, whose gate answers the denial.
+            context: RequestContext,
         }
 
         impl $name {
-            pub(crate) fn new(denial: Denial) -> Self {
-                $name { denial }
+            pub(crate) fn new(denial: Denial, context: &RequestContext) -> Self {
+                $name { denial, context: context.clone() }
             }
 
             /// The status answered: the denial's.
@@ -111,7 +113,7 @@ macro_rules! denial_rejection {
                     status = self.denial.status().as_u16(),
                     "rejecting request"
                 );
-                into_axum(self.denial.to_response())
+                into_axum(self.context.deny(&self.denial))
             }
         }
     };
@@ -121,7 +123,7 @@ denial_rejection! {
     /// The customer is not entitled to the feature: `403` `feature_not_entitled`, or
     /// `usage_limit_reached` for a hard-limited meter with nothing left, with the gate's
     /// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status) — the same
-    /// answer as the layer's default one.
+    /// answer as the layer's (its denial handler's, if the gate has one).
     FeatureNotEntitled
 }
 
@@ -135,12 +137,8 @@ denial_rejection! {
 
 impl KelviqUnavailable {
     /// The refusal of an extractor that needs entitlements the layer does not have.
-    pub(crate) fn no_snapshot() -> Self {
-        KelviqUnavailable::new(Denial::unavailable(kelviq_client::Error::Config(
-            "no entitlements: Kelviq was unreachable and the layer let the request through \
-             (FailurePolicy::Allow)"
-                .to_owned(),
-        )))
+    pub(crate) fn no_snapshot(context: &RequestContext) -> Self {
+        KelviqUnavailable::new(Denial::no_snapshot(), context)
     }
 }
 

@@ -91,10 +91,11 @@ where
         // Judged as the gate judges, with its limit status, so that both refuse alike.
         match context.evaluate_feature(F::ID) {
             Some(Ok(())) => {}
-            Some(Err(denial)) => return Err(FeatureNotEntitled::new(denial).into()),
-            None => return Err(KelviqUnavailable::no_snapshot().into()),
+            Some(Err(denial)) => return Err(FeatureNotEntitled::new(denial, context).into()),
+            None => return Err(KelviqUnavailable::no_snapshot(context).into()),
         }
-        let entitlements = Entitlements::of(context).ok_or_else(KelviqUnavailable::no_snapshot)?;
+        let entitlements =
+            Entitlements::of(context).ok_or_else(|| KelviqUnavailable::no_snapshot(context))?;
         Ok(Entitled {
             entitlements,
             feature: PhantomData,

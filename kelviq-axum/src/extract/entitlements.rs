@@ -72,7 +72,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Entitlements {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let context = request_context(parts)?;
-        Entitlements::of(context).ok_or_else(|| KelviqUnavailable::no_snapshot().into())
+        Entitlements::of(context).ok_or_else(|| KelviqUnavailable::no_snapshot(context).into())
     }
 }
 

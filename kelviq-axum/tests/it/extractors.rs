@@ -295,6 +295,38 @@ async fn entitled_answers_a_reached_limit_with_the_gates_status() {
     assert_eq!(response.json::<Value>()["error"], "usage_limit_reached");
 }
 
+#[tokio::test]
+async fn entitled_answers_through_the_gates_denial_handler() {
+    let app = app().await;
+    let gates = app.kelviq.gate().on_denied(|denial: &Denial| {
+        http::Response::builder()
+            .status(http::StatusCode::PAYMENT_REQUIRED)
+            .header("x-upgrade", denial.feature().unwrap_or("plan"))
+            .body(bytes::Bytes::from_static(b"upgrade"))
+            .unwrap()
+    });
+    let router = Router::new()
+        .route(
+            "/typed",
+            get(|_: Entitled<Reports>| async { "ok" }).route_layer(gates.clone().into_layer()),
+        )
+        .layer(axum::middleware::from_fn(
+            |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
+                request
+                    .extensions_mut()
+                    .insert(CustomerId::new("cust_free"));
+                next.run(request).await
+            },
+        ));
+    let response = axum_test::TestServer::new(router)
+        .get("/typed")
+        .expect_failure()
+        .await;
+    response.assert_status(http::StatusCode::PAYMENT_REQUIRED);
+    response.assert_header("x-upgrade", "reports");
+    response.assert_text("upgrade");
+}
+
 #[test]
 fn the_missing_layer_rejection_says_its_status_code_and_cause() {
     let missing = MissingKelviqLayer::default();

@@ -10,7 +10,8 @@ use crate::client::Kelviq;
 use crate::error::{Error, Result};
 
 use super::denial::Denial;
-use super::engine::{DenialHandler, Gate, GateConfig};
+use super::denial::DenialHandler;
+use super::engine::{Gate, GateConfig};
 use super::metering::MeterSpec;
 use super::policy::{FailurePolicy, StatusFilter};
 use super::requirement::Requirement;

@@ -11,7 +11,7 @@ use crate::client::Kelviq;
 use crate::customer_client::CustomerClient;
 use crate::meter::UsageMeter;
 
-use super::denial::Denial;
+use super::denial::{Denial, DenialHandler, answer};
 use super::requirement::evaluate_feature_with;
 
 /// An amount of usage to meter for this request instead of the gate's configured one (the
@@ -32,7 +32,6 @@ pub struct RequestContext {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     customer_id: Arc<str>,
     snapshot: Option<Arc<Snapshot>>,
@@ -40,9 +39,29 @@ struct Inner {
     kelviq: Kelviq,
     meter: UsageMeter,
     limit_reached_status: StatusCode,
+    on_denied: Option<DenialHandler>,
     /// The amount a handler asked to meter, when `amount_set`.
     amount: AtomicI64,
     amount_set: AtomicBool,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestContext")
+            .field("customer_id", &self.customer_id)
+            .field("snapshot", &self.snapshot)
+            .field("stale", &self.stale)
+            .field("limit_reached_status", &self.limit_reached_status)
+            .field("on_denied", &self.on_denied.is_some())
+            .field(
+                "usage_amount",
+                &self
+                    .amount_set
+                    .load(Ordering::Relaxed)
+                    .then(|| self.amount.load(Ordering::Relaxed)),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl RequestContext {
@@ -55,6 +74,7 @@ impl RequestContext {
         kelviq: &Kelviq,
         meter: &UsageMeter,
         limit_reached_status: StatusCode,
+        on_denied: Option<&DenialHandler>,
     ) -> Self {
         RequestContext {
             inner: Arc::new(Inner {
@@ -64,6 +84,7 @@ impl RequestContext {
                 kelviq: kelviq.clone(),
                 meter: meter.clone(),
                 limit_reached_status,
+                on_denied: on_denied.cloned(),
                 amount: AtomicI64::new(0),
                 amount_set: AtomicBool::new(false),
             }),
@@ -116,6 +137,13 @@ impl RequestContext {
         self.snapshot().map(|snapshot| {
             evaluate_feature_with(snapshot, feature_id, self.inner.limit_reached_status)
         })
+    }
+
+    /// The answer to a denial an extractor makes on this request (a feature the handler
+    /// needs, no snapshot): the gate's [denial handler](super::GateBuilder::on_denied)'s,
+    /// else [`Denial::to_response`] — exactly as the gate would answer it.
+    pub fn deny(&self, denial: &Denial) -> http::Response<bytes::Bytes> {
+        answer(denial, self.inner.on_denied.as_ref())
     }
 
     /// Asks the gate to meter `amount` for this request, if its response is a success,

@@ -178,6 +178,17 @@ impl Denial {
         }
     }
 
+    /// There is no snapshot to judge: the gate let the request through while Kelviq could
+    /// not be reached ([`FailurePolicy::Allow`](super::FailurePolicy::Allow)), and a handler
+    /// needs the entitlements: `503`, `kelviq_unavailable`.
+    pub fn no_snapshot() -> Self {
+        Denial::new(
+            DenialReason::Unavailable,
+            None,
+            Cow::Borrowed("entitlements cannot be checked right now; try again later"),
+        )
+    }
+
     /// The same denial with another status; the caller guarantees a `4xx` or `5xx`.
     pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
@@ -251,6 +262,25 @@ impl Denial {
     /// response type only.
     pub fn to_response(&self) -> http::Response<Bytes> {
         json_response(self.status, self.body_bytes())
+    }
+}
+
+/// Answers a denial instead of the default JSON ([`Denial::to_response`]); set with
+/// [`GateBuilder::on_denied`](super::GateBuilder::on_denied).
+pub type DenialHandler = Arc<dyn Fn(&Denial) -> http::Response<Bytes> + Send + Sync>;
+
+/// The answer to `denial`: `handler`'s, else [`Denial::to_response`]; logged once at
+/// `debug`.
+pub(super) fn answer(denial: &Denial, handler: Option<&DenialHandler>) -> http::Response<Bytes> {
+    tracing::debug!(
+        code = denial.code(),
+        feature = denial.feature().unwrap_or_default(),
+        status = denial.status().as_u16(),
+        "request denied by kelviq"
+    );
+    match handler {
+        Some(handler) => handler(denial),
+        None => denial.to_response(),
     }
 }
 

@@ -14,14 +14,10 @@ use crate::meter::UsageMeter;
 
 use super::context::{RequestContext, UsageAmount};
 use super::decision::{Admission, Admitting, Decision};
-use super::denial::Denial;
+use super::denial::{Denial, DenialHandler, answer};
 use super::metering::{MeterSpec, Metered};
 use super::policy::{FailurePolicy, StatusFilter};
 use super::requirement::Requirement;
-
-/// Answers a denial instead of the default JSON ([`Denial::to_response`]); set with
-/// [`GateBuilder::on_denied`](super::GateBuilder::on_denied).
-pub type DenialHandler = Arc<dyn Fn(&Denial) -> http::Response<Bytes> + Send + Sync>;
 
 /// The entitlement decision of one route: what it requires, what it meters, and what to do
 /// when Kelviq cannot answer, with the client (and its cache and usage meter) it decides
@@ -149,16 +145,7 @@ impl Gate {
     /// else [`Denial::to_response`] (its status, `application/json`, its JSON body).
     /// Logged once at `debug`. Adapters only convert it to their response type.
     pub fn deny(&self, denial: &Denial) -> http::Response<Bytes> {
-        tracing::debug!(
-            code = denial.code(),
-            feature = denial.feature().unwrap_or_default(),
-            status = denial.status().as_u16(),
-            "request denied by kelviq"
-        );
-        match &self.inner.on_denied {
-            Some(handler) => handler(denial),
-            None => denial.to_response(),
-        }
+        answer(denial, self.inner.on_denied.as_ref())
     }
 
     /// Decides whether `customer_id` may make the request, waiting for the customer's
@@ -222,6 +209,7 @@ impl Gate {
             &self.inner.kelviq,
             &self.inner.meter,
             self.inner.limit_reached_status,
+            self.inner.on_denied.as_ref(),
         )
     }
 
