@@ -2,7 +2,8 @@
 //! same actix-web app without it, measured in the same run:
 //!
 //! - `bare`: `GET /reports` answered `200` by a trivial handler;
-//! - `gate`: the same behind the middleware (customer from a header, `require("reports")`);
+//! - `gate`: the same behind the middleware (customer from a header with
+//!   [`FromHeader`], `require("reports")`);
 //! - `gate_and_meter`: the same, also metering one `api-calls` per success (the issue's
 //!   configuration).
 //!
@@ -20,9 +21,8 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpResponse, web};
 use criterion::{Criterion, criterion_group, criterion_main};
-use kelviq_actix::KelviqMiddleware;
-use kelviq_client::meter::UsageMeter;
-use kelviq_client::{CacheConfig, Kelviq};
+use kelviq_actix::http::HeaderName;
+use kelviq_actix::prelude::*;
 use kelviq_mock::MockServer;
 
 /// Runs `iters` requests made by `request` through `app` and returns the time they took.
@@ -52,7 +52,7 @@ fn middleware(c: &mut Criterion) {
         .unwrap();
     let meter = {
         let _guard = tokio.enter();
-        UsageMeter::builder(kelviq.clone()).start().unwrap()
+        kelviq.usage_meter().unwrap().clone()
     };
     // Warm the cache.
     tokio
@@ -61,22 +61,22 @@ fn middleware(c: &mut Criterion) {
 
     let system = actix_web::rt::System::new();
     let handler = || async { HttpResponse::Ok().finish() };
-    let kelviq_middleware = || {
-        KelviqMiddleware::new(kelviq.clone(), meter.clone())
-            .customer_from_header("x-customer")
-            .require("reports")
+    let gates = kelviq.gate().require("reports");
+    let kelviq_middleware = |gate: GateBuilder| {
+        gate.into_middleware()
+            .customer(FromHeader::new(HeaderName::from_static("x-customer")))
     };
     let bare = system.block_on(test::init_service(
         App::new().route("/reports", web::get().to(handler)),
     ));
     let gate = system.block_on(test::init_service(
         App::new()
-            .wrap(kelviq_middleware())
+            .wrap(kelviq_middleware(gates.clone()))
             .route("/reports", web::get().to(handler)),
     ));
     let gate_and_meter = system.block_on(test::init_service(
         App::new()
-            .wrap(kelviq_middleware().meter("api-calls", 1))
+            .wrap(kelviq_middleware(gates.clone().meter("api-calls", 1)))
             .route("/reports", web::get().to(handler)),
     ));
 

@@ -1,9 +1,12 @@
-//! Extractors: [`Customer`], [`Entitlements`], [`Entitled<F>`], [`UsageRecorder`], and
-//! [`KelviqContext`] itself. The client is `web::Data<Kelviq>`, registered by the app.
+//! Extractors for handlers: [`Customer`], [`Entitlements`], [`Entitled<F>`] and
+//! [`UsageRecorder`] (and [`KelviqContext`](crate::KelviqContext), in its own module). The
+//! client itself is `web::Data<Kelviq>`, registered by the app.
 //!
-//! They read the [`KelviqContext`] the
-//! [`KelviqMiddleware`](crate::KelviqMiddleware) stored; without it they answer `500`
-//! ([`MiddlewareMissing`]). Each has an `Option<_>` form, as every actix-web extractor.
+//! They read the [`RequestContext`](kelviq_client::gate::RequestContext) the
+//! [`KelviqMiddleware`](crate::KelviqMiddleware) stored and never call Kelviq: without the
+//! middleware they answer `500` `kelviq_layer_missing`
+//! ([`MissingKelviqLayer`]). Each has an `Option<_>` form, as every actix-web extractor,
+//! which is `None` instead of refusing.
 
 use std::future::{Ready, ready};
 use std::marker::PhantomData;
@@ -11,34 +14,37 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 use kelviq_client::cache::Snapshot;
-use kelviq_client::gate::{Denial, Feature, evaluate_feature};
+use kelviq_client::gate::{Denial, Feature};
 use kelviq_client::models::Entitlement;
 use kelviq_client::{CustomerClient, Error};
 
-use crate::context::{KelviqContext, UsageAmount};
-use crate::error::{
+use crate::context::KelviqContext;
+use crate::rejection::{
     EntitledRejection, EntitlementsRejection, FeatureNotEntitled, KelviqUnavailable,
-    MiddlewareMissing,
+    MissingKelviqLayer,
 };
 
-fn context(request: &HttpRequest) -> Result<KelviqContext, MiddlewareMissing> {
-    KelviqContext::of(request).ok_or_else(MiddlewareMissing::new)
+/// The context the middleware stored, or the rejection of a missing middleware.
+fn context(request: &HttpRequest) -> Result<KelviqContext, MissingKelviqLayer> {
+    KelviqContext::of(request).ok_or_else(MissingKelviqLayer::new)
 }
 
-impl FromRequest for KelviqContext {
-    type Error = MiddlewareMissing;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(context(request))
-    }
-}
-
-/// The client scoped to the current customer (with the middleware's usage meter), for
-/// handlers that act on "the current customer": `customer.subscriptions().await`,
-/// `customer.record_usage("exports", 3)`. Dereferences to [`CustomerClient`].
+/// The client scoped to the current customer, for handlers that act on "the current
+/// customer": `customer.subscriptions().await`, `customer.record_usage("exports", 3)` (with
+/// the client's usage meter). Dereferences to [`CustomerClient`].
+///
+/// ```
+/// use kelviq_actix::prelude::*;
+///
+/// async fn export(customer: Customer) -> actix_web::HttpResponse {
+///     // Recorded now, whatever the response; delivered in the background.
+///     let _ = customer.record_usage("exports", 1);
+///     actix_web::HttpResponse::Ok().body(format!("exported for {}", customer.id()))
+/// }
+/// # let _ = actix_web::web::post().to(export);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Customer(pub CustomerClient);
 
@@ -58,7 +64,7 @@ impl Deref for Customer {
 }
 
 impl FromRequest for Customer {
-    type Error = MiddlewareMissing;
+    type Error = MissingKelviqLayer;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -76,7 +82,7 @@ impl FromRequest for Customer {
 /// `Option<Entitlements>` it is then `None`.
 ///
 /// ```
-/// use kelviq_actix::Entitlements;
+/// use kelviq_actix::prelude::*;
 ///
 /// async fn dashboard(entitlements: Entitlements) -> &'static str {
 ///     if entitlements.has_access("reports") { "with reports" } else { "basic" }
@@ -101,20 +107,25 @@ impl Entitlements {
         self.stale
     }
 
-    fn of(request: &HttpRequest) -> Result<Self, EntitlementsRejection> {
-        let context = context(request)?;
+    /// The entitlements of a context, or `503` when it has none.
+    fn of(context: &KelviqContext) -> Result<Self, KelviqUnavailable> {
         match context.snapshot() {
             Some(snapshot) => Ok(Entitlements {
                 snapshot: Arc::clone(snapshot),
                 stale: context.is_stale(),
             }),
-            None => Err(KelviqUnavailable::new(Denial::unavailable(Error::Config(
-                "no entitlements: Kelviq was unreachable and the middleware let the request through"
-                    .to_owned(),
-            )))
-            .into()),
+            None => Err(no_entitlements()),
         }
     }
+}
+
+/// The refusal of an extractor that needs entitlements when the middleware let the
+/// request through without any (Kelviq unreachable, [`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)).
+fn no_entitlements() -> KelviqUnavailable {
+    KelviqUnavailable::new(Denial::unavailable(Error::Config(
+        "no entitlements: Kelviq was unreachable and the middleware let the request through"
+            .to_owned(),
+    )))
 }
 
 impl Deref for Entitlements {
@@ -130,22 +141,26 @@ impl FromRequest for Entitlements {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Entitlements::of(request))
+        ready(match context(request) {
+            Ok(context) => Entitlements::of(&context).map_err(Into::into),
+            Err(missing) => Err(missing.into()),
+        })
     }
 }
 
 /// Proof that the current customer is entitled to the feature `F` names; otherwise the
 /// handler does not run and the request is answered with the denial: `403`
-/// `feature_not_entitled` (or `usage_limit_reached` for a metered feature at its hard
-/// limit), the same JSON body as the middleware's.
+/// `feature_not_entitled`, or `usage_limit_reached` for a metered feature at its hard limit
+/// (with the gate's [limit status](kelviq_client::gate::GateBuilder::limit_reached_status)),
+/// the same JSON body as the middleware's.
 ///
-/// `F` is a marker type declared with [`kelviq_client::feature!`], shared with
+/// `F` is a marker type declared with [`feature!`](kelviq_client::feature), shared with
 /// kelviq-axum:
 ///
 /// ```
-/// use kelviq_actix::Entitled;
+/// use kelviq_actix::prelude::*;
 ///
-/// kelviq_client::feature! {
+/// feature! {
 ///     /// The reports pages.
 ///     pub Reports = "reports";
 /// }
@@ -160,8 +175,8 @@ impl FromRequest for Entitlements {
 /// reached and the middleware let the request through
 /// ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)) — it answers
 /// `503` `kelviq_unavailable` as [`Entitlements`] does (so does kelviq-axum): the failure
-/// policy covers the middleware's own requirements
-/// ([`require`](crate::KelviqMiddleware::require)).
+/// policy covers the gate's own requirements
+/// ([`GateBuilder::require`](kelviq_client::gate::GateBuilder::require)).
 pub struct Entitled<F> {
     entitlements: Entitlements,
     _feature: PhantomData<fn() -> F>,
@@ -198,47 +213,44 @@ impl<F: Feature> std::fmt::Debug for Entitled<F> {
     }
 }
 
+impl<F: Feature> Entitled<F> {
+    fn of(request: &HttpRequest) -> Result<Self, EntitledRejection> {
+        let context = context(request)?;
+        let entitlements = Entitlements::of(&context)?;
+        // Judged as the gate judges, with its limit status, so that both refuse alike.
+        match context.evaluate_feature(F::ID) {
+            Some(Ok(())) => Ok(Entitled {
+                entitlements,
+                _feature: PhantomData,
+            }),
+            Some(Err(denial)) => Err(FeatureNotEntitled::new(denial).into()),
+            None => Err(no_entitlements().into()),
+        }
+    }
+}
+
 impl<F: Feature> FromRequest for Entitled<F> {
     type Error = EntitledRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let entitlements = match Entitlements::of(request) {
-            Ok(entitlements) => entitlements,
-            Err(EntitlementsRejection::MiddlewareMissing(missing)) => {
-                return ready(Err(missing.into()));
-            }
-            Err(EntitlementsRejection::KelviqUnavailable(unavailable)) => {
-                return ready(Err(unavailable.into()));
-            }
-        };
-        // Judged with the middleware's limit status, so that both refuse alike.
-        let verdict = KelviqContext::of(request)
-            .and_then(|context| context.evaluate_feature(F::ID))
-            .unwrap_or_else(|| evaluate_feature(&entitlements, F::ID));
-        ready(match verdict {
-            Ok(()) => Ok(Entitled {
-                entitlements,
-                _feature: PhantomData,
-            }),
-            Err(denial) => Err(FeatureNotEntitled::new(denial).into()),
-        })
+        ready(Entitled::of(request))
     }
 }
 
-/// Records usage of the current customer with the middleware's meter, for amounts only
-/// the handler knows — [`record`](UsageRecorder::record) any feature now, as with
-/// kelviq-axum, or [`set_amount`](UsageRecorder::set_amount) of the middleware's metered
-/// feature, recorded only if the response is a success (the same as a [`UsageAmount`]
-/// response extension, with any responder).
+/// Records usage of the current customer with the client's usage meter, for amounts only
+/// the handler knows: [`record`](UsageRecorder::record) any feature now, as with
+/// kelviq-axum, or [`set_amount`](UsageRecorder::set_amount) of the gate's metered feature,
+/// recorded only if the response is a success (a [`UsageAmount`](kelviq_client::gate::UsageAmount)
+/// response extension wins over it).
 ///
 /// ```
 /// use actix_web::web;
-/// use kelviq_actix::UsageRecorder;
+/// use kelviq_actix::prelude::*;
 ///
 /// async fn export(usage: UsageRecorder) -> web::Json<Vec<u32>> {
 ///     let rows = vec![1, 2, 3];
-///     // Metered by the middleware's `.meter("exported-rows", ..)` if this succeeds.
+///     // Metered by the gate's `.meter("exported-rows", ..)` if this succeeds.
 ///     usage.set_amount(rows.len() as i64);
 ///     web::Json(rows)
 /// }
@@ -247,24 +259,21 @@ impl<F: Feature> FromRequest for Entitled<F> {
 #[derive(Debug, Clone)]
 pub struct UsageRecorder {
     context: KelviqContext,
-    request: HttpRequest,
 }
 
 impl UsageRecorder {
-    /// Records `amount` units of `feature` for the current customer now, whatever the
+    /// Records `amount` units of `feature_id` for the current customer now, whatever the
     /// response, without waiting.
     ///
     /// # Errors
     ///
-    /// As [`UsageMeter::record`](kelviq_client::meter::UsageMeter::record).
+    /// As [`UsageMeter::record`](kelviq_client::meter::UsageMeter::record):
+    /// [`Error::Validation`] for an empty feature id, [`Error::MeterClosed`] after the
+    /// meter's shutdown.
     pub fn record(&self, feature_id: &str, amount: i64) -> kelviq_client::Result<()> {
-        match self.context.meter() {
-            Some(meter) => meter.record(self.context.customer_id(), feature_id, amount),
-            // The middleware always stores its meter; a hand-built context may not.
-            None => Err(Error::Config(
-                "the Kelviq context has no usage meter".to_owned(),
-            )),
-        }
+        self.context
+            .meter()
+            .record(self.context.customer_id(), feature_id, amount)
     }
 
     /// The customer usage is recorded for.
@@ -272,31 +281,26 @@ impl UsageRecorder {
         self.context.customer_id()
     }
 
-    /// Has the middleware meter `amount` units for this request, if its response is a
-    /// success, instead of its configured amount; the last call wins, and a
-    /// [`UsageAmount`] response extension wins over it. Does nothing unless the middleware
-    /// [meters](crate::KelviqMiddleware::meter).
+    /// Has the gate meter `amount` units for this request, if its response is a success,
+    /// instead of its configured amount ([`RequestContext::set_usage_amount`](kelviq_client::gate::RequestContext::set_usage_amount));
+    /// the last call wins, and a [`UsageAmount`](kelviq_client::gate::UsageAmount) response
+    /// extension wins over it. Does nothing unless the gate
+    /// [meters](kelviq_client::gate::GateBuilder::meter).
     pub fn set_amount(&self, amount: i64) {
-        self.request.extensions_mut().insert(UsageAmount(amount));
+        self.context.set_usage_amount(amount);
     }
 
     /// The amount set so far, if any.
     pub fn amount(&self) -> Option<i64> {
-        self.request
-            .extensions()
-            .get::<UsageAmount>()
-            .map(|amount| amount.0)
+        self.context.usage_amount()
     }
 }
 
 impl FromRequest for UsageRecorder {
-    type Error = MiddlewareMissing;
+    type Error = MissingKelviqLayer;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(context(request).map(|context| UsageRecorder {
-            context,
-            request: request.clone(),
-        }))
+        ready(context(request).map(|context| UsageRecorder { context }))
     }
 }

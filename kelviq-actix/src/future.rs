@@ -1,31 +1,49 @@
-//! [`ResponseFuture`]: the response of a [`KelviqMiddlewareService`](crate::KelviqMiddlewareService).
+//! [`ResponseFuture`]: the response of a
+//! [`KelviqMiddlewareService`](crate::KelviqMiddlewareService), and [`Metering`], the
+//! gate's last call once the inner service has answered.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use actix_web::Error;
 use actix_web::body::EitherBody;
 use actix_web::dev::ServiceResponse;
 use futures::future::LocalBoxFuture;
+use kelviq_client::gate::{Gate, RequestContext, UsageAmount};
 use pin_project_lite::pin_project;
 
-use crate::middleware::Shared;
-
-/// Meters the response once it is made.
+/// A request the gate admitted, to be finished — metered if the response is a success —
+/// once the inner service answers. Only made when the gate meters.
 pub(crate) struct Metering {
-    pub(crate) config: Rc<Shared>,
-    pub(crate) customer_id: Arc<str>,
+    pub(crate) gate: Gate,
+    pub(crate) context: RequestContext,
 }
 
+impl Metering {
+    /// Hands the response's status and its [`UsageAmount`] extension (a response extension
+    /// only: a handler's own amount is in the context) to [`Gate::finish`]. Never waits;
+    /// a failure to record is logged by the gate.
+    pub(crate) fn finish<B>(&self, response: &ServiceResponse<B>) {
+        let amount = response
+            .response()
+            .extensions()
+            .get::<UsageAmount>()
+            .copied();
+        let _ = self
+            .gate
+            .finish(&self.context, response.status().as_u16(), amount);
+    }
+}
+
+/// The cold path: the snapshot is loaded, then the inner service runs.
 type Boxed<B> = LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<B>>, Error>>;
 
 pin_project! {
     /// The response future of [`KelviqMiddlewareService`](crate::KelviqMiddlewareService):
     /// a ready denial, the inner service's future (then metering), or — on a cache miss
-    /// only — a boxed future that loads the entitlements first.
+    /// only — a boxed future that loads the entitlements first. The warm path does not
+    /// allocate.
     ///
     /// `F` is the inner service's future, `B` its response body.
     #[must_use = "futures do nothing unless polled"]
@@ -46,13 +64,14 @@ pin_project! {
             future: F,
             metering: Option<Metering>,
         },
-        Gating {
+        Loading {
             future: Boxed<B>,
         },
     }
 }
 
 impl<F, B> ResponseFuture<F, B> {
+    /// A response already made: a denial.
     pub(crate) fn ready(response: ServiceResponse<EitherBody<B>>) -> Self {
         ResponseFuture {
             state: State::Ready {
@@ -61,15 +80,17 @@ impl<F, B> ResponseFuture<F, B> {
         }
     }
 
+    /// The inner service's response, then `metering` if the gate meters.
     pub(crate) fn inner(future: F, metering: Option<Metering>) -> Self {
         ResponseFuture {
             state: State::Inner { future, metering },
         }
     }
 
-    pub(crate) fn gating(future: Boxed<B>) -> Self {
+    /// The cold path.
+    pub(crate) fn loading(future: Boxed<B>) -> Self {
         ResponseFuture {
-            state: State::Gating { future },
+            state: State::Loading { future },
         }
     }
 }
@@ -79,7 +100,7 @@ impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
         let state = match &self.state {
             State::Ready { .. } => "Ready",
             State::Inner { .. } => "Inner",
-            State::Gating { .. } => "Gating",
+            State::Loading { .. } => "Loading",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)
@@ -100,16 +121,12 @@ where
             })),
             StateProj::Inner { future, metering } => {
                 let response = ready!(future.poll(cx))?;
-                if let Some(Metering {
-                    config,
-                    customer_id,
-                }) = metering.take()
-                {
-                    config.record(&customer_id, &response);
+                if let Some(metering) = metering.take() {
+                    metering.finish(&response);
                 }
                 Poll::Ready(Ok(response.map_into_left_body()))
             }
-            StateProj::Gating { future } => future.as_mut().poll(cx),
+            StateProj::Loading { future } => future.as_mut().poll(cx),
         }
     }
 }

@@ -1,7 +1,8 @@
-//! Routing guards on the customer's entitlements: `guard::feature("reports")`,
+//! Routing guards on the customer's entitlements: `guard::feature("reports")` (or
+//! `guard::feature(Reports)` with a [`feature!`](kelviq_client::feature) type),
 //! [`all_of`], [`any_of`], [`entitled`].
 //!
-//! A guard reads the [`KelviqContext`] the [`KelviqMiddleware`](crate::KelviqMiddleware)
+//! A guard reads the [`RequestContext`] the [`KelviqMiddleware`](crate::KelviqMiddleware)
 //! stored: guards are synchronous and cannot fetch, so **the middleware must have run
 //! before the guard** — wrap the app, or a scope enclosing the guarded resource (a
 //! middleware on a resource runs after that resource's own guards, but before the guards
@@ -13,29 +14,38 @@
 //! `405`) when none matches — never `403`. That makes guards the tool for **routing by
 //! plan**: the same path served by a different handler for customers without the feature,
 //! such as an upgrade page. To *refuse* with `403` and the denial's JSON body, use the
-//! middleware's [`require`](crate::KelviqMiddleware::require) or the
+//! gate's [`require`](kelviq_client::gate::GateBuilder::require) or the
 //! [`Entitled`](crate::Entitled) extractor instead.
 //!
 //! ```
 //! # actix_web::rt::System::new().block_on(async {
 //! # let mock = kelviq_mock::MockServer::start().await;
-//! # let kelviq = kelviq_client::Kelviq::builder().access_token(mock.token())
-//! #     .api_url(mock.url()).edge_url(mock.edge_url())
-//! #     .entitlement_cache(kelviq_client::CacheConfig::default()).build()?;
-//! # let meter = kelviq_client::meter::UsageMeter::builder(kelviq.clone()).start()?;
 //! use actix_web::{App, HttpResponse, test, web};
-//! use kelviq_actix::{KelviqMiddleware, guard};
+//! use kelviq_actix::http::HeaderName;
+//! use kelviq_actix::prelude::*;
+//!
+//! feature! {
+//!     pub Reports = "reports";
+//! }
+//!
+//! let kelviq = Kelviq::builder()
+//!     .access_token(mock.token())
+//!     .api_url(mock.url())
+//!     .edge_url(mock.edge_url())
+//!     .build()?;
+//! let kelviq_middleware = kelviq
+//!     .gate()
+//!     .into_middleware()
+//!     .customer(FromHeader::new(HeaderName::from_static("x-customer-id")));
 //!
 //! let app = test::init_service(
-//!     App::new()
-//!         .wrap(KelviqMiddleware::new(kelviq, meter).customer_from_header("x-customer-id"))
-//!         .service(
-//!             web::resource("/reports")
-//!                 // Customers with `reports` get the report...
-//!                 .route(web::get().guard(guard::feature("reports")).to(|| async { "the report" }))
-//!                 // ...everyone else falls through to the upgrade page.
-//!                 .route(web::get().to(|| async { HttpResponse::PaymentRequired().body("upgrade to pro") })),
-//!         ),
+//!     App::new().wrap(kelviq_middleware).service(
+//!         web::resource("/reports")
+//!             // Customers with `reports` get the report...
+//!             .route(web::get().guard(guard::feature(Reports)).to(|| async { "the report" }))
+//!             // ...everyone else falls through to the upgrade page.
+//!             .route(web::get().to(|| async { HttpResponse::PaymentRequired().body("upgrade to pro") })),
+//!     ),
 //! )
 //! .await;
 //!
@@ -58,9 +68,7 @@
 use std::borrow::Cow;
 
 use actix_web::guard::{Guard, GuardContext};
-use kelviq_client::gate::Feature;
-
-use crate::context::KelviqContext;
+use kelviq_client::gate::{Feature, RequestContext};
 
 /// Whether a [`FeatureGuard`] needs all of its features or one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +92,9 @@ impl FeatureGuard {
     }
 }
 
-/// Matches customers entitled to `feature` (counting the usage this process reported: a
-/// metered feature at its hard limit no longer matches).
+/// Matches customers entitled to `feature`, an id or a [`feature!`](kelviq_client::feature)
+/// type (counting the usage this process recorded: a metered feature at its hard limit no
+/// longer matches).
 pub fn feature(feature: impl Into<Cow<'static, str>>) -> FeatureGuard {
     FeatureGuard {
         features: vec![feature.into()],
@@ -94,7 +103,7 @@ pub fn feature(feature: impl Into<Cow<'static, str>>) -> FeatureGuard {
 }
 
 /// Matches customers entitled to the feature `F` names (a
-/// [`kelviq_client::feature!`] marker type, as in [`Entitled<F>`](crate::Entitled)).
+/// [`feature!`](kelviq_client::feature) marker type, as in [`Entitled<F>`](crate::Entitled)).
 pub fn entitled<F: Feature>() -> FeatureGuard {
     feature(F::ID)
 }
@@ -129,7 +138,7 @@ impl Guard for FeatureGuard {
     fn check(&self, ctx: &GuardContext<'_>) -> bool {
         let extensions = ctx.req_data();
         let Some(snapshot) = extensions
-            .get::<KelviqContext>()
+            .get::<RequestContext>()
             .and_then(|context| context.snapshot())
         else {
             return false;

@@ -1,61 +1,67 @@
 //! [actix-web](https://docs.rs/actix-web) 4 integration for [Kelviq](https://kelviq.com):
 //! a middleware that gates requests on the customer's entitlements and meters the
 //! successful ones, routing guards on those entitlements, and extractors for handlers.
+//! Everything an app needs is in the [`prelude`]: depend on this crate only.
 //!
-//! - [`KelviqMiddleware`]: customer id from the request (request data set by your
-//!   authentication middleware, a header, a path segment or a closure; missing → `401`),
-//!   the customer's entitlement snapshot into the request extensions (one upstream call per
-//!   customer however many requests arrive at once; none on a warm cache), the gate
-//!   (`403` / `503` JSON, or your function), and usage metered on success without waiting.
-//! - [`guard`]: `guard::feature("reports")`, [`guard::all_of`], [`guard::any_of`]:
-//!   route by plan. A failing guard means "no match" (the next route, or `404`), never
-//!   `403`.
+//! - [`KelviqMiddleware`]: a [`Gate`](kelviq_client::gate::Gate) built once from the client
+//!   (`kelviq.gate().require(..).meter(..)`, then [`into_middleware`](GateBuilderExt::into_middleware),
+//!   which names any configuration mistake while the app is assembled) and a customer
+//!   source ([`FromExtension`](kelviq_client::gate::FromExtension) by default, [`FromHeader`](kelviq_client::gate::FromHeader),
+//!   [`FromPath`], [`FromFn`](kelviq_client::gate::FromFn); missing → `401`). The customer's
+//!   entitlement snapshot is read from the client's cache (no I/O on a warm cache, one
+//!   upstream call per cold customer however many requests arrive at once), the gate decides
+//!   (`403` / `503` JSON, or the gate's `on_denied` response), and usage is metered on
+//!   success without waiting.
+//! - [`guard`]: `guard::feature(Reports)`, [`guard::all_of`], [`guard::any_of`]: route by
+//!   plan. A failing guard means "no match" (the next route, or `404`), never `403`.
 //! - Extractors: [`Customer`] (the client scoped to the current customer),
 //!   [`Entitlements`], [`Entitled<F>`] (`403` unless entitled), [`UsageRecorder`],
-//!   [`KelviqContext`]; the client itself is `web::Data<Kelviq>`, registered by the app.
-//! - [`webhook`]: a route that verifies Kelviq webhook deliveries and refreshes the
-//!   customer's entitlements.
+//!   [`KelviqContext`]. They never call Kelviq: without the middleware they answer `500`
+//!   `kelviq_layer_missing`. The client itself is `web::Data<Kelviq>`, registered by the app.
+//! - [`webhook()`]: a route that verifies Kelviq webhook deliveries and discards the
+//!   customer's cached entitlements (fetched again on the next request).
 //!
 //! The decisions, statuses and JSON bodies are [`kelviq_client::gate`]'s: actix-web answers
-//! exactly as the tower and axum integrations do, and this crate only adapts them
-//! (actix-web 4 is on `http` 0.2).
+//! exactly as the tower and axum integrations do, and this crate only converts them
+//! (actix-web 4 is on `http` 0.2, the gate on `http` 1, re-exported as [`http`]).
 //!
 //! ```
 //! # actix_web::rt::System::new().block_on(async {
 //! # let mock = kelviq_mock::MockServer::start().await;
-//! use actix_web::{App, HttpResponse, test, web};
-//! use kelviq_actix::{Customer, CustomerId, Entitled, KelviqMiddleware};
-//! use kelviq_client::meter::UsageMeter;
-//! use kelviq_client::{CacheConfig, Kelviq};
+//! use actix_web::{App, HttpMessage, HttpResponse, test, web};
+//! use actix_web::dev::ServiceRequest;
+//! use actix_web::middleware::{Next, from_fn};
+//! use kelviq_actix::prelude::*;
 //!
-//! kelviq_client::feature! {
+//! feature! {
 //!     pub Reports = "reports";
+//!     pub ApiCalls = "api-calls";
 //! }
 //!
+//! // The entitlement cache is on by default (60 s).
 //! let kelviq = Kelviq::builder()
 //!     .access_token(mock.token())
 //!     .api_url(mock.url())
 //!     .edge_url(mock.edge_url())
-//!     .entitlement_cache(CacheConfig::default())
 //!     .build()?;
-//! let meter = UsageMeter::builder(kelviq.clone()).start()?;
+//!
+//! // App-wide gate settings, set once; each route's gate is stamped out of a clone.
+//! let gates = kelviq.gate().limit_reached_status(GateStatus::TOO_MANY_REQUESTS);
 //!
 //! // Your authentication: here, a header names the customer.
-//! let auth = actix_web::middleware::from_fn(
-//!     |request: actix_web::dev::ServiceRequest, next: actix_web::middleware::Next<_>| async move {
-//!         if let Some(id) = request.headers().get("x-user").and_then(|value| value.to_str().ok()) {
-//!             let id = CustomerId::new(id);
-//!             actix_web::HttpMessage::extensions_mut(&request).insert(id);
-//!         }
-//!         next.call(request).await
-//!     },
-//! );
+//! let auth = from_fn(|request: ServiceRequest, next: Next<_>| async move {
+//!     if let Some(id) = request.headers().get("x-user").and_then(|value| value.to_str().ok()) {
+//!         let id = CustomerId::new(id);
+//!         request.extensions_mut().insert(id);
+//!     }
+//!     next.call(request).await
+//! });
 //!
 //! let app = test::init_service(
 //!     App::new()
-//!         .wrap(KelviqMiddleware::new(kelviq.clone(), meter.clone()).meter("api-calls", 1))
+//!         .wrap(gates.clone().meter(ApiCalls, 1).into_middleware())
 //!         .wrap(auth) // registered last: runs first
-//!         .app_data(web::Data::new(kelviq))
+//!         .app_data(web::Data::new(kelviq.clone()))
 //!         .route("/reports", web::get().to(|_: Entitled<Reports>, customer: Customer| async move {
 //!             HttpResponse::Ok().body(format!("reports of {}", customer.id()))
 //!         })),
@@ -70,7 +76,7 @@
 //! let response = test::call_service(&app, test::TestRequest::get().uri("/reports").to_request()).await;
 //! assert_eq!(response.status(), 401);
 //!
-//! meter.flush().await; // one api-call for the one success (cust_pro had 12)
+//! kelviq.usage_meter()?.flush().await; // one api-call for the one success (cust_pro had 12)
 //! assert_eq!(mock.usage_total("cust_pro", "api-calls"), 13);
 //! assert_eq!(mock.usage_total("cust_free", "api-calls"), 0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -80,19 +86,63 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod context;
-mod error;
+mod customer;
 mod extract;
 mod future;
 pub mod guard;
 mod middleware;
+mod rejection;
+mod response;
+mod service;
 mod webhook;
 
-pub use context::{CustomerId, KelviqContext, UsageAmount};
-pub use error::{
-    EntitledRejection, EntitlementsRejection, FeatureNotEntitled, KelviqUnavailable,
-    MiddlewareMissing, denial_response,
-};
+pub use context::KelviqContext;
+pub use customer::{CustomerIdSource, FromPath};
 pub use extract::{Customer, Entitled, Entitlements, UsageRecorder};
 pub use future::ResponseFuture;
-pub use middleware::{DenialHandler, KelviqMiddleware, KelviqMiddlewareService};
+pub use middleware::{GateBuilderExt, KelviqMiddleware};
+pub use rejection::{
+    EntitledRejection, EntitlementsRejection, FeatureNotEntitled, KelviqUnavailable,
+    MissingKelviqLayer,
+};
+pub use service::KelviqMiddlewareService;
 pub use webhook::webhook;
+
+/// The Kelviq client this crate is built on: everything beyond the [`prelude`].
+pub use kelviq_client;
+
+/// The `http` 1 crate of [`kelviq_client::gate`] (actix-web 4 uses `http` 0.2, as
+/// `actix_web::http`): for [`FromHeader::new`](kelviq_client::gate::FromHeader::new)'s
+/// `HeaderName`, and for the `http::Response<Bytes>` a gate's
+/// [`on_denied`](kelviq_client::gate::GateBuilder::on_denied) handler returns.
+pub use http;
+
+/// What an app needs, in one import: `use kelviq_actix::prelude::*;`.
+///
+/// The client and its configuration ([`Kelviq`](prelude::Kelviq),
+/// [`CacheConfig`](prelude::CacheConfig), [`MeterConfig`](prelude::MeterConfig),
+/// [`UsageMeter`](prelude::UsageMeter)), the gate ([`Gate`](prelude::Gate),
+/// [`GateBuilder`](prelude::GateBuilder), [`FailurePolicy`](prelude::FailurePolicy),
+/// [`StatusFilter`](prelude::StatusFilter), [`Denial`](prelude::Denial), and its status type
+/// as [`GateStatus`](prelude::GateStatus), so as not to clash with actix-web's
+/// `StatusCode`), the [`feature!`](prelude::feature) macro, the middleware and its customer
+/// sources, the extractors, the [`guard`] module and the [`webhook()`] route.
+pub mod prelude {
+    pub use kelviq_client::cache::Snapshot;
+    pub use kelviq_client::feature;
+    pub use kelviq_client::gate::{
+        CustomerId, Denial, DenialReason, FailurePolicy, Feature, FromExtension, FromFn,
+        FromHeader, Gate, GateBuilder, RequestContext, StatusCode as GateStatus, StatusFilter,
+        UsageAmount,
+    };
+    pub use kelviq_client::meter::{MeterConfig, UsageMeter};
+    pub use kelviq_client::webhook::{Webhook, WebhookEvent};
+    pub use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
+
+    pub use crate::guard::{self, FeatureGuard};
+    pub use crate::webhook::webhook;
+    pub use crate::{
+        Customer, CustomerIdSource, Entitled, Entitlements, FromPath, GateBuilderExt,
+        KelviqContext, KelviqMiddleware, UsageRecorder,
+    };
+}

@@ -1,19 +1,24 @@
-//! [`webhook`]: a route that verifies Kelviq webhook deliveries and refreshes the
-//! customer's entitlements.
+//! [`webhook`]: a route that verifies Kelviq webhook deliveries and discards the cached
+//! entitlements of the customer each one names.
 
 use std::future::Future;
 
-use actix_web::http::StatusCode;
 use actix_web::{Either, HttpRequest, HttpResponse, Responder, Route, web};
 use kelviq_client::Kelviq;
+use kelviq_client::gate::error_response;
 use kelviq_client::webhook::{
     ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook, WebhookError, WebhookEvent,
 };
 
-/// A `POST` route that verifies each delivery (signature, timestamp tolerance), forgets
-/// the cached entitlements of the customer the event names — so a plan change applies on
-/// the next request, not after the cache TTL — and hands the event to `on_event`, whose
-/// answer is the response.
+use crate::response::to_actix;
+
+/// A `POST` route that verifies each delivery (signature, timestamp tolerance), discards
+/// the cached entitlement snapshot of the customer the event names, and hands the event to
+/// `on_event`, whose answer is the response.
+///
+/// The snapshot is discarded, not refreshed: the customer's next gated request fetches it
+/// again from Kelviq (one call, shared by the concurrent requests of that customer), so a
+/// plan change applies from that request on, not after the cache TTL.
 ///
 /// A delivery that fails verification is answered `400`
 /// `{"error": "invalid_webhook", "message": ..., "feature": null}` and never reaches
@@ -21,15 +26,16 @@ use kelviq_client::webhook::{
 /// [`KelviqMiddleware`](crate::KelviqMiddleware): deliveries name no customer.
 ///
 /// ```
-/// use actix_web::{App, HttpResponse, web};
-/// use kelviq_client::webhook::Webhook;
+/// use actix_web::{App, HttpResponse};
+/// use kelviq_actix::prelude::*;
 ///
-/// # fn app(kelviq: kelviq_client::Kelviq) -> Result<(), kelviq_client::webhook::WebhookError> {
+/// # fn app(kelviq: Kelviq) -> Result<(), Box<dyn std::error::Error>> {
 /// let verifier = Webhook::new("whsec_from_the_dashboard")?;
 /// let app = App::new().route(
 ///     "/webhooks/kelviq",
-///     kelviq_actix::webhook(kelviq, verifier, |event| async move {
-///         tracing::info!(event_type = event.event_type(), "kelviq event");
+///     webhook(kelviq, verifier, |event: WebhookEvent| async move {
+///         // The customer's cached entitlements are already discarded.
+///         if event.event_type() == Some("subscription.updated") { /* notify the team */ }
 ///         HttpResponse::NoContent().finish()
 ///     }),
 /// );
@@ -66,7 +72,7 @@ where
                         kelviq.invalidate_entitlements(customer_id);
                         tracing::debug!(
                             customer_id,
-                            "kelviq webhook: cached entitlements forgotten"
+                            "kelviq webhook: cached entitlements discarded"
                         );
                     }
                     Either::Left(on_event(event).await)
@@ -80,11 +86,11 @@ where
     })
 }
 
+/// `400` `invalid_webhook`, with the verifier's reason as the message.
 fn invalid(error: &WebhookError) -> HttpResponse {
-    HttpResponse::build(StatusCode::BAD_REQUEST)
-        .content_type("application/json")
-        .body(kelviq_client::gate::error_body(
-            "invalid_webhook",
-            &error.to_string(),
-        ))
+    to_actix(error_response(
+        http::StatusCode::BAD_REQUEST,
+        "invalid_webhook",
+        &error.to_string(),
+    ))
 }

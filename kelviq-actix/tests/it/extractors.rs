@@ -2,18 +2,19 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, test, web};
-use kelviq_actix::{Customer, Entitled, Entitlements, KelviqContext};
-use kelviq_client::Kelviq;
+use kelviq_actix::prelude::*;
 use kelviq_mock::Route;
 
-use crate::support::{ApiCalls, Reports, Setup, call, denial_body, get, not_entitled, post};
+use crate::support::{
+    ApiCalls, Reports, Setup, call, denial_body, get, middleware, not_entitled, post,
+};
 
 #[actix_web::test]
 async fn customer_is_the_client_scoped_to_the_current_customer_with_the_meter() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware())
+            .wrap(setup.plain())
             .route(
                 "/me",
                 web::get().to(|customer: Customer| async move {
@@ -46,7 +47,7 @@ async fn customer_is_the_client_scoped_to_the_current_customer_with_the_meter() 
 #[actix_web::test]
 async fn entitlements_is_the_snapshot_the_middleware_loaded() {
     let setup = Setup::start().await;
-    let app = test::init_service(App::new().wrap(setup.middleware()).route(
+    let app = test::init_service(App::new().wrap(setup.plain()).route(
         "/entitlements",
         web::get().to(
             |entitlements: Entitlements, context: KelviqContext| async move {
@@ -88,7 +89,7 @@ async fn entitled_lets_entitled_customers_in_and_answers_the_denial_otherwise() 
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().meter("api-calls", 1))
+            .wrap(middleware(setup.gate().meter("api-calls", 1)))
             .route(
                 "/reports",
                 web::get().to(|entitled: Entitled<Reports>| async move {
@@ -143,11 +144,46 @@ async fn entitled_lets_entitled_customers_in_and_answers_the_denial_otherwise() 
 }
 
 #[actix_web::test]
+async fn entitled_refuses_a_reached_limit_with_the_gates_limit_status() {
+    let setup = Setup::start().await;
+    let app = test::init_service(
+        App::new()
+            .wrap(middleware(
+                setup
+                    .gate()
+                    .limit_reached_status(GateStatus::PAYMENT_REQUIRED),
+            ))
+            .route(
+                "/api/calls",
+                web::post().to(|_: Entitled<ApiCalls>| async { "called" }),
+            ),
+    )
+    .await;
+
+    // cust_spent has used both of its api-calls.
+    assert_eq!(
+        call!(&app, post("/api/calls", Some("cust_spent"))).await,
+        (
+            StatusCode::PAYMENT_REQUIRED,
+            denial_body(
+                "usage_limit_reached",
+                "you have reached the usage limit of api-calls",
+                Some("api-calls")
+            )
+        )
+    );
+    assert_eq!(
+        call!(&app, post("/api/calls", Some("cust_tiny"))).await,
+        (StatusCode::OK, "called".to_owned())
+    );
+}
+
+#[actix_web::test]
 async fn the_context_and_the_client_through_web_data() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware())
+            .wrap(setup.plain())
             .app_data(web::Data::new(setup.kelviq.clone()))
             .route(
                 "/context",
@@ -168,7 +204,7 @@ async fn the_context_and_the_client_through_web_data() {
             )
             .route(
                 "/req-data",
-                web::get().to(|context: web::ReqData<KelviqContext>| async move {
+                web::get().to(|context: web::ReqData<RequestContext>| async move {
                     context.customer_id().to_owned()
                 }),
             ),
@@ -188,9 +224,12 @@ async fn the_context_and_the_client_through_web_data() {
 }
 
 #[actix_web::test]
-async fn without_the_middleware_extractors_answer_500_and_options_are_none() {
+async fn without_the_middleware_extractors_answer_500_kelviq_layer_missing_and_never_call_kelviq() {
+    let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
+            // The client is there: an extractor could have called Kelviq with it.
+            .app_data(web::Data::new(setup.kelviq.clone()))
             .route(
                 "/customer",
                 web::get().to(|_: Customer| async { "unreachable" }),
@@ -209,13 +248,24 @@ async fn without_the_middleware_extractors_answer_500_and_options_are_none() {
             )
             .route(
                 "/usage",
-                web::get().to(|_: kelviq_actix::UsageRecorder| async { "unreachable" }),
+                web::get().to(|_: UsageRecorder| async { "unreachable" }),
             )
             .route(
                 "/optional",
                 web::get().to(
-                    |customer: Option<Customer>, entitled: Option<Entitled<Reports>>| async move {
-                        format!("{} {}", customer.is_some(), entitled.is_some())
+                    |customer: Option<Customer>,
+                     entitlements: Option<Entitlements>,
+                     entitled: Option<Entitled<Reports>>,
+                     context: Option<KelviqContext>,
+                     usage: Option<UsageRecorder>| async move {
+                        format!(
+                            "{} {} {} {} {}",
+                            customer.is_some(),
+                            entitlements.is_some(),
+                            entitled.is_some(),
+                            context.is_some(),
+                            usage.is_some()
+                        )
                     },
                 ),
             ),
@@ -223,7 +273,7 @@ async fn without_the_middleware_extractors_answer_500_and_options_are_none() {
     .await;
 
     let missing = denial_body(
-        "kelviq_middleware_missing",
+        "kelviq_layer_missing",
         "no Kelviq context in the request: wrap this route, its scope or the app with kelviq_actix::KelviqMiddleware",
         None,
     );
@@ -234,26 +284,39 @@ async fn without_the_middleware_extractors_answer_500_and_options_are_none() {
         "/context",
         "/usage",
     ] {
+        let response = test::call_service(&app, get(uri, Some("cust_pro")).to_request()).await;
         assert_eq!(
-            call!(&app, get(uri, Some("cust_pro"))).await,
+            response.headers().get("content-type").unwrap(),
+            "application/json",
+            "{uri}"
+        );
+        assert_eq!(
+            crate::support::read(response).await,
             (StatusCode::INTERNAL_SERVER_ERROR, missing.clone()),
             "{uri}"
         );
     }
     assert_eq!(
         call!(&app, get("/optional", Some("cust_pro"))).await,
-        (StatusCode::OK, "false false".to_owned())
+        (StatusCode::OK, "false false false false false".to_owned())
     );
+    // Not one request reached Kelviq.
+    assert_eq!(setup.mock.journal().len(), 0, "{:?}", setup.mock.journal());
 }
 
 #[actix_web::test]
 async fn rejections_say_what_they_answer() {
     use actix_web::ResponseError;
-    use kelviq_actix::{EntitledRejection, MiddlewareMissing};
+    use kelviq_actix::{EntitledRejection, MissingKelviqLayer};
 
-    let rejection = EntitledRejection::from(MiddlewareMissing::default());
+    let rejection = EntitledRejection::from(MissingKelviqLayer::default());
     assert_eq!(rejection.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(rejection.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(MissingKelviqLayer::default().code(), "kelviq_layer_missing");
+    assert_eq!(
+        MissingKelviqLayer::default().code(),
+        kelviq_client::gate::LAYER_MISSING
+    );
     assert_eq!(
         rejection.to_string(),
         "no Kelviq context in the request: wrap this route, its scope or the app with kelviq_actix::KelviqMiddleware"

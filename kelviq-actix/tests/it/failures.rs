@@ -1,15 +1,14 @@
-//! Kelviq down: each failure policy, and stale snapshots.
+//! Kelviq down: each failure policy, and stale snapshots. Time passes on tokio's paused
+//! clock (the cache's clock), never on the wall clock.
 
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, test, web};
-use kelviq_actix::{Entitled, Entitlements, guard};
-use kelviq_client::CacheConfig;
-use kelviq_client::gate::FailurePolicy;
+use kelviq_actix::prelude::*;
 use kelviq_mock::{Fault, FaultRule, Route};
 
-use crate::support::{Reports, Setup, call, denial_body, get, post, whoami};
+use crate::support::{Reports, Setup, call, denial_body, get, middleware, post, whoami};
 
 fn kelviq_down(setup: &Setup) {
     setup
@@ -23,7 +22,9 @@ async fn kelviq_down_with_the_default_policy_is_503_kelviq_unavailable() {
     kelviq_down(&setup);
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().require("reports").meter("api-calls", 1))
+            .wrap(middleware(
+                setup.gate().require("reports").meter("api-calls", 1),
+            ))
             .route("/reports", web::get().to(whoami)),
     )
     .await;
@@ -49,12 +50,12 @@ async fn kelviq_down_with_the_deny_policy_set_explicitly_is_503() {
         .inject(FaultRule::always(Fault::DropConnection).on(Route::Entitlements));
     let app = test::init_service(
         App::new()
-            .wrap(
+            .wrap(middleware(
                 setup
-                    .middleware()
+                    .gate()
                     .require("reports")
                     .failure_policy(FailurePolicy::Deny),
-            )
+            ))
             .route("/reports", web::get().to(whoami)),
     )
     .await;
@@ -69,13 +70,13 @@ async fn kelviq_down_with_the_allow_policy_lets_requests_through_unchecked_and_m
     kelviq_down(&setup);
     let app = test::init_service(
         App::new()
-            .wrap(
+            .wrap(middleware(
                 setup
-                    .middleware()
+                    .gate()
                     .require("reports")
                     .meter("api-calls", 1)
                     .failure_policy(FailurePolicy::Allow),
-            )
+            ))
             .route("/reports", web::get().to(whoami))
             .route(
                 "/entitlements",
@@ -134,7 +135,7 @@ async fn a_stale_snapshot_is_used_while_kelviq_is_down() {
     .await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().require("reports"))
+            .wrap(middleware(setup.gate().require("reports")))
             .route("/reports", web::get().to(whoami)),
     )
     .await;
@@ -147,7 +148,9 @@ async fn a_stale_snapshot_is_used_while_kelviq_is_down() {
         call!(&app, get("/reports", Some("cust_free"))).await.0,
         StatusCode::FORBIDDEN
     );
-    actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    // Past the TTL, within the stale window.
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_millis(100)).await;
     kelviq_down(&setup);
 
     assert_eq!(
@@ -173,17 +176,26 @@ async fn kelviq_recovering_is_picked_up_on_the_next_request_after_the_backoff() 
         .inject(FaultRule::next(100, Fault::status(503)).on(Route::Entitlements));
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().meter("api-calls", 1))
+            .wrap(middleware(setup.gate().meter("api-calls", 1)))
             .route("/api/calls", web::post().to(HttpResponse::Ok)),
     )
     .await;
 
+    tokio::time::pause();
     assert_eq!(
         call!(&app, post("/api/calls", Some("cust_pro"))).await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
+    let calls = setup.mock.calls(Route::Entitlements);
     setup.mock.clear_faults();
-    actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    // Within the error backoff, the failure is answered again without a call...
+    assert_eq!(
+        call!(&app, post("/api/calls", Some("cust_pro"))).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(setup.mock.calls(Route::Entitlements), calls);
+    // ...past it, Kelviq is asked again.
+    tokio::time::advance(Duration::from_millis(20)).await;
     assert_eq!(
         call!(&app, post("/api/calls", Some("cust_pro"))).await.0,
         StatusCode::OK

@@ -1,18 +1,19 @@
 //! Allow, deny, 401: the middleware's answers and what handlers see.
 
 use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
 use actix_web::{App, HttpResponse, test, web};
-use kelviq_client::gate::DenialReason;
+use kelviq_actix::prelude::*;
 use kelviq_mock::Route;
 
-use crate::support::{Setup, call, denial_body, get, not_entitled, whoami};
+use crate::support::{Setup, call, denial_body, get, middleware, not_entitled, whoami};
 
 #[actix_web::test]
 async fn an_entitled_customer_reaches_the_handler_with_its_context() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().require("reports"))
+            .wrap(middleware(setup.gate().require("reports")))
             .route("/reports", web::get().to(whoami)),
     )
     .await;
@@ -27,7 +28,7 @@ async fn a_customer_without_the_feature_gets_403_with_the_gate_json() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().require("reports"))
+            .wrap(middleware(setup.gate().require("reports")))
             .route("/reports", web::get().to(whoami)),
     )
     .await;
@@ -49,7 +50,7 @@ async fn no_customer_is_401_missing_customer_and_kelviq_is_not_called() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().require("reports"))
+            .wrap(middleware(setup.gate().require("reports")))
             .route("/reports", web::get().to(whoami)),
     )
     .await;
@@ -74,7 +75,7 @@ async fn a_customer_kelviq_does_not_know_is_403_unknown_customer() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware())
+            .wrap(setup.plain())
             .route("/", web::get().to(whoami)),
     )
     .await;
@@ -89,7 +90,7 @@ async fn without_requirements_every_known_customer_passes_and_the_snapshot_is_lo
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware())
+            .wrap(setup.plain())
             .route("/", web::get().to(whoami)),
     )
     .await;
@@ -106,7 +107,7 @@ async fn a_warm_cache_answers_without_calling_kelviq_again() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().require("reports"))
+            .wrap(middleware(setup.gate().require("reports")))
             .route("/reports", web::get().to(whoami)),
     )
     .await;
@@ -128,7 +129,7 @@ async fn concurrent_requests_of_a_cold_customer_share_one_upstream_call() {
         .set_route_latency(Route::Entitlements, std::time::Duration::from_millis(100));
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().require("reports"))
+            .wrap(middleware(setup.gate().require("reports")))
             .route("/reports", web::get().to(whoami)),
     )
     .await;
@@ -151,17 +152,19 @@ async fn require_all_names_the_first_missing_feature_and_require_any_needs_one()
         App::new()
             .service(
                 web::resource("/all")
-                    .wrap(setup.middleware().require_all(["api-calls", "reports"]))
+                    .wrap(middleware(
+                        setup.gate().require_all(["api-calls", "reports"]),
+                    ))
                     .to(whoami),
             )
             .service(
                 web::resource("/any")
-                    .wrap(setup.middleware().require_any(["reports", "seats"]))
+                    .wrap(middleware(setup.gate().require_any(["reports", "seats"])))
                     .to(whoami),
             )
             .service(
                 web::resource("/none-of")
-                    .wrap(setup.middleware().require_any(["exports", "reports"]))
+                    .wrap(middleware(setup.gate().require_any(["exports", "reports"])))
                     .to(whoami),
             ),
     )
@@ -190,13 +193,13 @@ async fn a_reached_hard_limit_is_denied_with_the_configured_status() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(
+            .wrap(middleware(
                 setup
-                    .middleware()
+                    .gate()
                     .require("api-calls")
                     .meter("api-calls", 1)
-                    .limit_reached_status(429),
-            )
+                    .limit_reached_status(GateStatus::TOO_MANY_REQUESTS),
+            ))
             .route("/api/calls", web::post().to(HttpResponse::Ok)),
     )
     .await;
@@ -220,18 +223,30 @@ async fn a_reached_hard_limit_is_denied_with_the_configured_status() {
 }
 
 #[actix_web::test]
-async fn on_denied_replaces_every_denial_response() {
+async fn the_gates_on_denied_replaces_every_denial_response_headers_included() {
     let setup = Setup::start().await;
+    let gate = setup
+        .gate()
+        .require("reports")
+        .on_denied(|denial| match denial.reason() {
+            DenialReason::MissingCustomer => http::Response::builder()
+                .status(401)
+                .body(Bytes::from_static(b"log in"))
+                .unwrap(),
+            _ => http::Response::builder()
+                .status(302)
+                .header("location", "/upgrade")
+                .header("set-cookie", "reason=plan")
+                .header("set-cookie", "seen=1")
+                .body(Bytes::from(format!(
+                    "upgrade for {}",
+                    denial.feature().unwrap_or("?")
+                )))
+                .unwrap(),
+        });
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().require("reports").on_denied(|denial| {
-                match denial.reason() {
-                    DenialReason::MissingCustomer => HttpResponse::Unauthorized().body("log in"),
-                    _ => HttpResponse::Found()
-                        .insert_header(("location", "/upgrade"))
-                        .body(format!("upgrade for {}", denial.feature().unwrap_or("?"))),
-                }
-            }))
+            .wrap(middleware(gate))
             .route("/reports", web::get().to(whoami)),
     )
     .await;
@@ -239,6 +254,12 @@ async fn on_denied_replaces_every_denial_response() {
     let response = test::call_service(&app, get("/reports", Some("cust_free")).to_request()).await;
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(response.headers().get("location").unwrap(), "/upgrade");
+    let cookies: Vec<_> = response
+        .headers()
+        .get_all("set-cookie")
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(cookies, ["reason=plan", "seen=1"]);
     assert_eq!(test::read_body(response).await, "upgrade for reports");
     assert_eq!(
         call!(&app, get("/reports", None)).await,
@@ -247,53 +268,38 @@ async fn on_denied_replaces_every_denial_response() {
 }
 
 #[actix_web::test]
-async fn denial_response_is_the_default_answer_for_handlers_that_keep_some() {
-    let denial = kelviq_client::gate::Denial::limit_reached("api-calls");
-    let response = kelviq_actix::denial_response(&denial);
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let body = actix_web::body::to_bytes(response.into_body())
-        .await
-        .unwrap();
-    assert_eq!(body, denial.body_bytes());
-}
-
-#[actix_web::test]
-async fn an_invalid_configuration_answers_500_kelviq_misconfigured() {
+async fn an_on_denied_handler_can_keep_the_default_answer_for_some_denials() {
     let setup = Setup::start().await;
+    let gate = setup
+        .gate()
+        .require("reports")
+        .on_denied(|denial| match denial.reason() {
+            DenialReason::MissingCustomer => http::Response::builder()
+                .status(303)
+                .header("location", "/login")
+                .body(Bytes::new())
+                .unwrap(),
+            _ => denial.to_response(),
+        });
     let app = test::init_service(
         App::new()
-            .service(
-                web::resource("/empty-feature")
-                    .wrap(setup.middleware().require(""))
-                    .to(whoami),
-            )
-            .service(
-                web::resource("/negative")
-                    .wrap(setup.middleware().meter("api-calls", -1))
-                    .to(whoami),
-            )
-            .service(
-                web::resource("/bad-header")
-                    .wrap(setup.middleware().customer_from_header("not a header"))
-                    .to(whoami),
-            )
-            .service(
-                web::resource("/bad-status")
-                    .wrap(setup.middleware().limit_reached_status(200))
-                    .to(whoami),
-            ),
+            .wrap(middleware(gate))
+            .route("/reports", web::get().to(whoami)),
     )
     .await;
 
-    for uri in ["/empty-feature", "/negative", "/bad-header", "/bad-status"] {
-        let (status, body) = call!(&app, get(uri, Some("cust_pro"))).await;
-        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{uri}");
-        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(body["error"], "kelviq_misconfigured", "{uri}");
-        assert!(
-            body["message"].as_str().unwrap().contains("misconfigured"),
-            "{uri}: {body}"
-        );
-    }
-    assert_eq!(setup.mock.calls(Route::Entitlements), 0);
+    assert_eq!(
+        call!(&app, get("/reports", None)).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let response = test::call_service(&app, get("/reports", Some("cust_free")).to_request()).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/json"
+    );
+    assert_eq!(
+        test::read_body(response).await,
+        not_entitled("reports").as_bytes()
+    );
 }

@@ -2,9 +2,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, test, web};
-use kelviq_actix::guard;
+use kelviq_actix::prelude::*;
 
-use crate::support::{Reports, Setup, call, get};
+use crate::support::{Reports, Setup, call, get, middleware};
 
 async fn report() -> HttpResponse {
     HttpResponse::Ok().body("report")
@@ -18,9 +18,10 @@ async fn upgrade() -> HttpResponse {
 async fn a_guard_routes_entitled_customers_and_the_rest_fall_through_to_the_upgrade_route() {
     let setup = Setup::start().await;
     let app = test::init_service(
-        App::new().wrap(setup.middleware()).service(
+        App::new().wrap(setup.plain()).service(
             web::resource("/reports")
-                .route(web::get().guard(guard::feature("reports")).to(report))
+                // A `feature!` type, as well as an id.
+                .route(web::get().guard(guard::feature(Reports)).to(report))
                 .route(web::get().to(upgrade)),
         ),
     )
@@ -39,7 +40,7 @@ async fn a_guard_routes_entitled_customers_and_the_rest_fall_through_to_the_upgr
 #[actix_web::test]
 async fn without_a_fallback_route_a_failing_guard_is_404() {
     let setup = Setup::start().await;
-    let app = test::init_service(App::new().wrap(setup.middleware()).route(
+    let app = test::init_service(App::new().wrap(setup.plain()).route(
         "/reports",
         web::get().guard(guard::entitled::<Reports>()).to(report),
     ))
@@ -60,7 +61,7 @@ async fn all_of_and_any_of() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware())
+            .wrap(setup.plain())
             .service(
                 web::resource("/all")
                     .route(
@@ -116,11 +117,11 @@ async fn scope_guards_see_the_app_middleware_and_route_guards_see_the_resource_m
             )
             .service(
                 web::resource("/per-resource")
-                    .wrap(setup.middleware())
+                    .wrap(setup.plain())
                     .route(web::get().guard(guard::feature("reports")).to(report))
                     .route(web::get().to(upgrade)),
             )
-            .wrap(setup.middleware()),
+            .wrap(setup.plain()),
     )
     .await;
 
@@ -149,7 +150,7 @@ async fn a_metered_feature_at_its_hard_limit_no_longer_matches() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().meter("api-calls", 1))
+            .wrap(middleware(setup.gate().meter("api-calls", 1)))
             .service(
                 web::resource("/api/calls")
                     .route(web::post().guard(guard::feature("api-calls")).to(report))

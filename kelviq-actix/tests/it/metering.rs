@@ -1,23 +1,21 @@
 //! Metering: only successes count, amounts from the configuration, the response or the
 //! handler's recorder.
 
+use actix_web::HttpMessage;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, test, web};
-use kelviq_actix::{UsageAmount, UsageRecorder};
+use kelviq_actix::prelude::*;
 
-use crate::support::{Setup, call, post};
+use crate::support::{Setup, call, middleware, post};
 
 #[actix_web::test]
 async fn each_success_is_metered_once_and_nothing_else_is() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(
-                setup
-                    .middleware()
-                    .require("api-calls")
-                    .meter("api-calls", 1),
-            )
+            .wrap(middleware(
+                setup.gate().require("api-calls").meter("api-calls", 1),
+            ))
             .route("/ok", web::post().to(HttpResponse::Ok))
             .route("/created", web::post().to(HttpResponse::Created))
             .route("/fails", web::post().to(HttpResponse::InternalServerError))
@@ -72,7 +70,9 @@ async fn a_denied_request_is_not_metered() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().require("reports").meter("api-calls", 1))
+            .wrap(middleware(
+                setup.gate().require("reports").meter("api-calls", 1),
+            ))
             .route("/reports", web::post().to(HttpResponse::Ok)),
     )
     .await;
@@ -82,7 +82,7 @@ async fn a_denied_request_is_not_metered() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(setup.usage("cust_free", "api-calls").await, 0);
-    assert_eq!(setup.meter.stats().sent, 0);
+    assert_eq!(setup.meter().stats().sent, 0);
 }
 
 #[actix_web::test]
@@ -90,12 +90,12 @@ async fn success_statuses_choose_what_counts() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(
+            .wrap(middleware(
                 setup
-                    .middleware()
+                    .gate()
                     .meter("api-calls", 1)
                     .success_statuses(200..=200),
-            )
+            ))
             .route("/ok", web::post().to(HttpResponse::Ok))
             .route("/accepted", web::post().to(HttpResponse::Accepted)),
     )
@@ -111,7 +111,7 @@ async fn a_usage_amount_in_the_response_extensions_replaces_the_configured_amoun
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().meter("api-calls", 1))
+            .wrap(middleware(setup.gate().meter("api-calls", 1)))
             .route(
                 "/batch",
                 web::post().to(
@@ -137,7 +137,7 @@ async fn the_usage_recorder_sets_the_amount_the_middleware_meters() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().meter("api-calls", 0))
+            .wrap(middleware(setup.gate().meter("api-calls", 0)))
             .route(
                 "/export",
                 web::post().to(|usage: UsageRecorder| async move {
@@ -185,7 +185,7 @@ async fn responses_never_wait_for_the_meter() {
     );
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware().meter("api-calls", 1))
+            .wrap(middleware(setup.gate().meter("api-calls", 1)))
             .route("/ok", web::post().to(HttpResponse::Ok)),
     )
     .await;
@@ -208,7 +208,7 @@ async fn the_usage_recorder_records_any_feature_now_whatever_the_response() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(setup.middleware())
+            .wrap(setup.plain())
             .route(
                 "/seats",
                 web::post().to(|usage: UsageRecorder| async move {
@@ -230,4 +230,83 @@ async fn the_usage_recorder_records_any_feature_now_whatever_the_response() {
     call!(&app, post("/seats", Some("cust_pro"))).await;
     call!(&app, post("/invalid", Some("cust_pro"))).await;
     assert_eq!(setup.usage("cust_pro", "seats").await, 2);
+}
+
+#[actix_web::test]
+async fn set_amount_is_metered_on_success_on_the_cold_and_the_warm_path() {
+    let setup = Setup::start().await;
+    let app = test::init_service(
+        App::new()
+            .wrap(middleware(setup.gate().meter("api-calls", 1)))
+            .route(
+                "/export",
+                web::post().to(|usage: UsageRecorder| async move {
+                    usage.set_amount(7);
+                    HttpResponse::Ok().finish()
+                }),
+            )
+            .route(
+                "/failed",
+                web::post().to(|usage: UsageRecorder| async move {
+                    usage.set_amount(1000);
+                    HttpResponse::BadRequest().finish()
+                }),
+            ),
+    )
+    .await;
+
+    // The first request of the customer loads its snapshot (the cold path)...
+    call!(&app, post("/export", Some("cust_pro"))).await;
+    assert_eq!(setup.usage("cust_pro", "api-calls").await, 12 + 7);
+    // ...the next one is decided on the cached snapshot (the warm path).
+    call!(&app, post("/export", Some("cust_pro"))).await;
+    assert_eq!(setup.usage("cust_pro", "api-calls").await, 12 + 14);
+    // Not a success: nothing, whatever the amount set.
+    call!(&app, post("/failed", Some("cust_pro"))).await;
+    assert_eq!(setup.usage("cust_pro", "api-calls").await, 12 + 14);
+}
+
+#[actix_web::test]
+async fn a_usage_amount_response_extension_wins_over_set_amount() {
+    let setup = Setup::start().await;
+    let app = test::init_service(
+        App::new()
+            .wrap(middleware(setup.gate().meter("api-calls", 1)))
+            .route(
+                "/both",
+                web::post().to(|usage: UsageRecorder| async move {
+                    usage.set_amount(1000);
+                    let mut response = HttpResponse::Ok().finish();
+                    response.extensions_mut().insert(UsageAmount(5));
+                    response
+                }),
+            ),
+    )
+    .await;
+
+    for _ in 0..2 {
+        call!(&app, post("/both", Some("cust_free"))).await;
+    }
+    assert_eq!(setup.usage("cust_free", "api-calls").await, 10);
+}
+
+#[actix_web::test]
+async fn a_usage_amount_in_the_request_extensions_is_not_read() {
+    let setup = Setup::start().await;
+    let app = test::init_service(
+        App::new()
+            .wrap(middleware(setup.gate().meter("api-calls", 1)))
+            .route(
+                "/request-extension",
+                web::post().to(|request: actix_web::HttpRequest| async move {
+                    // As tower: the amount is the response's, or the context's.
+                    request.extensions_mut().insert(UsageAmount(500));
+                    HttpResponse::Ok().finish()
+                }),
+            ),
+    )
+    .await;
+
+    call!(&app, post("/request-extension", Some("cust_free"))).await;
+    assert_eq!(setup.usage("cust_free", "api-calls").await, 1);
 }

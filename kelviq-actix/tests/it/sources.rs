@@ -1,11 +1,13 @@
-//! Where the customer id comes from: request data, header, path, closure.
+//! Where the customer id comes from: request data, header, path, closure — the sources of
+//! `kelviq_client::gate` and this crate's `FromPath`.
 
 use actix_web::dev::ServiceRequest;
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpMessage, web};
-use kelviq_actix::{CustomerId, KelviqMiddleware};
+use kelviq_actix::http::HeaderName;
+use kelviq_actix::prelude::*;
 
 use crate::support::{Setup, call, whoami};
 
@@ -50,13 +52,13 @@ fn with_key(uri: &str, key: &str) -> TestRequest {
 #[actix_web::test]
 async fn request_data_set_by_the_auth_middleware() {
     let setup = Setup::start().await;
-    let new = || KelviqMiddleware::new(setup.kelviq.clone(), setup.meter.clone());
+    let new = || setup.gate().into_middleware();
     let app = test::init_service(
         App::new()
             .service(web::resource("/default").wrap(new()).to(whoami))
             .service(
                 web::resource("/typed")
-                    .wrap(new().customer_from_req_data::<AuthUser>())
+                    .wrap(new().customer(FromExtension::<AuthUser>::new()))
                     .to(whoami),
             )
             .wrap(from_fn(auth)),
@@ -82,8 +84,10 @@ async fn a_header() {
     let app = test::init_service(
         App::new()
             .wrap(
-                KelviqMiddleware::new(setup.kelviq.clone(), setup.meter.clone())
-                    .customer_from_header("x-tenant"),
+                setup
+                    .gate()
+                    .into_middleware()
+                    .customer(FromHeader::new(HeaderName::from_static("x-tenant"))),
             )
             .route("/", web::get().to(whoami)),
     )
@@ -91,8 +95,16 @@ async fn a_header() {
 
     let request = TestRequest::get()
         .uri("/")
-        .insert_header(("x-tenant", "cust_free"));
-    assert_eq!(call!(&app, request).await.0, StatusCode::OK);
+        .insert_header(("x-other", "cust_pro"))
+        .insert_header(("X-Tenant", "cust_free"))
+        .insert_header(("accept", "*/*"));
+    assert_eq!(
+        call!(&app, request).await,
+        (
+            StatusCode::OK,
+            "cust_free snapshot=true stale=false".to_owned()
+        )
+    );
     let wrong = TestRequest::get()
         .uri("/")
         .insert_header(("x-other", "cust_free"));
@@ -106,9 +118,11 @@ async fn a_path_segment_of_the_scope_the_middleware_wraps() {
         App::new().service(
             web::scope("/customers/{customer_id}")
                 .wrap(
-                    KelviqMiddleware::new(setup.kelviq.clone(), setup.meter.clone())
-                        .customer_from_path("customer_id")
-                        .require("reports"),
+                    setup
+                        .gate()
+                        .require("reports")
+                        .into_middleware()
+                        .customer(FromPath::new("customer_id")),
                 )
                 .route("/reports", web::get().to(whoami)),
         ),
@@ -135,8 +149,10 @@ async fn a_path_segment_is_not_known_to_an_app_wide_middleware() {
     let app = test::init_service(
         App::new()
             .wrap(
-                KelviqMiddleware::new(setup.kelviq.clone(), setup.meter.clone())
-                    .customer_from_path("customer_id"),
+                setup
+                    .gate()
+                    .into_middleware()
+                    .customer(FromPath::new("customer_id")),
             )
             .route("/customers/{customer_id}", web::get().to(whoami)),
     )
@@ -151,16 +167,14 @@ async fn a_closure() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(
-                KelviqMiddleware::new(setup.kelviq.clone(), setup.meter.clone()).customer_with(
-                    |request: &ServiceRequest| {
-                        request
-                            .query_string()
-                            .strip_prefix("customer=")
-                            .map(str::to_owned)
-                    },
-                ),
-            )
+            .wrap(setup.gate().into_middleware().customer(FromFn::new(
+                |request: &ServiceRequest| {
+                    request
+                        .query_string()
+                        .strip_prefix("customer=")
+                        .map(str::to_owned)
+                },
+            )))
             .route("/", web::get().to(whoami)),
     )
     .await;
@@ -175,4 +189,63 @@ async fn a_closure() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(call!(&app, request("/")).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn a_percent_encoded_path_segment_is_decoded() {
+    let setup = Setup::start().await;
+    let app = test::init_service(
+        App::new().service(
+            web::scope("/customers/{customer_id}")
+                .wrap(
+                    setup
+                        .gate()
+                        .into_middleware()
+                        .customer(FromPath::new("customer_id")),
+                )
+                .route("/me", web::get().to(whoami)),
+        ),
+    )
+    .await;
+
+    let request = TestRequest::get().uri("/customers/cust%5Fpro/me");
+    assert_eq!(
+        call!(&app, request).await.1,
+        "cust_pro snapshot=true stale=false"
+    );
+}
+
+#[test]
+fn a_middleware_is_send_sync_and_clone_whatever_its_source() {
+    fn for_http_server<T: Send + Sync + Clone + 'static>(_: &T) {}
+
+    // Never started: the type checks are the point.
+    let kelviq = Kelviq::builder().access_token("token").build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _inside = runtime.enter();
+    let middleware = kelviq.gate().into_middleware();
+    for_http_server(&middleware);
+    for_http_server(&middleware.clone().customer(FromExtension::<String>::new()));
+    for_http_server(&middleware.clone().customer(FromPath::new("id")));
+    for_http_server(
+        &middleware
+            .clone()
+            .customer(FromHeader::new(HeaderName::from_static("x-customer"))),
+    );
+    for_http_server(
+        &middleware
+            .clone()
+            .customer(FromFn::new(|request: &ServiceRequest| {
+                Some(request.path().to_owned())
+            })),
+    );
+    let factory = move || {
+        App::new()
+            .wrap(middleware.clone())
+            .route("/", web::get().to(whoami))
+    };
+    let _server = actix_web::HttpServer::new(factory);
 }

@@ -1,4 +1,4 @@
-//! A mock, a client with the entitlement cache, a meter, and request helpers.
+//! A mock, a client with the entitlement cache (and its meter), and request helpers.
 
 use std::time::Duration;
 
@@ -7,13 +7,23 @@ use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
 use actix_web::{HttpResponse, Responder};
-use kelviq_actix::{KelviqContext, KelviqMiddleware};
-use kelviq_client::meter::UsageMeter;
-use kelviq_client::{CacheConfig, Kelviq, RetryPolicy};
+use kelviq_actix::http::HeaderName;
+use kelviq_actix::prelude::*;
+use kelviq_client::RetryPolicy;
 use kelviq_mock::{Feature, MockServer, MockServerBuilder, Plan, SeedCustomer};
 
 /// The header the tests' middlewares read the customer id from.
 pub(crate) const CUSTOMER: &str = "x-customer";
+
+/// `gate` as a middleware reading the customer from the [`CUSTOMER`] header.
+pub(crate) fn middleware(gate: GateBuilder) -> KelviqMiddleware<FromHeader> {
+    gate.into_middleware().customer(by_header())
+}
+
+/// The source reading [`CUSTOMER`].
+pub(crate) fn by_header() -> FromHeader {
+    FromHeader::new(HeaderName::from_static(CUSTOMER))
+}
 
 kelviq_client::feature! {
     /// The pro plan's reports.
@@ -22,16 +32,16 @@ kelviq_client::feature! {
     pub ApiCalls = "api-calls";
 }
 
-/// A mock on loopback, a client for it with the entitlement cache, and a meter.
+/// A mock on loopback and a client for it with the entitlement cache.
 pub(crate) struct Setup {
     pub(crate) mock: MockServer,
     pub(crate) kelviq: Kelviq,
-    pub(crate) meter: UsageMeter,
 }
 
 impl Setup {
     /// The default seed (`cust_free`, `cust_pro` with 12 api-calls used) plus `cust_tiny`,
-    /// whose plan has `reports` and 2 hard-limited `api-calls`.
+    /// whose plan has `reports` and 2 hard-limited `api-calls`, and `cust_spent` on the
+    /// same plan with both used.
     pub(crate) async fn start() -> Setup {
         Setup::with_cache(CacheConfig::default()).await
     }
@@ -44,7 +54,12 @@ impl Setup {
                     .feature(Feature::boolean("reports"))
                     .feature(Feature::metered("api-calls").limit(2)),
             )
-            .customer(SeedCustomer::new("cust_tiny").subscribe("tiny"));
+            .customer(SeedCustomer::new("cust_tiny").subscribe("tiny"))
+            .customer(
+                SeedCustomer::new("cust_spent")
+                    .subscribe("tiny")
+                    .usage("api-calls", 2),
+            );
         Setup::with_mock(builder, cache).await
     }
 
@@ -62,25 +77,27 @@ impl Setup {
             )
             .build()
             .expect("client builds");
-        let meter = UsageMeter::builder(kelviq.clone())
-            .start()
-            .expect("meter starts");
-        Setup {
-            mock,
-            kelviq,
-            meter,
-        }
+        Setup { mock, kelviq }
     }
 
-    /// A middleware reading the customer from the [`CUSTOMER`] header.
-    pub(crate) fn middleware(&self) -> KelviqMiddleware {
-        KelviqMiddleware::new(self.kelviq.clone(), self.meter.clone())
-            .customer_from_header(CUSTOMER)
+    /// A gate builder for the client: nothing required, nothing metered.
+    pub(crate) fn gate(&self) -> GateBuilder {
+        self.kelviq.gate()
+    }
+
+    /// A middleware that requires and meters nothing, reading the [`CUSTOMER`] header.
+    pub(crate) fn plain(&self) -> KelviqMiddleware<FromHeader> {
+        middleware(self.gate())
+    }
+
+    /// The client's usage meter.
+    pub(crate) fn meter(&self) -> &UsageMeter {
+        self.kelviq.usage_meter().expect("meter starts")
     }
 
     /// The mock's total of `feature` for `customer` once the meter delivered everything.
     pub(crate) async fn usage(&self, customer: &str, feature: &str) -> i64 {
-        self.meter.flush().await;
+        self.meter().flush().await;
         self.mock.usage_total(customer, feature)
     }
 }

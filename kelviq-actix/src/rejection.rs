@@ -1,0 +1,224 @@
+//! Why an extractor refused: small structs named by cause — [`MissingKelviqLayer`],
+//! [`KelviqUnavailable`], [`FeatureNotEntitled`] — and one enum per extractor that can
+//! refuse for more than one ([`EntitlementsRejection`], [`EntitledRejection`]), as
+//! actix-web's and axum's own extractors do.
+//!
+//! Each is a [`ResponseError`] answering the shared JSON body
+//! (`{"error": ..., "message": ..., "feature": ...}`, `Content-Type: application/json`):
+//! the bodies are written by [`kelviq_client::gate`] ([`Denial::to_response`],
+//! [`error_response`]) and only converted here, so actix-web refuses exactly as tower and
+//! axum do. Each rejection is logged once, at `debug`, when it is made.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use kelviq_client::gate::{Denial, LAYER_MISSING, error_response};
+
+use crate::response::{status, to_actix};
+
+/// The request did not go through the [`KelviqMiddleware`](crate::KelviqMiddleware), so
+/// there is no customer or entitlement to extract: `500`, code `kelviq_layer_missing`
+/// ([`LAYER_MISSING`]). A mistake in the app: wrap the route, its scope or the app with
+/// the middleware. The extractor never calls Kelviq itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MissingKelviqLayer;
+
+impl MissingKelviqLayer {
+    const MESSAGE: &'static str = "no Kelviq context in the request: wrap this route, its scope or the app with kelviq_actix::KelviqMiddleware";
+
+    /// The rejection, logged.
+    pub(crate) fn new() -> Self {
+        tracing::debug!(
+            "no kelviq context in the request: is kelviq_actix::KelviqMiddleware missing?"
+        );
+        MissingKelviqLayer
+    }
+
+    /// `500 Internal Server Error`.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    /// The `error` code of the body: `kelviq_layer_missing`.
+    pub fn code(&self) -> &'static str {
+        LAYER_MISSING
+    }
+}
+
+impl fmt::Display for MissingKelviqLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::MESSAGE)
+    }
+}
+
+impl std::error::Error for MissingKelviqLayer {}
+
+impl ResponseError for MissingKelviqLayer {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        to_actix(error_response(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            LAYER_MISSING,
+            Self::MESSAGE,
+        ))
+    }
+}
+
+/// Wraps a [`Denial`] as a rejection: status and JSON body are the denial's.
+macro_rules! denial_rejection {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            denial: Denial,
+        }
+
+        impl $name {
+            /// The rejection, logged.
+            pub(crate) fn new(denial: Denial) -> Self {
+                tracing::debug!(
+                    code = denial.code(),
+                    feature = denial.feature().unwrap_or_default(),
+                    status = denial.status().as_u16(),
+                    "request refused by a kelviq extractor"
+                );
+                $name { denial }
+            }
+
+            /// The status answered.
+            pub fn status(&self) -> StatusCode {
+                status(self.denial.status())
+            }
+
+            /// The denial: reason, feature, message, JSON body.
+            pub fn denial(&self) -> &Denial {
+                &self.denial
+            }
+
+            /// The denial, unwrapped.
+            pub fn into_denial(self) -> Denial {
+                self.denial
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.denial, f)
+            }
+        }
+
+        impl std::error::Error for $name {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.denial)
+            }
+        }
+
+        impl ResponseError for $name {
+            fn status_code(&self) -> StatusCode {
+                self.status()
+            }
+
+            fn error_response(&self) -> HttpResponse {
+                to_actix(self.denial.to_response())
+            }
+        }
+    };
+}
+
+denial_rejection! {
+    /// The customer is not entitled to the feature: `403` `feature_not_entitled`, or
+    /// `usage_limit_reached` for a hard-limited meter with nothing left (with the gate's
+    /// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status)).
+    FeatureNotEntitled
+}
+
+denial_rejection! {
+    /// There are no entitlements to hand out: the middleware let the request through while
+    /// Kelviq could not be reached ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)).
+    /// `503` `kelviq_unavailable`.
+    KelviqUnavailable
+}
+
+/// Defines an extractor's rejection: one variant per leaf rejection.
+macro_rules! rejection_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        #[non_exhaustive]
+        pub enum $name {
+            $(
+                #[allow(missing_docs)]
+                $variant($variant),
+            )+
+        }
+
+        impl $name {
+            /// The status answered.
+            pub fn status(&self) -> StatusCode {
+                match self {
+                    $($name::$variant(rejection) => rejection.status(),)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $($name::$variant(rejection) => fmt::Display::fmt(rejection, f),)+
+                }
+            }
+        }
+
+        impl std::error::Error for $name {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                match self {
+                    $($name::$variant(rejection) => Some(rejection),)+
+                }
+            }
+        }
+
+        impl ResponseError for $name {
+            fn status_code(&self) -> StatusCode {
+                self.status()
+            }
+
+            fn error_response(&self) -> HttpResponse {
+                match self {
+                    $($name::$variant(rejection) => rejection.error_response(),)+
+                }
+            }
+        }
+
+        $(
+            impl From<$variant> for $name {
+                fn from(rejection: $variant) -> Self {
+                    $name::$variant(rejection)
+                }
+            }
+        )+
+    };
+}
+
+rejection_enum! {
+    /// Why the [`Entitlements`](crate::Entitlements) extractor refused.
+    EntitlementsRejection { MissingKelviqLayer, KelviqUnavailable }
+}
+
+rejection_enum! {
+    /// Why the [`Entitled`](crate::Entitled) extractor refused.
+    EntitledRejection { MissingKelviqLayer, FeatureNotEntitled, KelviqUnavailable }
+}
+
+impl From<EntitlementsRejection> for EntitledRejection {
+    fn from(rejection: EntitlementsRejection) -> Self {
+        match rejection {
+            EntitlementsRejection::MissingKelviqLayer(missing) => missing.into(),
+            EntitlementsRejection::KelviqUnavailable(unavailable) => unavailable.into(),
+        }
+    }
+}
