@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod assembly;
+mod denials;
 mod extractors;
 mod failures;
 mod gating;
