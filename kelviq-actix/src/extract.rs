@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
+use kelviq_client::CustomerClient;
 use kelviq_client::cache::Snapshot;
-use kelviq_client::gate::{Denial, Feature};
+use kelviq_client::gate::Feature;
 use kelviq_client::models::Entitlement;
-use kelviq_client::{CustomerClient, Error};
 
 use crate::context::KelviqContext;
 use crate::rejection::{
@@ -114,18 +114,9 @@ impl Entitlements {
                 snapshot: Arc::clone(snapshot),
                 stale: context.is_stale(),
             }),
-            None => Err(no_entitlements()),
+            None => Err(KelviqUnavailable::no_snapshot(context)),
         }
     }
-}
-
-/// The refusal of an extractor that needs entitlements when the middleware let the
-/// request through without any (Kelviq unreachable, [`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)).
-fn no_entitlements() -> KelviqUnavailable {
-    KelviqUnavailable::new(Denial::unavailable(Error::Config(
-        "no entitlements: Kelviq was unreachable and the middleware let the request through"
-            .to_owned(),
-    )))
 }
 
 impl Deref for Entitlements {
@@ -149,10 +140,11 @@ impl FromRequest for Entitlements {
 }
 
 /// Proof that the current customer is entitled to the feature `F` names; otherwise the
-/// handler does not run and the request is answered with the denial: `403`
-/// `feature_not_entitled`, or `usage_limit_reached` for a metered feature at its hard limit
-/// (with the gate's [limit status](kelviq_client::gate::GateBuilder::limit_reached_status)),
-/// the same JSON body as the middleware's.
+/// handler does not run and the request is answered with the denial exactly as the
+/// middleware would answer it: `403` `feature_not_entitled`, or `usage_limit_reached` for a
+/// metered feature at its hard limit (with the gate's
+/// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status)), the same JSON
+/// body — or the gate's denial handler's response, if it has one.
 ///
 /// `F` is a marker type declared with [`feature!`](kelviq_client::feature), shared with
 /// kelviq-axum:
@@ -223,8 +215,8 @@ impl<F: Feature> Entitled<F> {
                 entitlements,
                 _feature: PhantomData,
             }),
-            Some(Err(denial)) => Err(FeatureNotEntitled::new(denial).into()),
-            None => Err(no_entitlements().into()),
+            Some(Err(denial)) => Err(FeatureNotEntitled::new(denial, &context).into()),
+            None => Err(KelviqUnavailable::no_snapshot(&context).into()),
         }
     }
 }
@@ -268,7 +260,8 @@ impl UsageRecorder {
     /// # Errors
     ///
     /// As [`UsageMeter::record`](kelviq_client::meter::UsageMeter::record):
-    /// [`Error::Validation`] for an empty feature id, [`Error::MeterClosed`] after the
+    /// [`Error::Validation`](kelviq_client::Error::Validation) for an empty feature id,
+    /// [`Error::MeterClosed`](kelviq_client::Error::MeterClosed) after the
     /// meter's shutdown.
     pub fn record(&self, feature_id: &str, amount: i64) -> kelviq_client::Result<()> {
         self.context

@@ -5,15 +5,16 @@
 //!
 //! Each is a [`ResponseError`] answering the shared JSON body
 //! (`{"error": ..., "message": ..., "feature": ...}`, `Content-Type: application/json`):
-//! the bodies are written by [`kelviq_client::gate`] ([`Denial::to_response`],
-//! [`error_response`]) and only converted here, so actix-web refuses exactly as tower and
-//! axum do. Each rejection is logged once, at `debug`, when it is made.
+//! the responses are made by [`kelviq_client::gate`] ([`RequestContext::deny`] — the gate's
+//! denial handler if it has one, else [`Denial::to_response`] — and [`error_response`]) and
+//! only converted here, so actix-web refuses exactly as the middleware, tower and axum do.
+//! Each rejection is logged once, at `debug`.
 
 use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use kelviq_client::gate::{Denial, LAYER_MISSING, error_response};
+use kelviq_client::gate::{Denial, LAYER_MISSING, RequestContext, error_response};
 
 use crate::response::{status, to_actix};
 
@@ -69,28 +70,28 @@ impl ResponseError for MissingKelviqLayer {
     }
 }
 
-/// Wraps a [`Denial`] as a rejection: status and JSON body are the denial's.
+/// Wraps a [`Denial`] made on a request the middleware let through as a rejection,
+/// answered as the gate answers it ([`RequestContext::deny`]).
 macro_rules! denial_rejection {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
         #[derive(Debug, Clone)]
         pub struct $name {
             denial: Denial,
+            /// The request's context, whose gate answers the denial.
+            context: RequestContext,
         }
 
         impl $name {
-            /// The rejection, logged.
-            pub(crate) fn new(denial: Denial) -> Self {
-                tracing::debug!(
-                    code = denial.code(),
-                    feature = denial.feature().unwrap_or_default(),
-                    status = denial.status().as_u16(),
-                    "request refused by a kelviq extractor"
-                );
-                $name { denial }
+            /// The rejection of `denial` on the request of `context`.
+            pub(crate) fn new(denial: Denial, context: &RequestContext) -> Self {
+                $name {
+                    denial,
+                    context: context.clone(),
+                }
             }
 
-            /// The status answered.
+            /// The denial's status (a gate's denial handler may answer with another).
             pub fn status(&self) -> StatusCode {
                 status(self.denial.status())
             }
@@ -124,7 +125,8 @@ macro_rules! denial_rejection {
             }
 
             fn error_response(&self) -> HttpResponse {
-                to_actix(self.denial.to_response())
+                // Logged once, by the gate's `deny`.
+                to_actix(self.context.deny(&self.denial))
             }
         }
     };
@@ -132,16 +134,25 @@ macro_rules! denial_rejection {
 
 denial_rejection! {
     /// The customer is not entitled to the feature: `403` `feature_not_entitled`, or
-    /// `usage_limit_reached` for a hard-limited meter with nothing left (with the gate's
-    /// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status)).
+    /// `usage_limit_reached` for a hard-limited meter with nothing left, with the gate's
+    /// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status) — the same
+    /// answer as the middleware's (its denial handler's, if the gate has one).
     FeatureNotEntitled
 }
 
 denial_rejection! {
     /// There are no entitlements to hand out: the middleware let the request through while
     /// Kelviq could not be reached ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)).
-    /// `503` `kelviq_unavailable`.
+    /// `503` `kelviq_unavailable` ([`Denial::no_snapshot`]), or the gate's denial handler's
+    /// answer.
     KelviqUnavailable
+}
+
+impl KelviqUnavailable {
+    /// The refusal of an extractor that needs the entitlements the middleware does not have.
+    pub(crate) fn no_snapshot(context: &RequestContext) -> Self {
+        KelviqUnavailable::new(Denial::no_snapshot(), context)
+    }
 }
 
 /// Defines an extractor's rejection: one variant per leaf rejection.

@@ -179,6 +179,32 @@ async fn entitled_refuses_a_reached_limit_with_the_gates_limit_status() {
 }
 
 #[actix_web::test]
+async fn entitled_answers_through_the_gates_denial_handler() {
+    let setup = Setup::start().await;
+    let gate = setup.gate().on_denied(|denial| {
+        http::Response::builder()
+            .status(402)
+            .header("x-upgrade", denial.feature().unwrap_or("plan"))
+            .body(web::Bytes::from_static(b"upgrade"))
+            .unwrap()
+    });
+    let app = test::init_service(App::new().wrap(middleware(gate)).route(
+        "/reports",
+        web::get().to(|_: Entitled<Reports>| async { "report" }),
+    ))
+    .await;
+
+    let response = test::call_service(&app, get("/reports", Some("cust_free")).to_request()).await;
+    assert_eq!(response.status(), StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(response.headers().get("x-upgrade").unwrap(), "reports");
+    assert_eq!(test::read_body(response).await, "upgrade");
+    assert_eq!(
+        call!(&app, get("/reports", Some("cust_pro"))).await,
+        (StatusCode::OK, "report".to_owned())
+    );
+}
+
+#[actix_web::test]
 async fn the_context_and_the_client_through_web_data() {
     let setup = Setup::start().await;
     let app = test::init_service(
