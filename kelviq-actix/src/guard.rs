@@ -21,7 +21,6 @@
 //! # actix_web::rt::System::new().block_on(async {
 //! # let mock = kelviq_mock::MockServer::start().await;
 //! use actix_web::{App, HttpResponse, test, web};
-//! use kelviq_actix::http::HeaderName;
 //! use kelviq_actix::prelude::*;
 //!
 //! feature! {
@@ -36,7 +35,7 @@
 //! let kelviq_middleware = kelviq
 //!     .gate()
 //!     .into_middleware()
-//!     .customer(FromHeader::new(HeaderName::from_static("x-customer-id")));
+//!     .customer(FromHeader::from_static("x-customer-id"));
 //!
 //! let app = test::init_service(
 //!     App::new().wrap(kelviq_middleware).service(

@@ -54,7 +54,6 @@ use crate::service::KelviqMiddlewareService;
 /// # actix_web::rt::System::new().block_on(async {
 /// # let mock = kelviq_mock::MockServer::start().await;
 /// use actix_web::{App, HttpResponse, test, web};
-/// use kelviq_actix::http::HeaderName;
 /// use kelviq_actix::prelude::*;
 ///
 /// let kelviq = Kelviq::builder()
@@ -69,7 +68,7 @@ use crate::service::KelviqMiddlewareService;
 ///     .meter("api-calls", 1)
 ///     .into_middleware()
 ///     // Behind a trusted proxy only.
-///     .customer(FromHeader::new(HeaderName::from_static("x-customer-id")));
+///     .customer(FromHeader::from_static("x-customer-id"));
 /// let app = test::init_service(App::new().service(
 ///     web::resource("/reports")
 ///         .wrap(reports)

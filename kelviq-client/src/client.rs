@@ -66,7 +66,7 @@ impl Kelviq {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] if the token is empty or not header-safe.
+    /// [`Error::Config`](crate::Error::Config) if the token is empty or not header-safe.
     pub fn new(access_token: impl Into<String>) -> Result<Self> {
         Kelviq::builder().access_token(access_token).build()
     }
@@ -77,7 +77,7 @@ impl Kelviq {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] naming the variable that is missing or invalid (never its value
+    /// [`Error::Config`](crate::Error::Config) naming the variable that is missing or invalid (never its value
     /// for the token).
     pub fn from_env() -> Result<Self> {
         KelviqBuilder::from_env().build()
@@ -123,8 +123,8 @@ impl Kelviq {
     ///
     /// # Errors
     ///
-    /// [`Error::Validation`] for an empty id; the error of the upstream call when there is
-    /// no usable snapshot ([`Error::Shared`] when several callers waited on that call).
+    /// [`Error::Validation`](crate::Error::Validation) for an empty id; the error of the upstream call when there is
+    /// no usable snapshot ([`Error::Shared`](crate::Error::Shared) when several callers waited on that call).
     pub async fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedEntitlements> {
         if let Some(snapshot) = self.cache().get_fresh(customer_id) {
             return Ok(CachedEntitlements::fresh(snapshot));
@@ -173,11 +173,11 @@ impl Kelviq {
     /// snapshots at once.
     ///
     /// After [`UsageMeter::shutdown`] the meter stays the client's, closed: records fail
-    /// with [`Error::MeterClosed`].
+    /// with [`Error::MeterClosed`](crate::Error::MeterClosed).
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the meter must be started and this is not inside a tokio
+    /// [`Error::Config`](crate::Error::Config) when the meter must be started and this is not inside a tokio
     /// runtime.
     pub fn usage_meter(&self) -> Result<&UsageMeter> {
         if let Some(meter) = self.inner.meter.get() {

@@ -16,7 +16,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use kelviq_actix::prelude::*;
-use kelviq_examples::{ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it};
+use kelviq_examples::{
+    ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it,
+};
 use serde_json::json;
 
 /// Who the fake authentication says the caller is; the Kelviq middleware reads it as
@@ -105,9 +107,8 @@ async fn me(customer: Customer, entitlements: Entitlements) -> HttpResponse {
 /// The example's routes (the same as the axum example's), for one worker.
 fn routes(config: &mut web::ServiceConfig, routes: &Routes) {
     // Each gated resource has its own middleware; they share the client's cache and meter.
-    let gated = |gate: &Gate| {
-        KelviqMiddleware::new(gate.clone()).customer(FromExtension::<ApiUser>::new())
-    };
+    let gated =
+        |gate: &Gate| KelviqMiddleware::new(gate.clone()).customer(FromExtension::<ApiUser>::new());
     config
         .route("/", web::get().to(home))
         .service(
@@ -125,7 +126,11 @@ fn routes(config: &mut web::ServiceConfig, routes: &Routes) {
                 .wrap(gated(&routes.api_calls))
                 .route(web::post().to(batch)),
         )
-        .service(web::resource("/me").wrap(gated(&routes.me)).route(web::get().to(me)))
+        .service(
+            web::resource("/me")
+                .wrap(gated(&routes.me))
+                .route(web::get().to(me)),
+        )
         .route(
             "/webhooks/kelviq",
             webhook(

@@ -16,7 +16,9 @@ use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use kelviq_axum::prelude::*;
-use kelviq_examples::{ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it};
+use kelviq_examples::{
+    ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it,
+};
 use serde_json::json;
 
 /// The fake authentication: `x-api-key` → the customer, for the Kelviq layer to read.
@@ -103,11 +105,23 @@ fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
         )
         .route(
             "/api/calls",
-            post(api_call).route_layer(gates.clone().require(ApiCalls).meter(ApiCalls, 1).into_layer()),
+            post(api_call).route_layer(
+                gates
+                    .clone()
+                    .require(ApiCalls)
+                    .meter(ApiCalls, 1)
+                    .into_layer(),
+            ),
         )
         .route(
             "/api/batch",
-            post(batch).route_layer(gates.clone().require(ApiCalls).meter(ApiCalls, 1).into_layer()),
+            post(batch).route_layer(
+                gates
+                    .clone()
+                    .require(ApiCalls)
+                    .meter(ApiCalls, 1)
+                    .into_layer(),
+            ),
         )
         .route("/me", get(me).route_layer(gates.clone().into_layer()))
         .route(

@@ -147,8 +147,13 @@ async fn run(duration: Duration, concurrency: usize) -> Result<(), Box<dyn std::
     let gated = Router::new()
         .route(
             "/api/calls",
-            post(|| async { "ok" })
-                .route_layer(gates.clone().require("api-calls").meter("api-calls", 1).into_layer()),
+            post(|| async { "ok" }).route_layer(
+                gates
+                    .clone()
+                    .require("api-calls")
+                    .meter("api-calls", 1)
+                    .into_layer(),
+            ),
         )
         .layer(from_fn(authenticate));
     let bare_url = format!("http://{}/api/calls", serve(bare).await?);

@@ -84,6 +84,19 @@ impl FromHeader {
         FromHeader(name)
     }
 
+    /// Reads the header `name`, given as a literal.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a valid lowercase header name, naming it: a mistake in the code
+    /// that assembles the app, found when it runs.
+    pub fn from_static(name: &'static str) -> Self {
+        match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(header) if header.as_str() == name => FromHeader(header),
+            _ => panic!("FromHeader::from_static({name:?}): not a valid lowercase header name"),
+        }
+    }
+
     /// The header read.
     pub fn name(&self) -> &HeaderName {
         &self.0

@@ -378,3 +378,12 @@ async fn gates_and_their_futures_are_send_and_sync() {
     assert!(matches!(admission, Admission::Loading(_)));
     send(&admission);
 }
+
+#[test]
+fn header_sources_from_literals() {
+    assert_eq!(FromHeader::from_static("x-customer").name(), "x-customer");
+    let bad = std::panic::catch_unwind(|| FromHeader::from_static("X Customer"));
+    let message = bad.unwrap_err();
+    let message = message.downcast_ref::<String>().unwrap();
+    assert!(message.contains("\"X Customer\""), "{message}");
+}
