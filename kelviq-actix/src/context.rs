@@ -69,6 +69,6 @@ impl FromRequest for KelviqContext {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(KelviqContext::of(request).ok_or_else(MissingKelviqLayer::new))
+        ready(KelviqContext::of(request).ok_or_else(MissingKelviqLayer::default))
     }
 }

@@ -28,7 +28,7 @@ use crate::rejection::{
 
 /// The context the middleware stored, or the rejection of a missing middleware.
 fn context(request: &HttpRequest) -> Result<KelviqContext, MissingKelviqLayer> {
-    KelviqContext::of(request).ok_or_else(MissingKelviqLayer::new)
+    KelviqContext::of(request).ok_or_else(MissingKelviqLayer::default)
 }
 
 /// The client scoped to the current customer, for handlers that act on "the current

@@ -11,111 +11,47 @@
 //! Each rejection is logged once, at `debug`.
 
 use std::fmt;
+use std::ops::Deref;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use kelviq_client::gate::{Denial, LAYER_MISSING, RequestContext, error_response};
+use kelviq_client::gate::{Denial, LayerMissing, Refusal, RequestContext};
 
 use crate::response::{status, to_actix};
 
-/// The request did not go through the [`KelviqMiddleware`](crate::KelviqMiddleware), so
-/// there is no customer or entitlement to extract: `500`, code `kelviq_layer_missing`
-/// ([`LAYER_MISSING`]). A mistake in the app: wrap the route, its scope or the app with
-/// the middleware. The extractor never calls Kelviq itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MissingKelviqLayer;
-
-impl MissingKelviqLayer {
-    const MESSAGE: &'static str = "no Kelviq context in the request: wrap this route, its scope or the app with kelviq_actix::KelviqMiddleware";
-
-    /// The rejection, logged.
-    pub(crate) fn new() -> Self {
-        tracing::debug!(
-            "no kelviq context in the request: is kelviq_actix::KelviqMiddleware missing?"
-        );
-        MissingKelviqLayer
-    }
-
-    /// `500 Internal Server Error`.
-    pub fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-
-    /// The `error` code of the body: `kelviq_layer_missing`.
-    pub fn code(&self) -> &'static str {
-        LAYER_MISSING
-    }
-}
-
-impl fmt::Display for MissingKelviqLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::MESSAGE)
-    }
-}
-
-impl std::error::Error for MissingKelviqLayer {}
-
-impl ResponseError for MissingKelviqLayer {
-    fn status_code(&self) -> StatusCode {
-        self.status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        to_actix(error_response(
-            http::StatusCode::INTERNAL_SERVER_ERROR,
-            LAYER_MISSING,
-            Self::MESSAGE,
-        ))
-    }
-}
-
-/// Wraps a [`Denial`] made on a request the middleware let through as a rejection,
-/// answered as the gate answers it ([`RequestContext::deny`]).
-macro_rules! denial_rejection {
-    ($(#[$meta:meta])* $name:ident) => {
+/// Defines a leaf rejection over one of kelviq-client's: `Deref` to it (denial, code),
+/// `status()` as actix-web's `StatusCode`, `Display`, `Error`, and `ResponseError` with its
+/// response.
+macro_rules! leaf_rejection {
+    ($(#[$meta:meta])* $name:ident($core:ty)) => {
         $(#[$meta])*
         #[derive(Debug, Clone)]
-        pub struct $name {
-            denial: Denial,
-            /// The request's context, whose gate answers the denial.
-            context: RequestContext,
-        }
+        pub struct $name($core);
 
         impl $name {
-            /// The rejection of `denial` on the request of `context`.
-            pub(crate) fn new(denial: Denial, context: &RequestContext) -> Self {
-                $name {
-                    denial,
-                    context: context.clone(),
-                }
-            }
-
-            /// The denial's status (a gate's denial handler may answer with another).
+            /// The status answered (a gate's denial handler may answer with another).
             pub fn status(&self) -> StatusCode {
-                status(self.denial.status())
+                status(self.0.status())
             }
+        }
 
-            /// The denial: reason, feature, message, JSON body.
-            pub fn denial(&self) -> &Denial {
-                &self.denial
-            }
+        impl Deref for $name {
+            type Target = $core;
 
-            /// The denial, unwrapped.
-            pub fn into_denial(self) -> Denial {
-                self.denial
+            fn deref(&self) -> &$core {
+                &self.0
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.denial, f)
+                fmt::Display::fmt(&self.0, f)
             }
         }
 
         impl std::error::Error for $name {
             fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.denial)
+                std::error::Error::source(&self.0)
             }
         }
 
@@ -125,33 +61,55 @@ macro_rules! denial_rejection {
             }
 
             fn error_response(&self) -> HttpResponse {
-                // Logged once, by the gate's `deny`.
-                to_actix(self.context.deny(&self.denial))
+                to_actix(self.0.to_response())
             }
         }
     };
 }
 
-denial_rejection! {
+leaf_rejection! {
+    /// The request did not go through the [`KelviqMiddleware`](crate::KelviqMiddleware), so
+    /// there is no customer or entitlement to extract: `500`, code `kelviq_layer_missing`.
+    /// A mistake in the app: wrap the route, its scope or the app with the middleware. The
+    /// extractor never calls Kelviq itself.
+    MissingKelviqLayer(LayerMissing)
+}
+
+impl Default for MissingKelviqLayer {
+    fn default() -> Self {
+        MissingKelviqLayer(LayerMissing::new(
+            "wrap this route, its scope or the app with kelviq_actix::KelviqMiddleware",
+        ))
+    }
+}
+
+leaf_rejection! {
     /// The customer is not entitled to the feature: `403` `feature_not_entitled`, or
     /// `usage_limit_reached` for a hard-limited meter with nothing left, with the gate's
     /// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status) — the same
     /// answer as the middleware's (its denial handler's, if the gate has one).
-    FeatureNotEntitled
+    FeatureNotEntitled(Refusal)
 }
 
-denial_rejection! {
+leaf_rejection! {
     /// There are no entitlements to hand out: the middleware let the request through while
     /// Kelviq could not be reached ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)).
     /// `503` `kelviq_unavailable` ([`Denial::no_snapshot`]), or the gate's denial handler's
     /// answer.
-    KelviqUnavailable
+    KelviqUnavailable(Refusal)
+}
+
+impl FeatureNotEntitled {
+    /// The refusal of `denial` on the request of `context`.
+    pub(crate) fn new(denial: Denial, context: &RequestContext) -> Self {
+        FeatureNotEntitled(Refusal::new(denial, context))
+    }
 }
 
 impl KelviqUnavailable {
     /// The refusal of an extractor that needs the entitlements the middleware does not have.
     pub(crate) fn no_snapshot(context: &RequestContext) -> Self {
-        KelviqUnavailable::new(Denial::no_snapshot(), context)
+        KelviqUnavailable(Refusal::no_snapshot(context))
     }
 }
 

@@ -10,135 +10,94 @@
 //! `debug`, when it becomes a response.
 
 use std::fmt;
+use std::ops::Deref;
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use kelviq_client::gate::{Denial, LAYER_MISSING, RequestContext, error_response};
+use kelviq_client::gate::{LayerMissing, Refusal, RequestContext};
 
 use crate::response::into_axum;
 
-/// The request did not go through a [`KelviqLayer`](crate::KelviqLayer), so there is no
-/// customer or entitlement to extract: `500`, code `kelviq_layer_missing`
-/// ([`LAYER_MISSING`]). A mistake in the app: add the layer to the route
-/// (`.route_layer(gates.clone().into_layer())`) or to the router in front of it. The
-/// extractors never call Kelviq themselves.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MissingKelviqLayer;
-
-impl MissingKelviqLayer {
-    const MESSAGE: &'static str = "no Kelviq context in the request: add kelviq_axum::KelviqLayer \
-        (gates.clone().into_layer()) in front of this route, with route_layer or layer, so that it \
-        runs before the handler";
-
-    /// `500 Internal Server Error`.
-    pub fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
-    }
-
-    /// The `error` code of the body: `kelviq_layer_missing`.
-    pub fn code(&self) -> &'static str {
-        LAYER_MISSING
-    }
-}
-
-impl fmt::Display for MissingKelviqLayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::MESSAGE)
-    }
-}
-
-impl std::error::Error for MissingKelviqLayer {}
-
-impl IntoResponse for MissingKelviqLayer {
-    fn into_response(self) -> Response {
-        tracing::debug!(
-            code = LAYER_MISSING,
-            status = 500,
-            "rejecting request: no kelviq context (is kelviq_axum::KelviqLayer missing?)"
-        );
-        into_axum(error_response(self.status(), LAYER_MISSING, Self::MESSAGE))
-    }
-}
-
-/// Wraps a [`Denial`] as a rejection: status and JSON body are the denial's.
-macro_rules! denial_rejection {
-    ($(#[$meta:meta])* $name:ident) => {
+/// Defines a leaf rejection over one of kelviq-client's: `Deref` to it (status, denial,
+/// code), `Display`, `Error`, and `IntoResponse` with its response.
+macro_rules! leaf_rejection {
+    ($(#[$meta:meta])* $name:ident($core:ty)) => {
         $(#[$meta])*
         #[derive(Debug, Clone)]
-        pub struct $name {
-            denial: Denial,
-            /// The request's context, whose gate answers the denial.
-            context: RequestContext,
-        }
+        pub struct $name($core);
 
-        impl $name {
-            pub(crate) fn new(denial: Denial, context: &RequestContext) -> Self {
-                $name { denial, context: context.clone() }
-            }
+        impl Deref for $name {
+            type Target = $core;
 
-            /// The status answered: the denial's.
-            pub fn status(&self) -> StatusCode {
-                self.denial.status()
-            }
-
-            /// The denial: reason, feature, message, JSON body.
-            pub fn denial(&self) -> &Denial {
-                &self.denial
-            }
-
-            /// The denial, unwrapped.
-            pub fn into_denial(self) -> Denial {
-                self.denial
+            fn deref(&self) -> &$core {
+                &self.0
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.denial, f)
+                fmt::Display::fmt(&self.0, f)
             }
         }
 
         impl std::error::Error for $name {
             fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.denial)
+                std::error::Error::source(&self.0)
             }
         }
 
         impl IntoResponse for $name {
             fn into_response(self) -> Response {
-                tracing::debug!(
-                    code = self.denial.code(),
-                    feature = self.denial.feature().unwrap_or_default(),
-                    status = self.denial.status().as_u16(),
-                    "rejecting request"
-                );
-                into_axum(self.context.deny(&self.denial))
+                into_axum(self.0.to_response())
             }
         }
     };
 }
 
-denial_rejection! {
+leaf_rejection! {
+    /// The request did not go through a [`KelviqLayer`](crate::KelviqLayer), so there is
+    /// no customer or entitlement to extract: `500`, code `kelviq_layer_missing`. A
+    /// mistake in the app: add the layer to the route (`.route_layer(gates.clone().into_layer())`)
+    /// or to the router in front of it. The extractors never call Kelviq themselves.
+    MissingKelviqLayer(LayerMissing)
+}
+
+impl Default for MissingKelviqLayer {
+    fn default() -> Self {
+        MissingKelviqLayer(LayerMissing::new(
+            "add kelviq_axum::KelviqLayer (gates.clone().into_layer()) in front of this route, \
+             with route_layer or layer, so that it runs before the handler",
+        ))
+    }
+}
+
+leaf_rejection! {
     /// The customer is not entitled to the feature: `403` `feature_not_entitled`, or
     /// `usage_limit_reached` for a hard-limited meter with nothing left, with the gate's
     /// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status) — the same
     /// answer as the layer's (its denial handler's, if the gate has one).
-    FeatureNotEntitled
+    FeatureNotEntitled(Refusal)
 }
 
-denial_rejection! {
+leaf_rejection! {
     /// There are no entitlements to hand out: the layer let the request through while
     /// Kelviq could not be reached
     /// ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)): `503`
-    /// `kelviq_unavailable`.
-    KelviqUnavailable
+    /// `kelviq_unavailable`, or the gate's denial handler's answer.
+    KelviqUnavailable(Refusal)
+}
+
+impl FeatureNotEntitled {
+    /// The refusal of `denial` on the request of `context`.
+    pub(crate) fn new(denial: kelviq_client::gate::Denial, context: &RequestContext) -> Self {
+        FeatureNotEntitled(Refusal::new(denial, context))
+    }
 }
 
 impl KelviqUnavailable {
     /// The refusal of an extractor that needs entitlements the layer does not have.
     pub(crate) fn no_snapshot(context: &RequestContext) -> Self {
-        KelviqUnavailable::new(Denial::no_snapshot(), context)
+        KelviqUnavailable(Refusal::no_snapshot(context))
     }
 }
 

@@ -70,5 +70,5 @@ pub(super) fn request_context(parts: &Parts) -> Result<&RequestContext, MissingK
     parts
         .extensions
         .get::<RequestContext>()
-        .ok_or(MissingKelviqLayer)
+        .ok_or_else(MissingKelviqLayer::default)
 }

@@ -116,6 +116,7 @@ mod engine;
 mod feature;
 mod metering;
 mod policy;
+mod refusal;
 mod requirement;
 mod source;
 #[cfg(test)]
@@ -130,5 +131,6 @@ pub use feature::Feature;
 pub use http::StatusCode;
 pub use metering::Metered;
 pub use policy::{FailurePolicy, StatusFilter};
+pub use refusal::{LayerMissing, Refusal};
 pub use requirement::{Requirement, evaluate_feature};
 pub use source::{CustomerId, FromExtension, FromFn, FromHeader, checked_path_param};
