@@ -17,7 +17,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use kelviq_client::CustomerClient;
 use kelviq_client::cache::Snapshot;
-use kelviq_client::gate::Feature;
+use kelviq_client::gate::{Feature, Refusal};
 use kelviq_client::models::Entitlement;
 
 use crate::context::KelviqContext;
@@ -114,7 +114,7 @@ impl Entitlements {
                 snapshot: Arc::clone(snapshot),
                 stale: context.is_stale(),
             }),
-            None => Err(KelviqUnavailable::no_snapshot(context)),
+            None => Err(KelviqUnavailable::from(Refusal::no_snapshot(context))),
         }
     }
 }
@@ -215,8 +215,10 @@ impl<F: Feature> Entitled<F> {
                 entitlements,
                 _feature: PhantomData,
             }),
-            Some(Err(denial)) => Err(FeatureNotEntitled::new(denial, &context).into()),
-            None => Err(KelviqUnavailable::no_snapshot(&context).into()),
+            Some(Err(denial)) => {
+                Err(FeatureNotEntitled::from(Refusal::new(denial, &context)).into())
+            }
+            None => Err(KelviqUnavailable::from(Refusal::no_snapshot(&context)).into()),
         }
     }
 }

@@ -5,53 +5,28 @@
 //!
 //! Each is a [`ResponseError`] answering the shared JSON body
 //! (`{"error": ..., "message": ..., "feature": ...}`, `Content-Type: application/json`):
-//! the responses are made by [`kelviq_client::gate`] ([`RequestContext::deny`] — the gate's
-//! denial handler if it has one, else [`Denial::to_response`] — and [`error_response`]) and
-//! only converted here, so actix-web refuses exactly as the middleware, tower and axum do.
+//! the responses are made by [`kelviq_client::gate`] ([`Refusal::to_response`] — the gate's
+//! denial handler if it has one, else the denial's JSON — and [`LayerMissing::to_response`])
+//! and only converted here, so actix-web refuses exactly as the middleware, tower and axum do.
 //! Each rejection is logged once, at `debug`.
-
-use std::fmt;
-use std::ops::Deref;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use kelviq_client::gate::{Denial, LayerMissing, Refusal, RequestContext};
+use kelviq_client::gate::{LayerMissing, Refusal};
 
 use crate::response::{status, to_actix};
 
-/// Defines a leaf rejection over one of kelviq-client's: `Deref` to it (denial, code),
-/// `status()` as actix-web's `StatusCode`, `Display`, `Error`, and `ResponseError` with its
-/// response.
+/// Declares a leaf rejection over one of kelviq-client's (see
+/// `kelviq_client::__leaf_rejection`): `status()` as actix-web's `StatusCode`, answered
+/// with its response.
 macro_rules! leaf_rejection {
     ($(#[$meta:meta])* $name:ident($core:ty)) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone)]
-        pub struct $name($core);
+        kelviq_client::__leaf_rejection! { $(#[$meta])* $name($core) }
 
         impl $name {
             /// The status answered (a gate's denial handler may answer with another).
             pub fn status(&self) -> StatusCode {
                 status(self.0.status())
-            }
-        }
-
-        impl Deref for $name {
-            type Target = $core;
-
-            fn deref(&self) -> &$core {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
-            }
-        }
-
-        impl std::error::Error for $name {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                std::error::Error::source(&self.0)
             }
         }
 
@@ -94,36 +69,17 @@ leaf_rejection! {
 leaf_rejection! {
     /// There are no entitlements to hand out: the middleware let the request through while
     /// Kelviq could not be reached ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)).
-    /// `503` `kelviq_unavailable` ([`Denial::no_snapshot`]), or the gate's denial handler's
+    /// `503` `kelviq_unavailable` ([`Denial::no_snapshot`](kelviq_client::gate::Denial::no_snapshot)), or the gate's denial handler's
     /// answer.
     KelviqUnavailable(Refusal)
 }
 
-impl FeatureNotEntitled {
-    /// The refusal of `denial` on the request of `context`.
-    pub(crate) fn new(denial: Denial, context: &RequestContext) -> Self {
-        FeatureNotEntitled(Refusal::new(denial, context))
-    }
-}
-
-impl KelviqUnavailable {
-    /// The refusal of an extractor that needs the entitlements the middleware does not have.
-    pub(crate) fn no_snapshot(context: &RequestContext) -> Self {
-        KelviqUnavailable(Refusal::no_snapshot(context))
-    }
-}
-
-/// Defines an extractor's rejection: one variant per leaf rejection.
+/// Declares an extractor's rejection (see `kelviq_client::__composite_rejection`): its
+/// status, and the response of the leaf it holds.
 macro_rules! rejection_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone)]
-        #[non_exhaustive]
-        pub enum $name {
-            $(
-                #[allow(missing_docs)]
-                $variant($variant),
-            )+
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        kelviq_client::__composite_rejection! {
+            $(#[$meta])* $name { $($(#[$vmeta])* $variant),+ }
         }
 
         impl $name {
@@ -131,22 +87,6 @@ macro_rules! rejection_enum {
             pub fn status(&self) -> StatusCode {
                 match self {
                     $($name::$variant(rejection) => rejection.status(),)+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self {
-                    $($name::$variant(rejection) => fmt::Display::fmt(rejection, f),)+
-                }
-            }
-        }
-
-        impl std::error::Error for $name {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                match self {
-                    $($name::$variant(rejection) => Some(rejection),)+
                 }
             }
         }
@@ -162,25 +102,29 @@ macro_rules! rejection_enum {
                 }
             }
         }
-
-        $(
-            impl From<$variant> for $name {
-                fn from(rejection: $variant) -> Self {
-                    $name::$variant(rejection)
-                }
-            }
-        )+
     };
 }
 
 rejection_enum! {
     /// Why the [`Entitlements`](crate::Entitlements) extractor refused.
-    EntitlementsRejection { MissingKelviqLayer, KelviqUnavailable }
+    EntitlementsRejection {
+        /// No Kelviq middleware in front of the route: `500`.
+        MissingKelviqLayer,
+        /// The middleware let the request through without entitlements: `503`.
+        KelviqUnavailable,
+    }
 }
 
 rejection_enum! {
     /// Why the [`Entitled`](crate::Entitled) extractor refused.
-    EntitledRejection { MissingKelviqLayer, FeatureNotEntitled, KelviqUnavailable }
+    EntitledRejection {
+        /// No Kelviq middleware in front of the route: `500`.
+        MissingKelviqLayer,
+        /// The customer may not use the feature: `403` or the gate's limit status.
+        FeatureNotEntitled,
+        /// The middleware let the request through without entitlements: `503`.
+        KelviqUnavailable,
+    }
 }
 
 impl From<EntitlementsRejection> for EntitledRejection {

@@ -5,46 +5,21 @@
 //!
 //! Each implements [`IntoResponse`] with the shared JSON body
 //! (`{"error": ..., "message": ..., "feature": ...}`, `Content-Type: application/json`),
-//! written by [`kelviq_client::gate`] ([`Denial::to_response`], [`error_response`]) so that
+//! written by [`kelviq_client::gate`] ([`Refusal::to_response`], [`LayerMissing::to_response`]) so that
 //! axum refuses exactly as the tower layer and actix-web do. Each is logged once, at
 //! `debug`, when it becomes a response.
 
-use std::fmt;
-use std::ops::Deref;
-
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use kelviq_client::gate::{LayerMissing, Refusal, RequestContext};
+use kelviq_client::gate::{LayerMissing, Refusal};
 
 use crate::response::into_axum;
 
-/// Defines a leaf rejection over one of kelviq-client's: `Deref` to it (status, denial,
-/// code), `Display`, `Error`, and `IntoResponse` with its response.
+/// Declares a leaf rejection over one of kelviq-client's (see
+/// `kelviq_client::__leaf_rejection`), answered with its response.
 macro_rules! leaf_rejection {
     ($(#[$meta:meta])* $name:ident($core:ty)) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone)]
-        pub struct $name($core);
-
-        impl Deref for $name {
-            type Target = $core;
-
-            fn deref(&self) -> &$core {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
-            }
-        }
-
-        impl std::error::Error for $name {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                std::error::Error::source(&self.0)
-            }
-        }
+        kelviq_client::__leaf_rejection! { $(#[$meta])* $name($core) }
 
         impl IntoResponse for $name {
             fn into_response(self) -> Response {
@@ -87,31 +62,12 @@ leaf_rejection! {
     KelviqUnavailable(Refusal)
 }
 
-impl FeatureNotEntitled {
-    /// The refusal of `denial` on the request of `context`.
-    pub(crate) fn new(denial: kelviq_client::gate::Denial, context: &RequestContext) -> Self {
-        FeatureNotEntitled(Refusal::new(denial, context))
-    }
-}
-
-impl KelviqUnavailable {
-    /// The refusal of an extractor that needs entitlements the layer does not have.
-    pub(crate) fn no_snapshot(context: &RequestContext) -> Self {
-        KelviqUnavailable(Refusal::no_snapshot(context))
-    }
-}
-
-/// Defines an extractor's rejection: one variant per leaf rejection.
+/// Declares an extractor's rejection (see `kelviq_client::__composite_rejection`): its
+/// status, and the response of the leaf it holds.
 macro_rules! composite_rejection {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone)]
-        #[non_exhaustive]
-        pub enum $name {
-            $(
-                $(#[$vmeta])*
-                $variant($variant),
-            )+
+        kelviq_client::__composite_rejection! {
+            $(#[$meta])* $name { $($(#[$vmeta])* $variant),+ }
         }
 
         impl $name {
@@ -123,22 +79,6 @@ macro_rules! composite_rejection {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match self {
-                    $($name::$variant(rejection) => fmt::Display::fmt(rejection, f),)+
-                }
-            }
-        }
-
-        impl std::error::Error for $name {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                match self {
-                    $($name::$variant(rejection) => Some(rejection),)+
-                }
-            }
-        }
-
         impl IntoResponse for $name {
             fn into_response(self) -> Response {
                 match self {
@@ -146,14 +86,6 @@ macro_rules! composite_rejection {
                 }
             }
         }
-
-        $(
-            impl From<$variant> for $name {
-                fn from(rejection: $variant) -> Self {
-                    $name::$variant(rejection)
-                }
-            }
-        )+
     };
 }
 

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use kelviq_client::gate::Feature;
+use kelviq_client::gate::{Feature, Refusal};
 use kelviq_client::models::Entitlement;
 
 use super::context::request_context;
@@ -91,11 +91,13 @@ where
         // Judged as the gate judges, with its limit status, so that both refuse alike.
         match context.evaluate_feature(F::ID) {
             Some(Ok(())) => {}
-            Some(Err(denial)) => return Err(FeatureNotEntitled::new(denial, context).into()),
-            None => return Err(KelviqUnavailable::no_snapshot(context).into()),
+            Some(Err(denial)) => {
+                return Err(FeatureNotEntitled::from(Refusal::new(denial, context)).into());
+            }
+            None => return Err(KelviqUnavailable::from(Refusal::no_snapshot(context)).into()),
         }
-        let entitlements =
-            Entitlements::of(context).ok_or_else(|| KelviqUnavailable::no_snapshot(context))?;
+        let entitlements = Entitlements::of(context)
+            .ok_or_else(|| KelviqUnavailable::from(Refusal::no_snapshot(context)))?;
         Ok(Entitled {
             entitlements,
             feature: PhantomData,

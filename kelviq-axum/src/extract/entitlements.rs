@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 use kelviq_client::cache::Snapshot;
-use kelviq_client::gate::RequestContext;
+use kelviq_client::gate::{Refusal, RequestContext};
 
 use super::context::request_context;
 use crate::rejection::{EntitlementsRejection, KelviqUnavailable};
@@ -72,7 +72,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Entitlements {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let context = request_context(parts)?;
-        Entitlements::of(context).ok_or_else(|| KelviqUnavailable::no_snapshot(context).into())
+        Entitlements::of(context)
+            .ok_or_else(|| KelviqUnavailable::from(Refusal::no_snapshot(context)).into())
     }
 }
 

@@ -111,3 +111,86 @@ impl std::error::Error for Refusal {
         Some(&self.denial)
     }
 }
+
+/// Declares an adapter's leaf rejection over one of this module's types: a newtype with
+/// `From` and `Deref` to it, `Debug`, `Clone`, `Display` and `Error`. The adapter adds its framework's
+/// response impl (`IntoResponse`, `ResponseError`), which only converts
+/// `self.0.to_response()`. For kelviq-axum and kelviq-actix; not a stable API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __leaf_rejection {
+    ($(#[$meta:meta])* $name:ident($core:ty)) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        pub struct $name($core);
+
+        impl ::core::convert::From<$core> for $name {
+            fn from(rejection: $core) -> Self {
+                $name(rejection)
+            }
+        }
+
+        impl ::core::ops::Deref for $name {
+            type Target = $core;
+
+            fn deref(&self) -> &$core {
+                &self.0
+            }
+        }
+
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl ::std::error::Error for $name {
+            fn source(&self) -> ::core::option::Option<&(dyn ::std::error::Error + 'static)> {
+                ::std::error::Error::source(&self.0)
+            }
+        }
+    };
+}
+
+/// Declares an adapter's extractor rejection: an enum with one variant per leaf rejection,
+/// `Debug`, `Clone`, `Display`, `Error` and `From` each leaf. The adapter adds `status()`
+/// and its framework's response impl. For kelviq-axum and kelviq-actix; not a stable API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __composite_rejection {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        #[non_exhaustive]
+        pub enum $name {
+            $(
+                $(#[$vmeta])*
+                $variant($variant),
+            )+
+        }
+
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match self {
+                    $($name::$variant(rejection) => ::core::fmt::Display::fmt(rejection, f),)+
+                }
+            }
+        }
+
+        impl ::std::error::Error for $name {
+            fn source(&self) -> ::core::option::Option<&(dyn ::std::error::Error + 'static)> {
+                match self {
+                    $($name::$variant(rejection) => ::core::option::Option::Some(rejection),)+
+                }
+            }
+        }
+
+        $(
+            impl ::core::convert::From<$variant> for $name {
+                fn from(rejection: $variant) -> Self {
+                    $name::$variant(rejection)
+                }
+            }
+        )+
+    };
+}
