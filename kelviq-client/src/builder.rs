@@ -280,21 +280,22 @@ impl KelviqBuilder {
                 "the entitlement cache needs room for at least one customer".to_owned(),
             ));
         }
+        let transport = Arc::new(Transport {
+            http,
+            api_url,
+            edge_url,
+            token,
+            timeout,
+            retry: self.retry,
+            user_agent,
+        });
         Ok(Kelviq {
             inner: Arc::new(Inner {
-                cache: Arc::new(EntitlementCache::new(self.cache)),
+                cache: Arc::new(EntitlementCache::new(self.cache, Arc::clone(&transport))),
                 meter_config: self.meter,
                 meter: std::sync::OnceLock::new(),
                 meter_start: std::sync::Mutex::new(()),
-                transport: Arc::new(Transport {
-                    http,
-                    api_url,
-                    edge_url,
-                    token,
-                    timeout,
-                    retry: self.retry,
-                    user_agent,
-                }),
+                transport,
             }),
         })
     }

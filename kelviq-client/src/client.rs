@@ -130,10 +130,7 @@ impl Kelviq {
             return Ok(CachedEntitlements::fresh(snapshot));
         }
         crate::resources::require("customer_id", customer_id)?;
-        let client = self.clone();
-        let customer = customer_id.to_owned();
-        let load = async move { client.entitlements().fetch_all(&customer).await };
-        self.cache().get(customer_id, load).await
+        self.cache().get(customer_id).await
     }
 
     /// The customer's cached snapshot if it is fresh, without I/O and without allocating:

@@ -7,14 +7,22 @@
 //!
 //! - concurrent misses for one customer share **one** upstream call; the official SDK
 //!   sends one per caller;
-//! - when Kelviq is unreachable, times out or answers `5xx`, the last snapshot is served
-//!   for a bounded *stale window* after it stopped being fresh, and the answer says so
+//! - no check waits long on Kelviq: a snapshot past its TTL but inside its *stale window*
+//!   is answered at once while one background refresh runs (stale-while-revalidate,
+//!   [`Freshness::Refreshing`]); a snapshot read in the last part of its TTL is refreshed
+//!   in the background ahead of time, so a customer in steady use never waits; a check
+//!   that must load (no usable snapshot) waits at most the
+//!   [load timeout](CacheConfig::load_timeout), retries and `Retry-After` included;
+//! - when Kelviq is unreachable, times out, answers `5xx` or rate limits (`429`), the last
+//!   snapshot is served for the stale window, and the answer says so
 //!   ([`Freshness::Stale`]); past the window the error is returned (the official SDK serves
 //!   stale data forever);
 //! - after a failed refresh, further callers for that customer get the stale snapshot (or
-//!   the error) at once for a short backoff, instead of each waiting for a failing call;
-//!   an unknown customer (`404`) is remembered for the same backoff, so made-up ids do not
-//!   cost one upstream call per check;
+//!   the error) at once for a backoff — the `429`'s `Retry-After` (up to 60 s) when longer —
+//!   instead of each waiting for a failing call; an unknown customer (`404`) is remembered
+//!   for [its own time](CacheConfig::unknown_customer_ttl), and at most
+//!   [so many loads](CacheConfig::max_concurrent_loads) run at once, so made-up ids can
+//!   neither cost one upstream call per check nor exhaust Kelviq's rate limit;
 //! - usage this process reports is applied to the cached snapshot at once (`DELTA` adds,
 //!   `SET` replaces), so access flips at the limit before any refresh;
 //! - snapshots are shared (`Arc`): a check on a warm cache copies a pointer and allocates
@@ -47,8 +55,10 @@ mod snapshot;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Method;
 use moka::ops::compute::Op;
 use moka::sync::Cache;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 pub use config::CacheConfig;
@@ -57,7 +67,9 @@ pub(crate) use ledger::{Batch, QueuedEvent, UsageLedger};
 pub use snapshot::{CachedEntitlements, Freshness, Snapshot};
 
 use crate::error::{Error, Result};
+use crate::http::Transport;
 use crate::models::Entitlements;
+use config::{MAX_DURATION, MAX_RETRY_AFTER};
 use single_flight::SingleFlight;
 
 type Loaded = std::result::Result<Arc<Snapshot>, Arc<Error>>;
@@ -68,6 +80,8 @@ pub(crate) struct EntitlementCache {
     shelves: Option<Shelves>,
     loads: SingleFlight<Loaded>,
     ledger: Arc<UsageLedger>,
+    /// What loads go through.
+    transport: Arc<Transport>,
 }
 
 /// The cache's maps and settings; cloning shares them (a load's task stores into them).
@@ -76,10 +90,12 @@ struct Shelves {
     config: CacheConfig,
     /// Snapshots, kept until a little after the end of their stale window.
     snapshots: Cache<String, Arc<Snapshot>>,
-    /// Customers whose last refresh failed, and when: skipped for `error_backoff`.
+    /// Customers whose last load failed: the error, and until when no new load starts.
     failures: Cache<String, (Arc<Error>, Instant)>,
     /// When each customer was last invalidated: a load started before that is not stored.
     invalidated: Cache<String, Instant>,
+    /// Loads in flight at once.
+    permits: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for EntitlementCache {
@@ -125,14 +141,25 @@ impl moka::Expiry<String, Arc<Snapshot>> for Reclaim {
 /// How long after its stale window ends a snapshot's memory is reclaimed at the latest.
 const RECLAIM_SLACK: Duration = Duration::from_secs(60);
 
+/// The path template of a snapshot load, for errors.
+const LOAD_PATH: &str = "/entitlements";
+
 impl EntitlementCache {
-    /// A cache with `config`, or — `None` — one that keeps no snapshot.
-    pub(crate) fn new(config: Option<CacheConfig>) -> Self {
+    /// A cache with `config`, or — `None` — one that keeps no snapshot; it loads through
+    /// `transport`.
+    pub(crate) fn new(config: Option<CacheConfig>, transport: Arc<Transport>) -> Self {
         let shelves = config.map(|config| {
             let lifetime = config
                 .ttl
                 .saturating_add(config.stale_window)
-                .saturating_add(RECLAIM_SLACK);
+                .saturating_add(RECLAIM_SLACK)
+                .min(MAX_DURATION);
+            let failure_lifetime = config
+                .error_backoff
+                .max(config.unknown_customer_ttl)
+                .max(MAX_RETRY_AFTER)
+                .saturating_add(RECLAIM_SLACK)
+                .min(MAX_DURATION);
             Shelves {
                 snapshots: Cache::builder()
                     .max_capacity(config.max_customers)
@@ -140,12 +167,13 @@ impl EntitlementCache {
                     .build(),
                 failures: Cache::builder()
                     .max_capacity(config.max_customers)
-                    .time_to_live(config.error_backoff.saturating_add(RECLAIM_SLACK))
+                    .time_to_live(failure_lifetime)
                     .build(),
                 invalidated: Cache::builder()
                     .max_capacity(config.max_customers)
                     .time_to_live(Duration::from_secs(600))
                     .build(),
+                permits: Arc::new(Semaphore::new(config.max_concurrent_loads)),
                 config,
             }
         });
@@ -153,6 +181,7 @@ impl EntitlementCache {
             shelves,
             loads: SingleFlight::default(),
             ledger: Arc::new(UsageLedger::default()),
+            transport,
         }
     }
 
@@ -166,76 +195,141 @@ impl EntitlementCache {
         &self.ledger
     }
 
-    /// The customer's snapshot if it is fresh: the warm path, no allocation.
+    /// The customer's snapshot if it is fresh: the warm path, no allocation. A snapshot in
+    /// the last part of its TTL also starts a background refresh (refresh-ahead).
     pub(crate) fn get_fresh(&self, customer_id: &str) -> Option<Arc<Snapshot>> {
         let shelves = self.shelves.as_ref()?;
-        shelves
-            .snapshots
-            .get(customer_id)
-            .filter(|snapshot| snapshot.age() < shelves.config.ttl)
+        let snapshot = shelves.snapshots.get(customer_id)?;
+        let age = snapshot.age();
+        if age >= shelves.config.ttl {
+            return None;
+        }
+        if age >= shelves.config.refresh_from() {
+            self.refresh(shelves, customer_id);
+        }
+        Some(snapshot)
     }
 
-    /// The customer's snapshot: the fresh one, else one fetched by `load` (one call for all
-    /// concurrent callers), else — when the failure allows it — the stale one. The fetched
-    /// snapshot counts the ledger's undelivered units of the customer.
-    pub(crate) async fn get<F>(&self, customer_id: &str, load: F) -> Result<CachedEntitlements>
-    where
-        F: Future<Output = Result<Entitlements>> + Send + 'static,
-    {
+    /// The customer's snapshot: the fresh one; else a stale one within its window, at once,
+    /// while one background refresh runs (or, after a failed one, with its error); else
+    /// one loaded now — waited for at most the load timeout. The loaded snapshot counts
+    /// the ledger's undelivered units of the customer.
+    pub(crate) async fn get(&self, customer_id: &str) -> Result<CachedEntitlements> {
         let Some(shelves) = &self.shelves else {
-            let snapshot = counted(&self.ledger, customer_id, load.await?);
+            let entitlements =
+                crate::resources::fetch_snapshot(&self.transport, customer_id, None).await?;
+            let snapshot = counted(&self.ledger, customer_id, entitlements);
             return Ok(CachedEntitlements::fresh(Arc::new(snapshot)));
         };
         if let Some(snapshot) = self.get_fresh(customer_id) {
             tracing::trace!("entitlement cache hit");
             return Ok(CachedEntitlements::fresh(snapshot));
         }
-        if let Some((error, _)) = shelves
-            .failures
-            .get(customer_id)
-            .filter(|(_, at)| at.elapsed() < shelves.config.error_backoff)
-        {
-            return shelves.fall_back(customer_id, error);
+        if let Some(snapshot) = shelves.usable(customer_id) {
+            match shelves.failure(customer_id) {
+                Some(error) if serves_stale(&error) => return Ok(shelves.stale(snapshot, error)),
+                Some(error) => return Err(Error::shared(error)),
+                None => {}
+            }
+            self.refresh(shelves, customer_id);
+            return Ok(CachedEntitlements::refreshing(snapshot));
         }
-        let started = Instant::now();
-        let task_shelves = shelves.clone();
-        let ledger = Arc::clone(&self.ledger);
-        let customer = customer_id.to_owned();
-        let loaded = self
-            .loads
-            .run(
-                customer_id,
-                || async move {
-                    // Stored by the load itself, so that it lands even when every caller
-                    // gave up waiting.
-                    let loaded = load
-                        .await
-                        .map(|entitlements| Arc::new(counted(&ledger, &customer, entitlements)))
-                        .map_err(Arc::new);
-                    match &loaded {
-                        Ok(snapshot) => task_shelves.store(&customer, snapshot, started),
-                        // Kelviq down, or a customer it does not know: back off either
-                        // way, so neither an outage nor made-up ids cost a call per check.
-                        Err(error) if serves_stale(error) || is_unknown_customer(error) => {
-                            task_shelves
-                                .failures
-                                .insert(customer, (Arc::clone(error), Instant::now()));
-                        }
-                        Err(_) => {}
-                    }
-                    loaded
-                },
-                || {
-                    Err(Arc::new(Error::Config(
-                        "the entitlement load task panicked".to_owned(),
-                    )))
-                },
-            )
-            .await;
+        if let Some(error) = shelves.failure(customer_id) {
+            return Err(Error::shared(error));
+        }
+        let load = self.load(shelves, customer_id);
+        let loaded = match tokio::time::timeout(shelves.config.load_timeout, load).await {
+            Ok(loaded) => loaded,
+            Err(_) => {
+                tracing::warn!(
+                    timeout_ms =
+                        u64::try_from(shelves.config.load_timeout.as_millis()).unwrap_or(u64::MAX),
+                    "entitlement load still running at its timeout; answering without it"
+                );
+                return Err(Error::Timeout {
+                    method: Method::GET,
+                    path: LOAD_PATH,
+                });
+            }
+        };
         match loaded {
             Ok(snapshot) => Ok(CachedEntitlements::fresh(snapshot)),
-            Err(error) => shelves.fall_back(customer_id, error),
+            Err(error) => match shelves.usable(customer_id) {
+                Some(snapshot) if serves_stale(&error) => Ok(shelves.stale(snapshot, error)),
+                _ => Err(Error::shared(error)),
+            },
         }
+    }
+
+    /// Starts a background refresh of the customer's snapshot, unless one runs, a failure
+    /// backs off, or there is no runtime to run it on.
+    fn refresh(&self, shelves: &Shelves, customer_id: &str) {
+        if self.loads.is_running(customer_id)
+            || shelves.failure(customer_id).is_some()
+            || tokio::runtime::Handle::try_current().is_err()
+        {
+            return;
+        }
+        tracing::debug!("refreshing an entitlement snapshot in the background");
+        drop(self.load(shelves, customer_id));
+    }
+
+    /// The load of the customer's snapshot: the one in flight, or a new one on its own
+    /// task, which stores its result (a snapshot, or a failure to back off from) even when
+    /// every caller gave up waiting. It waits for one of the cache's permits, and gives up
+    /// without a call if that took the whole load timeout.
+    fn load(
+        &self,
+        shelves: &Shelves,
+        customer_id: &str,
+    ) -> futures::future::Shared<futures::future::BoxFuture<'static, Loaded>> {
+        let started = Instant::now();
+        let shelves = shelves.clone();
+        let ledger = Arc::clone(&self.ledger);
+        let transport = Arc::clone(&self.transport);
+        let customer = customer_id.to_owned();
+        self.loads.call(
+            customer_id,
+            || async move {
+                let deadline = started
+                    .checked_add(shelves.config.load_timeout)
+                    .unwrap_or(started);
+                let permit = tokio::time::timeout_at(deadline, shelves.permits.acquire()).await;
+                let loaded = match permit {
+                    Ok(Ok(_permit)) => {
+                        crate::resources::fetch_snapshot(&transport, &customer, Some(deadline))
+                            .await
+                            .map(|entitlements| Arc::new(counted(&ledger, &customer, entitlements)))
+                            .map_err(Arc::new)
+                    }
+                    // Waited the whole load timeout for a permit (or the semaphore is
+                    // closed): no call.
+                    _ => Err(Arc::new(Error::Timeout {
+                        method: Method::GET,
+                        path: LOAD_PATH,
+                    })),
+                };
+                match &loaded {
+                    Ok(snapshot) => shelves.store(&customer, snapshot, started),
+                    Err(error) => shelves.remember_failure(&customer, error),
+                }
+                loaded
+            },
+            || {
+                Err(Arc::new(Error::Config(
+                    "the entitlement load task panicked".to_owned(),
+                )))
+            },
+        )
+    }
+
+    /// How long the customer's checks skip loading after a failure, if they do now: what a
+    /// `Retry-After` on a refusal of the customer's requests should say.
+    pub(crate) fn backoff_remaining(&self, customer_id: &str) -> Option<Duration> {
+        let shelves = self.shelves.as_ref()?;
+        let (_, until) = shelves.failures.get(customer_id)?;
+        let left = until.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then_some(left)
     }
 
     /// Applies usage reported by this process to the customer's snapshot — `snapshot`
@@ -334,24 +428,53 @@ impl Shelves {
         self.failures.invalidate(customer_id);
     }
 
-    /// After a failed load: the stale snapshot if the failure is one Kelviq being down
-    /// explains and the snapshot is within its stale window; the error otherwise.
-    fn fall_back(&self, customer_id: &str, error: Arc<Error>) -> Result<CachedEntitlements> {
+    /// Remembers a failed load, to back off from: Kelviq down or rate limiting for the
+    /// error backoff (a `429`'s `Retry-After`, up to 60 s, when longer), a customer it does
+    /// not know for the unknown-customer time. Other errors (a bad token) are not
+    /// remembered.
+    fn remember_failure(&self, customer_id: &str, error: &Arc<Error>) {
+        let backoff = if is_unknown_customer(error) {
+            self.config.unknown_customer_ttl
+        } else if serves_stale(error) {
+            let retry_after = error
+                .as_api()
+                .and_then(|api| api.retry_after)
+                .unwrap_or_default()
+                .min(MAX_RETRY_AFTER);
+            self.config.error_backoff.max(retry_after)
+        } else {
+            return;
+        };
+        let now = Instant::now();
+        let until = now.checked_add(backoff).unwrap_or(now);
+        self.failures
+            .insert(customer_id.to_owned(), (Arc::clone(error), until));
+    }
+
+    /// The error of the customer's last load, while its backoff lasts.
+    fn failure(&self, customer_id: &str) -> Option<Arc<Error>> {
+        self.failures
+            .get(customer_id)
+            .filter(|(_, until)| Instant::now() < *until)
+            .map(|(error, _)| error)
+    }
+
+    /// The customer's snapshot if it is within its stale window (fresh ones included).
+    fn usable(&self, customer_id: &str) -> Option<Arc<Snapshot>> {
         let usable_for = self.config.ttl.saturating_add(self.config.stale_window);
-        if serves_stale(&error)
-            && let Some(snapshot) = self
-                .snapshots
-                .get(customer_id)
-                .filter(|snapshot| snapshot.age() < usable_for)
-        {
-            tracing::warn!(
-                error = %error,
-                age_ms = u64::try_from(snapshot.age().as_millis()).unwrap_or(u64::MAX),
-                "kelviq unavailable: serving a stale entitlement snapshot"
-            );
-            return Ok(CachedEntitlements::stale(snapshot, error));
-        }
-        Err(Error::shared(error))
+        self.snapshots
+            .get(customer_id)
+            .filter(|snapshot| snapshot.age() < usable_for)
+    }
+
+    /// A stale answer, served because of `error`; logged.
+    fn stale(&self, snapshot: Arc<Snapshot>, error: Arc<Error>) -> CachedEntitlements {
+        tracing::warn!(
+            error = %error,
+            age_ms = u64::try_from(snapshot.age().as_millis()).unwrap_or(u64::MAX),
+            "kelviq unavailable: serving a stale entitlement snapshot"
+        );
+        CachedEntitlements::stale(snapshot, error)
     }
 }
 
@@ -361,11 +484,14 @@ fn is_unknown_customer(error: &Error) -> bool {
 }
 
 /// Whether a failed load may be answered with a stale snapshot: Kelviq unreachable, a
-/// timeout, or a `5xx`. A `4xx` (unknown customer, bad token) never serves stale data.
+/// timeout, a `5xx` or a `429`. Another `4xx` (unknown customer, bad token) never serves
+/// stale data.
 fn serves_stale(error: &Error) -> bool {
     match error {
         Error::Timeout { .. } | Error::Transport { .. } => true,
-        Error::Api(api) => api.status.is_server_error(),
+        Error::Api(api) => {
+            api.status.is_server_error() || api.status == http::StatusCode::TOO_MANY_REQUESTS
+        }
         Error::Shared(inner) => serves_stale(inner),
         _ => false,
     }

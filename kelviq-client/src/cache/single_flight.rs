@@ -33,49 +33,49 @@ fn lock<T: Clone>(inflight: &Mutex<Inflight<T>>) -> MutexGuard<'_, Inflight<T>> 
 }
 
 impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
-    /// The result of the call in flight for `key`, or of a new one made by `start` and run
-    /// on its own tokio task (so that cancelling the callers does not abandon it half
-    /// way). `abandoned` answers if that task panics. Must run inside a tokio runtime.
-    pub(crate) async fn run<F>(
+    /// The call in flight for `key`, or a new one made by `start`, already running on its
+    /// own task: awaiting the answer is optional (a background refresh drops it). Must run
+    /// inside a tokio runtime.
+    pub(crate) fn call<F>(
         &self,
         key: &str,
         start: impl FnOnce() -> F,
         abandoned: fn() -> T,
-    ) -> T
+    ) -> Shared<BoxFuture<'static, T>>
     where
         F: Future<Output = T> + Send + 'static,
     {
-        let call = {
-            let mut inflight = lock(&self.inflight);
-            match inflight.calls.get(key) {
-                Some((_, call)) => call.clone(),
-                None => {
-                    let id = inflight.next_call;
-                    inflight.next_call += 1;
-                    let call = start();
-                    let registry = Arc::clone(&self.inflight);
-                    let owned_key = key.to_owned();
-                    let task = tokio::spawn(async move {
-                        let result = call.await;
-                        let mut inflight = lock(&registry);
-                        if inflight
-                            .calls
-                            .get(&owned_key)
-                            .is_some_and(|(current, _)| *current == id)
-                        {
-                            inflight.calls.remove(&owned_key);
-                        }
-                        result
-                    });
-                    let shared = async move { task.await.unwrap_or_else(|_| abandoned()) }
-                        .boxed()
-                        .shared();
-                    inflight.calls.insert(key.to_owned(), (id, shared.clone()));
-                    shared
-                }
+        let mut inflight = lock(&self.inflight);
+        if let Some((_, call)) = inflight.calls.get(key) {
+            return call.clone();
+        }
+        let id = inflight.next_call;
+        inflight.next_call = inflight.next_call.wrapping_add(1);
+        let call = start();
+        let registry = Arc::clone(&self.inflight);
+        let owned_key = key.to_owned();
+        let task = tokio::spawn(async move {
+            let result = call.await;
+            let mut inflight = lock(&registry);
+            if inflight
+                .calls
+                .get(&owned_key)
+                .is_some_and(|(current, _)| *current == id)
+            {
+                inflight.calls.remove(&owned_key);
             }
-        };
-        call.await
+            result
+        });
+        let shared = async move { task.await.unwrap_or_else(|_| abandoned()) }
+            .boxed()
+            .shared();
+        inflight.calls.insert(key.to_owned(), (id, shared.clone()));
+        shared
+    }
+
+    /// Whether a call for `key` is in flight.
+    pub(crate) fn is_running(&self, key: &str) -> bool {
+        lock(&self.inflight).calls.contains_key(key)
     }
 
     /// Lets the next caller for `key` start a new call instead of joining the one in
@@ -104,7 +104,7 @@ mod tests {
                 let mut wait = wait.clone();
                 tokio::spawn(async move {
                     flight
-                        .run(
+                        .call(
                             "k",
                             move || async move {
                                 let _ = wait.wait_for(|go| *go).await;
@@ -123,7 +123,7 @@ mod tests {
         }
         let calls_again = Arc::clone(&calls);
         let again = flight
-            .run(
+            .call(
                 "k",
                 move || async move { calls_again.fetch_add(1, Ordering::SeqCst) + 1 },
                 || 0,
@@ -137,7 +137,7 @@ mod tests {
         let flight = SingleFlight::<usize>::default();
         let gave_up = tokio::time::timeout(
             Duration::from_millis(10),
-            flight.run(
+            flight.call(
                 "k",
                 || async {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -155,6 +155,6 @@ mod tests {
         // Virtual time: the abandoned call's task finishes its 50 ms sleep.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(lock(&flight.inflight).calls.is_empty());
-        assert_eq!(flight.run("k", || async { 2 }, || 0).await, 2);
+        assert_eq!(flight.call("k", || async { 2 }, || 0).await, 2);
     }
 }

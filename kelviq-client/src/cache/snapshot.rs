@@ -114,6 +114,9 @@ pub enum Freshness {
     Fresh,
     /// Older than the TTL, served because the refresh failed with this error.
     Stale(Arc<Error>),
+    /// Older than the TTL, served at once while one refresh runs in the background
+    /// (stale-while-revalidate).
+    Refreshing,
 }
 
 /// A snapshot and how fresh it is.
@@ -138,6 +141,13 @@ impl CachedEntitlements {
         }
     }
 
+    pub(crate) fn refreshing(snapshot: Arc<Snapshot>) -> Self {
+        CachedEntitlements {
+            snapshot,
+            freshness: Freshness::Refreshing,
+        }
+    }
+
     /// The snapshot (cheap to clone: an `Arc`).
     pub fn snapshot(&self) -> &Arc<Snapshot> {
         &self.snapshot
@@ -148,9 +158,10 @@ impl CachedEntitlements {
         &self.freshness
     }
 
-    /// Whether it is stale (served because Kelviq could not be reached).
+    /// Whether it is stale: older than the TTL, served while it is refreshed or because
+    /// Kelviq could not be reached.
     pub fn is_stale(&self) -> bool {
-        matches!(self.freshness, Freshness::Stale(_))
+        matches!(self.freshness, Freshness::Stale(_) | Freshness::Refreshing)
     }
 
     /// The snapshot, without the freshness.

@@ -9,8 +9,38 @@ use http::Method;
 use super::require;
 use crate::client::Kelviq;
 use crate::error::Result;
-use crate::http::{Base, Request};
+use crate::http::{Base, Request, Transport};
 use crate::models::{Entitlement, Entitlements as AllEntitlements, RawEntitlements};
+
+/// `GET {edge}/api/v1/entitlements`, for one feature or all of them, within `deadline`
+/// (retries included) when one is given.
+pub(crate) async fn fetch(
+    transport: &Transport,
+    customer_id: &str,
+    feature_id: Option<&str>,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<RawEntitlements> {
+    require("customer_id", customer_id)?;
+    if let Some(feature_id) = feature_id {
+        require("feature_id", feature_id)?;
+    }
+    let request = Request::new("entitlements.get", Method::GET, Base::Edge, PATH)
+        .query("customer_id", Some(customer_id))
+        .query("feature_id", feature_id)
+        .deadline(deadline);
+    transport.json(request).await
+}
+
+/// Every entitlement of the customer, for the entitlement cache: fetched within `deadline`
+/// when one is given, so that no wait (a `Retry-After` included) outlasts it.
+pub(crate) async fn fetch_snapshot(
+    transport: &Transport,
+    customer_id: &str,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<AllEntitlements> {
+    let raw = fetch(transport, customer_id, None, deadline).await?;
+    Ok(AllEntitlements::from_raw(raw))
+}
 
 /// Handle for entitlement checks: `GET {edge}/api/v1/entitlements`.
 #[derive(Debug, Clone, Copy)]
@@ -33,14 +63,7 @@ impl<'a> Entitlements<'a> {
     }
 
     async fn fetch(&self, customer_id: &str, feature_id: Option<&str>) -> Result<RawEntitlements> {
-        require("customer_id", customer_id)?;
-        if let Some(feature_id) = feature_id {
-            require("feature_id", feature_id)?;
-        }
-        let request = Request::new("entitlements.get", Method::GET, Base::Edge, PATH)
-            .query("customer_id", Some(customer_id))
-            .query("feature_id", feature_id);
-        self.client.transport().json(request).await
+        fetch(self.client.transport(), customer_id, feature_id, None).await
     }
 
     /// Whether the customer may use the feature; `false` when the customer does not have

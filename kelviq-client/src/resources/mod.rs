@@ -18,6 +18,7 @@ pub use charges::{Charges, CreateCharge};
 pub use checkout::{Checkout, CreateCheckoutSession};
 pub use customers::{CreateCustomer, Customers, ListCustomers, UpdateCustomer};
 pub use entitlements::Entitlements;
+pub(crate) use entitlements::fetch_snapshot;
 pub use license::{ActivateLicense, License};
 pub use list_filter::ListFilter;
 pub use payment_methods::{ListPaymentMethods, PaymentMethods};

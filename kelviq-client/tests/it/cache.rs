@@ -171,12 +171,14 @@ async fn an_expired_snapshot_is_fetched_again() {
         .unwrap();
     assert_eq!(mock.entitlement_calls("cust_pro"), 1, "still fresh");
     expire().await;
-    kelviq
-        .entitlements()
-        .has_access("cust_pro", "reports")
-        .await
-        .unwrap();
-    assert_eq!(mock.entitlement_calls("cust_pro"), 2);
+    // Past the TTL, within the stale window: answered at once, refreshed in the background.
+    let answer = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
+    assert!(matches!(answer.freshness(), Freshness::Refreshing));
+    until(|| mock.entitlement_calls("cust_pro") == 2).await;
+    until(|| kelviq.cached_entitlements("cust_pro").is_some()).await;
+    let answer = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
+    assert!(matches!(answer.freshness(), Freshness::Fresh));
+    assert_eq!(mock.entitlement_calls("cust_pro"), 2, "one refresh");
 }
 
 async fn stale_is_served_on(fault: Fault) {
@@ -194,6 +196,17 @@ async fn stale_is_served_on(fault: Fault) {
     let answer = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
     assert!(answer.is_stale());
     assert!(answer.snapshot().has_access("reports"));
+    // The background refresh fails: the stale snapshot is served with its error.
+    until(|| mock.entitlement_calls("cust_pro") == 2).await;
+    let mut stale = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
+    for _ in 0..100 {
+        if matches!(stale.freshness(), Freshness::Stale(_)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        stale = kelviq.entitlements_snapshot("cust_pro").await.unwrap();
+    }
+    assert!(matches!(stale.freshness(), Freshness::Stale(_)));
     assert!(
         kelviq
             .entitlements()
@@ -248,12 +261,31 @@ async fn a_client_error_never_serves_stale() {
         .unwrap();
     expire().await;
     kelviq.customers().archive("cust_pro").await.unwrap();
-    let error = kelviq
+    // Answered at once from the stale snapshot while the refresh runs...
+    assert!(
+        kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap()
+    );
+    // ...which Kelviq answers 404: from then on the error, not the stale snapshot.
+    until(|| mock.entitlement_calls("cust_pro") == 2).await;
+    let mut answer = kelviq
         .entitlements()
         .has_access("cust_pro", "reports")
-        .await
-        .unwrap_err();
-    assert_eq!(error.status().unwrap().as_u16(), 404);
+        .await;
+    for _ in 0..100 {
+        if answer.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        answer = kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await;
+    }
+    assert_eq!(answer.unwrap_err().status().unwrap().as_u16(), 404);
 }
 
 #[tokio::test(start_paused = true)]
@@ -417,6 +449,7 @@ async fn a_refreshed_snapshot_gets_its_own_stale_window() {
         .has_access("cust_pro", "reports")
         .await
         .unwrap();
+    until(|| kelviq.cached_entitlements("cust_pro").is_some()).await;
     assert_eq!(mock.entitlement_calls("cust_pro"), 2);
     // At 13 s: past the first snapshot's window, within the refreshed one's (until 19 s):
     // stale is served.

@@ -389,7 +389,8 @@ async fn a_refreshed_snapshot_still_counts_usage_not_yet_sent() {
     );
     meter.record("cust_free", "api-calls", 100).unwrap();
     tokio::time::advance(Duration::from_secs(2)).await;
-    // The snapshot expired and is fetched again: Kelviq has not seen the 100 units yet.
+    // The snapshot expired and is refreshed in the background: Kelviq has not seen the 100
+    // units yet, and the refreshed snapshot counts them.
     assert!(
         !kelviq
             .entitlements()
@@ -397,6 +398,14 @@ async fn a_refreshed_snapshot_still_counts_usage_not_yet_sent() {
             .await
             .unwrap()
     );
+    for _ in 0..1000 {
+        if kelviq.cached_entitlements("cust_free").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let refreshed = kelviq.cached_entitlements("cust_free").unwrap();
+    assert!(!refreshed.has_access("api-calls"));
     assert_eq!(mock.entitlement_calls("cust_free"), 2);
     assert_eq!(mock.usage_total("cust_free", "api-calls"), 0);
     meter.shutdown(Duration::from_secs(5)).await;

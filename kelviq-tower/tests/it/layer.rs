@@ -248,6 +248,13 @@ async fn a_stale_snapshot_still_decides_while_kelviq_is_down() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(body, "customer=cust_pro snapshot=true stale=true");
+    // The stale snapshot answered at once; one refresh runs in the background.
+    for _ in 0..1000 {
+        if setup.mock.calls(Route::Entitlements) == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     assert_eq!(
         setup.mock.calls(Route::Entitlements),
         2,
