@@ -78,8 +78,17 @@ async fn every_denial_kind_is_the_gates_default_response_byte_for_byte() {
     ];
     for (request, denial) in cases {
         let response = test::call_service(&app, request.to_request()).await;
+        let (status, mut headers, body) = actix_parts(response).await;
+        // A reached limit says when it resets (the fake's reset time): checked, then set
+        // aside to compare the rest byte for byte.
+        if let Some(position) = headers.iter().position(|(name, _)| name == "retry-after") {
+            let (_, seconds) = headers.remove(position);
+            let seconds: u64 = String::from_utf8(seconds).unwrap().parse().unwrap();
+            assert!(seconds >= 1, "{denial}");
+            assert_eq!(denial.code(), "usage_limit_reached");
+        }
         assert_eq!(
-            actix_parts(response).await,
+            (status, headers, body),
             gate_parts(denial.to_response()),
             "{denial}"
         );
@@ -90,7 +99,8 @@ async fn every_denial_kind_is_the_gates_default_response_byte_for_byte() {
         .inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
     let response = test::call_service(&app, get("/reports", Some("cust_pro")).to_request()).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let unavailable = Denial::unavailable(Error::Config("upstream".to_owned()));
+    let unavailable = Denial::unavailable(Error::Config("upstream".to_owned()))
+        .with_retry_after(std::time::Duration::from_secs(1));
     assert_eq!(
         actix_parts(response).await,
         gate_parts(unavailable.to_response())

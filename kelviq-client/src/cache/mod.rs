@@ -227,7 +227,7 @@ impl EntitlementCache {
         }
         if let Some(snapshot) = shelves.usable(customer_id) {
             match shelves.failure(customer_id) {
-                Some(error) if serves_stale(&error) => return Ok(shelves.stale(snapshot, error)),
+                Some(error) if serves_stale(&error) => return Ok(serve_stale(snapshot, error)),
                 Some(error) => return Err(Error::shared(error)),
                 None => {}
             }
@@ -255,7 +255,7 @@ impl EntitlementCache {
         match loaded {
             Ok(snapshot) => Ok(CachedEntitlements::fresh(snapshot)),
             Err(error) => match shelves.usable(customer_id) {
-                Some(snapshot) if serves_stale(&error) => Ok(shelves.stale(snapshot, error)),
+                Some(snapshot) if serves_stale(&error) => Ok(serve_stale(snapshot, error)),
                 _ => Err(Error::shared(error)),
             },
         }
@@ -466,16 +466,16 @@ impl Shelves {
             .get(customer_id)
             .filter(|snapshot| snapshot.age() < usable_for)
     }
+}
 
-    /// A stale answer, served because of `error`; logged.
-    fn stale(&self, snapshot: Arc<Snapshot>, error: Arc<Error>) -> CachedEntitlements {
-        tracing::warn!(
-            error = %error,
-            age_ms = u64::try_from(snapshot.age().as_millis()).unwrap_or(u64::MAX),
-            "kelviq unavailable: serving a stale entitlement snapshot"
-        );
-        CachedEntitlements::stale(snapshot, error)
-    }
+/// A stale answer, served because of `error`; logged.
+fn serve_stale(snapshot: Arc<Snapshot>, error: Arc<Error>) -> CachedEntitlements {
+    tracing::warn!(
+        error = %error,
+        age_ms = u64::try_from(snapshot.age().as_millis()).unwrap_or(u64::MAX),
+        "kelviq unavailable: serving a stale entitlement snapshot"
+    );
+    CachedEntitlements::stale(snapshot, error)
 }
 
 /// Whether Kelviq answered that it does not know the customer (`404`).

@@ -21,6 +21,8 @@ pub struct Snapshot {
     /// order).
     applied: Box<[AtomicI64]>,
     fetched_at: Instant,
+    /// Made in code by a gate's fallback, not fetched from Kelviq.
+    fallback: bool,
 }
 
 impl Snapshot {
@@ -30,7 +32,23 @@ impl Snapshot {
             entitlements,
             applied,
             fetched_at: Instant::now(),
+            fallback: false,
         }
+    }
+
+    /// A snapshot of entitlements configured in code, answered while Kelviq cannot be
+    /// reached ([`Fallback`](crate::gate::Fallback)).
+    pub(crate) fn fallback(entitlements: Entitlements) -> Self {
+        Snapshot {
+            fallback: true,
+            ..Snapshot::new(entitlements)
+        }
+    }
+
+    /// Whether these entitlements come from a gate's fallback, configured in code, rather
+    /// than from Kelviq: decisions made on them are degraded.
+    pub fn is_fallback(&self) -> bool {
+        self.fallback
     }
 
     fn applied(&self, position: usize) -> i64 {

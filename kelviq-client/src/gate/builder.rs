@@ -256,6 +256,7 @@ impl GateBuilder {
             failure_policy: self.failure_policy,
             limit_reached_status: self.limit_reached_status,
             on_denied: self.on_denied,
+            fallback_decisions: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 }

@@ -102,9 +102,21 @@ impl RequestContext {
         self.inner.snapshot.as_ref()
     }
 
-    /// Whether the snapshot is stale (Kelviq unreachable, last known state served).
+    /// Whether the snapshot is stale: past its TTL, served while it is refreshed or while
+    /// Kelviq is unreachable; fallback entitlements count as stale.
     pub fn is_stale(&self) -> bool {
         self.inner.stale
+    }
+
+    /// Whether the decision is degraded: made on a stale snapshot or on the gate's
+    /// [fallback](super::Fallback) entitlements, or without a snapshot at all (fail open).
+    pub fn is_degraded(&self) -> bool {
+        self.inner.stale
+            || self
+                .inner
+                .snapshot
+                .as_ref()
+                .is_none_or(|snapshot| snapshot.is_fallback())
     }
 
     /// The client.

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
@@ -102,6 +103,8 @@ pub struct Denial {
     feature: Option<String>,
     message: Cow<'static, str>,
     error: Option<Arc<Error>>,
+    /// When the client may try again, if known: sent as `Retry-After`.
+    retry_after: Option<Duration>,
 }
 
 impl Denial {
@@ -115,6 +118,7 @@ impl Denial {
             feature,
             message,
             error: None,
+            retry_after: None,
         }
     }
 
@@ -195,6 +199,20 @@ impl Denial {
         self
     }
 
+    /// The same denial telling the client when to try again: the `Retry-After` header of
+    /// [`Denial::to_response`], in whole seconds, rounded up.
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    /// When the client may try again, if known: how long Kelviq asked this service to
+    /// back off (`503`), or until a reached limit resets.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
     /// The same denial with another message for the end user (the `message` field).
     #[must_use]
     pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
@@ -256,12 +274,21 @@ impl Denial {
         Bytes::from(self.to_json_string())
     }
 
-    /// The default answer to the denial: its status, `Content-Type: application/json` and
-    /// its JSON body. Adapters answer with it (or with a gate's
+    /// The default answer to the denial: its status, `Content-Type: application/json`,
+    /// `Retry-After` when [known](Denial::retry_after), and its JSON body. Adapters answer with it (or with a gate's
     /// [denial handler](super::GateBuilder::on_denied)), converting it to their framework's
     /// response type only.
     pub fn to_response(&self) -> http::Response<Bytes> {
-        json_response(self.status, self.body_bytes())
+        let mut response = json_response(self.status, self.body_bytes());
+        if let Some(wait) = self.retry_after {
+            let seconds = wait
+                .as_secs()
+                .saturating_add(u64::from(wait.subsec_nanos() > 0));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
     }
 }
 

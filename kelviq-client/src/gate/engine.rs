@@ -3,6 +3,8 @@
 //! actix-web call.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -40,6 +42,8 @@ pub(super) struct GateConfig {
     pub(super) failure_policy: FailurePolicy,
     pub(super) limit_reached_status: StatusCode,
     pub(super) on_denied: Option<DenialHandler>,
+    /// Decisions made on the failure policy's fallback entitlements.
+    pub(super) fallback_decisions: AtomicU64,
 }
 
 impl std::fmt::Debug for Gate {
@@ -176,7 +180,7 @@ impl Gate {
                 let stale = cached.is_stale();
                 self.decide(cached.into_snapshot(), stale)
             }
-            Err(error) => self.on_error(error),
+            Err(error) => self.on_error(customer_id, error),
         }
     }
 
@@ -223,20 +227,38 @@ impl Gate {
         }
     }
 
-    fn on_error(&self, error: Error) -> Decision {
+    fn on_error(&self, customer_id: &str, error: Error) -> Decision {
         if error
             .as_api()
             .is_some_and(|api| api.kind == ApiErrorKind::NotFound)
         {
             return Decision::Deny(Denial::unknown_customer());
         }
-        match self.inner.failure_policy {
+        match &self.inner.failure_policy {
             FailurePolicy::Deny => {
                 tracing::warn!(
                     error = %error,
                     "kelviq unavailable: refusing the request (failure policy: deny)"
                 );
-                Decision::Unavailable(Denial::unavailable(error))
+                // When to come back: the customer's backoff (a 429's Retry-After, or the
+                // error backoff), else a second.
+                let retry_after = self
+                    .inner
+                    .kelviq
+                    .cache()
+                    .backoff_remaining(customer_id)
+                    .unwrap_or(Duration::from_secs(1));
+                Decision::Unavailable(Denial::unavailable(error).with_retry_after(retry_after))
+            }
+            FailurePolicy::Fallback(fallback) => {
+                tracing::warn!(
+                    error = %error,
+                    "kelviq unavailable: deciding on the fallback entitlements (degraded)"
+                );
+                self.inner
+                    .fallback_decisions
+                    .fetch_add(1, Ordering::Relaxed);
+                self.decide(Arc::new(fallback.snapshot(customer_id)), true)
             }
             FailurePolicy::Allow => {
                 tracing::warn!(
@@ -267,8 +289,14 @@ impl Gate {
     }
 
     /// What the gate does when no snapshot can be had.
-    pub fn failure_policy(&self) -> FailurePolicy {
-        self.inner.failure_policy
+    pub fn failure_policy(&self) -> &FailurePolicy {
+        &self.inner.failure_policy
+    }
+
+    /// How many decisions this gate made on its [fallback](super::Fallback) entitlements
+    /// (degraded decisions, while Kelviq could not be reached).
+    pub fn fallback_decisions(&self) -> u64 {
+        self.inner.fallback_decisions.load(Ordering::Relaxed)
     }
 
     /// The status of a [`LimitReached`](super::DenialReason::LimitReached) denial.

@@ -48,8 +48,9 @@
 //! |---|---|---|---|
 //! | no customer id (empty) | [`MissingCustomer`](DenialReason::MissingCustomer) | `401` | `missing_customer` |
 //! | Kelviq answers `404`: it does not know the customer | [`UnknownCustomer`](DenialReason::UnknownCustomer) | `403` | `unknown_customer` |
-//! | no usable snapshot (unreachable, timeout, `5xx`, or `401`/`403` for this service's token), [`FailurePolicy::Deny`] (default) | [`Unavailable`](DenialReason::Unavailable) | `503` | `kelviq_unavailable` |
+//! | no usable snapshot (unreachable, timeout, `5xx`, `429`, or `401`/`403` for this service's token), [`FailurePolicy::Deny`] (default) | [`Unavailable`](DenialReason::Unavailable) | `503` with `Retry-After` | `kelviq_unavailable` |
 //! | the same, [`FailurePolicy::Allow`] | allowed without a snapshot, with a warning | | |
+//! | the same, [`FailurePolicy::Fallback`] | decided on the [`Fallback`] entitlements, degraded | | |
 //!
 //! A stale snapshot — older than the cache TTL, within its stale window, served because
 //! Kelviq cannot be reached — is usable: the decision is made on it and says it is stale.
@@ -113,6 +114,7 @@ mod context;
 mod decision;
 mod denial;
 mod engine;
+mod fallback;
 mod feature;
 mod metering;
 mod policy;
@@ -127,6 +129,7 @@ pub use context::{RequestContext, UsageAmount};
 pub use decision::{Admission, Admitting, Decision};
 pub use denial::{Denial, DenialHandler, DenialReason, LAYER_MISSING, error_response};
 pub use engine::Gate;
+pub use fallback::Fallback;
 pub use feature::Feature;
 pub use http::StatusCode;
 pub use metering::Metered;

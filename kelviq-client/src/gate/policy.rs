@@ -2,17 +2,42 @@
 //! success worth metering.
 
 use std::ops::{Range, RangeInclusive};
+use std::sync::Arc;
+
+use super::fallback::Fallback;
 
 /// What a gate decides when no usable entitlement snapshot can be had: Kelviq unreachable,
-/// timing out or failing, and no fresh or stale-but-usable snapshot in the cache.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+/// timing out, failing or rate limiting, and no fresh or stale-but-usable snapshot in the
+/// cache (a known customer with a snapshot inside its stale window is answered from it
+/// whatever the policy).
+///
+/// Named presets: [`FailurePolicy::strict`] for strict authorization (deny, `503` with
+/// `Retry-After`), [`FailurePolicy::continuity`] to keep serving on entitlements configured
+/// in code, marked degraded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum FailurePolicy {
-    /// Refuse the request as unavailable (`503`, code `kelviq_unavailable`): fail closed.
-    /// The default.
+    /// Refuse the request as unavailable (`503`, code `kelviq_unavailable`, with
+    /// `Retry-After`): fail closed. The default.
     #[default]
     Deny,
     /// Let the request through without a snapshot, and log a warning: fail open.
     Allow,
+    /// Decide on these entitlements, configured in code; the decision is degraded (see
+    /// [`Fallback`]).
+    Fallback(Arc<Fallback>),
+}
+
+impl FailurePolicy {
+    /// Strict authorization: nothing is let through unchecked ([`FailurePolicy::Deny`]).
+    pub fn strict() -> Self {
+        FailurePolicy::Deny
+    }
+
+    /// Continuity: decide on `fallback` while Kelviq cannot be reached
+    /// ([`FailurePolicy::Fallback`]).
+    pub fn continuity(fallback: Fallback) -> Self {
+        FailurePolicy::Fallback(Arc::new(fallback))
+    }
 }
 
 /// Which response statuses count as a success, after which a gate meters usage.

@@ -1,5 +1,7 @@
 //! What a gate requires of a customer's entitlements, and how one feature is judged.
 
+use std::time::Duration;
+
 use http::StatusCode;
 
 use crate::cache::Snapshot;
@@ -49,8 +51,8 @@ impl Requirement {
 pub(super) enum Failure {
     /// Listed, without access.
     NoAccess,
-    /// A hard-limited meter with nothing left.
-    LimitReached,
+    /// A hard-limited meter with nothing left, until it resets (when known).
+    LimitReached(Option<Duration>),
     /// Not listed.
     Unknown,
 }
@@ -60,7 +62,13 @@ impl Failure {
     pub(super) fn denial(self, feature: &str, limit_status: StatusCode) -> Denial {
         match self {
             Failure::NoAccess => Denial::no_access(feature),
-            Failure::LimitReached => Denial::limit_reached(feature).with_status(limit_status),
+            Failure::LimitReached(resets_in) => {
+                let denial = Denial::limit_reached(feature).with_status(limit_status);
+                match resets_in {
+                    Some(wait) => denial.with_retry_after(wait),
+                    None => denial,
+                }
+            }
             Failure::Unknown => Denial::unknown_feature(feature),
         }
     }
@@ -87,10 +95,26 @@ fn judge_feature(snapshot: &Snapshot, feature_id: &str) -> Option<Failure> {
         && entitlement.hard_limit()
         && entitlement.remaining() == Some(0);
     Some(if limit_reached {
-        Failure::LimitReached
+        Failure::LimitReached(resets_in(&entitlement))
     } else {
         Failure::NoAccess
     })
+}
+
+/// How long until the earliest usage reset of a feature's entries (`resetAt`, UTC), if one
+/// is given and in the future.
+fn resets_in(entitlement: &crate::models::Entitlement) -> Option<Duration> {
+    let now = jiff::Timestamp::now();
+    entitlement
+        .items()
+        .iter()
+        .filter_map(|item| item.reset_at.as_deref())
+        .filter_map(|reset| reset.trim().parse::<jiff::civil::DateTime>().ok())
+        .filter_map(|reset| reset.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|reset| reset.timestamp())
+        .filter(|reset| *reset > now)
+        .min()
+        .and_then(|reset| Duration::try_from(reset.duration_since(now)).ok())
 }
 
 /// Judges one feature of a snapshot as a gate requiring it would: `Ok` when the customer

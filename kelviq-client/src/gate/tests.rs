@@ -239,7 +239,7 @@ async fn the_builder_keeps_the_first_bad_value() {
 #[tokio::test]
 async fn defaults() {
     let gate = builder().build().unwrap();
-    assert_eq!(gate.failure_policy(), FailurePolicy::Deny);
+    assert_eq!(gate.failure_policy(), &FailurePolicy::Deny);
     assert_eq!(gate.limit_reached_status(), 403);
     assert!(!gate.meters());
     assert!(gate.success_statuses().matches(200));

@@ -213,7 +213,7 @@ async fn builder_errors_name_the_mistake() {
         .failure_policy(FailurePolicy::Allow);
     let gate = template.clone().require("reports").build().unwrap();
     assert_eq!(gate.limit_reached_status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(gate.failure_policy(), FailurePolicy::Allow);
+    assert_eq!(gate.failure_policy(), &FailurePolicy::Allow);
     assert!(template.build().unwrap().requirements().is_empty());
 }
 
