@@ -24,5 +24,6 @@ mod license;
 mod meter;
 mod paths;
 mod reporting;
+mod resilience;
 mod spans;
 mod subscriptions;
