@@ -57,6 +57,9 @@ pub struct RetryPolicy {
     max_retry_after: Duration,
 }
 
+/// The longest wait any retry setting takes; longer ones are cut to it.
+const MAX_WAIT: Duration = Duration::from_secs(60 * 60);
+
 impl Default for RetryPolicy {
     /// 2 retries (3 attempts), 100 ms initial backoff, 2 s maximum backoff, `Retry-After`
     /// honoured up to 30 s.
@@ -87,25 +90,25 @@ impl RetryPolicy {
     }
 
     /// The backoff ceiling before the first retry, doubled for each later one (default
-    /// 100 ms).
+    /// 100 ms; at most an hour).
     #[must_use]
     pub fn initial_backoff(mut self, backoff: Duration) -> Self {
-        self.initial_backoff = backoff;
+        self.initial_backoff = backoff.min(MAX_WAIT);
         self
     }
 
-    /// The largest backoff ceiling (default 2 s).
+    /// The largest backoff ceiling (default 2 s; at most an hour).
     #[must_use]
     pub fn max_backoff(mut self, backoff: Duration) -> Self {
-        self.max_backoff = backoff;
+        self.max_backoff = backoff.min(MAX_WAIT);
         self
     }
 
     /// The longest `Retry-After` the client waits for; a longer one ends the retries
-    /// (default 30 s).
+    /// (default 30 s; at most an hour).
     #[must_use]
     pub fn max_retry_after(mut self, wait: Duration) -> Self {
-        self.max_retry_after = wait;
+        self.max_retry_after = wait.min(MAX_WAIT);
         self
     }
 

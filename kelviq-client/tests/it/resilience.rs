@@ -263,3 +263,52 @@ async fn a_reached_limit_says_when_it_resets() {
         None => assert!(denial.retry_after().is_none()),
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any durations in the cache and retry settings build a client (or a clear error),
+    /// never a panic; any Retry-After a denial carries writes a header.
+    #[test]
+    fn any_duration_setting_builds_or_errors_never_panics(
+        ttl in proptest::num::u64::ANY,
+        window in proptest::num::u64::ANY,
+        backoff in proptest::num::u64::ANY,
+        unknown in proptest::num::u64::ANY,
+        load in proptest::num::u64::ANY,
+        ahead in proptest::num::u64::ANY,
+        retry in proptest::num::u64::ANY,
+        nanos in 0u32..1_000_000_000,
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let cache = CacheConfig::default()
+                .ttl(Duration::new(ttl, nanos))
+                .stale_window(Duration::new(window, nanos))
+                .error_backoff(Duration::new(backoff, nanos))
+                .unknown_customer_ttl(Duration::new(unknown, nanos))
+                .load_timeout(Duration::new(load, nanos))
+                .refresh_ahead(Duration::new(ahead, nanos));
+            let policy = RetryPolicy::default()
+                .initial_backoff(Duration::new(retry, nanos))
+                .max_backoff(Duration::new(retry, nanos))
+                .max_retry_after(Duration::new(retry, nanos));
+            let built = Kelviq::builder()
+                .access_token("k")
+                .entitlement_cache(cache)
+                .retry_policy(policy)
+                .build();
+            if let Ok(kelviq) = built {
+                // A check with nothing cached and nothing to reach: bounded, no panic.
+                let _ = kelviq.cached_entitlements("c");
+                let _ = kelviq.gate().build();
+            }
+            let denial = kelviq_client::gate::Denial::missing_customer()
+                .with_retry_after(Duration::new(retry, nanos));
+            let response = denial.to_response();
+            let header = response.headers()["retry-after"].to_str().unwrap().to_owned();
+            proptest::prop_assert!(header.parse::<u64>().unwrap() >= 1);
+            Ok(())
+        })?;
+    }
+}
