@@ -126,7 +126,9 @@ pub use http;
 /// [`StatusFilter`](prelude::StatusFilter), [`Denial`](prelude::Denial), and its status type
 /// as [`GateStatus`](prelude::GateStatus), so as not to clash with actix-web's
 /// `StatusCode`), the [`feature!`](prelude::feature) macro, the middleware and its customer
-/// sources, the extractors, the [`guard`] module and the [`webhook()`] route.
+/// sources, the extractors, the [`guard`] module, and the [`webhook()`] route with its
+/// options ([`WebhookRoute`](prelude::WebhookRoute), [`Webhook`](prelude::Webhook),
+/// [`ReplayGuard`](prelude::ReplayGuard)).
 pub mod prelude {
     pub use kelviq_client::cache::Snapshot;
     pub use kelviq_client::feature;
@@ -136,7 +138,7 @@ pub mod prelude {
         UsageAmount,
     };
     pub use kelviq_client::meter::{MeterConfig, UsageMeter};
-    pub use kelviq_client::webhook::{Webhook, WebhookEvent};
+    pub use kelviq_client::webhook::{ReplayGuard, Webhook, WebhookEvent, WebhookRoute};
     pub use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
 
     pub use crate::guard::{self, FeatureGuard};
