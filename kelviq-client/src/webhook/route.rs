@@ -268,3 +268,170 @@ fn duplicate_response(duplicate: Duplicate) -> http::Response<Bytes> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use super::*;
+    use crate::webhook::sign;
+
+    const SECRET: &str = "whsec_test";
+    const BODY: &[u8] = br#"{"type":"subscription.updated"}"#;
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
+    }
+
+    fn route() -> WebhookRoute {
+        WebhookRoute::new(Webhook::new(SECRET).unwrap())
+    }
+
+    fn answer(reception: Reception) -> http::Response<Bytes> {
+        match reception {
+            Reception::Answer(response) => response,
+            Reception::Deliver { event, .. } => panic!("delivered {event:?}"),
+        }
+    }
+
+    /// What the `tracing` events emitted while `f` runs on this thread say.
+    fn logs<T>(f: impl FnOnce() -> T) -> (T, String) {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let result = tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+        (result, text)
+    }
+
+    #[test]
+    fn every_verification_failure_gets_one_answer_and_the_reason_goes_to_the_logs() {
+        let route = route();
+        let at = now();
+        let stale = at - 3600;
+        let (answers, logged) = logs(|| {
+            [
+                route.receive_parts(
+                    "msg_1",
+                    &at.to_string(),
+                    &sign("whsec_x", "msg_1", at, BODY),
+                    BODY,
+                ),
+                route.receive_parts(
+                    "msg_1",
+                    &stale.to_string(),
+                    &sign(SECRET, "msg_1", stale, BODY),
+                    BODY,
+                ),
+                route.receive_parts("", "", "", BODY),
+            ]
+            .map(answer)
+        });
+        for response in &answers {
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(
+                response.body(),
+                r#"{"error":"invalid_webhook","message":"the webhook delivery could not be verified","feature":null}"#
+            );
+        }
+        assert!(logged.contains("webhook signature mismatch"), "{logged}");
+        assert!(logged.contains("beyond the 300s tolerance"), "{logged}");
+        assert!(
+            logged.contains("missing or empty webhook-id header"),
+            "{logged}"
+        );
+        assert!(logged.contains("WARN"), "{logged}");
+        assert!(!logged.contains(SECRET), "{logged}");
+    }
+
+    #[test]
+    fn an_oversized_body_is_413_naming_the_limit() {
+        let route = route().body_limit(10);
+        assert_eq!(route.max_body_bytes(), 10);
+        assert_eq!(
+            WebhookRoute::from(Webhook::new(SECRET).unwrap()).max_body_bytes(),
+            DEFAULT_BODY_LIMIT
+        );
+        let response = route.too_large();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            response.body(),
+            r#"{"error":"webhook_too_large","message":"the webhook delivery is larger than 10 bytes","feature":null}"#
+        );
+        let unreadable = route.unreadable(&"connection reset");
+        assert_eq!(unreadable.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_guard_answers_replays_until_the_verifier_would_refuse_them() {
+        let verifier = Webhook::new(SECRET)
+            .unwrap()
+            .tolerance(Duration::from_secs(60));
+        let route = WebhookRoute::new(verifier).replay_guard(ReplayGuard::new(10));
+        assert!(route.guard().is_some());
+        let at = now().to_string();
+        let signature = sign(SECRET, "msg_1", &at, BODY);
+        let receive = || route.receive_parts("msg_1", &at, &signature, BODY);
+
+        let Reception::Deliver { event, receipt } = receive() else {
+            panic!("the first delivery is handled");
+        };
+        assert_eq!(event.id(), "msg_1");
+        let in_progress = answer(receive());
+        assert_eq!(in_progress.status(), StatusCode::CONFLICT);
+        assert_eq!(in_progress.headers()[header::RETRY_AFTER], "5");
+        receipt.finish(204);
+        let processed = answer(receive());
+        assert_eq!(processed.status(), StatusCode::OK);
+        assert_eq!(processed.body(), r#"{"status":"already_processed"}"#);
+
+        // Signed now, tolerance 60 s: remembered for 61 s of tokio's clock (the verifier
+        // itself reads the wall clock, which has barely moved).
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert_eq!(answer(receive()).status(), StatusCode::OK);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let Reception::Deliver { receipt, .. } = receive() else {
+            panic!("the window is over: handled again");
+        };
+        receipt.finish(500);
+        assert!(
+            matches!(receive(), Reception::Deliver { .. }),
+            "a failure released the id"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_the_timestamp_check_ids_are_kept_until_evicted() {
+        let route = WebhookRoute::new(Webhook::new(SECRET).unwrap().disable_timestamp_check())
+            .replay_guard(ReplayGuard::new(10));
+        let signature = sign(SECRET, "msg_1", 1, BODY);
+        let Reception::Deliver { receipt, .. } =
+            route.receive_parts("msg_1", "1", &signature, BODY)
+        else {
+            panic!("handled");
+        };
+        receipt.finish(200);
+        tokio::time::advance(Duration::from_secs(365 * 24 * 3600)).await;
+        let again = answer(route.receive_parts("msg_1", "1", &signature, BODY));
+        assert_eq!(again.status(), StatusCode::OK);
+    }
+}
