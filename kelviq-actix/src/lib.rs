@@ -48,11 +48,23 @@
 //! // App-wide gate settings, set once; each route's gate is stamped out of a clone.
 //! let gates = kelviq.gate().limit_reached_status(GateStatus::TOO_MANY_REQUESTS);
 //!
-//! // Your authentication: here, a header names the customer.
+//! // Your authentication decides who the customer is: here an API key your app issued,
+//! // looked up in your own store (a session, a token, ...). Never take the customer id
+//! // itself from the request: any client could name any customer.
+//! fn customer_for_api_key(key: &str) -> Option<&'static str> {
+//!     [("free-key", "cust_free"), ("pro-key", "cust_pro")]
+//!         .into_iter()
+//!         .find_map(|(known, customer)| (known == key).then_some(customer))
+//! }
 //! let auth = from_fn(|request: ServiceRequest, next: Next<_>| async move {
-//!     if let Some(id) = request.headers().get("x-user").and_then(|value| value.to_str().ok()) {
-//!         let id = CustomerId::new(id);
-//!         request.extensions_mut().insert(id);
+//!     let customer = request
+//!         .headers()
+//!         .get("x-api-key")
+//!         .and_then(|key| key.to_str().ok())
+//!         .and_then(customer_for_api_key);
+//!     if let Some(customer) = customer {
+//!         // The middleware's default source reads this `CustomerId` extension.
+//!         request.extensions_mut().insert(CustomerId::new(customer));
 //!     }
 //!     next.call(request).await
 //! });
@@ -68,11 +80,14 @@
 //! )
 //! .await;
 //!
-//! let request = |user: &str| test::TestRequest::get().uri("/reports").insert_header(("x-user", user));
-//! let response = test::call_service(&app, request("cust_pro").to_request()).await;
+//! let request = |key: &str| test::TestRequest::get().uri("/reports").insert_header(("x-api-key", key));
+//! let response = test::call_service(&app, request("pro-key").to_request()).await;
 //! assert_eq!(response.status(), 200);
-//! let response = test::call_service(&app, request("cust_free").to_request()).await;
+//! let response = test::call_service(&app, request("free-key").to_request()).await;
 //! assert_eq!(response.status(), 403);
+//! // No key, or one the app never issued: no customer.
+//! let response = test::call_service(&app, request("cust_pro").to_request()).await;
+//! assert_eq!(response.status(), 401);
 //! let response = test::call_service(&app, test::TestRequest::get().uri("/reports").to_request()).await;
 //! assert_eq!(response.status(), 401);
 //!
@@ -126,7 +141,9 @@ pub use http;
 /// [`StatusFilter`](prelude::StatusFilter), [`Denial`](prelude::Denial), and its status type
 /// as [`GateStatus`](prelude::GateStatus), so as not to clash with actix-web's
 /// `StatusCode`), the [`feature!`](prelude::feature) macro, the middleware and its customer
-/// sources, the extractors, the [`guard`] module and the [`webhook()`] route.
+/// sources, the extractors, the [`guard`] module, and the [`webhook()`] route with its
+/// options ([`WebhookRoute`](prelude::WebhookRoute), [`Webhook`](prelude::Webhook),
+/// [`ReplayGuard`](prelude::ReplayGuard)).
 pub mod prelude {
     pub use kelviq_client::cache::Snapshot;
     pub use kelviq_client::feature;
@@ -136,7 +153,7 @@ pub mod prelude {
         UsageAmount,
     };
     pub use kelviq_client::meter::{MeterConfig, UsageMeter};
-    pub use kelviq_client::webhook::{Webhook, WebhookEvent};
+    pub use kelviq_client::webhook::{ReplayGuard, Webhook, WebhookEvent, WebhookRoute};
     pub use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
 
     pub use crate::guard::{self, FeatureGuard};

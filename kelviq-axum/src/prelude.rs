@@ -10,12 +10,13 @@
 //!   [`RequestHead`]), [`FromPath`], and [`UsageAmount`];
 //! - the extractors [`Customer`], [`Entitlements`], [`Entitled`], [`UsageRecorder`],
 //!   [`KelviqContext`];
-//! - webhooks: the [`webhook`] route, [`Webhook`], [`WebhookEvent`].
+//! - webhooks: the [`webhook`] route, [`WebhookRoute`], [`Webhook`], [`ReplayGuard`],
+//!   [`WebhookEvent`].
 
 pub use kelviq_client::feature;
 pub use kelviq_client::gate::{Denial, FailurePolicy, Feature, Gate, GateBuilder, StatusFilter};
 pub use kelviq_client::meter::{MeterConfig, UsageMeter};
-pub use kelviq_client::webhook::{Webhook, WebhookEvent};
+pub use kelviq_client::webhook::{ReplayGuard, Webhook, WebhookEvent, WebhookRoute};
 pub use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
 pub use kelviq_tower::{
     CustomerId, FromExtension, FromFn, FromHeader, GateBuilderExt, KelviqLayer, RequestHead,

@@ -44,6 +44,7 @@ pub struct KelviqBuilder {
     environment: Environment,
     api_url: Option<String>,
     edge_url: Option<String>,
+    allow_insecure_http: bool,
     timeout: Option<Duration>,
     retry: RetryPolicy,
     user_agent_suffix: Option<String>,
@@ -61,6 +62,7 @@ impl Default for KelviqBuilder {
             environment: Environment::default(),
             api_url: None,
             edge_url: None,
+            allow_insecure_http: false,
             timeout: None,
             retry: RetryPolicy::default(),
             user_agent_suffix: None,
@@ -80,6 +82,7 @@ impl std::fmt::Debug for KelviqBuilder {
             .field("environment", &self.environment)
             .field("api_url", &self.api_url)
             .field("edge_url", &self.edge_url)
+            .field("allow_insecure_http", &self.allow_insecure_http)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("user_agent_suffix", &self.user_agent_suffix)
@@ -151,15 +154,50 @@ impl KelviqBuilder {
         self
     }
 
-    /// Overrides the API base URL (default: the environment's), e.g. a `kelviq-mock`.
+    /// Overrides the API base URL (default: the environment's), e.g. a `kelviq-mock`:
+    /// `https`, or `http` on a loopback host (see
+    /// [`allow_insecure_http`](Self::allow_insecure_http)).
     pub fn api_url(mut self, url: impl Into<String>) -> Self {
         self.api_url = Some(url.into());
         self
     }
 
-    /// Overrides the edge base URL used for entitlements (default: the environment's).
+    /// Overrides the edge base URL used for entitlements (default: the environment's), with
+    /// the same rules as [`api_url`](Self::api_url).
     pub fn edge_url(mut self, url: impl Into<String>) -> Self {
         self.edge_url = Some(url.into());
+        self
+    }
+
+    /// Accepts `http://` base URLs on any host (default `false`: `http` only for a loopback
+    /// host — `localhost`, `127.0.0.0/8`, `::1` — such as a local `kelviq-mock`, and
+    /// `https` everywhere else).
+    ///
+    /// Over plain `http` the access token travels in clear text on every request: turn this
+    /// on only for a network you trust end to end, e.g. a `kelviq-mock` in another
+    /// container of the same test setup.
+    ///
+    /// ```
+    /// use kelviq_client::{Error, Kelviq};
+    ///
+    /// let refused = Kelviq::builder()
+    ///     .access_token("sk_test_123")
+    ///     .api_url("http://kelviq-mock:4010")
+    ///     .edge_url("http://kelviq-mock:4011")
+    ///     .build();
+    /// assert!(matches!(&refused, Err(Error::Config(message)) if message.contains("kelviq-mock")));
+    ///
+    /// let allowed = Kelviq::builder()
+    ///     .access_token("sk_test_123")
+    ///     .api_url("http://kelviq-mock:4010")
+    ///     .edge_url("http://kelviq-mock:4011")
+    ///     .allow_insecure_http(true)
+    ///     .build()?;
+    /// assert_eq!(allowed.api_url(), "http://kelviq-mock:4010");
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
         self
     }
 
@@ -217,7 +255,8 @@ impl KelviqBuilder {
     /// # Errors
     ///
     /// [`Error::Config`] when the token is missing or not header-safe, a base URL is not an
-    /// `http(s)` URL or only one of the two is overridden, the timeout is zero, the user agent suffix is not header-safe, or the
+    /// `http(s)` URL (or is `http` for a host that is not loopback, naming the host, unless
+    /// [`allow_insecure_http`](Self::allow_insecure_http)) or only one of the two is overridden, the timeout is zero, the user agent suffix is not header-safe, or the
     /// HTTP client cannot be created, the entitlement cache has room for no customer, or the
     /// meter's flush interval or concurrency is zero; a missing or invalid environment
     /// variable with [`KelviqBuilder::from_env`].
@@ -241,11 +280,11 @@ impl KelviqBuilder {
             ));
         }
         let api_url = match &self.api_url {
-            Some(url) => config::base_url("the API base URL", url)?,
+            Some(url) => config::base_url("the API base URL", url, self.allow_insecure_http)?,
             None => self.environment.api_url().to_owned(),
         };
         let edge_url = match &self.edge_url {
-            Some(url) => config::base_url("the edge base URL", url)?,
+            Some(url) => config::base_url("the edge base URL", url, self.allow_insecure_http)?,
             None => self.environment.edge_url().to_owned(),
         };
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);

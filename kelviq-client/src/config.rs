@@ -2,6 +2,7 @@
 //! [`Kelviq::from_env`](crate::Kelviq::from_env) reads.
 
 use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use crate::error::Error;
@@ -117,14 +118,34 @@ impl fmt::Debug for AccessToken {
 
 /// Checks a base URL override: `http` or `https`, a host, no query or fragment. One
 /// trailing `/` is dropped.
-pub(crate) fn base_url(name: &str, url: &str) -> Result<String, Error> {
+///
+/// `http` is only accepted for a loopback host (`localhost`, `127.0.0.0/8`, `::1`), where
+/// the access token never leaves the machine, unless `allow_insecure_http` is set: on any
+/// other host the token would travel in clear text.
+pub(crate) fn base_url(name: &str, url: &str, allow_insecure_http: bool) -> Result<String, Error> {
     let trimmed = url.trim().strip_suffix('/').unwrap_or(url.trim());
     let parsed = reqwest::Url::parse(trimmed)
         .map_err(|error| Error::Config(format!("{name} \"{url}\" is not a URL: {error}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+    let Some(host) = parsed.host_str() else {
         return Err(Error::Config(format!(
             "{name} \"{url}\" must be an http or https URL with a host"
         )));
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_insecure_http || is_loopback(host) => {}
+        "http" => {
+            return Err(Error::Config(format!(
+                "{name} uses http:// for the host {host}, which is not a loopback address: \
+                 the access token would travel in clear text; use https, or allow it \
+                 explicitly with KelviqBuilder::allow_insecure_http(true)"
+            )));
+        }
+        _ => {
+            return Err(Error::Config(format!(
+                "{name} \"{url}\" must be an http or https URL with a host"
+            )));
+        }
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(Error::Config(format!(
@@ -132,6 +153,21 @@ pub(crate) fn base_url(name: &str, url: &str) -> Result<String, Error> {
         )));
     }
     Ok(trimmed.to_owned())
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1` (also as an IPv4-mapped `::ffff:127.x.y.z`), from a
+/// parsed URL's host (IP addresses already in canonical form, IPv6 in brackets).
+fn is_loopback(host: &str) -> bool {
+    if let Some(ipv6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return ipv6.parse::<Ipv6Addr>().is_ok_and(|ip| {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|ip| ip.is_loopback())
+        });
+    }
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return ip.is_loopback();
+    }
+    let domain = host.strip_suffix('.').unwrap_or(host);
+    domain.eq_ignore_ascii_case("localhost")
 }
 
 #[cfg(test)]
@@ -168,15 +204,44 @@ mod tests {
     #[test]
     fn base_urls() {
         assert_eq!(
-            base_url("x", "http://127.0.0.1:1/").unwrap(),
+            base_url("x", "http://127.0.0.1:1/", false).unwrap(),
             "http://127.0.0.1:1"
         );
         assert_eq!(
-            base_url("x", "https://a.test/base").unwrap(),
+            base_url("x", "https://a.test/base", false).unwrap(),
             "https://a.test/base"
         );
-        assert!(base_url("x", "ftp://a.test").is_err());
-        assert!(base_url("x", "not a url").is_err());
-        assert!(base_url("x", "https://a.test/?q=1").is_err());
+        assert!(base_url("x", "ftp://a.test", false).is_err());
+        assert!(base_url("x", "ftp://a.test", true).is_err());
+        assert!(base_url("x", "not a url", false).is_err());
+        assert!(base_url("x", "https://a.test/?q=1", false).is_err());
+    }
+
+    #[test]
+    fn http_is_for_loopback_hosts_only() {
+        for url in [
+            "http://127.0.0.1:4010",
+            "http://127.8.9.10",
+            "http://localhost:4010/",
+            "http://LOCALHOST.",
+            "http://[::1]:4010",
+            "http://[::ffff:127.0.0.1]",
+        ] {
+            assert!(base_url("x", url, false).is_ok(), "{url}");
+        }
+        for (url, host) in [
+            ("http://api.kelviq.com", "api.kelviq.com"),
+            ("http://10.0.0.1:8080", "10.0.0.1"),
+            ("http://[2001:db8::1]", "[2001:db8::1]"),
+            ("http://localhost.evil.test", "localhost.evil.test"),
+            ("http://128.0.0.1", "128.0.0.1"),
+        ] {
+            let Err(Error::Config(message)) = base_url("the API base URL", url, false) else {
+                panic!("{url} was accepted");
+            };
+            assert!(message.contains(host), "{message}");
+            assert!(message.contains("allow_insecure_http"), "{message}");
+            assert_eq!(base_url("x", url, true).unwrap(), url);
+        }
     }
 }

@@ -1,5 +1,7 @@
-//! The request journal: every request either listener received, in arrival order.
+//! The request journal: the requests either listener received, in arrival order, as a
+//! bounded ring (the oldest entries are dropped first) with bodies truncated to a bound.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -20,6 +22,14 @@ pub enum Outcome {
     Dropped,
 }
 
+/// How many requests the journal keeps by default
+/// ([`MockServerBuilder::journal_capacity`](crate::MockServerBuilder::journal_capacity)).
+pub const DEFAULT_JOURNAL_CAPACITY: usize = 10_000;
+
+/// How many bytes of each request body the journal keeps by default, 64 KiB
+/// ([`MockServerBuilder::journal_body_limit`](crate::MockServerBuilder::journal_body_limit)).
+pub const DEFAULT_JOURNAL_BODY_LIMIT: usize = 64 * 1024;
+
 /// One request as the mock received it. The `Authorization` header is never recorded.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -38,8 +48,13 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     /// The request headers, without `Authorization`.
     pub headers: HeaderMap,
-    /// The raw request body.
+    /// The raw request body, or its first
+    /// [`journal_body_limit`](crate::MockServerBuilder::journal_body_limit) bytes (64 KiB by
+    /// default) when it is longer: see [`body_len`](Self::body_len).
     pub body: Bytes,
+    /// The length of the body as received; more than `body.len()` when the journal
+    /// truncated it. (The route itself always sees the whole body.)
+    pub body_len: usize,
     /// The operation the request matched, if any (`None` for a 404).
     pub route: Option<Route>,
     /// The fault injected into this request, if any.
@@ -49,7 +64,12 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
-    /// The body parsed as JSON, if it is JSON.
+    /// Whether the journal kept only the start of the body.
+    pub fn body_truncated(&self) -> bool {
+        self.body_len > self.body.len()
+    }
+
+    /// The body parsed as JSON, if it is JSON (never for a truncated body).
     pub fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()
     }
@@ -97,10 +117,22 @@ impl RecordedRequest {
 }
 
 /// The journal itself; lives behind the server's lock.
-#[derive(Debug, Default)]
+///
+/// A ring of at most `capacity` entries: recording one more drops the oldest. Sequence
+/// numbers of the kept entries are consecutive, so an entry is found by arithmetic.
+#[derive(Debug)]
 pub(crate) struct Journal {
     next_seq: u64,
-    entries: Vec<RecordedRequest>,
+    capacity: usize,
+    body_limit: usize,
+    dropped: u64,
+    entries: VecDeque<RecordedRequest>,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal::new(DEFAULT_JOURNAL_CAPACITY, DEFAULT_JOURNAL_BODY_LIMIT)
+    }
 }
 
 /// What the journal needs to know of an arriving request.
@@ -114,12 +146,38 @@ pub(crate) struct Arrival {
 }
 
 impl Journal {
+    pub(crate) fn new(capacity: usize, body_limit: usize) -> Self {
+        Journal {
+            next_seq: 0,
+            capacity,
+            body_limit,
+            dropped: 0,
+            // Grows as requests arrive, up to `capacity`.
+            entries: VecDeque::new(),
+        }
+    }
+
     pub(crate) fn record(&mut self, arrival: Arrival) -> u64 {
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = self.next_seq.saturating_add(1);
+        if self.capacity == 0 {
+            self.dropped = self.dropped.saturating_add(1);
+            return seq;
+        }
+        while self.entries.len() >= self.capacity {
+            self.entries.pop_front();
+            self.dropped = self.dropped.saturating_add(1);
+        }
         let mut headers = arrival.headers;
         headers.remove(http::header::AUTHORIZATION);
-        self.entries.push(RecordedRequest {
+        let body_len = arrival.body.len();
+        let body = if body_len > self.body_limit {
+            // A copy, not `slice`: a slice would keep the whole received buffer alive.
+            Bytes::copy_from_slice(arrival.body.get(..self.body_limit).unwrap_or_default())
+        } else {
+            arrival.body
+        };
+        self.entries.push_back(RecordedRequest {
             seq,
             received_at: Instant::now(),
             base: arrival.base,
@@ -127,7 +185,8 @@ impl Journal {
             path: arrival.path,
             query: arrival.query,
             headers,
-            body: arrival.body,
+            body,
+            body_len,
             route: None,
             fault: None,
             outcome: Outcome::Pending,
@@ -136,7 +195,9 @@ impl Journal {
     }
 
     fn entry(&mut self, seq: u64) -> Option<&mut RecordedRequest> {
-        self.entries.iter_mut().rev().find(|entry| entry.seq == seq)
+        let first = self.entries.front()?.seq;
+        let index = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.entries.get_mut(index)
     }
 
     pub(crate) fn set_route(&mut self, seq: u64, route: Route, fault: Option<Fault>) {
@@ -152,8 +213,13 @@ impl Journal {
         }
     }
 
-    pub(crate) fn entries(&self) -> &[RecordedRequest] {
-        &self.entries
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &RecordedRequest> {
+        self.entries.iter()
+    }
+
+    /// How many entries were dropped (or never kept) because the journal was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     pub(crate) fn clear(&mut self) {

@@ -16,10 +16,12 @@
 //!   `{"detail": "..."}`.
 //!
 //! Every request is journaled ([`MockServer::journal`]; [`MockServer::entitlement_calls`]
-//! counts the entitlement requests about one customer) and faults can be injected per
-//! route or globally ([`FaultRule`], [`RandomFaults`]): latency, a status for the next N
-//! requests, `429` with `Retry-After`, a dropped connection, or a change that is applied
-//! before the response is delayed or dropped.
+//! counts the entitlement requests about one customer) in a bounded ring: the last 10,000
+//! requests by default, bodies truncated to 64 KiB
+//! ([`MockServerBuilder::journal_capacity`], [`MockServerBuilder::journal_body_limit`]).
+//! Faults can be injected per route or globally ([`FaultRule`], [`RandomFaults`]):
+//! latency, a status for the next N requests, `429` with `Retry-After`, a dropped
+//! connection, or a change that is applied before the response is delayed or dropped.
 //!
 //! ```
 //! use kelviq_mock::{Fault, FaultRule, MockServer, Route};
@@ -58,7 +60,7 @@ mod state;
 mod wire;
 
 pub use faults::{Fault, FaultRule, RandomFaults};
-pub use journal::{Outcome, RecordedRequest};
+pub use journal::{DEFAULT_JOURNAL_BODY_LIMIT, DEFAULT_JOURNAL_CAPACITY, Outcome, RecordedRequest};
 pub use route::{Base, Route};
 pub use seed::{Feature, FeatureKind, Plan, Seed, SeedCustomer, SeedError, SeedSubscription};
 pub use server::{DEFAULT_TOKEN, MockError, MockServer, MockServerBuilder};

@@ -14,7 +14,9 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 use crate::faults::{FaultPlan, FaultRule, RandomFaults};
-use crate::journal::{Journal, RecordedRequest};
+use crate::journal::{
+    DEFAULT_JOURNAL_BODY_LIMIT, DEFAULT_JOURNAL_CAPACITY, Journal, RecordedRequest,
+};
 use crate::route::{Base, Route};
 use crate::routes::{self, DropConnection};
 use crate::seed::{Plan, Seed, SeedCustomer, SeedError};
@@ -86,7 +88,7 @@ pub struct MockServer {
     _shutdown: watch::Sender<()>,
 }
 
-/// Configures a [`MockServer`]: seed, accepted token, ports.
+/// Configures a [`MockServer`]: seed, accepted token, ports, journal bounds.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct MockServerBuilder {
@@ -95,6 +97,8 @@ pub struct MockServerBuilder {
     api_port: u16,
     edge_port: u16,
     rng_seed: u64,
+    journal_capacity: usize,
+    journal_body_limit: usize,
 }
 
 impl Default for MockServerBuilder {
@@ -105,6 +109,8 @@ impl Default for MockServerBuilder {
             api_port: 0,
             edge_port: 0,
             rng_seed: 0x6b65_6c76_6971,
+            journal_capacity: DEFAULT_JOURNAL_CAPACITY,
+            journal_body_limit: DEFAULT_JOURNAL_BODY_LIMIT,
         }
     }
 }
@@ -152,6 +158,28 @@ impl MockServerBuilder {
         self
     }
 
+    /// How many requests the journal keeps (default [`DEFAULT_JOURNAL_CAPACITY`], 10,000):
+    /// a ring, so recording one more drops the oldest, and a long-running mock (an example
+    /// app, a load test) stays within a fixed memory budget. `0` keeps none.
+    ///
+    /// Everything read from the journal — [`MockServer::journal`], [`MockServer::calls`],
+    /// [`MockServer::entitlement_calls`], ... — covers the kept requests only;
+    /// [`MockServer::journal_dropped`] counts the others. State such as
+    /// [`MockServer::usage_total`] is not the journal's and is never dropped.
+    pub fn journal_capacity(mut self, entries: usize) -> Self {
+        self.journal_capacity = entries;
+        self
+    }
+
+    /// How many bytes of each request body the journal keeps (default
+    /// [`DEFAULT_JOURNAL_BODY_LIMIT`], 64 KiB). A longer body is kept truncated
+    /// ([`RecordedRequest::body_truncated`], [`RecordedRequest::body_len`]); the route
+    /// still receives all of it (up to the mock's 1 MiB request limit).
+    pub fn journal_body_limit(mut self, bytes: usize) -> Self {
+        self.journal_body_limit = bytes;
+        self
+    }
+
     /// Binds both listeners and starts serving on the current tokio runtime.
     ///
     /// # Errors
@@ -167,7 +195,7 @@ impl MockServerBuilder {
         let edge_url = format!("http://{edge_addr}");
         let shared = Arc::new(Shared {
             state: Mutex::new(State::from_seed(&self.seed, self.rng_seed, api_url.clone())),
-            journal: Mutex::new(Journal::default()),
+            journal: Mutex::new(Journal::new(self.journal_capacity, self.journal_body_limit)),
             faults: Mutex::new(FaultPlan::default()),
             token: self.token,
         });
@@ -313,16 +341,18 @@ impl MockServer {
         ]
     }
 
-    /// Every request received so far, in arrival order.
+    /// The requests received so far, in arrival order: the last
+    /// [`journal_capacity`](MockServerBuilder::journal_capacity) of them (10,000 by
+    /// default), bodies truncated to
+    /// [`journal_body_limit`](MockServerBuilder::journal_body_limit) (64 KiB by default).
     pub fn journal(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.journal).entries().to_vec()
+        lock(&self.shared.journal).entries().cloned().collect()
     }
 
     /// The requests that matched `route`, in arrival order.
     pub fn requests(&self, route: Route) -> Vec<RecordedRequest> {
         lock(&self.shared.journal)
             .entries()
-            .iter()
             .filter(|request| request.route == Some(route))
             .cloned()
             .collect()
@@ -332,7 +362,6 @@ impl MockServer {
     pub fn calls(&self, route: Route) -> usize {
         lock(&self.shared.journal)
             .entries()
-            .iter()
             .filter(|request| request.route == Some(route))
             .count()
     }
@@ -359,7 +388,6 @@ impl MockServer {
     pub fn entitlement_calls(&self, customer_id: &str) -> usize {
         lock(&self.shared.journal)
             .entries()
-            .iter()
             .filter(|request| request.route == Some(Route::Entitlements))
             .filter(|request| {
                 request
@@ -375,12 +403,17 @@ impl MockServer {
         let mut counts = BTreeMap::new();
         for route in lock(&self.shared.journal)
             .entries()
-            .iter()
             .filter_map(|request| request.route)
         {
             *counts.entry(route).or_insert(0) += 1;
         }
         counts
+    }
+
+    /// How many requests the journal dropped, oldest first, to stay within its
+    /// [`journal_capacity`](MockServerBuilder::journal_capacity).
+    pub fn journal_dropped(&self) -> u64 {
+        lock(&self.shared.journal).dropped()
     }
 
     /// Forgets every recorded request.

@@ -135,7 +135,7 @@ fn routes(config: &mut web::ServiceConfig, routes: &Routes) {
             "/webhooks/kelviq",
             webhook(
                 routes.kelviq.clone(),
-                routes.verifier.clone(),
+                routes.webhook.clone(),
                 |event| async move {
                     tracing::info!(
                         event_type = event.event_type().unwrap_or("unknown"),
@@ -156,7 +156,8 @@ struct Routes {
     reports: Gate,
     api_calls: Gate,
     me: Gate,
-    verifier: Webhook,
+    /// Built once: every worker shares its replay guard.
+    webhook: WebhookRoute,
 }
 
 impl Routes {
@@ -172,7 +173,8 @@ impl Routes {
             reports: gates.clone().require(Reports).build()?,
             api_calls: gates.clone().require(ApiCalls).meter(ApiCalls, 1).build()?,
             me: gates.build()?,
-            verifier: Webhook::new(&backend.webhook_secret)?,
+            webhook: WebhookRoute::new(Webhook::new(&backend.webhook_secret)?)
+                .replay_guard(ReplayGuard::default()),
         })
     }
 }

@@ -96,7 +96,9 @@ fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
         .gate()
         .limit_reached_status(StatusCode::TOO_MANY_REQUESTS)
         .failure_policy(FailurePolicy::Deny);
-    let verifier = Webhook::new(&backend.webhook_secret)?;
+    // A delivery sent again within the verifier's tolerance is not handled twice.
+    let webhook_route = WebhookRoute::new(Webhook::new(&backend.webhook_secret)?)
+        .replay_guard(ReplayGuard::default());
     Ok(Router::new()
         .route("/", get(home))
         .route(
@@ -126,7 +128,7 @@ fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
         .route("/me", get(me).route_layer(gates.clone().into_layer()))
         .route(
             "/webhooks/kelviq",
-            webhook(backend.kelviq.clone(), verifier, |event| async move {
+            webhook(backend.kelviq.clone(), webhook_route, |event| async move {
                 tracing::info!(
                     event_type = event.event_type().unwrap_or("unknown"),
                     customer = event.customer_id().unwrap_or("none"),

@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 use super::subscriptions::{Product, Subscription};
 
 /// A license key with its customer, plan and subscription.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The key unlocks the product for whoever holds it: `Debug` prints it as `***`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct LicenseDetails {
@@ -35,6 +37,23 @@ pub struct LicenseDetails {
     /// The subscription the key was issued with.
     #[serde(default)]
     pub subscription: Option<Subscription>,
+}
+
+impl std::fmt::Debug for LicenseDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LicenseDetails")
+            .field("id", &self.id)
+            .field("license_key", &"***")
+            .field("activated_on", &self.activated_on)
+            .field("expires_on", &self.expires_on)
+            .field("activation_usage", &self.activation_usage)
+            .field("activation_limit", &self.activation_limit)
+            .field("enabled", &self.enabled)
+            .field("customer", &self.customer)
+            .field("plan", &self.plan)
+            .field("subscription", &self.subscription)
+            .finish()
+    }
 }
 
 /// The customer of a license.

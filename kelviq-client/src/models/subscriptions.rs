@@ -224,8 +224,8 @@ pub struct SubscriptionLink {
 }
 
 /// A license key as a subscription lists it (the license endpoints return the fuller
-/// [`LicenseDetails`](crate::models::LicenseDetails)).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// [`LicenseDetails`](crate::models::LicenseDetails)). `Debug` prints the key as `***`.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct LicenseSummary {
@@ -250,6 +250,20 @@ pub struct LicenseSummary {
     /// Whether the key is enabled.
     #[serde(default)]
     pub enabled: Option<bool>,
+}
+
+impl std::fmt::Debug for LicenseSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LicenseSummary")
+            .field("id", &self.id)
+            .field("license_key", &self.license_key.as_ref().map(|_| "***"))
+            .field("activated_on", &self.activated_on)
+            .field("expires_on", &self.expires_on)
+            .field("activation_usage", &self.activation_usage)
+            .field("activation_limit", &self.activation_limit)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
 }
 
 /// The answer to a cancellation.

@@ -19,8 +19,8 @@ pub struct License<'a> {
 }
 
 /// Parameters of [`License::activate`]. Sent snake_case: `license_key`, `customer_id`,
-/// `instance_name`, `metadata`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// `instance_name`, `metadata`. `Debug` prints the key as `***`.
+#[derive(Clone, PartialEq, Serialize)]
 #[must_use]
 pub struct ActivateLicense {
     license_key: String,
@@ -59,6 +59,17 @@ impl ActivateLicense {
     pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
         self.metadata = Some(metadata);
         self
+    }
+}
+
+impl std::fmt::Debug for ActivateLicense {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActivateLicense")
+            .field("license_key", &"***")
+            .field("customer_id", &self.customer_id)
+            .field("instance_name", &self.instance_name)
+            .field("metadata", &self.metadata)
+            .finish()
     }
 }
 

@@ -23,7 +23,8 @@
 //! 3. one of the `v1` signatures matches, compared in constant time;
 //! 4. the timestamp is within the tolerance of the current time ([`DEFAULT_TOLERANCE`],
 //!    5 minutes, either way), so a captured delivery cannot be replayed once the
-//!    tolerance has passed (within it, de-duplicate on the `webhook-id` if replays matter);
+//!    tolerance has passed (within it, a [`ReplayGuard`] refuses a `webhook-id` seen
+//!    before);
 //! 5. the body is JSON.
 //!
 //! Every failure is a [`WebhookError`]; the step that failed decides the variant, and no
@@ -67,6 +68,15 @@
 //! Frameworks on another version of the `http` crate (actix-web 4 uses `http` 0.2) pass
 //! the three header values as strings to [`Webhook::verify_parts`].
 //!
+//! # Endpoints
+//!
+//! [`WebhookRoute`] is what an endpoint decides, once for every framework: the verifier,
+//! a body limit ([`DEFAULT_BODY_LIMIT`], 256 KiB; `413` above it), an optional
+//! [`ReplayGuard`], and the answers — one generic `400` `invalid_webhook` for every
+//! verification failure (the reason is logged, never sent), `200` for a replay of a
+//! processed delivery, `409` for one still being handled. kelviq-axum's and
+//! kelviq-actix's `webhook` routes are thin adapters over it.
+//!
 //! # Compared with the Python SDK
 //!
 //! The signature scheme is the Python SDK's (`kelviq_sdk.webhook.validate_event`), so the
@@ -89,6 +99,8 @@
 
 mod error;
 mod event;
+mod replay;
+mod route;
 mod verifier;
 
 #[cfg(test)]
@@ -96,6 +108,8 @@ mod tests;
 
 pub use error::WebhookError;
 pub use event::WebhookEvent;
+pub use replay::{DEFAULT_REPLAY_CAPACITY, Duplicate, ReplayClaim, ReplayGuard};
+pub use route::{DEFAULT_BODY_LIMIT, INVALID_WEBHOOK_MESSAGE, Receipt, Reception, WebhookRoute};
 pub use verifier::{DEFAULT_TOLERANCE, Webhook, sign, verify};
 
 /// The header carrying the delivery's unique id: `webhook-id`.

@@ -123,12 +123,19 @@ impl Webhook {
     ///
     /// **Unsafe against replays**: anyone who captured one delivery (a log, a proxy) can
     /// send it again at any time and it will verify. Only use it together with your own
-    /// replay protection, e.g. by remembering [`WebhookEvent::id`]s. Default: the check
-    /// is on.
+    /// replay protection, e.g. by remembering [`WebhookEvent::id`]s (a
+    /// [`ReplayGuard`](super::ReplayGuard) then remembers them until its capacity evicts
+    /// them, not for a time). Default: the check is on.
     #[must_use]
     pub fn disable_timestamp_check(mut self) -> Self {
         self.tolerance = None;
         self
+    }
+
+    /// The timestamp tolerance, `None` when the check is
+    /// [disabled](Self::disable_timestamp_check).
+    pub fn timestamp_tolerance(&self) -> Option<Duration> {
+        self.tolerance
     }
 
     /// Verifies a delivery from its headers (`webhook-id`, `webhook-timestamp`,

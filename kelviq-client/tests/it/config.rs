@@ -232,3 +232,88 @@ async fn no_error_kind_shows_the_token() {
         assert!(!shown.contains(secret), "{shown}");
     }
 }
+
+#[test]
+fn http_base_urls_are_refused_for_hosts_that_are_not_loopback() {
+    let build = |api: &str, edge: &str, allow: Option<bool>| {
+        let builder = Kelviq::builder()
+            .access_token("sk_test_abc")
+            .api_url(api)
+            .edge_url(edge);
+        match allow {
+            Some(allow) => builder.allow_insecure_http(allow),
+            None => builder,
+        }
+        .build()
+    };
+
+    for (api, edge, host) in [
+        (
+            "http://api.example.test",
+            "https://edge.example.test",
+            "api.example.test",
+        ),
+        (
+            "https://api.example.test",
+            "http://10.1.2.3:8080/",
+            "10.1.2.3",
+        ),
+    ] {
+        for allow in [None, Some(false)] {
+            let error = build(api, edge, allow).unwrap_err();
+            let Error::Config(message) = &error else {
+                panic!("{error:?}");
+            };
+            assert!(message.contains(host), "{message}");
+            assert!(message.contains("http://"), "{message}");
+        }
+        let kelviq = build(api, edge, Some(true)).unwrap();
+        assert_eq!(kelviq.api_url(), api.trim_end_matches('/'));
+        assert_eq!(kelviq.edge_url(), edge.trim_end_matches('/'));
+    }
+
+    // The environment variables follow the same rule.
+    let error = Kelviq::from_env_with(env(&[
+        ("KELVIQ_API_KEY", "k"),
+        ("KELVIQ_BASE_URL", "http://kelviq.internal"),
+        ("KELVIQ_EDGE_URL", "http://kelviq.internal:81"),
+    ]))
+    .unwrap_err();
+    assert!(error.to_string().contains("kelviq.internal"), "{error}");
+}
+
+#[tokio::test]
+async fn http_on_a_loopback_host_needs_no_option() {
+    let setup = Setup::start().await;
+    for (api, edge) in [
+        (
+            setup.mock.url().to_owned(),
+            setup.mock.edge_url().to_owned(),
+        ),
+        (
+            setup.mock.url().replace("127.0.0.1", "localhost"),
+            setup.mock.edge_url().replace("127.0.0.1", "localhost"),
+        ),
+        (
+            format!("http://[::1]:{}", setup.mock.api_addr().port()),
+            format!("http://[::1]:{}", setup.mock.edge_addr().port()),
+        ),
+    ] {
+        let kelviq = Kelviq::builder()
+            .access_token(setup.mock.token())
+            .api_url(&api)
+            .edge_url(&edge)
+            .build()
+            .unwrap();
+        assert_eq!(kelviq.api_url(), api);
+    }
+    // And the mock on 127.0.0.1 answers such a client.
+    assert!(
+        setup
+            .kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap()
+    );
+}

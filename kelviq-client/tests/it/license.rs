@@ -192,3 +192,42 @@ async fn invalid_license_parameters_are_refused_before_any_request() {
     );
     assert!(setup.mock.journal().is_empty());
 }
+
+#[tokio::test]
+async fn the_license_key_is_not_in_debug_output() {
+    let setup = Setup::start().await;
+    let license = setup.kelviq.license();
+    let params = ActivateLicense::new(KEY).instance_name("build-box");
+    let params_debug = format!("{params:?}");
+    assert!(!params_debug.contains(KEY), "{params_debug}");
+    assert!(params_debug.contains("***"), "{params_debug}");
+
+    let activation = license.activate(params).await.unwrap();
+    assert_eq!(
+        activation.license.license_key, KEY,
+        "the field keeps the key"
+    );
+    let validation = license
+        .validate(KEY, Some(&activation.instance_id))
+        .await
+        .unwrap();
+    for debug in [
+        format!("{activation:?}"),
+        format!("{activation:#?}"),
+        format!("{:?}", activation.license),
+        format!("{validation:?}"),
+    ] {
+        assert!(!debug.contains(KEY), "{debug}");
+        assert!(debug.contains("license_key: \"***\""), "{debug}");
+        assert!(
+            debug.contains(&activation.license.id),
+            "other fields stay: {debug}"
+        );
+    }
+
+    let summary: kelviq_client::models::LicenseSummary =
+        serde_json::from_value(json!({"id": "lic_1", "licenseKey": KEY})).unwrap();
+    let debug = format!("{summary:?}");
+    assert!(!debug.contains(KEY), "{debug}");
+    assert!(debug.contains("lic_1"), "{debug}");
+}

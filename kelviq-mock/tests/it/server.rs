@@ -252,6 +252,95 @@ async fn the_journal_records_each_request_without_the_token() {
 }
 
 #[tokio::test]
+async fn the_journal_keeps_the_last_n_requests_and_truncates_big_bodies() {
+    let api = Api::with(
+        MockServer::builder()
+            .journal_capacity(3)
+            .journal_body_limit(32),
+    )
+    .await;
+    for value in 1..=4 {
+        api.post("/api/v1/report/usage/", usage(value))
+            .await
+            .expect(201);
+    }
+    api.get("/api/v1/nowhere/").await.expect(404);
+
+    let journal = api.mock.journal();
+    assert_eq!(
+        journal
+            .iter()
+            .map(|request| request.seq)
+            .collect::<Vec<_>>(),
+        [2, 3, 4],
+        "the oldest two were dropped"
+    );
+    assert_eq!(api.mock.journal_dropped(), 2);
+    assert_eq!(
+        journal
+            .iter()
+            .map(|request| request.status())
+            .collect::<Vec<_>>(),
+        [Some(201), Some(201), Some(404)],
+        "routes and outcomes still reach the kept entries"
+    );
+    assert_eq!(journal[0].route, Some(Route::ReportUsage));
+    assert_eq!(
+        api.mock.calls(Route::ReportUsage),
+        2,
+        "counts cover kept entries"
+    );
+    assert_eq!(
+        api.mock.usage_total("cust_pro", "api-calls"),
+        12 + 1 + 2 + 3 + 4,
+        "the state is not the journal's: nothing dropped there"
+    );
+
+    // Bodies over the limit are kept truncated; the route saw all of it.
+    let full = serde_json::to_vec(&usage(3)).unwrap();
+    let kept = &journal[1];
+    assert!(kept.body_truncated());
+    assert_eq!(kept.body_len, full.len());
+    assert_eq!(kept.body.len(), 32);
+    assert_eq!(kept.body[..], full[..32]);
+    assert_eq!(kept.json(), None);
+    assert!(!journal[2].body_truncated());
+
+    api.mock.clear_journal();
+    api.get("/api/v1/nowhere/").await.expect(404);
+    assert_eq!(
+        api.mock.journal()[0].seq,
+        5,
+        "sequence numbers keep counting"
+    );
+}
+
+#[tokio::test]
+async fn the_journal_has_bounded_defaults() {
+    assert_eq!(kelviq_mock::DEFAULT_JOURNAL_CAPACITY, 10_000);
+    assert_eq!(kelviq_mock::DEFAULT_JOURNAL_BODY_LIMIT, 64 * 1024);
+    let api = Api::start().await;
+    let big = json!({"name": "x".repeat(100 * 1024), "customer_id": "c_big"});
+    api.post("/api/v1/customers/", big.clone())
+        .await
+        .expect(201);
+    let request = &api.mock.journal()[0];
+    assert_eq!(request.body.len(), 64 * 1024);
+    assert_eq!(request.body_len, serde_json::to_vec(&big).unwrap().len());
+}
+
+#[tokio::test]
+async fn a_journal_of_capacity_zero_keeps_nothing() {
+    let api = Api::with(MockServer::builder().journal_capacity(0)).await;
+    api.post("/api/v1/report/usage/", usage(1))
+        .await
+        .expect(201);
+    assert!(api.mock.journal().is_empty());
+    assert_eq!(api.mock.journal_dropped(), 1);
+    assert_eq!(api.mock.usage_total("cust_pro", "api-calls"), 13);
+}
+
+#[tokio::test]
 async fn path_parameters_are_decoded_in_the_journal() {
     let api = Api::start().await;
     api.get("/api/v1/customers/a%2Fb%20c%3F%23%25%E2%82%AC/")
