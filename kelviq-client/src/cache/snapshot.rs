@@ -60,7 +60,11 @@ impl Snapshot {
             let fetched = entitlement.usage().unwrap_or(0);
             applied.store(value.saturating_sub(fetched), Ordering::Relaxed);
         } else {
-            applied.fetch_add(value, Ordering::Relaxed);
+            // Saturating: a huge amount pins the usage at a bound (a hard limit then denies)
+            // instead of wrapping round to a small or negative usage.
+            let _ = applied.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |applied| {
+                Some(applied.saturating_add(value))
+            });
         }
     }
 
@@ -203,5 +207,23 @@ mod tests {
             Some(4)
         );
         assert!(!snapshot.has_access("unknown"));
+    }
+
+    #[test]
+    fn huge_amounts_saturate_and_keep_the_hard_limit() {
+        let snapshot = snapshot();
+        snapshot.apply_usage("calls", i64::MAX, false);
+        snapshot.apply_usage("calls", i64::MAX, false);
+        assert!(!snapshot.has_access("calls"));
+        assert_eq!(snapshot.get("calls").unwrap().usage(), Some(i64::MAX));
+        assert_eq!(snapshot.get("calls").unwrap().remaining(), Some(0));
+        snapshot.apply_usage("calls", i64::MIN, true);
+        snapshot.apply_usage("calls", i64::MIN, false);
+        assert!(snapshot.has_access("calls"));
+        assert_eq!(snapshot.get("calls").unwrap().usage(), Some(i64::MIN + 7));
+        assert_eq!(
+            snapshot.to_entitlements().get("calls").unwrap().remaining(),
+            Some(i64::MAX)
+        );
     }
 }

@@ -134,7 +134,7 @@ impl Entitlement {
         }
         self.remaining = self
             .usage_limit
-            .map(|limit| (limit - self.current_usage.unwrap_or(0)).max(0));
+            .map(|limit| limit.saturating_sub(self.current_usage.unwrap_or(0)).max(0));
         let limit_reached = self.hard_limit && self.remaining == Some(0);
         self.has_access = !limit_reached && self.items.iter().any(|item| item.has_access);
     }
@@ -159,7 +159,9 @@ impl Entitlement {
                     self.current_usage.unwrap_or(0).saturating_add(value)
                 };
                 self.current_usage = Some(usage);
-                self.remaining = self.usage_limit.map(|limit| (limit - usage).max(0));
+                self.remaining = self
+                    .usage_limit
+                    .map(|limit| limit.saturating_sub(usage).max(0));
             }
             _ => {}
         }
@@ -182,7 +184,9 @@ impl Entitlement {
             return self.has_access;
         }
         let usage = self.current_usage.unwrap_or(0).saturating_add(delta);
-        let remaining = self.usage_limit.map(|limit| (limit - usage).max(0));
+        let remaining = self
+            .usage_limit
+            .map(|limit| limit.saturating_sub(usage).max(0));
         let limit_reached = self.hard_limit && remaining == Some(0);
         !limit_reached && self.items.iter().any(|item| item.has_access)
     }
