@@ -396,4 +396,42 @@ mod tests {
             2 * i128::from(i64::MIN)
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn units_are_exact_through_take_and_put_back(
+            steps in proptest::collection::vec(
+                (0usize..3, proptest::prop_oneof![
+                    proptest::strategy::Just(i64::MAX),
+                    proptest::strategy::Just(i64::MIN),
+                    proptest::num::i64::ANY,
+                ], proptest::bool::ANY),
+                0..24,
+            )
+        ) {
+            let mut pending = Pending::default();
+            let now = Instant::now();
+            let mut recorded: i128 = 0;
+            let mut delivered: i128 = 0;
+            for (key, amount, deliver) in steps {
+                let added = pending.add("c", ["f", "g", "h"][key], amount, 2);
+                if added != Added::Full {
+                    recorded += i128::from(amount);
+                }
+                for batch in pending.take_due(now) {
+                    if deliver {
+                        delivered += i128::from(batch.line.units);
+                        pending.settled(1);
+                    } else {
+                        pending.put_back(batch, now);
+                    }
+                }
+                proptest::prop_assert_eq!(recorded, delivered + pending.units());
+                proptest::prop_assert!(pending.keys() <= 2);
+            }
+            let (lines, _) = pending.drain();
+            let rest: i128 = lines.iter().map(|line| i128::from(line.units)).sum();
+            proptest::prop_assert_eq!(recorded, delivered + rest);
+        }
+    }
 }

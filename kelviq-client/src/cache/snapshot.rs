@@ -226,4 +226,36 @@ mod tests {
             Some(i64::MAX)
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn applied_usage_saturates_never_wraps(
+            amounts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(i64::MAX),
+                    proptest::strategy::Just(i64::MIN),
+                    proptest::num::i64::ANY,
+                    0i64..100,
+                ],
+                0..16,
+            )
+        ) {
+            let snapshot = snapshot();
+            let mut expected: i64 = 0;
+            for &amount in &amounts {
+                snapshot.apply_usage("calls", amount, false);
+                expected = expected.saturating_add(amount);
+                let _ = snapshot.has_access("calls");
+                let _ = snapshot.to_entitlements();
+            }
+            let usage = snapshot.get("calls").and_then(|e| e.usage());
+            proptest::prop_assert_eq!(usage, Some(7i64.saturating_add(expected)));
+            // Only non-negative amounts: the usage is their sum, pinned at the bound, and a
+            // hard limit denies once it is reached.
+            if amounts.iter().all(|&a| a >= 0) {
+                let sum: i128 = amounts.iter().map(|&a| i128::from(a)).sum();
+                proptest::prop_assert_eq!(snapshot.has_access("calls"), sum < 3);
+            }
+        }
+    }
 }
