@@ -59,8 +59,11 @@ impl Drop for Supervision {
 struct Asked {
     /// Flush callers to answer after the next complete flush.
     flushes: Vec<oneshot::Sender<()>>,
-    /// A shutdown: its deadline is already set, so that reports in flight are cut at it.
-    shutdown: Option<Option<oneshot::Sender<ShutdownReport>>>,
+    /// A shutdown was asked: its deadline is already set, so that reports in flight are
+    /// cut at it.
+    shutdown: bool,
+    /// Who waits for the shutdown's report (nobody when every handle is gone).
+    report: Option<oneshot::Sender<ShutdownReport>>,
 }
 
 impl Asked {
@@ -70,11 +73,12 @@ impl Asked {
             Some(Command::Flush(reply)) => self.flushes.push(reply),
             Some(Command::Shutdown { deadline, reply }) => {
                 shared.set_deadline(deadline);
-                self.shutdown = Some(reply);
+                self.shutdown = true;
+                self.report = reply;
             }
             None => {
                 shared.set_deadline(after(DROP_DEADLINE));
-                self.shutdown = Some(None);
+                self.shutdown = true;
             }
         }
     }
@@ -92,14 +96,14 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiv
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut asked = Asked::default();
     loop {
-        if asked.shutdown.is_none() && asked.flushes.is_empty() {
+        if !asked.shutdown && asked.flushes.is_empty() {
             tokio::select! {
                 _ = ticks.tick() => {}
                 () = shared.wake.notified() => {}
                 command = commands.recv() => asked.take(&shared, command),
             }
         }
-        if let Some(reply) = asked.shutdown.take() {
+        if asked.shutdown {
             let deadline = shared.deadline().unwrap_or_else(Instant::now);
             drain(&shared, deadline).await;
             let report = shared.close();
@@ -113,7 +117,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiv
             for flush in asked.flushes.drain(..) {
                 let _ = flush.send(());
             }
-            if let Some(reply) = reply {
+            if let Some(reply) = asked.report.take() {
                 let _ = reply.send(report);
             }
             return;
@@ -125,7 +129,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiv
             tokio::select! {
                 biased;
                 () = &mut flushing => break,
-                command = commands.recv(), if asked.shutdown.is_none() => {
+                command = commands.recv(), if !asked.shutdown => {
                     asked.take(&shared, command);
                 }
             }
