@@ -198,14 +198,25 @@ impl UsageMeter {
                 Added::New => {}
                 Added::Full => {
                     drop(pending);
-                    Counters::bump(&shared.counters.refused);
-                    tracing::debug!(
-                        customer_id,
-                        feature_id,
-                        amount,
-                        max_keys = shared.config.max_keys,
-                        "usage meter full: record of a new key refused"
-                    );
+                    let before = shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+                    if before == 0 {
+                        tracing::warn!(
+                            customer_id,
+                            feature_id,
+                            amount,
+                            max_keys = shared.config.max_keys,
+                            "usage meter full: records of new keys are refused (counted in \
+                             MeterStats::refused; logged at debug from now on)"
+                        );
+                    } else {
+                        tracing::debug!(
+                            customer_id,
+                            feature_id,
+                            amount,
+                            max_keys = shared.config.max_keys,
+                            "usage meter full: record of a new key refused"
+                        );
+                    }
                     return Err(Error::MeterFull {
                         what: "keys",
                         limit: shared.config.max_keys,
