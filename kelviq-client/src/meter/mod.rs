@@ -363,3 +363,48 @@ const MAX_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long past its deadline a shutdown waits for the task's report before reporting
 /// without it.
 const SHUTDOWN_MARGIN: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Kelviq;
+
+    #[tokio::test]
+    async fn a_panic_in_the_task_stops_the_meter_loudly() {
+        let kelviq = Kelviq::new("k").unwrap();
+        let shared = Arc::new(Shared::new(
+            Arc::clone(&kelviq.inner.transport),
+            Arc::clone(&kelviq.inner.cache),
+            MeterConfig::default(),
+        ));
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let meter = UsageMeter {
+            handle: Arc::new(Handle {
+                shared: Arc::clone(&shared),
+                commands,
+            }),
+        };
+        meter.record("c", "f", 3).unwrap();
+        let task = tokio::spawn(async move {
+            let run = worker::run(shared, receiver);
+            tokio::pin!(run);
+            // Poll it once, so that it is running (and supervised), then fail.
+            tokio::select! {
+                biased;
+                () = &mut run => {}
+                () = std::future::ready(()) => {}
+            }
+            panic!("a bug in the meter's task");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        assert!(meter.stats().stopped);
+        assert!(matches!(
+            meter.record("c", "f", 1),
+            Err(Error::MeterStopped)
+        ));
+        assert!(matches!(meter.flush().await, Err(Error::MeterStopped)));
+        let report = meter.shutdown(Duration::from_secs(1)).await;
+        assert_eq!(report.unsent[0].units, 3);
+        assert_eq!(report.stats.recorded, 3);
+    }
+}
