@@ -91,7 +91,7 @@
 //! let response = test::call_service(&app, test::TestRequest::get().uri("/reports").to_request()).await;
 //! assert_eq!(response.status(), 401);
 //!
-//! kelviq.usage_meter()?.flush().await; // one api-call for the one success (cust_pro had 12)
+//! kelviq.usage_meter()?.flush().await?; // one api-call for the one success (cust_pro had 12)
 //! assert_eq!(mock.usage_total("cust_pro", "api-calls"), 13);
 //! assert_eq!(mock.usage_total("cust_free", "api-calls"), 0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -75,6 +75,22 @@ pub enum Error {
     /// The usage meter has shut down and takes no more usage.
     #[error("the usage meter has shut down")]
     MeterClosed,
+    /// The usage meter's background task ended without a shutdown (it panicked, or its
+    /// tokio runtime stopped): nothing is delivered any more, so nothing more is recorded.
+    /// What it held is still in [`UsageMeter::stats`](crate::meter::UsageMeter::stats) and
+    /// [`UsageMeter::shutdown`](crate::meter::UsageMeter::shutdown)'s report.
+    #[error("the usage meter's background task stopped unexpectedly; usage is no longer delivered")]
+    MeterStopped,
+    /// The usage meter holds its maximum of pending keys (or queued events) and refused a
+    /// new one; nothing was recorded. Keys already pending still take records.
+    #[error("the usage meter is full ({limit} pending {what}); nothing was recorded")]
+    MeterFull {
+        /// `"keys"` or `"events"`.
+        what: &'static str,
+        /// The configured maximum ([`MeterConfig::max_keys`](crate::meter::MeterConfig::max_keys)
+        /// or [`MeterConfig::max_events`](crate::meter::MeterConfig::max_events)).
+        limit: usize,
+    },
     /// The blocking client was used where it cannot run.
     #[cfg(feature = "blocking")]
     #[error("{0}")]

@@ -97,7 +97,7 @@ impl Setup {
 
     /// The mock's total of `feature` for `customer` once the meter delivered everything.
     pub(crate) async fn usage(&self, customer: &str, feature: &str) -> i64 {
-        self.meter().flush().await;
+        self.meter().flush().await.unwrap();
         self.mock.usage_total(customer, feature)
     }
 }

@@ -165,7 +165,7 @@ async fn the_usage_recorder_records_what_the_handler_says() {
         .add_header("x-api-key", "pro-key")
         .await
         .assert_text("recorded");
-    app.meter().flush().await;
+    app.meter().flush().await.unwrap();
     assert_eq!(app.mock.usage_total("cust_pro", "api-calls"), 3);
 }
 
@@ -186,7 +186,7 @@ async fn an_amount_set_on_the_usage_recorder_is_metered_by_the_layer_on_success(
         .expect_failure()
         .await
         .assert_status_internal_server_error();
-    app.meter().flush().await;
+    app.meter().flush().await.unwrap();
     assert_eq!(app.mock.usage_total("cust_pro", "api-calls"), 30);
     assert_eq!(app.meter().stats().recorded, 30);
 }

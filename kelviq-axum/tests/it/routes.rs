@@ -78,7 +78,7 @@ async fn metering_counts_successes_until_the_limit_flips_access() {
         limited.json::<serde_json::Value>()["error"],
         "usage_limit_reached"
     );
-    app.meter().flush().await;
+    app.meter().flush().await.unwrap();
     assert_eq!(app.mock.usage_total("cust_free", "api-calls"), 5);
     assert_eq!(
         app.mock.calls(Route::Entitlements),
@@ -100,7 +100,7 @@ async fn the_first_requests_of_a_customer_share_one_call_to_kelviq() {
         response.assert_text("ok");
     }
     assert_eq!(app.mock.entitlement_calls("cust_pro"), 1);
-    app.meter().flush().await;
+    app.meter().flush().await.unwrap();
     assert_eq!(app.mock.usage_total("cust_pro", "api-calls"), 8);
 }
 
@@ -119,7 +119,7 @@ async fn a_failed_response_records_nothing_and_usage_amount_overrides() {
         .add_header("x-api-key", "pro-key")
         .await
         .assert_text("250 items");
-    app.meter().flush().await;
+    app.meter().flush().await.unwrap();
     assert_eq!(app.mock.usage_total("cust_pro", "api-calls"), 250);
     assert_eq!(app.meter().stats().recorded, 250);
 }

@@ -63,7 +63,7 @@ use tokio::time::Instant;
 
 pub use config::CacheConfig;
 pub use ledger::UsageLine;
-pub(crate) use ledger::{Batch, QueuedEvent, UsageLedger};
+pub(crate) use ledger::{Added, Batch, QueuedEvent, UsageLedger};
 pub use snapshot::{CachedEntitlements, Freshness, Snapshot};
 
 use crate::error::{Error, Result};

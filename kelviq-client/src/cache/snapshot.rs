@@ -78,7 +78,11 @@ impl Snapshot {
             let fetched = entitlement.usage().unwrap_or(0);
             applied.store(value.saturating_sub(fetched), Ordering::Relaxed);
         } else {
-            applied.fetch_add(value, Ordering::Relaxed);
+            // Saturating: a huge amount pins the usage at a bound (a hard limit then denies)
+            // instead of wrapping round to a small or negative usage.
+            let _ = applied.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |applied| {
+                Some(applied.saturating_add(value))
+            });
         }
     }
 
@@ -232,5 +236,55 @@ mod tests {
             Some(4)
         );
         assert!(!snapshot.has_access("unknown"));
+    }
+
+    #[test]
+    fn huge_amounts_saturate_and_keep_the_hard_limit() {
+        let snapshot = snapshot();
+        snapshot.apply_usage("calls", i64::MAX, false);
+        snapshot.apply_usage("calls", i64::MAX, false);
+        assert!(!snapshot.has_access("calls"));
+        assert_eq!(snapshot.get("calls").unwrap().usage(), Some(i64::MAX));
+        assert_eq!(snapshot.get("calls").unwrap().remaining(), Some(0));
+        snapshot.apply_usage("calls", i64::MIN, true);
+        snapshot.apply_usage("calls", i64::MIN, false);
+        assert!(snapshot.has_access("calls"));
+        assert_eq!(snapshot.get("calls").unwrap().usage(), Some(i64::MIN + 7));
+        assert_eq!(
+            snapshot.to_entitlements().get("calls").unwrap().remaining(),
+            Some(i64::MAX)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn applied_usage_saturates_never_wraps(
+            amounts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(i64::MAX),
+                    proptest::strategy::Just(i64::MIN),
+                    proptest::num::i64::ANY,
+                    0i64..100,
+                ],
+                0..16,
+            )
+        ) {
+            let snapshot = snapshot();
+            let mut expected: i64 = 0;
+            for &amount in &amounts {
+                snapshot.apply_usage("calls", amount, false);
+                expected = expected.saturating_add(amount);
+                let _ = snapshot.has_access("calls");
+                let _ = snapshot.to_entitlements();
+            }
+            let usage = snapshot.get("calls").and_then(|e| e.usage());
+            proptest::prop_assert_eq!(usage, Some(7i64.saturating_add(expected)));
+            // Only non-negative amounts: the usage is their sum, pinned at the bound, and a
+            // hard limit denies once it is reached.
+            if amounts.iter().all(|&a| a >= 0) {
+                let sum: i128 = amounts.iter().map(|&a| i128::from(a)).sum();
+                proptest::prop_assert_eq!(snapshot.has_access("calls"), sum < 3);
+            }
+        }
     }
 }

@@ -104,6 +104,10 @@ impl Gate {
     /// the context ([`RequestContext::set_usage_amount`]), else the configured one — of the
     /// metered feature, applied to the snapshot the request was gated with.
     ///
+    /// A negative per-response amount is refused ([`Metered::Refused`]): logged at `warn`,
+    /// counted in [`MeterStats::refused_amounts`](crate::meter::MeterStats::refused_amounts),
+    /// nothing metered.
+    ///
     /// Never waits: the meter only adds to a pending total, delivered in the background. A
     /// failure to record is logged and returned, never raised: the response is made.
     pub fn finish(
@@ -124,6 +128,17 @@ impl Gate {
             .unwrap_or(spec.amount);
         if amount == 0 {
             return Metered::Zero;
+        }
+        if amount < 0 {
+            // A handler's amount is usage consumed: a negative one would hand quota back
+            // (locally and at Kelviq). Refused, logged and counted; nothing is metered.
+            self.inner.meter.refuse_amount();
+            tracing::warn!(
+                feature = %spec.feature,
+                amount,
+                "negative per-response usage amount refused; nothing metered"
+            );
+            return Metered::Refused { amount };
         }
         let recorded = self.inner.meter.record_on(
             context.snapshot().map(|snapshot| &**snapshot),

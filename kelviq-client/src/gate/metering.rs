@@ -24,7 +24,17 @@ pub enum Metered {
     NotSuccess,
     /// The amount is zero: nothing to record.
     Zero,
+    /// The per-response amount ([`UsageAmount`](super::UsageAmount) or
+    /// [`RequestContext::set_usage_amount`](super::RequestContext::set_usage_amount)) is
+    /// negative: refused, logged at `warn` and counted in
+    /// [`MeterStats::refused_amounts`](crate::meter::MeterStats::refused_amounts); nothing
+    /// was recorded.
+    Refused {
+        /// The amount refused.
+        amount: i64,
+    },
     /// The meter refused the usage ([`Error::MeterClosed`] after shutdown,
+    /// [`Error::MeterStopped`] once its task is gone, [`Error::MeterFull`] at its key cap,
     /// [`Error::Validation`] for an empty customer id); it was logged at `error` level.
     Failed(Error),
 }

@@ -31,6 +31,8 @@ pub(crate) struct Request {
     pub(crate) replay_safe: bool,
     /// No attempt lasts, and no retry starts, past this instant.
     pub(crate) deadline: Option<tokio::time::Instant>,
+    /// Whether the client's [`RetryPolicy`](crate::RetryPolicy) applies (else one attempt).
+    pub(crate) retry: bool,
 }
 
 impl Request {
@@ -52,6 +54,7 @@ impl Request {
             body: None,
             replay_safe,
             deadline: None,
+            retry: true,
         }
     }
 
@@ -84,6 +87,13 @@ impl Request {
     /// Bounds the whole call, retries included, by `deadline` (if any).
     pub(crate) fn deadline(mut self, deadline: Option<tokio::time::Instant>) -> Self {
         self.deadline = deadline;
+        self
+    }
+
+    /// Whether the client's retry policy applies (`false`: one attempt only, for callers
+    /// with their own bookkeeping and a deadline to keep, like the usage meter's shutdown).
+    pub(crate) fn retry(mut self, retry: bool) -> Self {
+        self.retry = retry;
         self
     }
 

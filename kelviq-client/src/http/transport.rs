@@ -85,9 +85,13 @@ impl Transport {
             if let Some(status) = error.status() {
                 span.record("status", status.as_u16());
             }
-            let delay = self
+            let delay = request
                 .retry
-                .delay(retry, &error, &request.method, request.replay_safe)
+                .then(|| {
+                    self.retry
+                        .delay(retry, &error, &request.method, request.replay_safe)
+                })
+                .flatten()
                 .filter(|delay| {
                     request.deadline.is_none_or(|deadline| {
                         Instant::now()

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+/// The longest flush interval or backoff accepted: a day.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How the client's usage meter delivers usage; given to
 /// [`KelviqBuilder::usage_meter`](crate::KelviqBuilder::usage_meter).
 ///
@@ -15,6 +18,7 @@ use crate::error::{Error, Result};
 /// let config = MeterConfig::default()
 ///     .flush_interval(Duration::from_millis(500))
 ///     .max_pending_keys(5_000)
+///     .max_keys(50_000)
 ///     .concurrency(16);
 /// # let _ = config;
 /// ```
@@ -23,18 +27,23 @@ use crate::error::{Error, Result};
 pub struct MeterConfig {
     pub(crate) flush_interval: Duration,
     pub(crate) max_pending_keys: usize,
+    pub(crate) max_keys: usize,
+    pub(crate) max_events: usize,
     pub(crate) concurrency: usize,
     pub(crate) retry_backoff: Duration,
     pub(crate) max_retry_backoff: Duration,
 }
 
 impl Default for MeterConfig {
-    /// A flush every second (early at 1,000 pending keys), 8 reports in flight, retries
-    /// backing off from 100 ms up to 10 s.
+    /// A flush every second (early at 1,000 pending keys), at most 100,000 pending keys
+    /// and 10,000 queued events, 8 reports in flight, retries backing off from 100 ms up
+    /// to 10 s.
     fn default() -> Self {
         MeterConfig {
             flush_interval: Duration::from_secs(1),
             max_pending_keys: 1_000,
+            max_keys: 100_000,
+            max_events: 10_000,
             concurrency: 8,
             retry_backoff: Duration::from_millis(100),
             max_retry_backoff: Duration::from_secs(10),
@@ -43,15 +52,37 @@ impl Default for MeterConfig {
 }
 
 impl MeterConfig {
-    /// How often pending usage is sent (default 1 s; must not be zero).
+    /// How often pending usage is sent (default 1 s; must be more than zero and at most a
+    /// day, else `build()` fails with [`Error::Config`]).
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.flush_interval = interval;
         self
     }
 
     /// Flush early once this many (customer, feature) keys are pending (default 1,000).
+    /// A soft threshold; the hard cap is [`MeterConfig::max_keys`].
     pub fn max_pending_keys(mut self, keys: usize) -> Self {
         self.max_pending_keys = keys;
+        self
+    }
+
+    /// The most (customer, feature) keys pending at once, in flight included (default
+    /// 100,000; must not be zero). At the cap, a record of a **new** key is refused with
+    /// [`Error::MeterFull`] and counted in [`MeterStats::refused`](super::MeterStats::refused);
+    /// records of keys already pending still add to them, and nothing pending is ever
+    /// dropped. Memory for pending usage stays bounded whatever Kelviq does.
+    pub fn max_keys(mut self, keys: usize) -> Self {
+        self.max_keys = keys;
+        self
+    }
+
+    /// The most events queued at once, in flight included (default 10,000; must not be
+    /// zero). At the cap, [`UsageMeter::record_event`](super::UsageMeter::record_event)
+    /// fails with [`Error::MeterFull`] and counts it in
+    /// [`MeterStats::events_refused`](super::MeterStats::events_refused); queued events
+    /// are never dropped.
+    pub fn max_events(mut self, events: usize) -> Self {
+        self.max_events = events;
         self
     }
 
@@ -62,7 +93,8 @@ impl MeterConfig {
     }
 
     /// The backoff ceiling after the first refused attempt of a key, doubled after each
-    /// further one (default 100 ms), up to `max` (default 10 s).
+    /// further one (default 100 ms), up to `max` (default 10 s). Both at most a day, else
+    /// `build()` fails with [`Error::Config`].
     pub fn retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.retry_backoff = initial;
         self.max_retry_backoff = max;
@@ -73,12 +105,29 @@ impl MeterConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for a zero flush interval or concurrency.
+    /// [`Error::Config`] for a zero flush interval, concurrency, key or event cap, and
+    /// for a flush interval or backoff longer than a day.
     pub(crate) fn validate(&self) -> Result<()> {
         if self.flush_interval.is_zero() || self.concurrency == 0 {
             return Err(Error::Config(
                 "the meter's flush interval and concurrency must be greater than zero".to_owned(),
             ));
+        }
+        if self.max_keys == 0 || self.max_events == 0 {
+            return Err(Error::Config(
+                "the meter's max_keys and max_events must be greater than zero".to_owned(),
+            ));
+        }
+        for (name, value) in [
+            ("flush interval", self.flush_interval),
+            ("retry backoff", self.retry_backoff),
+            ("maximum retry backoff", self.max_retry_backoff),
+        ] {
+            if value > MAX_DURATION {
+                return Err(Error::Config(format!(
+                    "the meter's {name} must be at most a day, got {value:?}"
+                )));
+            }
         }
         Ok(())
     }

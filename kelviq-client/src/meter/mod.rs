@@ -24,6 +24,31 @@
 //! is also applied at once to the customer's cached entitlements (when the client has the
 //! entitlement cache), so access flips at a limit before any refresh.
 //!
+//! # Limits, and what a crash loses
+//!
+//! Pending usage lives **in process memory** (the usage ledger of the client's cache),
+//! bounded by [`MeterConfig::max_keys`] keys and [`MeterConfig::max_events`] events: at the
+//! cap a record of a new key (or a new event) fails with [`Error::MeterFull`] and is
+//! counted ([`MeterStats::refused`], [`MeterStats::events_refused`]), while keys already
+//! pending keep coalescing and nothing pending is dropped. A clean
+//! [`UsageMeter::shutdown`] hands back every unit it could not send. A crash (an abort, a
+//! `kill -9`, a panic that takes the process down) loses **what is pending at that
+//! moment**: at most one flush interval's worth of usage while Kelviq is healthy, more
+//! while it refuses or is down (the backlog keeps growing, up to the caps). Watch
+//! [`UsageMeter::stats`] (`pending`, `pending_keys`, `events_pending`) to know how much is
+//! exposed; the Redis tier (planned) makes pending usage durable across instances.
+//!
+//! Amounts never wrap: a key's pending total is kept wider than a report and sent in
+//! several reports when it outgrows one, the counters are `i128`, and usage applied to
+//! cached snapshots saturates. A `Retry-After` from Kelviq is honoured up to 60 s.
+//!
+//! If the background task ever ends without a shutdown (a bug, or its tokio runtime
+//! stopped), the meter does not pretend: [`UsageMeter::record`] and [`UsageMeter::flush`]
+//! fail with [`Error::MeterStopped`], [`MeterStats::stopped`] is set, units that were in
+//! flight count as unknown, and [`UsageMeter::shutdown`] still reports what is pending.
+//! It is not restarted: a task that died once would most likely die again, and a loud
+//! error is better than usage silently piling up.
+//!
 //! Events ([`UsageMeter::record_event`]) go through the meter too. They carry an
 //! idempotency key, so they are retried on unknown outcomes as well (up to 10 deliveries,
 //! then counted failed): delivered at least once, and de-duplicated by Kelviq — assuming
@@ -69,7 +94,7 @@ use tokio::time::Instant;
 pub use config::MeterConfig;
 pub use stats::{MeterStats, ShutdownReport, UsageLine};
 
-use crate::cache::{EntitlementCache, QueuedEvent, Snapshot};
+use crate::cache::{Added, EntitlementCache, QueuedEvent, Snapshot};
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::resources::{ReportEvent, require};
@@ -140,7 +165,9 @@ impl UsageMeter {
     /// # Errors
     ///
     /// [`Error::Validation`] for an empty id; [`Error::MeterClosed`] after
-    /// [`UsageMeter::shutdown`]. Nothing is recorded then.
+    /// [`UsageMeter::shutdown`]; [`Error::MeterStopped`] if the background task is gone;
+    /// [`Error::MeterFull`] for a new key when [`MeterConfig::max_keys`] keys are pending.
+    /// Nothing is recorded then.
     pub fn record(&self, customer_id: &str, feature_id: &str, amount: i64) -> Result<()> {
         self.record_on(None, customer_id, feature_id, amount)
     }
@@ -165,22 +192,70 @@ impl UsageMeter {
         let keys = {
             let mut pending = shared.cache.ledger().lock();
             // Checked under the lock: `close` drains under it, so no unit slips in after.
-            if shared.closed.load(Ordering::SeqCst) {
-                return Err(Error::MeterClosed);
+            self.usable(pending.events())?;
+            match pending.add(customer_id, feature_id, amount, shared.config.max_keys) {
+                Added::Coalesced => Counters::bump(&shared.counters.coalesced),
+                Added::New => {}
+                Added::Full => {
+                    drop(pending);
+                    let before = shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+                    if before == 0 {
+                        tracing::warn!(
+                            customer_id,
+                            feature_id,
+                            amount,
+                            max_keys = shared.config.max_keys,
+                            "usage meter full: records of new keys are refused (counted in \
+                             MeterStats::refused; logged at debug from now on)"
+                        );
+                    } else {
+                        tracing::debug!(
+                            customer_id,
+                            feature_id,
+                            amount,
+                            max_keys = shared.config.max_keys,
+                            "usage meter full: record of a new key refused"
+                        );
+                    }
+                    return Err(Error::MeterFull {
+                        what: "keys",
+                        limit: shared.config.max_keys,
+                    });
+                }
             }
-            if pending.add(customer_id, feature_id, amount) {
-                Counters::bump(&shared.counters.coalesced);
-            }
-            Counters::add(&shared.counters.recorded, amount);
+            shared.counters.units(|units| {
+                units.recorded = units.recorded.saturating_add(i128::from(amount));
+            });
             pending.keys()
         };
         shared
             .cache
             .apply_usage(snapshot, customer_id, feature_id, amount, false);
-        if keys >= shared.config.max_pending_keys {
+        if keys >= shared.config.max_pending_keys.min(shared.config.max_keys) {
             shared.wake.notify_one();
         }
         Ok(())
+    }
+
+    /// Whether records are taken: not after a shutdown, nor once the task is gone. Called
+    /// under the ledger's lock, which holds `queued_events` events.
+    fn usable(&self, queued_events: usize) -> Result<()> {
+        let shared = self.shared();
+        if shared.closed.load(Ordering::SeqCst) {
+            return Err(Error::MeterClosed);
+        }
+        if shared.stopped() || self.handle.commands.is_closed() {
+            // The task may be gone without its guard having run yet (a runtime that
+            // dropped it): say so once, here.
+            shared.stop_locked(queued_events);
+            return Err(Error::MeterStopped);
+        }
+        Ok(())
+    }
+
+    /// Counts a per-response amount a gate refused (negative).
+    pub(crate) fn refuse_amount(&self) {
+        Counters::bump(&self.shared().counters.refused_amounts);
     }
 
     /// Records an event, to be delivered at least once; returns its idempotency key
@@ -188,14 +263,24 @@ impl UsageMeter {
     ///
     /// # Errors
     ///
-    /// [`Error::Validation`] as for `report_event`; [`Error::MeterClosed`] after shutdown.
+    /// [`Error::Validation`] as for `report_event`; [`Error::MeterClosed`] after shutdown;
+    /// [`Error::MeterStopped`] if the background task is gone; [`Error::MeterFull`] when
+    /// [`MeterConfig::max_events`] events are queued or in flight.
     pub fn record_event(&self, mut event: ReportEvent) -> Result<String> {
         event.validate()?;
         let key = event.fill_defaults().to_owned();
         let shared = self.shared();
         let mut pending = shared.cache.ledger().lock();
-        if shared.closed.load(Ordering::SeqCst) {
-            return Err(Error::MeterClosed);
+        self.usable(pending.events())?;
+        let limit = shared.config.max_events;
+        if shared.counters.events_pending() >= u64::try_from(limit).unwrap_or(u64::MAX) {
+            drop(pending);
+            Counters::bump(&shared.counters.events_refused);
+            tracing::debug!(max_events = limit, "usage meter full: event refused");
+            return Err(Error::MeterFull {
+                what: "events",
+                limit,
+            });
         }
         pending.push_event(QueuedEvent {
             event,
@@ -211,7 +296,7 @@ impl UsageMeter {
         let shared = self.shared();
         // The pending set and the in-flight counter change together under the lock.
         let pending = shared.cache.ledger().lock();
-        shared.counters.snapshot(pending.units())
+        shared.counters.snapshot(pending.units(), pending.keys())
     }
 
     /// Whether the meter was shut down (records fail with [`Error::MeterClosed`]).
@@ -221,28 +306,51 @@ impl UsageMeter {
 
     /// Sends everything that is due now and waits for the outcomes (keys in backoff stay
     /// pending).
-    pub async fn flush(&self) {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MeterClosed`] after a shutdown; [`Error::MeterStopped`] if the background
+    /// task is gone.
+    pub async fn flush(&self) -> Result<()> {
         let (reply, done) = oneshot::channel();
-        if self.handle.commands.send(Command::Flush(reply)).is_ok() {
-            let _ = done.await;
+        if self.handle.commands.send(Command::Flush(reply)).is_ok() && done.await.is_ok() {
+            return Ok(());
         }
+        if self.is_closed() {
+            return Err(Error::MeterClosed);
+        }
+        self.shared().stop();
+        Err(Error::MeterStopped)
     }
 
     /// Sends what can be sent before `deadline` (waiting out backoffs that end before it),
-    /// stops the background task and reports what is left. No report starts after the
-    /// deadline and none outlasts it (one cut short by it counts as unknown); what was not
-    /// sent is returned. Later records fail with [`Error::MeterClosed`].
+    /// stops the background task and reports what is left. Returns within the deadline
+    /// (plus a few milliseconds of bookkeeping) whatever Kelviq does: no report starts
+    /// after it, reports sent during the shutdown go once, without the client's retries,
+    /// and a report still in flight at the deadline — periodic flushes included — is cut
+    /// short and counted unknown (it may have reached Kelviq). Every line not delivered is
+    /// in the report: `unsent` (never sent, safe to send again), `unknown`, `failed`. A
+    /// deadline beyond a day is cut to a day. Later records fail with
+    /// [`Error::MeterClosed`].
     pub async fn shutdown(&self, deadline: Duration) -> ShutdownReport {
         let (reply, report) = oneshot::channel();
         let now = Instant::now();
+        let deadline = now.checked_add(deadline.min(MAX_DEADLINE)).unwrap_or(now);
         let command = Command::Shutdown {
-            deadline: now.checked_add(deadline).unwrap_or(now + MAX_DEADLINE),
+            deadline,
             reply: Some(reply),
         };
-        if self.handle.commands.send(command).is_ok()
-            && let Ok(report) = report.await
-        {
-            return report;
+        if self.handle.commands.send(command).is_ok() {
+            // The task honours the deadline; the margin only guards against a task that
+            // cannot run (a blocked runtime), so that the caller's deadline still holds.
+            let guard = deadline.checked_add(SHUTDOWN_MARGIN).unwrap_or(deadline);
+            match tokio::time::timeout_at(guard, report).await {
+                Ok(Ok(report)) => return report,
+                Ok(Err(_)) => {}
+                Err(_) => tracing::warn!(
+                    "usage meter's task did not finish by the shutdown deadline;                      reporting what is pending now (units in flight stay counted pending)"
+                ),
+            }
         }
         // The task is gone (its runtime stopped, or an earlier shutdown): report as is.
         self.shared().close()
@@ -251,3 +359,52 @@ impl UsageMeter {
 
 /// The longest shutdown deadline honoured (a larger one is cut to it).
 const MAX_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How long past its deadline a shutdown waits for the task's report before reporting
+/// without it.
+const SHUTDOWN_MARGIN: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Kelviq;
+
+    #[tokio::test]
+    async fn a_panic_in_the_task_stops_the_meter_loudly() {
+        let kelviq = Kelviq::new("k").unwrap();
+        let shared = Arc::new(Shared::new(
+            Arc::clone(&kelviq.inner.transport),
+            Arc::clone(&kelviq.inner.cache),
+            MeterConfig::default(),
+        ));
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let meter = UsageMeter {
+            handle: Arc::new(Handle {
+                shared: Arc::clone(&shared),
+                commands,
+            }),
+        };
+        meter.record("c", "f", 3).unwrap();
+        let task = tokio::spawn(async move {
+            let run = worker::run(shared, receiver);
+            tokio::pin!(run);
+            // Poll it once, so that it is running (and supervised), then fail.
+            tokio::select! {
+                biased;
+                () = &mut run => {}
+                () = std::future::ready(()) => {}
+            }
+            panic!("a bug in the meter's task");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        assert!(meter.stats().stopped);
+        assert!(matches!(
+            meter.record("c", "f", 1),
+            Err(Error::MeterStopped)
+        ));
+        assert!(matches!(meter.flush().await, Err(Error::MeterStopped)));
+        let report = meter.shutdown(Duration::from_secs(1)).await;
+        assert_eq!(report.unsent[0].units, 3);
+        assert_eq!(report.stats.recorded, 3);
+    }
+}

@@ -1,9 +1,9 @@
 //! What the meter's handles and its background task share.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::config::MeterConfig;
@@ -22,8 +22,9 @@ pub(super) struct Shared {
     /// Wakes the task for an early flush.
     pub(super) wake: Notify,
     pub(super) closed: AtomicBool,
-    /// Set by a shutdown: no report starts, and none lasts, past it.
-    pub(super) deadline: Mutex<Option<Instant>>,
+    /// Set by a shutdown: no report starts, and none lasts, past it. A watch, so that
+    /// reports already in flight when the shutdown comes are cut at its deadline too.
+    pub(super) deadline: watch::Sender<Option<Instant>>,
 }
 
 impl Shared {
@@ -39,13 +40,84 @@ impl Shared {
             counters: Counters::default(),
             wake: Notify::new(),
             closed: AtomicBool::new(false),
-            deadline: Mutex::new(None),
+            deadline: watch::Sender::new(None),
         }
     }
 
     /// The shutdown deadline, once a shutdown started.
     pub(super) fn deadline(&self) -> Option<Instant> {
-        *self.deadline.lock().unwrap_or_else(PoisonError::into_inner)
+        *self.deadline.borrow()
+    }
+
+    /// Sets the shutdown deadline (an earlier one stays).
+    pub(super) fn set_deadline(&self, deadline: Instant) {
+        self.deadline.send_modify(|current| {
+            *current = Some(current.map_or(deadline, |current| current.min(deadline)));
+        });
+    }
+
+    /// Resolves once a shutdown deadline is set and reached; never otherwise.
+    pub(super) async fn deadline_reached(&self) {
+        let mut deadline = self.deadline.subscribe();
+        loop {
+            let current = *deadline.borrow_and_update();
+            match current {
+                Some(at) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => return,
+                        changed = deadline.changed() => if changed.is_err() {
+                            tokio::time::sleep_until(at).await;
+                            return;
+                        },
+                    }
+                }
+                None => {
+                    if deadline.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the background task ended without a shutdown.
+    pub(super) fn stopped(&self) -> bool {
+        self.counters.stopped.load(Ordering::SeqCst)
+    }
+
+    /// The task ended without a shutdown (a panic, or its runtime stopped): records fail
+    /// from now on, and units that were in flight — sent or not, nobody knows — count as
+    /// unknown, so that the units still balance.
+    pub(super) fn stop(&self) {
+        let pending = self.cache.ledger().lock();
+        self.stop_locked(pending.events());
+    }
+
+    /// [`Shared::stop`], for a caller holding the ledger's lock, with `queued_events`
+    /// events in it.
+    pub(super) fn stop_locked(&self, queued_events: usize) {
+        if self.closed.load(Ordering::SeqCst) || self.stopped() {
+            return;
+        }
+        self.counters.stopped.store(true, Ordering::SeqCst);
+        // Events in flight were lost with the task: given up.
+        let queued = u64::try_from(queued_events).unwrap_or(u64::MAX);
+        let lost_events = self.counters.events_pending().saturating_sub(queued);
+        self.counters
+            .events_failed
+            .fetch_add(lost_events, Ordering::Relaxed);
+        let mut lost = 0;
+        self.counters.units(|units| {
+            lost = units.in_flight;
+            units.unknown = units.unknown.saturating_add(units.in_flight);
+            units.in_flight = 0;
+        });
+        tracing::error!(
+            units_in_flight = %lost,
+            events_in_flight = lost_events,
+            "usage meter's background task stopped unexpectedly; records now fail \
+             (units in flight counted unknown, pending units kept for the shutdown report)"
+        );
     }
 
     /// Stops taking usage and reports what is left.
@@ -61,7 +133,7 @@ impl Shared {
             unsent_events,
             unknown: Counters::lines(&self.counters.unknown_lines),
             failed: Counters::lines(&self.counters.failed_lines),
-            stats: self.counters.snapshot(waiting),
+            stats: self.counters.snapshot(waiting, 0),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What the meter counted: every recorded unit ends as sent, pending, failed or unknown.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 pub use crate::cache::UsageLine;
 use crate::resources::ReportEvent;
@@ -9,14 +9,15 @@ use crate::resources::ReportEvent;
 /// A snapshot of the meter's counters.
 ///
 /// Units balance: `recorded == sent + failed + unknown + pending`, each counted on its own
-/// (`pending` is what the pending set holds plus what is in flight).
+/// (`pending` is what the pending set holds plus what is in flight). Unit totals are
+/// `i128`: every record is an `i64`, so no sequence of records can wrap them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct MeterStats {
     /// Units recorded with [`UsageMeter::record`](super::UsageMeter::record).
-    pub recorded: i64,
+    pub recorded: i128,
     /// Units Kelviq confirmed.
-    pub sent: i64,
+    pub sent: i128,
     /// Usage reports Kelviq confirmed (one per key per flush, whatever the records).
     pub sent_requests: u64,
     /// Records merged into a key that was already pending.
@@ -25,12 +26,22 @@ pub struct MeterStats {
     /// pending to be retried.
     pub retried: u64,
     /// Units Kelviq refused (`4xx`): logged with the response, never retried.
-    pub failed: i64,
+    pub failed: i128,
     /// Units whose report may or may not have counted (timeout, dropped connection, `5xx`
-    /// other than `503`): logged, never retried, so never counted twice.
-    pub unknown: i64,
+    /// other than `503`, a send cut short by the shutdown deadline): logged, never
+    /// retried, so never counted twice.
+    pub unknown: i128,
     /// Units recorded and not yet settled (waiting, or in flight).
-    pub pending: i64,
+    pub pending: i128,
+    /// (customer, feature) keys waiting in the pending set (not those in flight); never
+    /// more than [`MeterConfig::max_keys`](super::MeterConfig::max_keys).
+    pub pending_keys: u64,
+    /// Records refused because the pending set was full
+    /// ([`Error::MeterFull`](crate::Error::MeterFull)); not counted in `recorded`.
+    pub refused: u64,
+    /// Per-response amounts a [`Gate`](crate::gate::Gate) refused to meter (negative):
+    /// logged, nothing recorded.
+    pub refused_amounts: u64,
     /// Events recorded with [`UsageMeter::record_event`](super::UsageMeter::record_event).
     pub events_recorded: u64,
     /// Events Kelviq confirmed.
@@ -38,10 +49,17 @@ pub struct MeterStats {
     /// Event deliveries retried (events carry an idempotency key, so any retryable failure
     /// is retried).
     pub events_retried: u64,
-    /// Events Kelviq refused (`4xx`).
+    /// Events Kelviq refused (`4xx`), or given up after their last attempt.
     pub events_failed: u64,
     /// Events recorded and not yet settled.
     pub events_pending: u64,
+    /// Events refused because the queue was full
+    /// ([`Error::MeterFull`](crate::Error::MeterFull)); not counted in `events_recorded`.
+    pub events_refused: u64,
+    /// The background task ended without a shutdown (a panic, or its runtime stopped):
+    /// nothing is delivered any more and records fail with
+    /// [`Error::MeterStopped`](crate::Error::MeterStopped).
+    pub stopped: bool,
 }
 
 /// What [`UsageMeter::shutdown`](super::UsageMeter::shutdown) could not deliver, and the
@@ -66,29 +84,40 @@ pub struct ShutdownReport {
 /// The most unknown or failed lines kept for the shutdown report; the counters go on.
 const MAX_LINES: usize = 10_000;
 
+/// The unit totals, changed together under one lock (always taken after the ledger's).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Units {
+    pub(crate) recorded: i128,
+    pub(crate) sent: i128,
+    pub(crate) failed: i128,
+    pub(crate) unknown: i128,
+    /// Units taken out of the pending set and not yet settled.
+    pub(crate) in_flight: i128,
+}
+
 /// The live counters.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) recorded: AtomicI64,
-    pub(crate) sent: AtomicI64,
+    pub(crate) units: Mutex<Units>,
     pub(crate) sent_requests: AtomicU64,
     pub(crate) coalesced: AtomicU64,
     pub(crate) retried: AtomicU64,
-    pub(crate) failed: AtomicI64,
-    pub(crate) unknown: AtomicI64,
-    /// Units taken out of the pending set and not yet settled.
-    pub(crate) in_flight: AtomicI64,
+    pub(crate) refused: AtomicU64,
+    pub(crate) refused_amounts: AtomicU64,
     pub(crate) events_recorded: AtomicU64,
     pub(crate) events_sent: AtomicU64,
     pub(crate) events_retried: AtomicU64,
     pub(crate) events_failed: AtomicU64,
+    pub(crate) events_refused: AtomicU64,
+    pub(crate) stopped: AtomicBool,
     pub(crate) unknown_lines: Mutex<Vec<UsageLine>>,
     pub(crate) failed_lines: Mutex<Vec<UsageLine>>,
 }
 
 impl Counters {
-    pub(crate) fn add(counter: &AtomicI64, units: i64) {
-        counter.fetch_add(units, Ordering::Relaxed);
+    /// Changes the unit totals.
+    pub(crate) fn units(&self, change: impl FnOnce(&mut Units)) {
+        change(&mut self.units.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     pub(crate) fn bump(counter: &AtomicU64) {
@@ -97,46 +126,46 @@ impl Counters {
 
     /// Keeps a line for the shutdown report, up to a bound.
     pub(crate) fn keep(lines: &Mutex<Vec<UsageLine>>, line: UsageLine) {
-        let mut lines = lines
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
         if lines.len() < MAX_LINES {
             lines.push(line);
         }
     }
 
     pub(crate) fn lines(lines: &Mutex<Vec<UsageLine>>) -> Vec<UsageLine> {
-        lines
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        lines.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// The counters, with `waiting` units in the pending set.
-    pub(crate) fn snapshot(&self, waiting: i64) -> MeterStats {
-        let load = |counter: &AtomicI64| counter.load(Ordering::Relaxed);
+    /// Events recorded and not settled (queued or in flight).
+    pub(crate) fn events_pending(&self) -> u64 {
         let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let recorded = load(&self.recorded);
-        let sent = load(&self.sent);
-        let failed = load(&self.failed);
-        let unknown = load(&self.unknown);
-        let events_recorded = count(&self.events_recorded);
-        let events_sent = count(&self.events_sent);
-        let events_failed = count(&self.events_failed);
+        count(&self.events_recorded)
+            .saturating_sub(count(&self.events_sent).saturating_add(count(&self.events_failed)))
+    }
+
+    /// The counters, with `waiting` units in `keys` keys in the pending set.
+    pub(crate) fn snapshot(&self, waiting: i128, keys: usize) -> MeterStats {
+        let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let units = *self.units.lock().unwrap_or_else(PoisonError::into_inner);
         MeterStats {
-            recorded,
-            sent,
+            recorded: units.recorded,
+            sent: units.sent,
             sent_requests: count(&self.sent_requests),
             coalesced: count(&self.coalesced),
             retried: count(&self.retried),
-            failed,
-            unknown,
-            pending: waiting + load(&self.in_flight),
-            events_recorded,
-            events_sent,
+            failed: units.failed,
+            unknown: units.unknown,
+            pending: waiting.saturating_add(units.in_flight),
+            pending_keys: u64::try_from(keys).unwrap_or(u64::MAX),
+            refused: count(&self.refused),
+            refused_amounts: count(&self.refused_amounts),
+            events_recorded: count(&self.events_recorded),
+            events_sent: count(&self.events_sent),
             events_retried: count(&self.events_retried),
-            events_failed,
-            events_pending: events_recorded.saturating_sub(events_sent + events_failed),
+            events_failed: count(&self.events_failed),
+            events_pending: self.events_pending(),
+            events_refused: count(&self.events_refused),
+            stopped: self.stopped.load(Ordering::SeqCst),
         }
     }
 }

@@ -34,61 +34,119 @@ const DROP_DEADLINE: Duration = Duration::from_secs(5);
 /// The longest wait the worker schedules (a longer `Retry-After` or interval is cut to it).
 const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The longest `Retry-After` the meter honours (a longer one is cut to it).
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// `delay` from now, at most [`MAX_WAIT`]: never overflows.
 fn after(delay: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(delay.min(MAX_WAIT)).unwrap_or(now)
 }
 
-/// Runs until shut down, or until every handle is gone (then drains for a short while).
-pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Command>) {
-    // The first flush comes one interval after the start (an interval's first tick would
-    // fire at once).
-    let interval = shared.config.flush_interval;
-    let mut ticks = tokio::time::interval_at(after(interval), interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let command = tokio::select! {
-            _ = ticks.tick() => None,
-            () = shared.wake.notified() => None,
-            command = commands.recv() => Some(command.unwrap_or(Command::Shutdown {
-                deadline: after(DROP_DEADLINE),
-                reply: None,
-            })),
-        };
+/// Marks the meter stopped if the task ends without a shutdown: a panic unwinds through
+/// it, a runtime that stops drops it.
+struct Supervision(Arc<Shared>);
+
+impl Drop for Supervision {
+    fn drop(&mut self) {
+        // A no-op after a shutdown (the meter is closed then).
+        self.0.stop();
+    }
+}
+
+/// What the task was asked while it waited or flushed.
+#[derive(Default)]
+struct Asked {
+    /// Flush callers to answer after the next complete flush.
+    flushes: Vec<oneshot::Sender<()>>,
+    /// A shutdown was asked: its deadline is already set, so that reports in flight are
+    /// cut at it.
+    shutdown: bool,
+    /// Who waits for the shutdown's report (nobody when every handle is gone).
+    report: Option<oneshot::Sender<ShutdownReport>>,
+}
+
+impl Asked {
+    /// Takes a command (`None`: every handle is gone).
+    fn take(&mut self, shared: &Shared, command: Option<Command>) {
         match command {
-            None => flush(&shared).await,
-            Some(Command::Flush(reply)) => {
-                flush(&shared).await;
-                let _ = reply.send(());
-            }
+            Some(Command::Flush(reply)) => self.flushes.push(reply),
             Some(Command::Shutdown { deadline, reply }) => {
-                *shared
-                    .deadline
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deadline);
-                drain(&shared, deadline).await;
-                let report = shared.close();
-                if !report.unsent.is_empty() || !report.unsent_events.is_empty() {
-                    tracing::warn!(
-                        unsent = ?report.unsent,
-                        unsent_events = report.unsent_events.len(),
-                        "usage meter stopped with usage it could not send"
-                    );
-                }
-                if let Some(reply) = reply {
-                    let _ = reply.send(report);
-                }
-                return;
+                shared.set_deadline(deadline);
+                self.shutdown = true;
+                self.report = reply;
+            }
+            None => {
+                shared.set_deadline(after(DROP_DEADLINE));
+                self.shutdown = true;
             }
         }
     }
 }
 
+/// Runs until shut down, or until every handle is gone (then drains for a short while).
+/// Commands are read while a flush is under way too: a shutdown never waits for a flush
+/// to end on its own, it cuts the reports in flight at its deadline.
+pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let _supervision = Supervision(Arc::clone(&shared));
+    // The first flush comes one interval after the start (an interval's first tick would
+    // fire at once).
+    let interval = shared.config.flush_interval.min(MAX_WAIT);
+    let mut ticks = tokio::time::interval_at(after(interval), interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut asked = Asked::default();
+    loop {
+        if !asked.shutdown && asked.flushes.is_empty() {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = shared.wake.notified() => {}
+                command = commands.recv() => asked.take(&shared, command),
+            }
+        }
+        if asked.shutdown {
+            let deadline = shared.deadline().unwrap_or_else(Instant::now);
+            drain(&shared, deadline).await;
+            let report = shared.close();
+            if !report.unsent.is_empty() || !report.unsent_events.is_empty() {
+                tracing::warn!(
+                    unsent = ?report.unsent,
+                    unsent_events = report.unsent_events.len(),
+                    "usage meter stopped with usage it could not send"
+                );
+            }
+            for flush in asked.flushes.drain(..) {
+                let _ = flush.send(());
+            }
+            if let Some(reply) = asked.report.take() {
+                let _ = reply.send(report);
+            }
+            return;
+        }
+        let answering = std::mem::take(&mut asked.flushes);
+        let flushing = flush(&shared);
+        tokio::pin!(flushing);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut flushing => break,
+                command = commands.recv(), if !asked.shutdown => {
+                    asked.take(&shared, command);
+                }
+            }
+        }
+        for flush in answering {
+            let _ = flush.send(());
+        }
+    }
+}
+
 /// Sends, until the deadline, everything pending — waiting out backoffs that end before
-/// it. Requests already sent are allowed to finish, so their outcome is accounted for.
+/// it. Reports in flight at the deadline are cut short (counted unknown).
 async fn drain(shared: &Shared, deadline: Instant) {
     loop {
+        if Instant::now() >= deadline {
+            return;
+        }
         flush(shared).await;
         let next = {
             let pending = shared.cache.ledger().lock();
@@ -112,8 +170,12 @@ async fn flush(shared: &Shared) {
     let (batches, events) = {
         let mut pending = shared.cache.ledger().lock();
         let batches = pending.take_due(now);
-        let units: i64 = batches.iter().map(|batch| batch.line.units).sum();
-        Counters::add(&shared.counters.in_flight, units);
+        let taken = batches.iter().fold(0i128, |sum, batch| {
+            sum.saturating_add(batch.line.units.into())
+        });
+        shared.counters.units(|units| {
+            units.in_flight = units.in_flight.saturating_add(taken);
+        });
         (batches, pending.take_due_events(now))
     };
     if batches.is_empty() && events.is_empty() {
@@ -129,6 +191,7 @@ async fn flush(shared: &Shared) {
 }
 
 /// How a failed report is settled.
+#[derive(Clone, Copy)]
 enum Settlement {
     /// Kelviq certainly did not process it: keep it pending and try again.
     Retry,
@@ -153,40 +216,70 @@ fn settle(error: &Error) -> Settlement {
 
 async fn send_usage(shared: &Shared, batch: Batch) {
     let line = &batch.line;
-    if line.units == 0 {
-        return;
-    }
+    let counters = &shared.counters;
     let deadline = shared.deadline();
-    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-        // Past the shutdown deadline: not sent, so still pending (and returned unsent).
+    if line.units == 0 || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        // Nothing to send, or past the shutdown deadline: not sent, so still pending (and
+        // returned unsent).
         let mut pending = shared.cache.ledger().lock();
-        Counters::add(&shared.counters.in_flight, -line.units);
-        pending.put_back(batch, Instant::now());
+        counters.units(|units| {
+            units.in_flight = units.in_flight.saturating_sub(line.units.into());
+        });
+        if line.units == 0 {
+            pending.settled(1);
+        } else {
+            pending.put_back(batch, Instant::now());
+        }
         return;
     }
     let report = ReportUsage::delta(&line.customer_id, &line.feature_id, line.units);
-    let result = resources::send_usage(&shared.transport, &report, deadline).await;
-    let settlement = match &result {
-        Ok(_) => Settlement::Sent,
-        Err(error) => settle(error),
+    // During a shutdown a report goes once, without the client's retries: the meter's
+    // own bookkeeping keeps what is refused.
+    let send = resources::send_usage(&shared.transport, &report, deadline, deadline.is_none());
+    let result = tokio::select! {
+        result = send => Some(result),
+        () = shared.deadline_reached() => None,
     };
-    // A refusal that says when to come back (`Retry-After`) is not retried sooner.
+    let settlement = match &result {
+        Some(Ok(_)) => Settlement::Sent,
+        Some(Err(error)) => settle(error),
+        // Cut by the shutdown deadline: it may have reached Kelviq.
+        None => Settlement::Unknown,
+    };
+    // A refusal that says when to come back (`Retry-After`) is not retried sooner — but
+    // never later than a minute, whatever the header says.
     let retry_after = result
         .as_ref()
-        .err()
+        .and_then(|result| result.as_ref().err())
         .and_then(Error::as_api)
         .and_then(|api| api.retry_after)
-        .unwrap_or_default();
-    if let Err(error) = &result {
-        log_settlement(&settlement, error, line, batch.attempts);
+        .unwrap_or_default()
+        .min(MAX_RETRY_AFTER);
+    match &result {
+        Some(Err(error)) => log_settlement(&settlement, error, line, batch.attempts),
+        Some(Ok(_)) => {}
+        None => tracing::warn!(
+            customer_id = line.customer_id,
+            feature_id = line.feature_id,
+            units = line.units,
+            "usage report cut short by the shutdown deadline; outcome unknown, not resent"
+        ),
     }
-    let counters = &shared.counters;
     // Settled under the pending lock, so that `stats` sees the units in exactly one place.
     let mut pending = shared.cache.ledger().lock();
-    Counters::add(&counters.in_flight, -line.units);
+    let units = i128::from(line.units);
+    counters.units(|totals| {
+        totals.in_flight = totals.in_flight.saturating_sub(units);
+        match settlement {
+            Settlement::Sent => totals.sent = totals.sent.saturating_add(units),
+            Settlement::Unknown => totals.unknown = totals.unknown.saturating_add(units),
+            Settlement::Failed => totals.failed = totals.failed.saturating_add(units),
+            Settlement::Retry => {}
+        }
+    });
     match settlement {
         Settlement::Sent => {
-            Counters::add(&counters.sent, line.units);
+            pending.settled(1);
             Counters::bump(&counters.sent_requests);
         }
         Settlement::Retry => {
@@ -202,11 +295,13 @@ async fn send_usage(shared: &Shared, batch: Batch) {
             );
         }
         Settlement::Unknown => {
-            Counters::add(&counters.unknown, line.units);
+            pending.settled(1);
+            drop(pending);
             Counters::keep(&counters.unknown_lines, batch.line);
         }
         Settlement::Failed => {
-            Counters::add(&counters.failed, line.units);
+            pending.settled(1);
+            drop(pending);
             Counters::keep(&counters.failed_lines, batch.line);
         }
     }
@@ -236,18 +331,40 @@ async fn send_event(shared: &Shared, queued: QueuedEvent) {
         shared.cache.ledger().lock().push_event(queued);
         return;
     }
-    let result = resources::send_event(&shared.transport, queued.event.clone(), deadline).await;
+    let send = resources::send_event(
+        &shared.transport,
+        queued.event.clone(),
+        deadline,
+        deadline.is_none(),
+    );
+    let result = tokio::select! {
+        result = send => result,
+        () = shared.deadline_reached() => {
+            // Cut by the shutdown deadline. The event carries its idempotency key, so it
+            // stays queued (and is returned unsent): sending it again is safe.
+            tracing::debug!("event delivery cut short by the shutdown deadline; kept");
+            shared.cache.ledger().lock().push_event(queued);
+            return;
+        }
+    };
     let counters = &shared.counters;
     match result {
         Ok(_) => Counters::bump(&counters.events_sent),
-        Err(error) if error.is_retryable() && queued.attempts + 1 < MAX_EVENT_ATTEMPTS => {
+        Err(error)
+            if error.is_retryable() && queued.attempts.saturating_add(1) < MAX_EVENT_ATTEMPTS =>
+        {
             Counters::bump(&counters.events_retried);
             let attempts = queued.attempts.saturating_add(1);
+            let retry_after = error
+                .as_api()
+                .and_then(|api| api.retry_after)
+                .unwrap_or_default()
+                .min(MAX_RETRY_AFTER);
             tracing::debug!(error = %error, attempts, "event delivery failed; it carries an idempotency key and will be retried");
             shared.cache.ledger().lock().push_event(QueuedEvent {
                 event: queued.event,
                 attempts,
-                not_before: Some(after(shared.config.backoff(attempts))),
+                not_before: Some(after(shared.config.backoff(attempts).max(retry_after))),
             });
         }
         Err(error) => {

@@ -86,10 +86,11 @@ impl Entitlement {
         let mut entitlement = match feature_type {
             Some(FeatureType::Meter) => {
                 let unlimited = items.iter().any(|item| item.usage_limit.is_none());
-                let usage_limit =
-                    (!unlimited).then(|| items.iter().filter_map(|item| item.usage_limit).sum());
+                let usage_limit = (!unlimited)
+                    .then(|| saturating_sum(items.iter().filter_map(|i| i.usage_limit)));
                 let usages: Vec<i64> = items.iter().filter_map(|item| item.current_usage).collect();
-                let current_usage = (!usages.is_empty()).then(|| usages.iter().sum());
+                let current_usage =
+                    (!usages.is_empty()).then(|| saturating_sum(usages.iter().copied()));
                 let hard_limit = items.iter().any(|item| item.hard_limit == Some(true));
                 Entitlement {
                     feature_id,
@@ -134,7 +135,7 @@ impl Entitlement {
         }
         self.remaining = self
             .usage_limit
-            .map(|limit| (limit - self.current_usage.unwrap_or(0)).max(0));
+            .map(|limit| limit.saturating_sub(self.current_usage.unwrap_or(0)).max(0));
         let limit_reached = self.hard_limit && self.remaining == Some(0);
         self.has_access = !limit_reached && self.items.iter().any(|item| item.has_access);
     }
@@ -159,7 +160,9 @@ impl Entitlement {
                     self.current_usage.unwrap_or(0).saturating_add(value)
                 };
                 self.current_usage = Some(usage);
-                self.remaining = self.usage_limit.map(|limit| (limit - usage).max(0));
+                self.remaining = self
+                    .usage_limit
+                    .map(|limit| limit.saturating_sub(usage).max(0));
             }
             _ => {}
         }
@@ -182,7 +185,9 @@ impl Entitlement {
             return self.has_access;
         }
         let usage = self.current_usage.unwrap_or(0).saturating_add(delta);
-        let remaining = self.usage_limit.map(|limit| (limit - usage).max(0));
+        let remaining = self
+            .usage_limit
+            .map(|limit| limit.saturating_sub(usage).max(0));
         let limit_reached = self.hard_limit && remaining == Some(0);
         !limit_reached && self.items.iter().any(|item| item.has_access)
     }
@@ -333,6 +338,12 @@ impl<'a> IntoIterator for &'a Entitlements {
     }
 }
 
+/// The sum of values from the network, pinned at `i64`'s bounds instead of wrapping (or
+/// panicking in a debug build).
+fn saturating_sum(values: impl Iterator<Item = i64>) -> i64 {
+    values.fold(0, i64::saturating_add)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,6 +377,18 @@ mod tests {
         assert_eq!(calls.remaining(), Some(3));
         assert!(calls.has_access());
         assert_eq!(calls.items().len(), 2);
+    }
+
+    #[test]
+    fn huge_entries_saturate_instead_of_wrapping() {
+        let all = entitlements(json!([
+            meter(Some(i64::MAX), Some(i64::MAX), true, true),
+            meter(Some(i64::MAX), Some(i64::MAX), true, true),
+        ]));
+        let calls = all.get("calls").unwrap();
+        assert_eq!(calls.limit(), Some(i64::MAX));
+        assert_eq!(calls.usage(), Some(i64::MAX));
+        assert!(!calls.has_access());
     }
 
     #[test]

@@ -245,7 +245,7 @@ impl<'a> Reporting<'a> {
     /// [`Error::Validation`] for an empty customer or feature id; [`Error::Api`] when the
     /// service refuses it.
     pub async fn report_usage(&self, params: ReportUsage) -> Result<UsageReport> {
-        let report = send_usage(self.client.transport(), &params, None).await?;
+        let report = send_usage(self.client.transport(), &params, None, true).await?;
         self.client.cache().apply_usage(
             None,
             &params.customer_id,
@@ -264,7 +264,7 @@ impl<'a> Reporting<'a> {
     /// [`Error::Validation`] for an empty customer id, event name or key, or a timestamp
     /// not in the `YYYY-MM-DD HH:MM:SS.ffffff` format.
     pub async fn report_event(&self, params: ReportEvent) -> Result<EventReport> {
-        send_event(self.client.transport(), params, None).await
+        send_event(self.client.transport(), params, None, true).await
     }
 }
 
@@ -274,6 +274,7 @@ pub(crate) async fn send_usage(
     transport: &Transport,
     params: &ReportUsage,
     deadline: Option<tokio::time::Instant>,
+    retry: bool,
 ) -> Result<UsageReport> {
     require("customer_id", &params.customer_id)?;
     require("feature_id", &params.feature_id)?;
@@ -284,7 +285,8 @@ pub(crate) async fn send_usage(
         "/report/usage/",
     )
     .json(params)?
-    .deadline(deadline);
+    .deadline(deadline)
+    .retry(retry);
     transport.json(request).await
 }
 
@@ -293,6 +295,7 @@ pub(crate) async fn send_event(
     transport: &Transport,
     mut params: ReportEvent,
     deadline: Option<tokio::time::Instant>,
+    retry: bool,
 ) -> Result<EventReport> {
     params.validate()?;
     params.fill_defaults();
@@ -304,7 +307,8 @@ pub(crate) async fn send_event(
     )
     .json(&params)?
     .replay_safe()
-    .deadline(deadline);
+    .deadline(deadline)
+    .retry(retry);
     transport.json(request).await
 }
 

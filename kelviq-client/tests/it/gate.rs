@@ -246,7 +246,7 @@ async fn feature_types_name_features_in_require_and_meter() {
     assert!(gate.finish(&context, 200, None).is_recorded());
     let denial = admit(&gate, "cust_free").await.unwrap_err();
     assert_eq!(denial.feature(), Some("reports"));
-    kelviq.usage_meter().unwrap().flush().await;
+    kelviq.usage_meter().unwrap().flush().await.unwrap();
     assert_eq!(setup.mock.usage_total("cust_pro", "api-calls"), 12 + 3);
 }
 
@@ -336,7 +336,7 @@ async fn finish_prefers_the_response_amount_then_the_context_amount_then_the_con
     // The gate meters with the client's one meter.
     assert_eq!(context.meter().stats().recorded, 1 + 4 + 9 + 2);
     assert_eq!(gate.usage_meter().stats().recorded, 1 + 4 + 9 + 2);
-    kelviq.usage_meter().unwrap().flush().await;
+    kelviq.usage_meter().unwrap().flush().await.unwrap();
     assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 16);
 }
 
@@ -613,7 +613,7 @@ async fn metering_records_on_success_only_and_takes_the_response_amount() {
         Metered::Zero
     ));
     assert_eq!(meter.stats().recorded, 7);
-    meter.flush().await;
+    meter.flush().await.unwrap();
     assert_eq!(setup.mock.usage_total("cust_pro", "api-calls"), 12 + 7);
 
     let unmetered = requiring(&kelviq, "exports");
@@ -651,7 +651,7 @@ async fn a_custom_success_filter_decides_what_is_metered() {
     let filter = below_500.success_statuses();
     assert!(filter.matches(404) && !filter.matches(503));
     assert!(below_500.finish(&context, 404, None).is_recorded());
-    kelviq.usage_meter().unwrap().flush().await;
+    kelviq.usage_meter().unwrap().flush().await.unwrap();
     assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 2);
 }
 

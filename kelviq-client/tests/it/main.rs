@@ -23,6 +23,7 @@ mod gate;
 mod license;
 mod meter;
 mod paths;
+mod reliability;
 mod reporting;
 mod resilience;
 mod spans;

@@ -39,7 +39,11 @@ fn balanced(report: &ShutdownReport) {
         stats.sent + stats.failed + stats.unknown + stats.pending,
         "{stats:?}"
     );
-    let unsent: i64 = report.unsent.iter().map(|line| line.units).sum();
+    let unsent: i128 = report
+        .unsent
+        .iter()
+        .map(|line| i128::from(line.units))
+        .sum();
     assert_eq!(stats.pending, unsent, "{stats:?}");
 }
 
@@ -336,7 +340,7 @@ async fn chaos_with_dropped_connections_accounts_for_every_unit() {
         );
         arrived += total;
     }
-    assert_eq!(arrived, report.stats.sent);
+    assert_eq!(i128::from(arrived), report.stats.sent);
 }
 
 #[tokio::test(start_paused = true)]
@@ -437,7 +441,7 @@ async fn the_ledger_counts_undelivered_usage_once_and_delivered_usage_never_twic
     assert_eq!(remaining().await, Some(65), "and count once per fetch");
     assert_eq!(mock.usage_total("cust_free", "api-calls"), 0);
 
-    meter.flush().await;
+    meter.flush().await.unwrap();
     assert_eq!(mock.usage_total("cust_free", "api-calls"), 35);
     assert_eq!(meter.stats().pending, 0);
     assert_eq!(

@@ -288,7 +288,7 @@ async fn only_successful_responses_are_metered_and_handlers_can_set_the_amount()
             .await
             .unwrap();
     }
-    setup.meter().flush().await;
+    setup.meter().flush().await.unwrap();
     assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 42);
     assert_eq!(setup.meter().stats().recorded, 42);
 }
@@ -310,7 +310,7 @@ async fn an_amount_set_on_the_context_is_metered_and_the_response_extension_wins
             .await
             .unwrap();
     }
-    setup.meter().flush().await;
+    setup.meter().flush().await.unwrap();
     assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 107);
 }
 
@@ -327,7 +327,7 @@ async fn a_gate_that_meters_nothing_records_nothing() {
             .await
             .unwrap();
     }
-    setup.meter().flush().await;
+    setup.meter().flush().await.unwrap();
     assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 0);
     assert_eq!(setup.meter().stats().recorded, 0);
 }
