@@ -33,6 +33,9 @@ pub(crate) struct Request {
     pub(crate) deadline: Option<tokio::time::Instant>,
     /// Whether the client's [`RetryPolicy`](crate::RetryPolicy) applies (else one attempt).
     pub(crate) retry: bool,
+    /// Whether a refusal with `Retry-After` is waited out and retried (`false`: it is
+    /// returned at once, for callers that turn it into a backoff of their own).
+    pub(crate) wait_retry_after: bool,
 }
 
 impl Request {
@@ -55,6 +58,7 @@ impl Request {
             replay_safe,
             deadline: None,
             retry: true,
+            wait_retry_after: true,
         }
     }
 
@@ -87,6 +91,12 @@ impl Request {
     /// Bounds the whole call, retries included, by `deadline` (if any).
     pub(crate) fn deadline(mut self, deadline: Option<tokio::time::Instant>) -> Self {
         self.deadline = deadline;
+        self
+    }
+
+    /// Whether a refusal with `Retry-After` is waited out (default) or returned at once.
+    pub(crate) fn wait_retry_after(mut self, wait: bool) -> Self {
+        self.wait_retry_after = wait;
         self
     }
 

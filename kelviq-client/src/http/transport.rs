@@ -92,6 +92,10 @@ impl Transport {
                         .delay(retry, &error, &request.method, request.replay_safe)
                 })
                 .flatten()
+                .filter(|_| {
+                    request.wait_retry_after
+                        || error.as_api().and_then(|api| api.retry_after).is_none()
+                })
                 .filter(|delay| {
                     request.deadline.is_none_or(|deadline| {
                         Instant::now()

@@ -12,33 +12,31 @@ use crate::error::Result;
 use crate::http::{Base, Request, Transport};
 use crate::models::{Entitlement, Entitlements as AllEntitlements, RawEntitlements};
 
-/// `GET {edge}/api/v1/entitlements`, for one feature or all of them, within `deadline`
-/// (retries included) when one is given.
-pub(crate) async fn fetch(
-    transport: &Transport,
-    customer_id: &str,
-    feature_id: Option<&str>,
-    deadline: Option<tokio::time::Instant>,
-) -> Result<RawEntitlements> {
+/// `GET {edge}/api/v1/entitlements`, for one feature or all of them.
+fn request(customer_id: &str, feature_id: Option<&str>) -> Result<Request> {
     require("customer_id", customer_id)?;
     if let Some(feature_id) = feature_id {
         require("feature_id", feature_id)?;
     }
-    let request = Request::new("entitlements.get", Method::GET, Base::Edge, PATH)
-        .query("customer_id", Some(customer_id))
-        .query("feature_id", feature_id)
-        .deadline(deadline);
-    transport.json(request).await
+    Ok(
+        Request::new("entitlements.get", Method::GET, Base::Edge, PATH)
+            .query("customer_id", Some(customer_id))
+            .query("feature_id", feature_id),
+    )
 }
 
 /// Every entitlement of the customer, for the entitlement cache: fetched within `deadline`
-/// when one is given, so that no wait (a `Retry-After` included) outlasts it.
+/// when one is given, and then a `Retry-After` is never waited out (the cache makes it the
+/// customer's backoff).
 pub(crate) async fn fetch_snapshot(
     transport: &Transport,
     customer_id: &str,
     deadline: Option<tokio::time::Instant>,
 ) -> Result<AllEntitlements> {
-    let raw = fetch(transport, customer_id, None, deadline).await?;
+    let request = request(customer_id, None)?
+        .deadline(deadline)
+        .wait_retry_after(deadline.is_none());
+    let raw: RawEntitlements = transport.json(request).await?;
     Ok(AllEntitlements::from_raw(raw))
 }
 
@@ -63,7 +61,10 @@ impl<'a> Entitlements<'a> {
     }
 
     async fn fetch(&self, customer_id: &str, feature_id: Option<&str>) -> Result<RawEntitlements> {
-        fetch(self.client.transport(), customer_id, feature_id, None).await
+        self.client
+            .transport()
+            .json(request(customer_id, feature_id)?)
+            .await
     }
 
     /// Whether the customer may use the feature; `false` when the customer does not have

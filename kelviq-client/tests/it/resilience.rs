@@ -111,6 +111,29 @@ async fn a_cold_check_waits_at_most_the_load_timeout_then_follows_the_failure_po
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_retry_after_is_never_slept_on_a_check_it_becomes_the_backoff() {
+    let mock = MockServer::start().await;
+    mock.inject(FaultRule::always(Fault::rate_limited(2)).on(Route::Entitlements));
+    // A load timeout longer than the Retry-After: still not waited out.
+    let kelviq = client_for(&mock)
+        .entitlement_cache(CacheConfig::default().load_timeout(Duration::from_secs(10)))
+        .build()
+        .unwrap();
+    let gate = kelviq.gate().require("reports").build().unwrap();
+    let (decision, took) = admit(&gate, "cust_pro").await;
+    assert!(
+        took < Duration::from_secs(2),
+        "the Retry-After was slept: {took:?}"
+    );
+    let denial = decision.into_result().unwrap_err();
+    assert_eq!(denial.code(), "kelviq_unavailable");
+    assert_eq!(gate.deny(&denial).headers()["retry-after"], "2");
+    // Within the backoff: no new call.
+    assert!(!admit(&gate, "cust_pro").await.0.is_allowed());
+    assert_eq!(mock.entitlement_calls("cust_pro"), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn refresh_ahead_hides_ttl_expiry() {
     let mock = MockServer::start().await;
     let kelviq = client(&mock, CacheConfig::default());
