@@ -141,6 +141,10 @@ impl moka::Expiry<String, Arc<Snapshot>> for Reclaim {
 /// How long after its stale window ends a snapshot's memory is reclaimed at the latest.
 const RECLAIM_SLACK: Duration = Duration::from_secs(60);
 
+/// How many loads may be in flight or waiting, per permit: past it a check that must load
+/// answers at once without one (the gate's failure policy decides).
+const MAX_QUEUED_PER_PERMIT: usize = 16;
+
 /// The path template of a snapshot load, for errors.
 const LOAD_PATH: &str = "/entitlements";
 
@@ -169,9 +173,15 @@ impl EntitlementCache {
                     .max_capacity(config.max_customers)
                     .time_to_live(failure_lifetime)
                     .build(),
+                // An invalidation must outlive every load that started before it.
                 invalidated: Cache::builder()
                     .max_capacity(config.max_customers)
-                    .time_to_live(Duration::from_secs(600))
+                    .time_to_live(
+                        config
+                            .load_timeout
+                            .saturating_add(Duration::from_secs(600))
+                            .min(MAX_DURATION),
+                    )
                     .build(),
                 permits: Arc::new(Semaphore::new(config.max_concurrent_loads)),
                 config,
@@ -237,6 +247,13 @@ impl EntitlementCache {
         if let Some(error) = shelves.failure(customer_id) {
             return Err(Error::shared(error));
         }
+        if !self.has_room(shelves, customer_id) {
+            tracing::warn!("too many entitlement loads waiting; answering without one");
+            return Err(Error::Timeout {
+                method: Method::GET,
+                path: LOAD_PATH,
+            });
+        }
         let load = self.load(shelves, customer_id);
         let loaded = match tokio::time::timeout(shelves.config.load_timeout, load).await {
             Ok(loaded) => loaded,
@@ -265,6 +282,7 @@ impl EntitlementCache {
     /// backs off, or there is no runtime to run it on.
     fn refresh(&self, shelves: &Shelves, customer_id: &str) {
         if self.loads.is_running(customer_id)
+            || !self.has_room(shelves, customer_id)
             || shelves.failure(customer_id).is_some()
             || tokio::runtime::Handle::try_current().is_err()
         {
@@ -272,6 +290,18 @@ impl EntitlementCache {
         }
         tracing::debug!("refreshing an entitlement snapshot in the background");
         drop(self.load(shelves, customer_id));
+    }
+
+    /// Whether a new load may start: the loads in flight or waiting for a permit are
+    /// bounded ([`MAX_QUEUED_PER_PERMIT`] per permit), so that a flood of made-up ids cannot
+    /// grow the queue without end.
+    fn has_room(&self, shelves: &Shelves, customer_id: &str) -> bool {
+        self.loads.is_running(customer_id)
+            || self.loads.len()
+                < shelves
+                    .config
+                    .max_concurrent_loads
+                    .saturating_mul(MAX_QUEUED_PER_PERMIT)
     }
 
     /// The load of the customer's snapshot: the one in flight, or a new one on its own
@@ -295,20 +325,19 @@ impl EntitlementCache {
                     .checked_add(shelves.config.load_timeout)
                     .unwrap_or(started);
                 let permit = tokio::time::timeout_at(deadline, shelves.permits.acquire()).await;
-                let loaded = match permit {
-                    Ok(Ok(_permit)) => {
-                        crate::resources::fetch_snapshot(&transport, &customer, Some(deadline))
-                            .await
-                            .map(|entitlements| Arc::new(counted(&ledger, &customer, entitlements)))
-                            .map_err(Arc::new)
-                    }
+                let Ok(Ok(_permit)) = permit else {
                     // Waited the whole load timeout for a permit (or the semaphore is
-                    // closed): no call.
-                    _ => Err(Arc::new(Error::Timeout {
+                    // closed): no call, and nothing to back off from.
+                    return Err(Arc::new(Error::Timeout {
                         method: Method::GET,
                         path: LOAD_PATH,
-                    })),
+                    }));
                 };
+                let loaded =
+                    crate::resources::fetch_snapshot(&transport, &customer, Some(deadline))
+                        .await
+                        .map(|entitlements| Arc::new(counted(&ledger, &customer, entitlements)))
+                        .map_err(Arc::new);
                 match &loaded {
                     Ok(snapshot) => shelves.store(&customer, snapshot, started),
                     Err(error) => shelves.remember_failure(&customer, error),
@@ -317,7 +346,7 @@ impl EntitlementCache {
             },
             || {
                 Err(Arc::new(Error::Config(
-                    "the entitlement load task panicked".to_owned(),
+                    "the entitlement load task panicked (a bug: please report it)".to_owned(),
                 )))
             },
         )

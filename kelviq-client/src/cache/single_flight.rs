@@ -73,6 +73,11 @@ impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {
         shared
     }
 
+    /// How many calls are in flight.
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.inflight).calls.len()
+    }
+
     /// Whether a call for `key` is in flight.
     pub(crate) fn is_running(&self, key: &str) -> bool {
         lock(&self.inflight).calls.contains_key(key)

@@ -335,3 +335,44 @@ proptest::proptest! {
         })?;
     }
 }
+
+/// Real time, nothing waits on the clock: the queue of loads is bounded, so a flood of
+/// made-up ids neither grows memory nor delays the answer past the queue's end.
+#[tokio::test]
+async fn the_queue_of_loads_is_bounded() {
+    let mock = MockServer::start().await;
+    mock.set_route_latency(Route::Entitlements, Duration::from_millis(20));
+    let kelviq = client_for(&mock)
+        .entitlement_cache(
+            CacheConfig::default()
+                .max_concurrent_loads(1)
+                .load_timeout(Duration::from_secs(30)),
+        )
+        .build()
+        .unwrap();
+    let gate = kelviq.gate().build().unwrap();
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let gate = gate.clone();
+            tokio::spawn(async move { admit(&gate, &format!("flood-{n}")).await.0 })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for task in tasks {
+        codes.push(task.await.unwrap().denial().unwrap().code());
+    }
+    let refused = codes
+        .iter()
+        .filter(|code| **code == "kelviq_unavailable")
+        .count();
+    let unknown = codes
+        .iter()
+        .filter(|code| **code == "unknown_customer")
+        .count();
+    assert_eq!(unknown, 16, "one permit, sixteen loads queued at most");
+    assert_eq!(
+        refused, 24,
+        "the rest answered at once by the failure policy"
+    );
+    assert_eq!(mock.calls(Route::Entitlements), 16);
+}
