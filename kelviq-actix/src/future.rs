@@ -42,8 +42,8 @@ type Boxed<B> = LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<B>>, E
 pin_project! {
     /// The response future of [`KelviqMiddlewareService`](crate::KelviqMiddlewareService):
     /// a ready denial, the inner service's future (then metering), or — on a cache miss
-    /// only — a boxed future that loads the entitlements first. The warm path does not
-    /// allocate.
+    /// only — a boxed future that loads the entitlements first. The warm path boxes no
+    /// future (the request's context is one `Arc`).
     ///
     /// `F` is the inner service's future, `B` its response body.
     #[must_use = "futures do nothing unless polled"]

@@ -137,7 +137,8 @@ pub use http;
 /// The client and its configuration ([`Kelviq`](prelude::Kelviq),
 /// [`CacheConfig`](prelude::CacheConfig), [`MeterConfig`](prelude::MeterConfig),
 /// [`UsageMeter`](prelude::UsageMeter)), the gate ([`Gate`](prelude::Gate),
-/// [`GateBuilder`](prelude::GateBuilder), [`FailurePolicy`](prelude::FailurePolicy),
+/// [`GateBuilder`](prelude::GateBuilder), [`FailurePolicy`](prelude::FailurePolicy) and its
+/// [`Fallback`](prelude::Fallback),
 /// [`StatusFilter`](prelude::StatusFilter), [`Denial`](prelude::Denial), and its status type
 /// as [`GateStatus`](prelude::GateStatus), so as not to clash with actix-web's
 /// `StatusCode`), the [`feature!`](prelude::feature) macro, the middleware and its customer
@@ -148,12 +149,14 @@ pub mod prelude {
     pub use kelviq_client::cache::Snapshot;
     pub use kelviq_client::feature;
     pub use kelviq_client::gate::{
-        CustomerId, Denial, DenialReason, FailurePolicy, Feature, FromExtension, FromFn,
+        CustomerId, Denial, DenialReason, FailurePolicy, Fallback, Feature, FromExtension, FromFn,
         FromHeader, Gate, GateBuilder, RequestContext, StatusCode as GateStatus, StatusFilter,
         UsageAmount,
     };
     pub use kelviq_client::meter::{MeterConfig, UsageMeter};
-    pub use kelviq_client::webhook::{ReplayGuard, Webhook, WebhookEvent, WebhookRoute};
+    pub use kelviq_client::webhook::{
+        ReplayGuard, Webhook, WebhookError, WebhookEvent, WebhookRoute,
+    };
     pub use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
 
     pub use crate::guard::{self, FeatureGuard};
@@ -163,3 +166,8 @@ pub mod prelude {
         KelviqContext, KelviqMiddleware, UsageRecorder,
     };
 }
+
+/// The README's examples, compiled (and run where they do not bind a port) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

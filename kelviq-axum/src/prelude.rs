@@ -3,7 +3,8 @@
 //!
 //! - the client: [`Kelviq`], [`KelviqBuilder`], [`CacheConfig`], [`MeterConfig`],
 //!   [`UsageMeter`];
-//! - the gate: [`Gate`], [`GateBuilder`], [`FailurePolicy`], [`StatusFilter`], [`Denial`],
+//! - the gate: [`Gate`], [`GateBuilder`], [`FailurePolicy`] (and its [`Fallback`]),
+//!   [`StatusFilter`], [`Denial`], [`DenialReason`], [`RequestContext`], [`Snapshot`],
 //!   typed features ([`feature!`](crate::feature), [`Feature`]);
 //! - the layer: [`KelviqLayer`], [`GateBuilderExt`] (`.into_layer()`), the customer
 //!   sources [`CustomerId`], [`FromExtension`], [`FromHeader`], [`FromFn`] (over a
@@ -11,12 +12,16 @@
 //! - the extractors [`Customer`], [`Entitlements`], [`Entitled`], [`UsageRecorder`],
 //!   [`KelviqContext`];
 //! - webhooks: the [`webhook`] route, [`WebhookRoute`], [`Webhook`], [`ReplayGuard`],
-//!   [`WebhookEvent`].
+//!   [`WebhookEvent`], [`WebhookError`].
 
+pub use kelviq_client::cache::Snapshot;
 pub use kelviq_client::feature;
-pub use kelviq_client::gate::{Denial, FailurePolicy, Feature, Gate, GateBuilder, StatusFilter};
+pub use kelviq_client::gate::{
+    Denial, DenialReason, FailurePolicy, Fallback, Feature, Gate, GateBuilder, RequestContext,
+    StatusFilter,
+};
 pub use kelviq_client::meter::{MeterConfig, UsageMeter};
-pub use kelviq_client::webhook::{ReplayGuard, Webhook, WebhookEvent, WebhookRoute};
+pub use kelviq_client::webhook::{ReplayGuard, Webhook, WebhookError, WebhookEvent, WebhookRoute};
 pub use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
 pub use kelviq_tower::{
     CustomerId, FromExtension, FromFn, FromHeader, GateBuilderExt, KelviqLayer, RequestHead,

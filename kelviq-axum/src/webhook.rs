@@ -42,7 +42,7 @@ use crate::response::into_axum;
 /// use axum::Router;
 /// use kelviq_axum::prelude::*;
 ///
-/// # fn app(kelviq: Kelviq) -> Result<Router, kelviq_axum::kelviq_client::webhook::WebhookError> {
+/// # fn app(kelviq: Kelviq) -> Result<Router, kelviq_axum::prelude::WebhookError> {
 /// let route = WebhookRoute::new(Webhook::new("whsec_from_the_dashboard")?)
 ///     .body_limit(64 * 1024)
 ///     .replay_guard(ReplayGuard::default());

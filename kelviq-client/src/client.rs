@@ -169,6 +169,11 @@ impl Kelviq {
     /// returns the same meter. Usage it records applies to this client's cached
     /// snapshots at once.
     ///
+    /// The meter's task lives on the runtime it was started on: start it (or build the
+    /// first gate) on the runtime that lives longest — in an actix-web app, in `main`
+    /// before `HttpServer::new`, not in a worker's factory, whose runtime stops before
+    /// `main` can shut the meter down.
+    ///
     /// After [`UsageMeter::shutdown`] the meter stays the client's, closed: records fail
     /// with [`Error::MeterClosed`](crate::Error::MeterClosed).
     ///

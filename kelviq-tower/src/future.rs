@@ -48,8 +48,8 @@ struct Pending<S, ReqBody> {
 pin_project! {
     /// The response future of [`KelviqService`](crate::KelviqService).
     ///
-    /// On a warm cache it is the inner service's future plus metering: no allocation of
-    /// its own. Only a cache miss waits on the gate's (boxed) loading future.
+    /// On a warm cache it is the inner service's future plus metering: no boxed future
+    /// (the request's context is one `Arc`). Only a cache miss waits on the gate's (boxed) loading future.
     pub struct ResponseFuture<S, ReqBody, ResBody>
     where
         S: Service<Request<ReqBody>>,

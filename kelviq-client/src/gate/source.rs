@@ -135,6 +135,7 @@ impl<F> std::fmt::Debug for FromFn<F> {
 ///
 /// When the name cannot name a path parameter, with a message naming it: a mistake in the
 /// code that assembles the router, found when it runs.
+#[doc(hidden)]
 pub fn checked_path_param(name: &str) -> Arc<str> {
     assert!(
         !name.is_empty() && !name.contains(['{', '}', '/']),

@@ -99,7 +99,7 @@ use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::resources::{ReportEvent, require};
 use shared::Shared;
-use stats::Counters;
+use stats::{Counters, LOGGED_LINES};
 use worker::Command;
 
 /// Records usage and events and delivers them in the background: the client's meter, from
@@ -125,7 +125,8 @@ impl Drop for Handle {
         let pending = self.shared.cache.ledger().lock().lines();
         if !pending.is_empty() {
             tracing::warn!(
-                ?pending,
+                keys = pending.len(),
+                first = ?pending.iter().take(LOGGED_LINES).collect::<Vec<_>>(),
                 "usage meter dropped with pending usage; it tries to send it for a few seconds \
                  (call UsageMeter::shutdown to wait for the result)"
             );
@@ -348,7 +349,8 @@ impl UsageMeter {
                 Ok(Ok(report)) => return report,
                 Ok(Err(_)) => {}
                 Err(_) => tracing::warn!(
-                    "usage meter's task did not finish by the shutdown deadline;                      reporting what is pending now (units in flight stay counted pending)"
+                    "usage meter's task did not finish by the shutdown deadline; \
+                     reporting what is pending now (units in flight stay counted pending)"
                 ),
             }
         }

@@ -6,6 +6,9 @@ use std::sync::{Mutex, PoisonError};
 pub use crate::cache::UsageLine;
 use crate::resources::ReportEvent;
 
+/// How many pending lines a warning lists (the count is always given).
+pub(crate) const LOGGED_LINES: usize = 20;
+
 /// A snapshot of the meter's counters.
 ///
 /// Units balance: `recorded == sent + failed + unknown + pending`, each counted on its own

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::shared::Shared;
-use super::stats::{Counters, ShutdownReport};
+use super::stats::{Counters, LOGGED_LINES, ShutdownReport};
 use crate::cache::{Batch, QueuedEvent, UsageLine};
 use crate::error::Error;
 use crate::resources::{self, ReportUsage};
@@ -109,7 +109,8 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiv
             let report = shared.close();
             if !report.unsent.is_empty() || !report.unsent_events.is_empty() {
                 tracing::warn!(
-                    unsent = ?report.unsent,
+                    unsent_keys = report.unsent.len(),
+                    first = ?report.unsent.iter().take(LOGGED_LINES).collect::<Vec<_>>(),
                     unsent_events = report.unsent_events.len(),
                     "usage meter stopped with usage it could not send"
                 );
@@ -314,7 +315,7 @@ fn log_settlement(settlement: &Settlement, error: &Error, line: &UsageLine, atte
         Settlement::Sent => tracing::warn!(error = %error, customer_id, feature_id, units,
             "usage report accepted with an unreadable response"),
         Settlement::Retry => tracing::debug!(error = %error, customer_id, feature_id, units,
-            attempts = attempts + 1, "usage report refused before processing; kept pending"),
+            attempts = attempts.saturating_add(1), "usage report refused before processing; kept pending"),
         Settlement::Unknown => tracing::warn!(error = %error, customer_id, feature_id, units,
             "usage report outcome unknown; not resent, to never count it twice"),
         Settlement::Failed => {
