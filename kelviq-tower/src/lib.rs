@@ -12,7 +12,7 @@
 //! | no customer id | `401` `{"error": "missing_customer", ...}` |
 //! | not entitled | `403` `{"error": "feature_not_entitled", "feature": ...}` |
 //! | metered limit reached | `403`, or the gate's limit status, `{"error": "usage_limit_reached", ...}` |
-//! | Kelviq unreachable, no usable snapshot | `503` `{"error": "kelviq_unavailable"}`, or let through |
+//! | Kelviq unreachable, no usable snapshot | `503` `{"error": "kelviq_unavailable"}` with `Retry-After`, let through, or decided on fallback entitlements (the gate's failure policy) |
 //! | allowed | the inner service's response; usage recorded if the gate meters and it is a success |
 //!
 //! Handlers find a [`RequestContext`] in the request extensions (customer id, snapshot,
