@@ -8,7 +8,7 @@ use axum::body::Body;
 use http::{HeaderName, Request, StatusCode};
 use kelviq_axum::prelude::{FromHeader, GateBuilder, GateBuilderExt as _, Kelviq};
 use kelviq_client::RetryPolicy;
-use kelviq_client::gate::{Denial, FailurePolicy};
+use kelviq_client::gate::{Denial, FailurePolicy, Fallback};
 use kelviq_mock::{Fault, FaultRule, Feature, MockServer, Plan, Route, Seed, SeedCustomer};
 use tower::ServiceExt as _;
 
@@ -157,6 +157,104 @@ async fn kelviq_unavailable_is_byte_identical_in_axum_and_actix() {
         .failure_policy(FailurePolicy::Deny)
         .require("dashboard");
     same_answer(&gates, Some("full"), 503, "kelviq_unavailable").await;
+    // Both carry the same Retry-After: the customer's backoff (1 s by default).
+    let answer = through_axum(&gates, Some("full")).await;
+    assert!(
+        answer
+            .headers
+            .contains(&("retry-after".to_owned(), b"1".to_vec()))
+    );
+}
+
+#[actix_web::test]
+async fn fallback_denials_are_byte_identical_in_axum_and_actix() {
+    let mock = mock().await;
+    let kelviq = client(&mock);
+    mock.inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
+    let continuity = kelviq.gate().failure_policy(FailurePolicy::continuity(
+        Fallback::new().grant("dashboard"),
+    ));
+    same_answer(
+        &continuity.require("reports"),
+        Some("anyone"),
+        403,
+        "feature_not_entitled",
+    )
+    .await;
+}
+
+/// The same extractor denial (`Entitled<F>` behind a gate that requires nothing) through
+/// axum and actix-web: answered as the gate answers it.
+#[actix_web::test]
+async fn extractor_denials_are_byte_identical_in_axum_and_actix() {
+    kelviq_axum::prelude::feature! {
+        Reports = "reports";
+    }
+    let mock = mock().await;
+    let kelviq = client(&mock);
+    let gate = kelviq.gate().build().unwrap();
+
+    let layer = kelviq_axum::prelude::KelviqLayer::new(gate.clone()).customer(source());
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(|_: kelviq_axum::prelude::Entitled<Reports>| async { "ok" })
+            .route_layer(layer),
+    );
+    let request = Request::get("/").header(CUSTOMER_HEADER, "full");
+    let response = app
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let axum = Answer {
+        status: response.status().as_u16(),
+        headers: sorted(
+            response
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
+        ),
+        body: axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    };
+
+    let app = actix_test::init_service(
+        actix_web::App::new()
+            .wrap(kelviq_actix::prelude::KelviqMiddleware::new(gate).customer(source()))
+            .route(
+                "/",
+                actix_web::web::get()
+                    .to(|_: kelviq_actix::prelude::Entitled<Reports>| async { "ok" }),
+            ),
+    )
+    .await;
+    let request = actix_test::TestRequest::get()
+        .uri("/")
+        .insert_header((CUSTOMER_HEADER, "full"));
+    let response = actix_test::call_service(&app, request.to_request()).await;
+    let actix = Answer {
+        status: response.status().as_u16(),
+        headers: sorted(
+            response
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
+        ),
+        body: actix_test::read_body(response).await.to_vec(),
+    };
+    assert_eq!(axum, actix);
+    assert_eq!(axum.status, 403);
+}
+
+/// Headers as sorted (name, value) pairs, without `content-length`.
+fn sorted<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> Vec<(String, Vec<u8>)> {
+    let mut headers: Vec<_> = headers
+        .filter(|(name, _)| *name != "content-length")
+        .map(|(name, value)| (name.to_owned(), value.to_vec()))
+        .collect();
+    headers.sort();
+    headers
 }
 
 #[actix_web::test]
