@@ -56,6 +56,7 @@
 mod body;
 mod customer;
 mod future;
+pub mod grpc;
 mod layer;
 mod service;
 
