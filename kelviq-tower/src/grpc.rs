@@ -28,7 +28,7 @@
 //!   [`Gate::finish`](kelviq_client::gate::Gate::finish) with the status `200`, so a gate
 //!   whose [success statuses](kelviq_client::gate::GateBuilder::success_statuses) include
 //!   `200` (the default) meters it. The amount is the handler's
-//!   [`UsageAmount`](crate::UsageAmount) response extension (tonic's
+//!   [`UsageAmount`] response extension (tonic's
 //!   `Response::extensions_mut`), else
 //!   [`RequestContext::set_usage_amount`](crate::RequestContext::set_usage_amount) (for a
 //!   stream, callable until its last message), else the gate's.
@@ -36,11 +36,11 @@
 //! # The customer id
 //!
 //! gRPC metadata are HTTP/2 headers. The recommended source is still a request extension:
-//! put a [`CustomerId`](crate::CustomerId) in the request extensions from your own
+//! put a [`CustomerId`] in the request extensions from your own
 //! authentication layer in front of the Kelviq layer (with tonic, an
 //! `InterceptorLayer`: `request.extensions_mut().insert(CustomerId::new(..))`; an
 //! interceptor attached to the generated server runs after the layer, too late).
-//! [`FromHeader`](crate::FromHeader) reads a metadata key (`x-customer-id`) — **only
+//! [`FromHeader`] reads a metadata key (`x-customer-id`) — **only
 //! behind a trusted proxy that sets it itself and strips it from client calls**, or any
 //! client can claim to be any customer.
 //!
@@ -54,7 +54,7 @@ use crate::body::ResponseBody;
 use crate::future::Metering;
 
 #[cfg(doc)]
-use kelviq_client::gate::DenialReason;
+use kelviq_client::gate::{CustomerId, DenialReason, FromHeader};
 
 /// Whether `request` is a gRPC call (`content-type: application/grpc`, `+codec` or `;…`).
 pub(crate) fn is_grpc<B>(request: &Request<B>) -> bool {
