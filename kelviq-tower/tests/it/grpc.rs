@@ -10,7 +10,10 @@ use futures::{Stream, StreamExt};
 use kelviq_client::gate::FailurePolicy;
 use kelviq_client::{CacheConfig, ReportUsage};
 use kelviq_mock::{Fault, FaultRule, MockServer, Route};
-use kelviq_tower::{CustomerId, GateBuilderExt, KelviqLayer, RequestContext, UsageAmount};
+use kelviq_tower::{
+    CustomerId, CustomerIdSource, FromHeader, GateBuilderExt, KelviqLayer, RequestContext,
+    UsageAmount,
+};
 use tokio::sync::Notify;
 use tonic::service::InterceptorLayer;
 use tonic::transport::server::TcpIncoming;
@@ -114,7 +117,10 @@ fn authenticate(mut request: Request<()>) -> Result<Request<()>, Status> {
 }
 
 /// Serves `reports` behind the authentication and `layer` on a loopback port; a client.
-async fn serve(layer: KelviqLayer, reports: Reports) -> ReportServiceClient<Channel> {
+async fn serve<C: CustomerIdSource>(
+    layer: KelviqLayer<C>,
+    reports: Reports,
+) -> ReportServiceClient<Channel> {
     let incoming = TcpIncoming::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
     let addr = incoming.local_addr().unwrap();
     let stack = ServiceBuilder::new()
@@ -324,6 +330,34 @@ async fn grpc_meters_only_ok_status() {
     assert_eq!(status.code(), Code::DataLoss);
     meter.flush().await.unwrap();
     assert_eq!(total(), start + 9);
+}
+
+#[tokio::test]
+async fn grpc_customer_from_a_metadata_key() {
+    // Only behind a trusted proxy: metadata are HTTP/2 headers, so `FromHeader` reads them.
+    let setup = Setup::start().await;
+    let layer = setup
+        .kelviq
+        .gate()
+        .require("reports")
+        .into_layer()
+        .customer(FromHeader::from_static("x-customer-id"));
+    let mut client = serve(layer, Reports::default()).await;
+    let with_key = |customer: &str| {
+        let mut request = Request::new(report(0, false));
+        request
+            .metadata_mut()
+            .insert("x-customer-id", customer.parse().unwrap());
+        request
+    };
+    assert!(client.get_report(with_key("cust_pro")).await.is_ok());
+    let status = client.get_report(with_key("cust_free")).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = client
+        .get_report(Request::new(report(0, false)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
 }
 
 #[tokio::test]
