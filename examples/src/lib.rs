@@ -4,6 +4,10 @@
 //!   metered with `kelviq-axum`.
 //! - `cargo run -p kelviq-examples --bin actix-app`: the same service with actix-web and
 //!   `kelviq-actix` (both listen on port 3000 unless `PORT` says otherwise).
+//! - `cargo run -p kelviq-examples --bin grpc-app`: a tonic report service (unary and
+//!   server-streaming) behind the Kelviq layer: denials are gRPC statuses, usage is
+//!   metered when a call ends `OK`. `-- --demo` runs a scripted tour and exits; `-- --call`
+//!   is a tiny client. Its protobuf code is [`report`].
 //! - `scripts/load-test.sh` (the `load-test` binary): loopback load test of a route with
 //!   and without the Kelviq layer.
 //!
@@ -25,6 +29,22 @@
 //! | `POST /webhooks/kelviq` | verifies a Kelviq webhook and refreshes that customer |
 
 use std::time::Duration;
+
+/// The report service of the gRPC example (`grpc-app`): messages, tonic client and server.
+///
+/// Generated from `examples/proto/report.proto` and checked in, so building needs no
+/// `protoc`; after editing the proto, regenerate with `scripts/grpc-codegen.sh` (a
+/// pure-Rust compiler, protox, in a throwaway crate outside the workspace).
+#[path = "grpc/report.v1.rs"]
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    rust_2018_idioms,
+    clippy::all,
+    clippy::pedantic
+)]
+pub mod report;
 
 use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
 use kelviq_mock::{Feature, MockServer, Plan, Seed, SeedCustomer};

@@ -1,11 +1,14 @@
-//! [`ResponseBody`]: the inner service's body, or the JSON of a denial.
+//! [`ResponseBody`]: the inner service's body, or the JSON of a denial; for a gRPC call
+//! whose outcome is in the trailers, the inner body watched for its `grpc-status`.
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+
+use crate::grpc::GrpcMetering;
 
 pin_project! {
     /// The body of a response of [`KelviqService`](crate::KelviqService): the inner
@@ -23,6 +26,8 @@ pin_project! {
     enum Kind<B> {
         Inner { #[pin] body: B },
         Full { data: Option<Bytes> },
+        // A gRPC response body: meters when its trailers say `grpc-status: 0`.
+        Grpc { #[pin] body: B, metering: Option<GrpcMetering> },
     }
 }
 
@@ -33,9 +38,22 @@ impl<B> ResponseBody<B> {
         }
     }
 
+    /// A complete body; an empty one ends at once (a gRPC trailers-only response).
     pub(crate) fn full(data: Bytes) -> Self {
         ResponseBody {
-            kind: Kind::Full { data: Some(data) },
+            kind: Kind::Full {
+                data: (!data.is_empty()).then_some(data),
+            },
+        }
+    }
+
+    /// The inner gRPC body, metered by `metering` when its trailers carry `grpc-status: 0`.
+    pub(crate) fn grpc(body: B, metering: GrpcMetering) -> Self {
+        ResponseBody {
+            kind: Kind::Grpc {
+                body,
+                metering: Some(metering),
+            },
         }
     }
 }
@@ -54,19 +72,35 @@ where
         match self.project().kind.project() {
             KindProj::Inner { body } => body.poll_frame(cx),
             KindProj::Full { data } => Poll::Ready(data.take().map(|data| Ok(Frame::data(data)))),
+            KindProj::Grpc { body, metering } => {
+                let frame = ready!(body.poll_frame(cx));
+                match &frame {
+                    Some(Ok(frame)) => {
+                        if let Some(trailers) = frame.trailers_ref()
+                            && let Some(metering) = metering.take()
+                        {
+                            metering.finish(trailers);
+                        }
+                    }
+                    // An error, or the end without trailers: the call did not end with
+                    // `grpc-status: 0`; nothing is metered.
+                    Some(Err(_)) | None => drop(metering.take()),
+                }
+                Poll::Ready(frame)
+            }
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            Kind::Inner { body } => body.is_end_stream(),
+            Kind::Inner { body } | Kind::Grpc { body, .. } => body.is_end_stream(),
             Kind::Full { data } => data.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Inner { body } => body.size_hint(),
+            Kind::Inner { body } | Kind::Grpc { body, .. } => body.size_hint(),
             Kind::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |data| data.len() as u64))
             }

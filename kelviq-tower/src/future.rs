@@ -11,8 +11,10 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
+use crate::grpc::{self, deny};
 
 /// What to meter once the inner response is known: kept only when the gate meters.
+#[derive(Debug)]
 pub(crate) struct Metering {
     gate: Gate,
     context: RequestContext,
@@ -31,10 +33,14 @@ impl Metering {
     /// response's [`UsageAmount`] if the handler set one.
     fn finish<B>(self, response: &Response<B>) {
         let amount = response.extensions().get::<UsageAmount>().copied();
+        self.finish_with(response.status().as_u16(), amount);
+    }
+
+    /// Meters the request as if its response had `status`, with `amount` if the handler
+    /// set one.
+    pub(crate) fn finish_with(self, status: u16, amount: Option<UsageAmount>) {
         // The outcome is logged by the gate; the response is made either way.
-        let _ = self
-            .gate
-            .finish(&self.context, response.status().as_u16(), amount);
+        let _ = self.gate.finish(&self.context, status, amount);
     }
 }
 
@@ -57,6 +63,8 @@ pin_project! {
         #[pin]
         state: State<S, ReqBody, ResBody>,
         metering: Option<Metering>,
+        // A gRPC call: denials are gRPC statuses, success is `grpc-status: 0`.
+        grpc: bool,
     }
 }
 
@@ -82,13 +90,15 @@ where
                 response: Some(response),
             },
             metering: None,
+            grpc: false,
         }
     }
 
-    pub(crate) fn inner(future: S::Future, metering: Option<Metering>) -> Self {
+    pub(crate) fn inner(future: S::Future, metering: Option<Metering>, grpc: bool) -> Self {
         ResponseFuture {
             state: State::Inner { future },
             metering,
+            grpc,
         }
     }
 
@@ -97,6 +107,7 @@ where
         gate: Gate,
         service: S,
         request: Request<ReqBody>,
+        grpc: bool,
     ) -> Self {
         ResponseFuture {
             state: State::Gating {
@@ -108,6 +119,7 @@ where
                 }),
             },
             metering: None,
+            grpc,
         }
     }
 }
@@ -148,7 +160,7 @@ where
                             this.state.set(State::Inner { future });
                         }
                         Err(denial) => {
-                            let response = gate.deny(&denial).map(ResponseBody::full);
+                            let response = deny(&gate, &denial, *this.grpc);
                             this.state.set(State::Denied {
                                 response: Some(response),
                             });
@@ -157,7 +169,11 @@ where
                 }
                 StateProj::Inner { future } => {
                     let response = ready!(future.poll(cx))?;
-                    if let Some(metering) = this.metering.take() {
+                    let metering = this.metering.take();
+                    if *this.grpc {
+                        return Poll::Ready(Ok(grpc::response(response, metering)));
+                    }
+                    if let Some(metering) = metering {
                         metering.finish(&response);
                     }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));

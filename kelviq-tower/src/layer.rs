@@ -16,7 +16,8 @@ use crate::service::KelviqService;
 /// [`RequestContext`](kelviq_client::gate::RequestContext) in the request extensions, the
 /// inner service, and — when the gate meters and the response is a success — usage
 /// recorded with the client's meter ([`Gate::finish`]), never awaited. Denials are the
-/// gate's answer ([`Gate::deny`]).
+/// gate's answer ([`Gate::deny`]); for a gRPC call, the same denial as a gRPC status
+/// ([`Gate::deny_grpc`]), and success is `grpc-status: 0` (see [`crate::grpc`]).
 ///
 /// Everything the gate requires and meters is set on its [`GateBuilder`], usually a clone
 /// of an app-wide template; [`GateBuilderExt::into_layer`] builds it into a layer.

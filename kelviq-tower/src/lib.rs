@@ -15,6 +15,14 @@
 //! | Kelviq unreachable, no usable snapshot | `503` `{"error": "kelviq_unavailable"}` with `Retry-After`, let through, or decided on fallback entitlements (the gate's failure policy) |
 //! | allowed | the inner service's response; usage recorded if the gate meters and it is a success |
 //!
+//! **gRPC** (tonic): a request with `content-type: application/grpc…` is answered in gRPC's
+//! terms — the same denials as trailers-only `UNAUTHENTICATED`, `PERMISSION_DENIED`,
+//! `RESOURCE_EXHAUSTED` or `UNAVAILABLE` statuses, with `kelviq-error` / `kelviq-feature`
+//! metadata — and metered only when the call ends with `grpc-status: 0` (read from the
+//! trailers, so a stream is metered once, at its end). Put the layer on a tonic server with
+//! `Server::builder().layer(..)`, behind your authentication layer. See [`grpc`] for why this
+//! is a mode of the layer rather than a separate crate.
+//!
 //! Handlers find a [`RequestContext`] in the request extensions (customer id, snapshot,
 //! client, meter), and set a [`UsageAmount`] response extension (or
 //! [`RequestContext::set_usage_amount`]) to meter another amount than the gate's. With the
@@ -56,6 +64,7 @@
 mod body;
 mod customer;
 mod future;
+pub mod grpc;
 mod layer;
 mod service;
 

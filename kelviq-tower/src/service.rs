@@ -9,6 +9,7 @@ use tower_service::Service;
 use crate::body::ResponseBody;
 use crate::customer::{CustomerIdSource, RequestHead};
 use crate::future::{Metering, ResponseFuture};
+use crate::grpc;
 
 /// The service [`KelviqLayer`](crate::KelviqLayer) wraps around `S`.
 ///
@@ -76,23 +77,24 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let customer_id = self.customer.customer_id(RequestHead::of(&request));
+        let grpc = grpc::is_grpc(&request);
         match self.gate.admit(customer_id) {
             // Warm path: decided from the cache, no I/O, no boxed future (the request's context
             // is one `Arc`, and the extensions map boxes it).
             Admission::Ready(Ok(context)) => {
                 let metering = Metering::new(&self.gate, &context);
                 request.extensions_mut().insert(context);
-                ResponseFuture::inner(self.inner.call(request), metering)
+                ResponseFuture::inner(self.inner.call(request), metering, grpc)
             }
             Admission::Ready(Err(denial)) => {
-                ResponseFuture::denied(self.gate.deny(&denial).map(ResponseBody::full))
+                ResponseFuture::denied(grpc::deny(&self.gate, &denial, grpc))
             }
             // Cold path: wait for the snapshot, then call the service that was polled
             // ready, leaving a clone in its place.
             Admission::Loading(admitting) => {
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::gating(admitting, self.gate.clone(), ready, request)
+                ResponseFuture::gating(admitting, self.gate.clone(), ready, request, grpc)
             }
         }
     }

@@ -280,15 +280,21 @@ impl Denial {
     /// response type only.
     pub fn to_response(&self) -> http::Response<Bytes> {
         let mut response = json_response(self.status, self.body_bytes());
-        if let Some(wait) = self.retry_after {
-            let seconds = wait
-                .as_secs()
-                .saturating_add(u64::from(wait.subsec_nanos() > 0));
+        if let Some(seconds) = self.retry_after_seconds() {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+
+    /// The `Retry-After` value, in whole seconds rounded up (at least 1), when known.
+    pub(super) fn retry_after_seconds(&self) -> Option<u64> {
+        self.retry_after.map(|wait| {
+            wait.as_secs()
+                .saturating_add(u64::from(wait.subsec_nanos() > 0))
+                .max(1)
+        })
     }
 }
 

@@ -19,7 +19,9 @@
 //! 2. [`Gate::finish`] — the response status and the handler's [`UsageAmount`] in; usage
 //!    recorded through the usage meter if the status is a success, never awaited.
 //! 3. [`Gate::deny`] — a [`Denial`] in; the response (status, `application/json`, escaped
-//!    JSON body, or the gate's denial handler's) out.
+//!    JSON body, or the gate's denial handler's) out. For a gRPC call,
+//!    [`Gate::deny_grpc`]: the same denial as a trailers-only gRPC status
+//!    ([`DenialReason::grpc_code`], the one table from reasons to gRPC codes).
 //!
 //! Customer sources have the same names in every adapter ([`FromExtension`], the default,
 //! reading [`CustomerId`]; [`FromHeader`]; [`FromFn`]; and each adapter's `FromPath`).
@@ -116,6 +118,7 @@ mod denial;
 mod engine;
 mod fallback;
 mod feature;
+mod grpc;
 mod metering;
 mod policy;
 mod refusal;
@@ -131,6 +134,7 @@ pub use denial::{Denial, DenialHandler, DenialReason, LAYER_MISSING, error_respo
 pub use engine::Gate;
 pub use fallback::Fallback;
 pub use feature::Feature;
+pub use grpc::{GRPC_ERROR_KEY, GRPC_FEATURE_KEY, is_grpc_content_type};
 pub use http::StatusCode;
 pub use metering::Metered;
 pub use policy::{FailurePolicy, StatusFilter};

@@ -11,5 +11,6 @@
 mod support;
 
 mod assembly;
+mod grpc;
 mod layer;
 mod semantics;
