@@ -8,7 +8,8 @@ use http::HeaderValue;
 use crate::cache::{CacheConfig, EntitlementCache};
 use crate::client::{Inner, Kelviq};
 use crate::config::{
-    self, AccessToken, ENV_API_KEY, ENV_BASE_URL, ENV_EDGE_URL, ENV_ENVIRONMENT, Environment,
+    self, AccessToken, ApiVersion, ENV_API_KEY, ENV_BASE_URL, ENV_EDGE_URL, ENV_ENVIRONMENT,
+    Environment,
 };
 use crate::error::{Error, Result};
 use crate::http::{RetryPolicy, Transport};
@@ -44,6 +45,7 @@ pub struct KelviqBuilder {
     environment: Environment,
     api_url: Option<String>,
     edge_url: Option<String>,
+    api_version: ApiVersion,
     allow_insecure_http: bool,
     timeout: Option<Duration>,
     retry: RetryPolicy,
@@ -62,6 +64,7 @@ impl Default for KelviqBuilder {
             environment: Environment::default(),
             api_url: None,
             edge_url: None,
+            api_version: ApiVersion::default(),
             allow_insecure_http: false,
             timeout: None,
             retry: RetryPolicy::default(),
@@ -82,6 +85,7 @@ impl std::fmt::Debug for KelviqBuilder {
             .field("environment", &self.environment)
             .field("api_url", &self.api_url)
             .field("edge_url", &self.edge_url)
+            .field("api_version", &self.api_version)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
@@ -98,7 +102,9 @@ impl KelviqBuilder {
     /// `KELVIQ_API_KEY` (required), `KELVIQ_ENV` (`production`, `staging` or `sandbox`;
     /// unset or empty means sandbox), `KELVIQ_BASE_URL` and `KELVIQ_EDGE_URL` (optional
     /// overrides). A missing or invalid variable is reported by
-    /// [`build`](KelviqBuilder::build).
+    /// [`build`](KelviqBuilder::build). The API version is not read from the environment
+    /// (the official SDK names no variable for it): set it with
+    /// [`api_version`](Self::api_version).
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -166,6 +172,30 @@ impl KelviqBuilder {
     /// the same rules as [`api_url`](Self::api_url).
     pub fn edge_url(mut self, url: impl Into<String>) -> Self {
         self.edge_url = Some(url.into());
+        self
+    }
+
+    /// The API version in every request path, on both hosts (default [`ApiVersion::V1`], as
+    /// in the official SDK): `/api/v2/customers/{id}/` on the API host and
+    /// `/api/v2/entitlements` on the edge host with [`ApiVersion::V2`]. No environment
+    /// variable sets it (the official SDK reads none).
+    ///
+    /// ```
+    /// use kelviq_client::{ApiVersion, Kelviq};
+    ///
+    /// let kelviq = Kelviq::builder()
+    ///     .access_token("sk_test_123")
+    ///     .api_version(ApiVersion::V2)
+    ///     .build()?;
+    /// assert_eq!(kelviq.api_version().to_string(), "v2");
+    ///
+    /// // A version read from configuration: parsing fails early on a bad one.
+    /// let version: ApiVersion = "v2".parse()?;
+    /// # let _ = version;
+    /// # Ok::<(), kelviq_client::Error>(())
+    /// ```
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = version;
         self
     }
 
@@ -254,7 +284,8 @@ impl KelviqBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the token is missing or not header-safe, a base URL is not an
+    /// [`Error::Config`] when the token is missing or not header-safe, the API version is
+    /// `v0`, a base URL is not an
     /// `http(s)` URL (or is `http` for a host that is not loopback, naming the host, unless
     /// [`allow_insecure_http`](Self::allow_insecure_http)) or only one of the two is overridden, the timeout is zero, the user agent suffix is not header-safe, or the
     /// HTTP client cannot be created, the entitlement cache has room for no customer, or the
@@ -287,6 +318,7 @@ impl KelviqBuilder {
             Some(url) => config::base_url("the edge base URL", url, self.allow_insecure_http)?,
             None => self.environment.edge_url().to_owned(),
         };
+        let api_version = self.api_version.check()?;
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
         if timeout.is_zero() {
             return Err(Error::Config(
@@ -323,6 +355,7 @@ impl KelviqBuilder {
             http,
             api_url,
             edge_url,
+            api_version,
             token,
             timeout,
             retry: self.retry,

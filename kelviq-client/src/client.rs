@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::builder::KelviqBuilder;
 use crate::cache::{CachedEntitlements, EntitlementCache, Snapshot};
+use crate::config::ApiVersion;
 use crate::customer_client::CustomerClient;
 use crate::error::Result;
 use crate::gate::GateBuilder;
@@ -101,6 +102,11 @@ impl Kelviq {
     /// The edge base URL in use.
     pub fn edge_url(&self) -> &str {
         &self.inner.transport.edge_url
+    }
+
+    /// The API version in every path, on both hosts (default [`ApiVersion::V1`]).
+    pub fn api_version(&self) -> ApiVersion {
+        self.inner.transport.api_version
     }
 
     pub(crate) fn transport(&self) -> &Transport {

@@ -77,6 +77,93 @@ impl FromStr for Environment {
     }
 }
 
+/// The API version in every request path, on both hosts: the `v1` of
+/// `https://api.kelviq.com/api/v1/customers/` and `https://edge.api.kelviq.com/api/v1/entitlements`.
+///
+/// [`ApiVersion::V1`] is the default, as in the official SDK (its `api_version` option).
+/// A version this crate has no constant for is [`ApiVersion::new`] or parsed from `v` and
+/// its number (`"v3".parse()`); the response types stay those of `v1`, so choose another
+/// version only when Kelviq tells you it answers the same way.
+///
+/// ```
+/// use kelviq_client::ApiVersion;
+///
+/// assert_eq!(ApiVersion::default(), ApiVersion::V1);
+/// assert_eq!("v2".parse::<ApiVersion>()?, ApiVersion::V2);
+/// assert_eq!(ApiVersion::new(3).to_string(), "v3");
+/// assert!("2".parse::<ApiVersion>().is_err());
+/// # Ok::<(), kelviq_client::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApiVersion(u32);
+
+impl ApiVersion {
+    /// `v1`, the default.
+    pub const V1: ApiVersion = ApiVersion(1);
+    /// `v2`.
+    pub const V2: ApiVersion = ApiVersion(2);
+
+    /// `v<number>`. Versions start at 1: [`KelviqBuilder::build`](crate::KelviqBuilder::build)
+    /// refuses `ApiVersion::new(0)` with an [`Error::Config`].
+    pub const fn new(number: u32) -> Self {
+        ApiVersion(number)
+    }
+
+    /// The number after the `v`.
+    pub const fn number(self) -> u32 {
+        self.0
+    }
+
+    /// Refuses `v0`.
+    pub(crate) fn check(self) -> Result<Self, Error> {
+        if self.0 == 0 {
+            Err(Error::Config(
+                "the API version v0 does not exist: versions start at v1".to_owned(),
+            ))
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+impl Default for ApiVersion {
+    fn default() -> Self {
+        ApiVersion::V1
+    }
+}
+
+/// `v` and the number: `v1`, `v2`.
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+impl FromStr for ApiVersion {
+    type Err = Error;
+
+    /// A lower-case `v` followed by a number from 1 without leading zeros (`v1`, `v2`,
+    /// `v10`); surrounding space is ignored. Anything else is an [`Error::Config`].
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let trimmed = text.trim();
+        let number = trimmed
+            .strip_prefix('v')
+            .filter(|digits| {
+                !digits.is_empty()
+                    && !digits.starts_with('0')
+                    && digits.bytes().all(|byte| byte.is_ascii_digit())
+            })
+            .and_then(|digits| digits.parse::<u32>().ok());
+        match number {
+            Some(number) => ApiVersion(number).check(),
+            None => Err(Error::Config(format!(
+                "\"{trimmed}\" is not a Kelviq API version: use v1, v2, ... (a lower-case v and \
+                 a number from 1)"
+            ))),
+        }
+    }
+}
+
 /// The variable holding the access token.
 pub const ENV_API_KEY: &str = "KELVIQ_API_KEY";
 /// The variable naming the environment (`production`, `staging`, `sandbox`; unset or empty
@@ -190,6 +277,49 @@ mod tests {
         );
         let error = "live".parse::<Environment>().unwrap_err().to_string();
         assert!(error.contains("\"live\""), "{error}");
+    }
+
+    #[test]
+    fn api_versions() {
+        assert_eq!(ApiVersion::default(), ApiVersion::V1);
+        assert_eq!(ApiVersion::V2.to_string(), "v2");
+        assert_eq!(ApiVersion::new(7).number(), 7);
+        for (text, number) in [
+            ("v1", 1),
+            (" v2 ", 2),
+            ("v10", 10),
+            ("v4294967295", u32::MAX),
+        ] {
+            assert_eq!(
+                text.parse::<ApiVersion>().unwrap().number(),
+                number,
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "v",
+            "1",
+            "V1",
+            "v0",
+            "v01",
+            "v-1",
+            "v+1",
+            "v1.0",
+            "v1beta",
+            "vv1",
+            "v 1",
+            "v4294967296",
+            "/v1",
+            "v1/",
+        ] {
+            let Err(Error::Config(message)) = bad.parse::<ApiVersion>() else {
+                panic!("{bad:?} was accepted");
+            };
+            assert!(message.contains("v1"), "{bad:?}: {message}");
+        }
+        assert!(ApiVersion::new(0).check().is_err());
+        assert!(ApiVersion::new(1).check().is_ok());
     }
 
     #[test]

@@ -52,7 +52,9 @@ pub mod webhook;
 pub use builder::{DEFAULT_TIMEOUT, KelviqBuilder};
 pub use cache::CacheConfig;
 pub use client::Kelviq;
-pub use config::{ENV_API_KEY, ENV_BASE_URL, ENV_EDGE_URL, ENV_ENVIRONMENT, Environment};
+pub use config::{
+    ApiVersion, ENV_API_KEY, ENV_BASE_URL, ENV_EDGE_URL, ENV_ENVIRONMENT, Environment,
+};
 pub use customer_client::CustomerClient;
 pub use error::{ApiError, ApiErrorKind, Error, Result};
 pub use http::RetryPolicy;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 
 use crate::faults::Fault;
-use crate::route::{Base, Route};
+use crate::route::{ApiVersion, Base, Route};
 
 /// How a recorded request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,9 +87,9 @@ impl RecordedRequest {
     }
 
     /// The path parameters of the matched route, percent-decoded, in template order
-    /// (for `/api/v1/customers/{customer_id}/` the customer id). Empty when the request
-    /// matched no route or its route has no parameter; a segment that is not UTF-8 once
-    /// decoded is decoded lossily.
+    /// (for `/api/v1/customers/{customer_id}/`, or the same path under another version, the
+    /// customer id). Empty when the request matched no route or its route has no
+    /// parameter; a segment that is not UTF-8 once decoded is decoded lossily.
     pub fn path_params(&self) -> Vec<String> {
         let Some(route) = self.route else {
             return Vec::new();
@@ -105,6 +105,12 @@ impl RecordedRequest {
                     .into_owned()
             })
             .collect()
+    }
+
+    /// The API version of the path (`/api/v2/...` → [`ApiVersion::V2`]), `None` when the
+    /// path names no version the mock serves (such a request is a 404).
+    pub fn api_version(&self) -> Option<ApiVersion> {
+        ApiVersion::of_path(&self.path)
     }
 
     /// The status code the mock answered with, if it answered.

@@ -61,7 +61,7 @@ mod wire;
 
 pub use faults::{Fault, FaultRule, RandomFaults};
 pub use journal::{DEFAULT_JOURNAL_BODY_LIMIT, DEFAULT_JOURNAL_CAPACITY, Outcome, RecordedRequest};
-pub use route::{Base, Route};
+pub use route::{ApiVersion, Base, Route};
 pub use seed::{Feature, FeatureKind, Plan, Seed, SeedCustomer, SeedError, SeedSubscription};
 pub use server::{DEFAULT_TOKEN, MockError, MockServer, MockServerBuilder};
 pub use state::{StoredEvent, UsageReport};

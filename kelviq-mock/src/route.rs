@@ -14,6 +14,49 @@ pub enum Base {
     Edge,
 }
 
+/// An API version the mock serves, the `v1` of `/api/v1/...`: every route answers under
+/// each of them, with the same behaviour, and any other version is a 404.
+///
+/// The official SDK puts its `api_version` option (default `v1`) into every path, on both
+/// hosts; [`RecordedRequest::api_version`](crate::RecordedRequest::api_version) tells which
+/// one a request used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ApiVersion {
+    /// `/api/v1`, the official SDK's default.
+    V1,
+    /// `/api/v2`.
+    V2,
+}
+
+impl ApiVersion {
+    /// Every version the mock serves.
+    pub const ALL: [ApiVersion; 2] = [ApiVersion::V1, ApiVersion::V2];
+
+    /// The path segment, `v1` or `v2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V1 => "v1",
+            ApiVersion::V2 => "v2",
+        }
+    }
+
+    /// The version a request path starts with (`/api/v2/...` → `V2`), if the mock serves it.
+    pub fn of_path(path: &str) -> Option<ApiVersion> {
+        let rest = path.strip_prefix("/api/")?;
+        let segment = rest.split('/').next()?;
+        ApiVersion::ALL
+            .into_iter()
+            .find(|version| version.as_str() == segment)
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One operation of the Kelviq API: an HTTP method on a path template under one base URL.
 ///
 /// Every recorded request names the route it matched ([`RecordedRequest::route`]), and fault
@@ -137,8 +180,9 @@ impl Route {
         }
     }
 
-    /// The full path template, `{name}` marking a path parameter, exactly as the real
-    /// service spells it (trailing slashes included).
+    /// The full path template under `/api/v1`, `{name}` marking a path parameter, exactly
+    /// as the real service spells it (trailing slashes included). The same route is served
+    /// under every [`ApiVersion`]: see [`versioned_path_template`](Self::versioned_path_template).
     pub fn path_template(self) -> &'static str {
         match self {
             Route::CustomersList | Route::CustomersCreate => "/api/v1/customers/",
@@ -166,6 +210,16 @@ impl Route {
             Route::RefundsRetrieve => "/api/v1/refunds/{refund_id}/",
             Route::TransactionsList => "/api/v1/transaction/",
             Route::PaymentMethodsList => "/api/v1/payment-methods/",
+        }
+    }
+
+    /// The full path template under `version`: `/api/v2/customers/{customer_id}/` for
+    /// [`Route::CustomersRetrieve`] and [`ApiVersion::V2`].
+    pub fn versioned_path_template(self, version: ApiVersion) -> String {
+        let template = self.path_template();
+        match template.strip_prefix("/api/v1/") {
+            Some(rest) => format!("/api/{}/{rest}", version.as_str()),
+            None => template.to_owned(),
         }
     }
 

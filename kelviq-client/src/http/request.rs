@@ -23,7 +23,7 @@ pub(crate) struct Request {
     pub(crate) base: Base,
     /// The path template, for spans and errors (`/customers/{customer_id}/`).
     pub(crate) template: &'static str,
-    /// The encoded path below `/api/v1`, starting with `/`.
+    /// The encoded path below `/api/<version>`, starting with `/`.
     pub(crate) path: String,
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) body: Option<Vec<u8>>,

@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::request::{Base, Request};
 use super::retry::RetryPolicy;
-use crate::config::AccessToken;
+use crate::config::{AccessToken, ApiVersion};
 use crate::error::{ApiError, ApiErrorKind, Error, Result};
 
 /// Everything needed to send requests; lives inside the client's `Arc`.
@@ -20,6 +20,8 @@ pub(crate) struct Transport {
     pub(crate) http: reqwest::Client,
     pub(crate) api_url: String,
     pub(crate) edge_url: String,
+    /// The `v1` of `/api/v1/...`, on both hosts.
+    pub(crate) api_version: ApiVersion,
     pub(crate) token: AccessToken,
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
@@ -126,8 +128,9 @@ impl Transport {
             Base::Api => &self.api_url,
             Base::Edge => &self.edge_url,
         };
-        let mut url = reqwest::Url::parse(&format!("{base}/api/v1{}", request.path))
-            .map_err(|error| Error::Config(format!("cannot build a request URL: {error}")))?;
+        let mut url =
+            reqwest::Url::parse(&format!("{base}/api/{}{}", self.api_version, request.path))
+                .map_err(|error| Error::Config(format!("cannot build a request URL: {error}")))?;
         if !request.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&request.query);
         }

@@ -27,8 +27,8 @@ pub use refunds::{CreateRefund, ListRefunds, Refunds};
 pub use reporting::{ReportEvent, ReportUsage, Reporting};
 pub(crate) use reporting::{send_event, send_usage};
 pub use subscriptions::{
-    CancelSubscription, CreateSubscription, ListSubscriptions, PreviewSubscriptionUpdate,
-    Subscriptions, UpdateSubscription,
+    CancelSubscription, CreateSubscription, ListSubscriptions, ModifiedOn,
+    PreviewSubscriptionUpdate, Subscriptions, UpdateSubscription,
 };
 pub use transactions::{ListTransactions, Transactions};
 

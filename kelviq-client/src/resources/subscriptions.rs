@@ -18,19 +18,192 @@ pub struct Subscriptions<'a> {
     client: &'a Kelviq,
 }
 
+/// A bound on when a subscription last changed, for
+/// [`ListSubscriptions::modified_on_after`] and
+/// [`ListSubscriptions::modified_on_before`]: a whole day or an instant.
+///
+/// The service's `modified_on` is a date-time. A day (a [`jiff::civil::Date`], or text
+/// `YYYY-MM-DD`) is sent as `YYYY-MM-DD` and bounds whole UTC days, inclusive; an instant
+/// (a [`jiff::Timestamp`], a [`jiff::Zoned`], or RFC 3339 text with an offset such as
+/// `2025-02-01T00:00:00Z` or `2025-02-01T01:00:00+01:00`) is sent in UTC as
+/// `2025-02-01T00:00:00Z`, the form the official SDK sends, and bounds inclusively to the
+/// instant. Text is read when the list is sent: anything else, including a date-time
+/// without an offset (whose instant is ambiguous), is an [`Error::Validation`] then.
+///
+/// ```
+/// use kelviq_client::{ListSubscriptions, ModifiedOn};
+///
+/// let day: jiff::civil::Date = "2025-02-01".parse()?;
+/// let instant: jiff::Timestamp = "2025-02-01T12:30:00Z".parse()?;
+/// let since_midday = ListSubscriptions::new().modified_on_after(instant);
+/// let that_day = ListSubscriptions::new()
+///     .modified_on_after(day)
+///     .modified_on_before(ModifiedOn::from("2025-02-01"));
+/// # let _ = (since_midday, that_day);
+/// # Ok::<(), jiff::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModifiedOn(ModifiedOnRepr);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ModifiedOnRepr {
+    Date(jiff::civil::Date),
+    Timestamp(jiff::Timestamp),
+    /// As given; read by `ListSubscriptions::validate`.
+    Text(String),
+}
+
+impl From<jiff::civil::Date> for ModifiedOn {
+    /// The whole UTC day.
+    fn from(date: jiff::civil::Date) -> Self {
+        ModifiedOn(ModifiedOnRepr::Date(date))
+    }
+}
+
+impl From<jiff::Timestamp> for ModifiedOn {
+    fn from(timestamp: jiff::Timestamp) -> Self {
+        ModifiedOn(ModifiedOnRepr::Timestamp(timestamp))
+    }
+}
+
+impl From<&jiff::Zoned> for ModifiedOn {
+    /// The zoned date-time's instant.
+    fn from(zoned: &jiff::Zoned) -> Self {
+        ModifiedOn::from(zoned.timestamp())
+    }
+}
+
+impl From<jiff::Zoned> for ModifiedOn {
+    /// The zoned date-time's instant.
+    fn from(zoned: jiff::Zoned) -> Self {
+        ModifiedOn::from(zoned.timestamp())
+    }
+}
+
+impl From<String> for ModifiedOn {
+    /// `YYYY-MM-DD` or an RFC 3339 timestamp with an offset, checked when the list is sent.
+    fn from(text: String) -> Self {
+        ModifiedOn(ModifiedOnRepr::Text(text))
+    }
+}
+
+impl From<&str> for ModifiedOn {
+    /// `YYYY-MM-DD` or an RFC 3339 timestamp with an offset, checked when the list is sent.
+    fn from(text: &str) -> Self {
+        ModifiedOn::from(text.to_owned())
+    }
+}
+
+impl From<&String> for ModifiedOn {
+    /// `YYYY-MM-DD` or an RFC 3339 timestamp with an offset, checked when the list is sent.
+    fn from(text: &String) -> Self {
+        ModifiedOn::from(text.as_str())
+    }
+}
+
+/// A [`ModifiedOn`] once read: what is sent and compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    Day(jiff::civil::Date),
+    Instant(jiff::Timestamp),
+}
+
+impl Bound {
+    /// Reads `value`, refusing text that is neither form and years before 1 (the wire has
+    /// four-digit years).
+    fn read(field: &'static str, value: &ModifiedOn) -> Result<Bound> {
+        let bound = match &value.0 {
+            ModifiedOnRepr::Date(date) => Bound::Day(*date),
+            ModifiedOnRepr::Timestamp(at) => Bound::Instant(*at),
+            ModifiedOnRepr::Text(text) => {
+                if date(field, text).is_ok() {
+                    text.parse()
+                        .map(Bound::Day)
+                        .map_err(|_| bad_modified_on(field, text))?
+                } else {
+                    text.parse()
+                        .map(Bound::Instant)
+                        .map_err(|_| bad_modified_on(field, text))?
+                }
+            }
+        };
+        let year = match bound {
+            Bound::Day(date) => date.year(),
+            Bound::Instant(at) => at.to_zoned(jiff::tz::TimeZone::UTC).year(),
+        };
+        if year < 1 {
+            return Err(Error::validation(field, "must be in year 1 or later"));
+        }
+        Ok(bound)
+    }
+
+    /// The query value: `YYYY-MM-DD`, or RFC 3339 in UTC (`2025-02-01T00:00:00Z`, a
+    /// fraction only when there is one).
+    fn wire(self) -> String {
+        match self {
+            Bound::Day(date) => date.strftime("%Y-%m-%d").to_string(),
+            Bound::Instant(at) => at.strftime("%Y-%m-%dT%H:%M:%S%.fZ").to_string(),
+        }
+    }
+
+    /// The first instant the bound covers.
+    fn start(self) -> Option<jiff::Timestamp> {
+        match self {
+            Bound::Day(date) => midnight_utc(date),
+            Bound::Instant(at) => Some(at),
+        }
+    }
+
+    /// The first instant after what the bound covers (`None` past the end of time).
+    fn end_exclusive(self) -> Option<jiff::Timestamp> {
+        match self {
+            Bound::Day(date) => date.tomorrow().ok().and_then(midnight_utc),
+            Bound::Instant(at) => at.checked_add(jiff::SignedDuration::from_nanos(1)).ok(),
+        }
+    }
+}
+
+fn midnight_utc(date: jiff::civil::Date) -> Option<jiff::Timestamp> {
+    date.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|zoned| zoned.timestamp())
+}
+
+fn bad_modified_on(field: &'static str, text: &str) -> Error {
+    Error::validation(
+        field,
+        format!(
+            "\"{text}\" is neither a date in the YYYY-MM-DD format nor an RFC 3339 timestamp \
+             with an offset such as 2025-02-01T00:00:00Z"
+        ),
+    )
+}
+
+/// Whether the lower bound `after` starts after everything the upper bound `before` covers.
+fn inverted(after: Bound, before: Bound) -> bool {
+    match (after, before) {
+        (Bound::Day(after), Bound::Day(before)) => after > before,
+        (after, before) => match (after.start(), before.end_exclusive()) {
+            (Some(start), Some(end)) => start >= end,
+            _ => false,
+        },
+    }
+}
+
 /// Parameters of [`Subscriptions::list`]: filters (all optional, combined) and the page.
 ///
-/// Dates are `YYYY-MM-DD` and the bounds are inclusive. Unlike the official SDK, which
-/// passes them through, a date in another format, or a lower bound after its upper
-/// bound, is refused before sending.
+/// Start dates are `YYYY-MM-DD`; the last-change bounds are a day or an instant
+/// ([`ModifiedOn`]); every bound is inclusive. Unlike the official SDK, which passes them
+/// through, a value in another format, or a lower bound after its upper bound, is refused
+/// before sending.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
 pub struct ListSubscriptions {
     customer_id: Option<String>,
     start_date_after: Option<String>,
     start_date_before: Option<String>,
-    modified_on_after: Option<String>,
-    modified_on_before: Option<String>,
+    modified_on_after: Option<ModifiedOn>,
+    modified_on_before: Option<ModifiedOn>,
     page: Option<u32>,
     page_size: Option<u32>,
 }
@@ -59,15 +232,19 @@ impl ListSubscriptions {
         self
     }
 
-    /// Only subscriptions last modified on or after this date (default: no bound).
-    pub fn modified_on_after(mut self, date: impl Into<String>) -> Self {
-        self.modified_on_after = Some(date.into());
+    /// Only subscriptions last modified on or after this day or at or after this instant
+    /// (default: no bound): a [`jiff::civil::Date`], a [`jiff::Timestamp`], or text in
+    /// either form (see [`ModifiedOn`]).
+    pub fn modified_on_after(mut self, bound: impl Into<ModifiedOn>) -> Self {
+        self.modified_on_after = Some(bound.into());
         self
     }
 
-    /// Only subscriptions last modified on or before this date (default: no bound).
-    pub fn modified_on_before(mut self, date: impl Into<String>) -> Self {
-        self.modified_on_before = Some(date.into());
+    /// Only subscriptions last modified on or before this day or at or before this instant
+    /// (default: no bound): a [`jiff::civil::Date`], a [`jiff::Timestamp`], or text in
+    /// either form (see [`ModifiedOn`]).
+    pub fn modified_on_before(mut self, bound: impl Into<ModifiedOn>) -> Self {
+        self.modified_on_before = Some(bound.into());
         self
     }
 
@@ -83,44 +260,56 @@ impl ListSubscriptions {
         self
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks every parameter; the last-change bounds as they will be sent.
+    fn validate(&self) -> Result<(Option<String>, Option<String>)> {
         if let Some(customer_id) = &self.customer_id {
             require("customer_id", customer_id)?;
         }
         for (field, value) in [
             ("start_date_after", &self.start_date_after),
             ("start_date_before", &self.start_date_before),
-            ("modified_on_after", &self.modified_on_after),
-            ("modified_on_before", &self.modified_on_before),
         ] {
             if let Some(value) = value {
                 date(field, value)?;
             }
         }
         // Zero-padded YYYY-MM-DD now, so text order is date order.
-        for (field, after, before) in [
-            (
+        if let (Some(after), Some(before)) = (&self.start_date_after, &self.start_date_before)
+            && after > before
+        {
+            return Err(Error::validation(
                 "start_date_after",
-                &self.start_date_after,
-                &self.start_date_before,
-            ),
-            (
+                format!("{after} is after the matching upper bound {before}"),
+            ));
+        }
+        let modified_after = self
+            .modified_on_after
+            .as_ref()
+            .map(|value| Bound::read("modified_on_after", value))
+            .transpose()?;
+        let modified_before = self
+            .modified_on_before
+            .as_ref()
+            .map(|value| Bound::read("modified_on_before", value))
+            .transpose()?;
+        if let (Some(after), Some(before)) = (modified_after, modified_before)
+            && inverted(after, before)
+        {
+            return Err(Error::validation(
                 "modified_on_after",
-                &self.modified_on_after,
-                &self.modified_on_before,
-            ),
-        ] {
-            if let (Some(after), Some(before)) = (after, before)
-                && after > before
-            {
-                return Err(Error::validation(
-                    field,
-                    format!("{after} is after the matching upper bound {before}"),
-                ));
-            }
+                format!(
+                    "{} is after the matching upper bound {}",
+                    after.wire(),
+                    before.wire()
+                ),
+            ));
         }
         positive("page", self.page)?;
-        positive("page_size", self.page_size)
+        positive("page_size", self.page_size)?;
+        Ok((
+            modified_after.map(Bound::wire),
+            modified_before.map(Bound::wire),
+        ))
     }
 }
 
@@ -470,10 +659,12 @@ impl<'a> Subscriptions<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::Validation`] for an empty customer id, a date not in the `YYYY-MM-DD`
-    /// format, or a page or page size of 0; otherwise the errors of any call.
+    /// [`Error::Validation`] for an empty customer id, a start date not in the
+    /// `YYYY-MM-DD` format, a last-change bound that is neither such a date nor an RFC 3339
+    /// timestamp with an offset (or is before year 1), a lower bound after its upper bound,
+    /// or a page or page size of 0; otherwise the errors of any call.
     pub async fn list(&self, params: ListSubscriptions) -> Result<Page<Subscription>> {
-        params.validate()?;
+        let (modified_on_after, modified_on_before) = params.validate()?;
         let request = Request::new(
             "subscriptions.list",
             Method::GET,
@@ -483,8 +674,8 @@ impl<'a> Subscriptions<'a> {
         .query("customer_id", params.customer_id)
         .query("start_date_after", params.start_date_after)
         .query("start_date_before", params.start_date_before)
-        .query("modified_on_after", params.modified_on_after)
-        .query("modified_on_before", params.modified_on_before)
+        .query("modified_on_after", modified_on_after)
+        .query("modified_on_before", modified_on_before)
         .query("page", params.page)
         .query("page_size", params.page_size);
         self.client.transport().json(request).await
@@ -643,6 +834,98 @@ mod tests {
         for bad in ["tomorrow", "Now", "", "2030-13-01 00:00:00", "31/12/2030"] {
             let error = trial_end(bad, now).unwrap_err();
             assert!(error.to_string().contains("ISO 8601"), "{bad}: {error}");
+        }
+    }
+
+    fn modified_query(params: &ListSubscriptions) -> Result<(Option<String>, Option<String>)> {
+        params.validate()
+    }
+
+    #[test]
+    fn modified_on_takes_a_day_or_an_instant_and_sends_utc() {
+        let day: jiff::civil::Date = "2025-02-01".parse().unwrap();
+        let at: jiff::Timestamp = "2025-02-01T00:00:00Z".parse().unwrap();
+        let cases: [(ModifiedOn, &str); 9] = [
+            (day.into(), "2025-02-01"),
+            ("2025-02-01".into(), "2025-02-01"),
+            (at.into(), "2025-02-01T00:00:00Z"),
+            ("2025-02-01T00:00:00Z".into(), "2025-02-01T00:00:00Z"),
+            ("2025-02-01T01:00:00+01:00".into(), "2025-02-01T00:00:00Z"),
+            (
+                "2025-01-31T19:00:00-05:00".to_owned().into(),
+                "2025-02-01T00:00:00Z",
+            ),
+            ("2025-02-01T00:00:00.250Z".into(), "2025-02-01T00:00:00.25Z"),
+            (
+                at.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(9)))
+                    .into(),
+                "2025-02-01T00:00:00Z",
+            ),
+            ((&"0001-01-01".to_owned()).into(), "0001-01-01"),
+        ];
+        for (bound, wire) in cases {
+            let params = ListSubscriptions::new().modified_on_before(bound.clone());
+            assert_eq!(
+                modified_query(&params).unwrap(),
+                (None, Some(wire.to_owned())),
+                "{bound:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn modified_on_refuses_what_is_neither_form() {
+        for bad in [
+            "",
+            "yesterday",
+            "2025-1-01",
+            "2025-02-30",
+            "2025-01-01T00:00:00",
+            "2025-01-01 00:00:00",
+            "2025-02-01T25:00:00Z",
+            "01/02/2025",
+            "1738368000",
+        ] {
+            let params = ListSubscriptions::new().modified_on_after(bad);
+            let Err(Error::Validation { field, .. }) = modified_query(&params) else {
+                panic!("{bad:?} was accepted");
+            };
+            assert_eq!(field, "modified_on_after");
+        }
+        let before_year_one: jiff::civil::Date = "-000001-01-01".parse().unwrap();
+        let params = ListSubscriptions::new().modified_on_before(before_year_one);
+        assert!(modified_query(&params).is_err());
+    }
+
+    #[test]
+    fn modified_on_bounds_are_inclusive_and_mixed_forms_compare_by_instant() {
+        let check = |after: &str, before: &str| {
+            modified_query(
+                &ListSubscriptions::new()
+                    .modified_on_after(after)
+                    .modified_on_before(before),
+            )
+            .map(|_| ())
+        };
+        for (after, before) in [
+            ("2025-02-01", "2025-02-01"),
+            ("2025-02-01T23:59:59.999Z", "2025-02-01"),
+            ("2025-02-01", "2025-02-01T00:00:00Z"),
+            ("2025-02-01T10:00:00Z", "2025-02-01T10:00:00Z"),
+            ("2025-02-01T11:00:00+01:00", "2025-02-01T10:00:00Z"),
+        ] {
+            assert!(check(after, before).is_ok(), "{after} .. {before}");
+        }
+        for (after, before) in [
+            ("2025-02-02", "2025-02-01"),
+            ("2025-02-02T00:00:00Z", "2025-02-01"),
+            ("2025-02-01", "2025-01-31T23:59:59Z"),
+            ("2025-02-01T10:00:00.000000001Z", "2025-02-01T10:00:00Z"),
+        ] {
+            let Err(Error::Validation { field, .. }) = check(after, before) else {
+                panic!("{after} .. {before} was accepted");
+            };
+            assert_eq!(field, "modified_on_after");
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod support;
 
+mod api_version;
 mod billing;
 #[cfg(feature = "blocking")]
 mod blocking;

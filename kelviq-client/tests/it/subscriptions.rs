@@ -94,6 +94,78 @@ async fn list_sends_the_filters_in_order_and_returns_typed_subscriptions() {
 }
 
 #[tokio::test]
+async fn list_sends_modified_on_instants_in_utc_and_days_as_dates() {
+    let setup = Setup::start().await;
+    let subscriptions = setup.kelviq.subscriptions();
+    let since: jiff::Timestamp = "2025-02-01T01:00:00+01:00".parse().unwrap();
+    let until: jiff::civil::Date = "2999-12-31".parse().unwrap();
+    let page = subscriptions
+        .list(
+            ListSubscriptions::new()
+                .modified_on_after(since)
+                .modified_on_before(until),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.count, 2);
+    let sent = setup.mock.requests(Route::SubscriptionsList).pop().unwrap();
+    assert_eq!(
+        sent.query.as_deref(),
+        Some("modified_on_after=2025-02-01T00%3A00%3A00Z&modified_on_before=2999-12-31")
+    );
+    assert_eq!(
+        sent.query_pairs(),
+        [
+            (
+                "modified_on_after".to_owned(),
+                "2025-02-01T00:00:00Z".to_owned()
+            ),
+            ("modified_on_before".to_owned(), "2999-12-31".to_owned()),
+        ]
+    );
+    assert_eq!(sent.status(), Some(200));
+
+    // Text in either form, an offset normalised to UTC; a zoned value by its instant.
+    let zoned = "2999-01-01T09:00:00.5+09:00[+09:00]"
+        .parse::<jiff::Zoned>()
+        .unwrap();
+    let none = subscriptions
+        .list(
+            ListSubscriptions::new()
+                .modified_on_after(&zoned)
+                .modified_on_before("2999-01-01T02:00:00+01:00"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(none.count, 0);
+    let sent = setup.mock.requests(Route::SubscriptionsList).pop().unwrap();
+    assert_eq!(
+        sent.query_pairs(),
+        [
+            (
+                "modified_on_after".to_owned(),
+                "2999-01-01T00:00:00.5Z".to_owned()
+            ),
+            (
+                "modified_on_before".to_owned(),
+                "2999-01-01T01:00:00Z".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(sent.status(), Some(200));
+    let none = subscriptions
+        .list(ListSubscriptions::new().modified_on_before(jiff::Timestamp::UNIX_EPOCH))
+        .await
+        .unwrap();
+    assert_eq!(none.count, 0);
+    let sent = setup.mock.requests(Route::SubscriptionsList).pop().unwrap();
+    assert_eq!(
+        sent.query.as_deref(),
+        Some("modified_on_before=1970-01-01T00%3A00%3A00Z")
+    );
+}
+
+#[tokio::test]
 async fn retrieve_encodes_the_id_and_an_unknown_one_is_not_found() {
     let setup = Setup::start().await;
     let free = subscription_of(&setup, "cust_free").await;
@@ -525,6 +597,21 @@ async fn invalid_parameters_are_refused_before_any_request() {
     assert_eq!(
         refused(subscriptions.list(inverted).await),
         "modified_on_after"
+    );
+    let inverted_instants = list()
+        .modified_on_after("2025-02-01T00:00:00Z")
+        .modified_on_before("2025-01-31T23:59:59Z");
+    assert_eq!(
+        refused(subscriptions.list(inverted_instants).await),
+        "modified_on_after"
+    );
+    assert_eq!(
+        refused(
+            subscriptions
+                .list(list().modified_on_before("2025-02-01T25:00:00Z"))
+                .await
+        ),
+        "modified_on_before"
     );
     assert_eq!(
         refused(subscriptions.list(list().customer_id("")).await),

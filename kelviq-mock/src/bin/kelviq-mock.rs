@@ -104,6 +104,7 @@ async fn main() -> ExitCode {
     println!("kelviq-mock is serving the Kelviq API on loopback.");
     println!("  API:  {}/api/v1/", mock.url());
     println!("  edge: {}/api/v1/entitlements", mock.edge_url());
+    println!("  API versions: v1, v2 (the same routes under /api/v2/)");
     println!("  customers: {}", customers.join(", "));
     println!();
     println!("Point a client at it:");

@@ -28,7 +28,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::faults::Fault;
 use crate::journal::{Arrival, Outcome};
-use crate::route::{Base, Route};
+use crate::route::{ApiVersion, Base, Route};
 use crate::server::{Shared, lock};
 use crate::wire::{ApiError, detail_body};
 
@@ -48,24 +48,25 @@ const MAX_BODY: usize = 1024 * 1024;
 
 /// The router of one listener: the routes of `base`, 404 for everything else.
 pub(crate) fn router(shared: AppState, base: Base) -> Router {
-    let mut paths: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    let mut paths: Vec<(String, MethodRouter<AppState>)> = Vec::new();
     for route in Route::ALL.into_iter().filter(|route| route.base() == base) {
-        let endpoint =
-            endpoint(route).route_layer(from_fn_with_state((Arc::clone(&shared), route), gate));
-        match paths
-            .iter_mut()
-            .find(|(path, _)| *path == route.path_template())
-        {
-            Some((_, existing)) => {
-                let merged = std::mem::take(existing).merge(endpoint);
-                *existing = merged;
+        // Each version gets its own path: `/api/v3/...` stays a 404.
+        for version in ApiVersion::ALL {
+            let template = route.versioned_path_template(version);
+            let endpoint =
+                endpoint(route).route_layer(from_fn_with_state((Arc::clone(&shared), route), gate));
+            match paths.iter_mut().find(|(path, _)| *path == template) {
+                Some((_, existing)) => {
+                    let merged = std::mem::take(existing).merge(endpoint);
+                    *existing = merged;
+                }
+                None => paths.push((template, endpoint)),
             }
-            None => paths.push((route.path_template(), endpoint)),
         }
     }
     let mut router = Router::new();
     for (path, endpoint) in paths {
-        router = router.route(path, endpoint);
+        router = router.route(&path, endpoint);
     }
     router
         .method_not_allowed_fallback(method_not_allowed)

@@ -237,8 +237,9 @@ fn within(date: Date, after: Option<Date>, before: Option<Date>) -> bool {
     after.is_none_or(|after| date >= after) && before.is_none_or(|before| date <= before)
 }
 
-/// Every subscription, oldest first, filtered by customer, start date and last change
-/// (inclusive `YYYY-MM-DD` bounds).
+/// Every subscription, oldest first, filtered by customer, start date (inclusive
+/// `YYYY-MM-DD` bounds) and last change (inclusive bounds, each a whole UTC day
+/// `YYYY-MM-DD` or an instant with an offset, `2025-02-01T00:00:00Z`).
 pub(super) async fn list(
     State(shared): State<AppState>,
     RawQuery(query): RawQuery,
@@ -249,8 +250,8 @@ pub(super) async fn list(
     let customer_id = query.opt_str("customer_id").filter(|id| !id.is_empty());
     let start_after = query.opt_date("start_date_after");
     let start_before = query.opt_date("start_date_before");
-    let modified_after = query.opt_date("modified_on_after");
-    let modified_before = query.opt_date("modified_on_before");
+    let modified_after = query.opt_day_or_instant("modified_on_after");
+    let modified_before = query.opt_day_or_instant("modified_on_before");
     let page = query.page()?;
     query.finish()?;
     let url = absolute_url(&shared, &uri);
@@ -260,7 +261,10 @@ pub(super) async fn list(
         .iter()
         .filter(|sub| customer_id.as_ref().is_none_or(|id| sub.customer_id == *id))
         .filter(|sub| within(sub.start_date, start_after, start_before))
-        .filter(|sub| within(sub.modified_date(), modified_after, modified_before))
+        .filter(|sub| {
+            modified_after.is_none_or(|bound| bound.lower_admits(sub.modified_on))
+                && modified_before.is_none_or(|bound| bound.upper_admits(sub.modified_on))
+        })
         .map(|sub| subscription_json(&db, sub))
         .collect();
     paginate(results, page, &url).map(Json)

@@ -107,11 +107,6 @@ impl Subscription {
         utc_date(self.period_end)
     }
 
-    /// The (UTC) date of the last change.
-    pub(crate) fn modified_date(&self) -> Date {
-        utc_date(self.modified_on)
-    }
-
     /// This subscription after a change of plan, charge period, features or trial at `now`
     /// (`subscriptions.update`), without touching the stored one.
     ///

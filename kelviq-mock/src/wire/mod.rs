@@ -13,6 +13,6 @@ pub(crate) use error::{ApiError, detail_body};
 pub(crate) use page::paginate;
 pub(crate) use query::QueryReader;
 pub(crate) use time::{
-    format_date, format_datetime, format_event_timestamp, format_reset_at, parse_date,
-    parse_event_timestamp, parse_trial_end, today,
+    DayOrInstant, format_date, format_datetime, format_event_timestamp, format_reset_at,
+    parse_date, parse_event_timestamp, parse_trial_end, today,
 };

@@ -87,6 +87,20 @@ impl QueryReader {
         }
     }
 
+    /// An optional date-time bound: `YYYY-MM-DD` (the whole UTC day) or a timestamp with a
+    /// `Z` or an offset, as django-filter's `IsoDateTimeFilter` reads it (stricter: a
+    /// date-time without an offset is refused rather than read in the server's zone).
+    pub(crate) fn opt_day_or_instant(&mut self, name: &str) -> Option<super::DayOrInstant> {
+        let value = self.params.remove(name)?;
+        match super::time::parse_day_or_instant(&value) {
+            Some(bound) => Some(bound),
+            None => {
+                self.error(name, "Enter a valid date/time.");
+                None
+            }
+        }
+    }
+
     /// The `page` and `page_size` parameters. A `page` that is not a positive integer is
     /// DRF's 404 `Invalid page.`; a bad `page_size` is a 400.
     pub(crate) fn page(&mut self) -> Result<PageParams, ApiError> {

@@ -43,6 +43,76 @@ pub(crate) fn parse_date(text: &str) -> Option<Date> {
     Date::strptime("%Y-%m-%d", text).ok()
 }
 
+/// A bound of a date-time filter (`modified_on_after`, `modified_on_before`): a whole UTC
+/// day or an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DayOrInstant {
+    /// `YYYY-MM-DD`: the whole day, in UTC.
+    Day(Date),
+    /// An RFC 3339 timestamp with a `Z` or an offset.
+    Instant(Timestamp),
+}
+
+impl DayOrInstant {
+    /// As a lower bound: whether `at` is on or after the day, or at or after the instant.
+    pub(crate) fn lower_admits(self, at: Timestamp) -> bool {
+        match self {
+            DayOrInstant::Day(day) => day <= at.to_zoned(TimeZone::UTC).date(),
+            DayOrInstant::Instant(bound) => bound <= at,
+        }
+    }
+
+    /// As an upper bound: whether `at` is on or before the day, or at or before the instant.
+    pub(crate) fn upper_admits(self, at: Timestamp) -> bool {
+        match self {
+            DayOrInstant::Day(day) => day >= at.to_zoned(TimeZone::UTC).date(),
+            DayOrInstant::Instant(bound) => bound >= at,
+        }
+    }
+}
+
+/// Parses a strict `YYYY-MM-DD` or a timestamp with a `Z` or an offset
+/// (`2025-02-01T00:00:00Z`, `2025-02-01T01:00:00.5+01:00`). A date-time without an offset
+/// names no instant and is refused.
+pub(crate) fn parse_day_or_instant(text: &str) -> Option<DayOrInstant> {
+    if let Some(day) = parse_date(text) {
+        return Some(DayOrInstant::Day(day));
+    }
+    // RFC 3339: a four-digit year first, and a `Z` or a `±HH:MM` offset of less than a
+    // day last (jiff alone would take `+25:00` and `+0100`).
+    let bytes = text.as_bytes();
+    let year_first =
+        bytes.len() > 10 && bytes[..4].iter().all(u8::is_ascii_digit) && bytes[4] == b'-';
+    if !year_first || !rfc3339_offset(text) {
+        return None;
+    }
+    text.parse::<Timestamp>().ok().map(DayOrInstant::Instant)
+}
+
+/// Whether `text` ends with `Z` (or `z`) or a `±HH:MM` offset with `HH` ≤ 23, `MM` ≤ 59.
+fn rfc3339_offset(text: &str) -> bool {
+    if text.ends_with(['Z', 'z']) {
+        return true;
+    }
+    let Some(offset) = text
+        .len()
+        .checked_sub(6)
+        .and_then(|start| text.get(start..))
+    else {
+        return false;
+    };
+    let bytes = offset.as_bytes();
+    let two_digits = |at: usize, max: u8| {
+        matches!((bytes.get(at), bytes.get(at + 1)), (Some(tens), Some(units))
+            if tens.is_ascii_digit() && units.is_ascii_digit()
+                && (tens - b'0') * 10 + (units - b'0') <= max)
+    };
+    matches!(bytes.first(), Some(b'+' | b'-'))
+        && bytes.get(3) == Some(&b':')
+        && two_digits(1, 23)
+        && two_digits(4, 59)
+}
+
 /// Parses an event timestamp: `YYYY-MM-DD HH:MM:SS.f` with 1 to 6 fraction digits, a space
 /// separator and no zone — the format `kelviq-api.md` section 4.4.2 requires.
 pub(crate) fn parse_event_timestamp(text: &str) -> Option<DateTime> {
@@ -96,6 +166,59 @@ mod tests {
             Some("2025-05-22")
         );
         assert!(parse_date("2025-5-22").is_none());
+    }
+
+    #[test]
+    fn filter_bounds_are_a_day_or_an_instant_with_an_offset() {
+        let at: Timestamp = "2025-02-01T00:00:00Z".parse().unwrap();
+        for text in [
+            "2025-02-01T00:00:00Z",
+            "2025-02-01T01:00:00+01:00",
+            "2025-01-31T19:00:00-05:00",
+            "2025-02-01 00:00:00Z",
+            "2025-02-01T00:00:00.000Z",
+            "2025-02-01T00:00:00z",
+            "2025-02-01T23:59:00+23:59",
+        ] {
+            assert_eq!(
+                parse_day_or_instant(text),
+                Some(DayOrInstant::Instant(at)),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_day_or_instant("2025-02-01"),
+            Some(DayOrInstant::Day(parse_date("2025-02-01").unwrap()))
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2025-2-1",
+            "2025-02-01T00:00:00",
+            "2025-02-30T00:00:00Z",
+            "1738368000",
+            "+002025-02-01T00:00:00Z",
+            "2025-02-01T00:00:00+25:00",
+            "2025-02-01T00:00:00+24:00",
+            "2025-02-01T00:00:00+01:60",
+            "2025-02-01T00:00:00+0100",
+            "2025-02-01T00:00:00+01",
+        ] {
+            assert_eq!(parse_day_or_instant(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn day_bounds_cover_the_whole_utc_day() {
+        let day = DayOrInstant::Day(parse_date("2025-02-01").unwrap());
+        let first: Timestamp = "2025-02-01T00:00:00Z".parse().unwrap();
+        let last: Timestamp = "2025-02-01T23:59:59.999Z".parse().unwrap();
+        let next: Timestamp = "2025-02-02T00:00:00Z".parse().unwrap();
+        assert!(day.lower_admits(first) && day.upper_admits(last));
+        assert!(!day.upper_admits(next) && day.lower_admits(next));
+        let instant = DayOrInstant::Instant("2025-02-01T12:00:00Z".parse().unwrap());
+        assert!(instant.upper_admits(first) && !instant.upper_admits(last));
+        assert!(instant.lower_admits(last) && !instant.lower_admits(first));
     }
 
     #[test]

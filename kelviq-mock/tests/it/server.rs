@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use kelviq_mock::{Base, Fault, FaultRule, MockServer, Outcome, RandomFaults, Route};
+use kelviq_mock::{ApiVersion, Base, Fault, FaultRule, MockServer, Outcome, RandomFaults, Route};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -38,8 +38,12 @@ async fn eventually(mut check: impl FnMut() -> bool) {
 
 /// The path of `route` with each parameter replaced by `x`.
 fn concrete_path(route: Route) -> String {
-    route
-        .path_template()
+    concrete(route.path_template())
+}
+
+/// `template` with each parameter replaced by `x`.
+fn concrete(template: &str) -> String {
+    template
         .split('/')
         .map(|segment| {
             if segment.starts_with('{') {
@@ -98,6 +102,69 @@ async fn trailing_slashes_are_exactly_as_the_spec() {
     api.get("/api/v1/transactions/").await.expect(404);
     api.get("/api/v1/payment_methods/").await.expect(404);
     api.get("/customers/").await.expect(404);
+}
+
+#[tokio::test]
+async fn every_route_is_served_under_v1_and_v2_and_no_other_version() {
+    let api = Api::start().await;
+    for route in Route::ALL {
+        let base = match route.base() {
+            Base::Api => api.mock.url(),
+            Base::Edge => api.mock.edge_url(),
+        };
+        for version in ApiVersion::ALL {
+            let path = concrete(&route.versioned_path_template(version));
+            assert!(path.starts_with(&format!("/api/{version}/")), "{path}");
+            let mut request = api
+                .http
+                .request(route.method(), format!("{base}{path}"))
+                .bearer_auth(api.mock.token());
+            if route.method() == Method::POST || route.method() == Method::PATCH {
+                request = request.json(&json!({}));
+            }
+            let status = request.send().await.unwrap().status();
+            assert_ne!(
+                status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{route} under {version}"
+            );
+            let last = api.mock.journal().pop().unwrap();
+            assert_eq!(last.route, Some(route), "{route} under {version}");
+            assert_eq!(last.api_version(), Some(version));
+            assert_eq!(last.path_params().len(), path.matches("/x/").count());
+        }
+    }
+    for (version, expected) in [("v1", ApiVersion::V1), ("v2", ApiVersion::V2)] {
+        api.get(&format!("/api/{version}/customers/cust_pro/"))
+            .await
+            .expect(200);
+        let last = api.mock.journal().pop().unwrap();
+        assert_eq!(last.api_version(), Some(expected));
+        assert_eq!(last.path_params(), ["cust_pro"]);
+        api.edge_get(&format!("/api/{version}/entitlements?customer_id=cust_pro"))
+            .await
+            .expect(200);
+    }
+    for unknown in ["v3", "v0", "V1", "v01", "1", "latest"] {
+        let reply = api.get(&format!("/api/{unknown}/customers/")).await;
+        assert_eq!(
+            reply.expect(404),
+            &json!({"detail": "Not found."}),
+            "{unknown}"
+        );
+        let last = api.mock.journal().pop().unwrap();
+        assert_eq!(last.route, None);
+        assert_eq!(last.api_version(), None);
+        api.edge_get(&format!("/api/{unknown}/entitlements?customer_id=cust_pro"))
+            .await
+            .expect(404);
+    }
+    // Same state whichever version wrote it.
+    let created = api
+        .post("/api/v2/customers/", json!({"customer_id": "cust_v2"}))
+        .await;
+    created.expect(201);
+    api.get("/api/v1/customers/cust_v2/").await.expect(200);
 }
 
 #[tokio::test]

@@ -217,6 +217,109 @@ async fn list_modified_filter_follows_changes() {
     assert_eq!(page.expect(200)["count"], 2);
 }
 
+/// `2025-02-01T00:00:00Z`-style text for `at` plus `offset_hours`, in that offset, with its
+/// `+` percent-encoded for a query string.
+fn instant(at: Timestamp, offset_hours: i8) -> String {
+    let zoned = at.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(offset_hours)));
+    let text = if offset_hours == 0 {
+        at.strftime("%Y-%m-%dT%H:%M:%S%.fZ").to_string()
+    } else {
+        zoned.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()
+    };
+    text.replace('+', "%2B")
+}
+
+#[tokio::test]
+async fn list_modified_filters_take_a_day_or_an_rfc_3339_instant() {
+    let api = Api::start().await;
+    let today = today(&subscription_of(&api, "cust_pro").await);
+    let hour = SignedDuration::from_hours(1);
+    let (earlier, later) = (Timestamp::now() - hour, Timestamp::now() + hour);
+    for (query, count) in [
+        (format!("modified_on_after={}", instant(earlier, 0)), 2),
+        (format!("modified_on_after={}", instant(earlier, 2)), 2),
+        (format!("modified_on_after={}", instant(later, 0)), 0),
+        (format!("modified_on_after={}", instant(later, -5)), 0),
+        (format!("modified_on_before={}", instant(later, 0)), 2),
+        (format!("modified_on_before={}", instant(earlier, 9)), 0),
+        (
+            format!(
+                "modified_on_after={today}&modified_on_before={}",
+                instant(later, 0)
+            ),
+            2,
+        ),
+        (
+            format!(
+                "modified_on_after={}&modified_on_before={today}",
+                instant(earlier, 0)
+            ),
+            2,
+        ),
+    ] {
+        let page = api.get(&format!("{LIST}?{query}")).await;
+        assert_eq!(page.expect(200)["count"], count, "{query}");
+    }
+
+    // An instant between the seed and a change selects the changed subscription only.
+    let id = subscription_id(&api, "cust_pro").await;
+    let between = Timestamp::now();
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    cancel(
+        &api,
+        &id,
+        json!({"cancellation_type": "CURRENT_PERIOD_ENDS"}),
+    )
+    .await
+    .expect(200);
+    let page = api
+        .get(&format!("{LIST}?modified_on_after={}", instant(between, 0)))
+        .await;
+    let page = page.expect(200);
+    assert_eq!(page["count"], 1);
+    assert_eq!(page["results"][0]["id"], id.as_str());
+    let page = api
+        .get(&format!(
+            "{LIST}?modified_on_before={}",
+            instant(between, 1)
+        ))
+        .await;
+    assert_eq!(page.expect(200)["count"], 1);
+}
+
+#[tokio::test]
+async fn list_modified_filters_refuse_garbage_with_a_400() {
+    let api = Api::start().await;
+    for bad in [
+        "yesterday",
+        "2025-02-01T00:00:00",
+        "2025-02-01%2000:00:00",
+        "2025-13-01T00:00:00Z",
+        "2025-02-01T00:00:00%2B25:00",
+        "1738368000",
+        "2025-2-1",
+        "",
+    ] {
+        for field in ["modified_on_after", "modified_on_before"] {
+            let reply = api.get(&format!("{LIST}?{field}={bad}")).await;
+            reply.expect(400);
+            assert_eq!(
+                reply.field_errors(field),
+                ["Enter a valid date/time."],
+                "{field}={bad}"
+            );
+        }
+    }
+    // Both bad: one message each, as DRF reports every field.
+    let reply = api
+        .get(&format!(
+            "{LIST}?modified_on_after=soon&modified_on_before=2025-02-01T00:00:00"
+        ))
+        .await;
+    assert_eq!(reply.field_errors("modified_on_after").len(), 1);
+    assert_eq!(reply.field_errors("modified_on_before").len(), 1);
+}
+
 #[tokio::test]
 async fn list_rejects_bad_dates_and_unknown_or_camel_case_parameters() {
     let api = Api::start().await;
@@ -230,7 +333,7 @@ async fn list_rejects_bad_dates_and_unknown_or_camel_case_parameters() {
         .await;
     assert_eq!(
         reply.field_errors("modified_on_before"),
-        ["Enter a valid date."]
+        ["Enter a valid date/time."]
     );
     let reply = api.get(&format!("{LIST}?customerId=cust_pro")).await;
     assert_eq!(
