@@ -15,7 +15,7 @@
 //! | `kelviq_cache_misses_total` | counter | | Checks with no usable snapshot: they waited for a load (or its backoff's error). Every check counts here when the client has no cache. |
 //! | `kelviq_cache_stale_answers_total` | counter | `freshness` = `refreshing` \| `stale` | Checks answered with a snapshot past its TTL: `refreshing` while a background refresh runs, `stale` because Kelviq could not be reached. |
 //! | `kelviq_cache_load_errors_total` | counter | `kind` = `timeout` \| `transport` \| `rate_limited` \| `server` \| `unknown_customer` \| `other` | Snapshot loads that failed. |
-//! | `kelviq_cache_customers` | gauge | | Customers with a snapshot in the cache (moka's count, updated as snapshots are stored). |
+//! | `kelviq_cache_customers` | gauge | | Customers with a snapshot in the cache, updated as snapshots are stored. |
 //! | `kelviq_gate_decisions_total` | counter | `outcome` = `allowed` \| `denied` \| `unavailable` \| `fallback`; `reason` = `none` or a [`DenialReason`](crate::gate::DenialReason) code | Gate decisions. `fallback`: decided while Kelviq could not answer, on the fallback entitlements or let through by [`FailurePolicy::Allow`](crate::gate::FailurePolicy::Allow). |
 //! | `kelviq_meter_units_recorded_total` | counter | | Units recorded by the usage meter. |
 //! | `kelviq_meter_units_sent_total` | counter | | Units Kelviq confirmed. |
@@ -205,9 +205,10 @@ mod on {
         }
     }
 
-    pub(crate) fn cache_customers(count: u64) {
+    /// Sets the cached-customers gauge to what `count` says (only called with the feature).
+    pub(crate) fn cache_customers(count: impl FnOnce() -> u64) {
         #[allow(clippy::cast_precision_loss)]
-        gauge!(CACHE_CUSTOMERS).set(count as f64);
+        gauge!(CACHE_CUSTOMERS).set(count() as f64);
     }
 
     #[inline]
@@ -310,7 +311,7 @@ mod off {
     #[inline(always)]
     pub(crate) fn cache_load_error(_error: &Error) {}
     #[inline(always)]
-    pub(crate) fn cache_customers(_count: u64) {}
+    pub(crate) fn cache_customers(_count: impl FnOnce() -> u64) {}
     #[inline(always)]
     pub(crate) fn gate_decision(_outcome: Outcome, _reason: Option<DenialReason>) {}
     #[inline(always)]

@@ -426,7 +426,7 @@ impl EntitlementCache {
             shelves.snapshots.run_pending_tasks();
             shelves.failures.run_pending_tasks();
             shelves.invalidated.run_pending_tasks();
-            telemetry::cache_customers(shelves.snapshots.entry_count());
+            telemetry::cache_customers(|| shelves.snapshots.entry_count());
         }
     }
 
@@ -467,7 +467,11 @@ impl Shelves {
                 _ => Op::Put(Arc::clone(snapshot)),
             });
         self.failures.invalidate(customer_id);
-        telemetry::cache_customers(self.snapshots.entry_count());
+        // moka counts entries in its housekeeping: run it (once per load) for the gauge.
+        telemetry::cache_customers(|| {
+            self.snapshots.run_pending_tasks();
+            self.snapshots.entry_count()
+        });
     }
 
     /// Remembers a failed load, to back off from: Kelviq down or rate limiting for the

@@ -171,7 +171,7 @@ fn a_known_sequence_is_counted() {
     ));
     assert!(matches!(
         recorded.get(&(telemetry::CACHE_CUSTOMERS.to_owned(), Vec::new())),
-        Some(DebugValue::Gauge(_))
+        Some(DebugValue::Gauge(customers)) if customers.0 == 2.0
     ));
     // Upstream latency per operation, never per customer.
     let latency = |route: &str, result: &str| {
