@@ -16,7 +16,7 @@
 //! | `kelviq_cache_stale_answers_total` | counter | `freshness` = `refreshing` \| `stale` | Checks answered with a snapshot past its TTL: `refreshing` while a background refresh runs, `stale` because Kelviq could not be reached. |
 //! | `kelviq_cache_load_errors_total` | counter | `kind` = `timeout` \| `transport` \| `rate_limited` \| `server` \| `unknown_customer` \| `other` | Snapshot loads that failed. |
 //! | `kelviq_cache_customers` | gauge | | Customers with a snapshot in the cache, updated as snapshots are stored. |
-//! | `kelviq_gate_decisions_total` | counter | `outcome` = `allowed` \| `denied` \| `unavailable` \| `fallback`; `reason` = `none` or a [`DenialReason`](crate::gate::DenialReason) code | Gate decisions. `fallback`: decided while Kelviq could not answer, on the fallback entitlements or let through by [`FailurePolicy::Allow`](crate::gate::FailurePolicy::Allow). |
+//! | `kelviq_gate_decisions_total` | counter | `outcome` = `allowed` \| `denied` \| `unavailable` \| `fallback`; `reason` = `none` or a [`DenialReason`] code | Gate decisions. `fallback`: decided while Kelviq could not answer, on the fallback entitlements or let through by [`FailurePolicy::Allow`](crate::gate::FailurePolicy::Allow). |
 //! | `kelviq_meter_units_recorded_total` | counter | | Units recorded by the usage meter. |
 //! | `kelviq_meter_units_sent_total` | counter | | Units Kelviq confirmed. |
 //! | `kelviq_meter_units_failed_total` | counter | | Units Kelviq refused (`4xx`). |
