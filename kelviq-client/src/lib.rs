@@ -30,6 +30,10 @@
 //!
 //! In production, configure it from the environment with [`Kelviq::from_env`]
 //! (`KELVIQ_API_KEY`, `KELVIQ_ENV`), or with [`Kelviq::builder`].
+//!
+//! With the cargo feature `metrics`, the cache, the gates, the usage meter and every API
+//! call record counters, gauges and histograms through the `metrics` facade: the names,
+//! labels and meanings are in one table in [`telemetry`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -47,6 +51,7 @@ mod http;
 pub mod meter;
 pub mod models;
 mod resources;
+pub mod telemetry;
 pub mod webhook;
 
 pub use builder::{DEFAULT_TIMEOUT, KelviqBuilder};

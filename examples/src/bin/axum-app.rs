@@ -1,7 +1,8 @@
 //! The axum example app: `cargo run -p kelviq-examples` (see the crate docs for routes).
 //!
 //! Listens on 127.0.0.1:3000 (`PORT` to change). Without `KELVIQ_API_KEY` it runs on an
-//! embedded kelviq-mock and prints curl commands to try.
+//! embedded kelviq-mock and prints curl commands to try. `GET /metrics` answers the
+//! client's metrics (kelviq-client's `metrics` feature) in Prometheus' text format.
 
 #![allow(clippy::print_stdout)]
 
@@ -16,10 +17,35 @@ use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use kelviq_axum::prelude::*;
+use kelviq_client::telemetry;
 use kelviq_examples::{
     ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it,
 };
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
+
+/// Installs the Prometheus recorder for the `metrics` facade (no HTTP listener of its own:
+/// `/metrics` is an axum route) and keeps its histograms trimmed in the background.
+fn install_metrics() -> Result<PrometheusHandle, Box<dyn std::error::Error>> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_seconds".to_owned()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ],
+        )?
+        .install_recorder()?;
+    telemetry::describe();
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            ticks.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
 
 /// The fake authentication: `x-api-key` → the customer, for the Kelviq layer to read.
 async fn authenticate(mut request: Request, next: Next) -> Response {
@@ -88,8 +114,11 @@ async fn me(customer: Customer, entitlements: Entitlements) -> Json<serde_json::
     }))
 }
 
-/// The example's router: the same routes as the actix example.
-fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
+/// The example's router: the same routes as the actix example, plus `/metrics`.
+fn router(
+    backend: &Backend,
+    metrics: PrometheusHandle,
+) -> Result<Router, Box<dyn std::error::Error>> {
     // App-wide settings, once: a reached limit answers 429; Kelviq down → 503.
     let gates = backend
         .kelviq
@@ -101,6 +130,7 @@ fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
         .replay_guard(ReplayGuard::default());
     Ok(Router::new()
         .route("/", get(home))
+        .route("/metrics", get(move || async move { metrics.render() }))
         .route(
             "/reports",
             get(reports).route_layer(gates.clone().require(Reports).into_layer()),
@@ -151,7 +181,14 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let app = match router(&backend) {
+    let metrics = match install_metrics() {
+        Ok(metrics) => metrics,
+        Err(error) => {
+            eprintln!("axum-app: cannot install the metrics recorder: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = match router(&backend, metrics) {
         Ok(app) => app,
         Err(error) => {
             eprintln!("axum-app: {error}");
@@ -181,6 +218,9 @@ async fn main() -> ExitCode {
         ),
     }
     println!("\n{}", try_it(&base, &backend.webhook_secret));
+    println!(
+        "  # the client's metrics, in Prometheus' text format\n  curl -s {base}/metrics | grep kelviq_\n"
+    );
     println!("Stop with Ctrl-C.");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -69,6 +69,7 @@ pub use snapshot::{CachedEntitlements, Freshness, Snapshot};
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::models::Entitlements;
+use crate::telemetry;
 use config::{MAX_DURATION, MAX_RETRY_AFTER};
 use single_flight::SingleFlight;
 
@@ -217,6 +218,7 @@ impl EntitlementCache {
         if age >= shelves.config.refresh_from() {
             self.refresh(shelves, customer_id);
         }
+        telemetry::cache_hit();
         Some(snapshot)
     }
 
@@ -226,6 +228,7 @@ impl EntitlementCache {
     /// the ledger's undelivered units of the customer.
     pub(crate) async fn get(&self, customer_id: &str) -> Result<CachedEntitlements> {
         let Some(shelves) = &self.shelves else {
+            telemetry::cache_miss();
             let entitlements =
                 crate::resources::fetch_snapshot(&self.transport, customer_id, None).await?;
             let snapshot = counted(&self.ledger, customer_id, entitlements);
@@ -238,12 +241,17 @@ impl EntitlementCache {
         if let Some(snapshot) = shelves.usable(customer_id) {
             match shelves.failure(customer_id) {
                 Some(error) if serves_stale(&error) => return Ok(serve_stale(snapshot, error)),
-                Some(error) => return Err(Error::shared(error)),
+                Some(error) => {
+                    telemetry::cache_miss();
+                    return Err(Error::shared(error));
+                }
                 None => {}
             }
             self.refresh(shelves, customer_id);
+            telemetry::cache_stale_answer(true);
             return Ok(CachedEntitlements::refreshing(snapshot));
         }
+        telemetry::cache_miss();
         if let Some(error) = shelves.failure(customer_id) {
             return Err(Error::shared(error));
         }
@@ -340,7 +348,10 @@ impl EntitlementCache {
                         .map_err(Arc::new);
                 match &loaded {
                     Ok(snapshot) => shelves.store(&customer, snapshot, started),
-                    Err(error) => shelves.remember_failure(&customer, error),
+                    Err(error) => {
+                        telemetry::cache_load_error(error);
+                        shelves.remember_failure(&customer, error);
+                    }
                 }
                 loaded
             },
@@ -415,6 +426,7 @@ impl EntitlementCache {
             shelves.snapshots.run_pending_tasks();
             shelves.failures.run_pending_tasks();
             shelves.invalidated.run_pending_tasks();
+            telemetry::cache_customers(|| shelves.snapshots.entry_count());
         }
     }
 
@@ -455,6 +467,11 @@ impl Shelves {
                 _ => Op::Put(Arc::clone(snapshot)),
             });
         self.failures.invalidate(customer_id);
+        // moka counts entries in its housekeeping: run it (once per load) for the gauge.
+        telemetry::cache_customers(|| {
+            self.snapshots.run_pending_tasks();
+            self.snapshots.entry_count()
+        });
     }
 
     /// Remembers a failed load, to back off from: Kelviq down or rate limiting for the
@@ -504,6 +521,7 @@ fn serve_stale(snapshot: Arc<Snapshot>, error: Arc<Error>) -> CachedEntitlements
         age_ms = u64::try_from(snapshot.age().as_millis()).unwrap_or(u64::MAX),
         "kelviq unavailable: serving a stale entitlement snapshot"
     );
+    telemetry::cache_stale_answer(false);
     CachedEntitlements::stale(snapshot, error)
 }
 

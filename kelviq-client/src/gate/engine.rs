@@ -13,10 +13,11 @@ use crate::cache::Snapshot;
 use crate::client::Kelviq;
 use crate::error::{ApiErrorKind, Error};
 use crate::meter::UsageMeter;
+use crate::telemetry::{self, Outcome};
 
 use super::context::{RequestContext, UsageAmount};
 use super::decision::{Admission, Admitting, Decision};
-use super::denial::{Denial, DenialHandler, answer};
+use super::denial::{Denial, DenialHandler, DenialReason, answer};
 use super::metering::{MeterSpec, Metered};
 use super::policy::{FailurePolicy, StatusFilter};
 use super::requirement::Requirement;
@@ -77,11 +78,16 @@ impl Gate {
     /// request extensions, or is answered with [`Gate::deny`].
     pub fn admit(&self, customer_id: Option<Arc<str>>) -> Admission {
         let Some(customer_id) = customer_id.filter(|id| !id.is_empty()) else {
+            telemetry::gate_decision(Outcome::Denied, Some(DenialReason::MissingCustomer));
             return Admission::Ready(Err(Denial::missing_customer()));
         };
         if let Some(snapshot) = self.inner.kelviq.cached_entitlements(&customer_id) {
             tracing::trace!("entitlement cache hit");
             let verdict = self.evaluate(&snapshot);
+            match &verdict {
+                Ok(()) => telemetry::gate_decision(Outcome::Allowed, None),
+                Err(denial) => telemetry::gate_decision(Outcome::Denied, Some(denial.reason())),
+            }
             return Admission::Ready(
                 verdict.map(|()| self.context(customer_id, Some(snapshot), false)),
             );
@@ -188,12 +194,12 @@ impl Gate {
     ///   under [`FailurePolicy::Allow`]. Both log a warning with the error.
     pub async fn check(&self, customer_id: &str) -> Decision {
         if customer_id.is_empty() {
-            return Decision::Deny(Denial::missing_customer());
+            return observed(Decision::Deny(Denial::missing_customer()), false);
         }
         match self.inner.kelviq.entitlements_snapshot(customer_id).await {
             Ok(cached) => {
                 let stale = cached.is_stale();
-                self.decide(cached.into_snapshot(), stale)
+                observed(self.decide(cached.into_snapshot(), stale), false)
             }
             Err(error) => self.on_error(customer_id, error),
         }
@@ -247,7 +253,7 @@ impl Gate {
             .as_api()
             .is_some_and(|api| api.kind == ApiErrorKind::NotFound)
         {
-            return Decision::Deny(Denial::unknown_customer());
+            return observed(Decision::Deny(Denial::unknown_customer()), false);
         }
         match &self.inner.failure_policy {
             FailurePolicy::Deny => {
@@ -263,7 +269,10 @@ impl Gate {
                     .cache()
                     .backoff_remaining(customer_id)
                     .unwrap_or(Duration::from_secs(1));
-                Decision::Unavailable(Denial::unavailable(error).with_retry_after(retry_after))
+                observed(
+                    Decision::Unavailable(Denial::unavailable(error).with_retry_after(retry_after)),
+                    false,
+                )
             }
             FailurePolicy::Fallback(fallback) => {
                 tracing::warn!(
@@ -273,17 +282,23 @@ impl Gate {
                 self.inner
                     .fallback_decisions
                     .fetch_add(1, Ordering::Relaxed);
-                self.decide(Arc::new(fallback.snapshot(customer_id)), true)
+                observed(
+                    self.decide(Arc::new(fallback.snapshot(customer_id)), true),
+                    true,
+                )
             }
             FailurePolicy::Allow => {
                 tracing::warn!(
                     error = %error,
                     "kelviq unavailable: letting the request through unchecked (failure policy: allow)"
                 );
-                Decision::Allow {
-                    snapshot: None,
-                    stale: false,
-                }
+                observed(
+                    Decision::Allow {
+                        snapshot: None,
+                        stale: false,
+                    },
+                    true,
+                )
             }
         }
     }
@@ -342,4 +357,17 @@ impl Gate {
     pub fn metered_amount(&self) -> Option<i64> {
         self.inner.metering.as_ref().map(|spec| spec.amount)
     }
+}
+
+/// Counts a decision in [`telemetry`] (`degraded`: made while Kelviq could not answer, on
+/// the fallback entitlements or under [`FailurePolicy::Allow`]) and returns it.
+fn observed(decision: Decision, degraded: bool) -> Decision {
+    let outcome = match &decision {
+        _ if degraded => Outcome::Fallback,
+        Decision::Allow { .. } => Outcome::Allowed,
+        Decision::Deny(_) => Outcome::Denied,
+        Decision::Unavailable(_) => Outcome::Unavailable,
+    };
+    telemetry::gate_decision(outcome, decision.denial().map(Denial::reason));
+    decision
 }

@@ -78,6 +78,7 @@ impl Transport {
             span.record("elapsed_ms", elapsed);
             let error = match outcome {
                 Ok(reply) => {
+                    crate::telemetry::upstream_request(request.operation, true, started.elapsed());
                     span.record("status", reply.status.as_u16());
                     tracing::debug!("kelviq request succeeded");
                     return Ok(reply);
@@ -112,6 +113,7 @@ impl Transport {
                     retry += 1;
                 }
                 None => {
+                    crate::telemetry::upstream_request(request.operation, false, started.elapsed());
                     if retry > 0 {
                         tracing::warn!(error = %error, attempts = retry + 1, "kelviq request failed after retries");
                     } else {

@@ -98,6 +98,7 @@ use crate::cache::{Added, EntitlementCache, QueuedEvent, Snapshot};
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::resources::{ReportEvent, require};
+use crate::telemetry;
 use shared::Shared;
 use stats::{Counters, LOGGED_LINES};
 use worker::Command;
@@ -224,9 +225,14 @@ impl UsageMeter {
                     });
                 }
             }
-            shared.counters.units(|units| {
+            let totals = shared.counters.units(|units| {
                 units.recorded = units.recorded.saturating_add(i128::from(amount));
             });
+            telemetry::meter_recorded(amount);
+            telemetry::meter_pending(
+                pending.keys(),
+                pending.units().saturating_add(totals.in_flight),
+            );
             pending.keys()
         };
         shared

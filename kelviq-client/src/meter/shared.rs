@@ -112,6 +112,7 @@ impl Shared {
             units.unknown = units.unknown.saturating_add(units.in_flight);
             units.in_flight = 0;
         });
+        crate::telemetry::meter_lost(lost);
         tracing::error!(
             units_in_flight = %lost,
             events_in_flight = lost_events,

@@ -118,9 +118,11 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// Changes the unit totals.
-    pub(crate) fn units(&self, change: impl FnOnce(&mut Units)) {
-        change(&mut self.units.lock().unwrap_or_else(PoisonError::into_inner));
+    /// Changes the unit totals; returns them as changed.
+    pub(crate) fn units(&self, change: impl FnOnce(&mut Units)) -> Units {
+        let mut units = self.units.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut units);
+        *units
     }
 
     pub(crate) fn bump(counter: &AtomicU64) {

@@ -13,6 +13,7 @@ use super::stats::{Counters, LOGGED_LINES, ShutdownReport};
 use crate::cache::{Batch, QueuedEvent, UsageLine};
 use crate::error::Error;
 use crate::resources::{self, ReportUsage};
+use crate::telemetry::{self, Report};
 
 /// What a handle asks the worker.
 pub(crate) enum Command {
@@ -174,9 +175,13 @@ async fn flush(shared: &Shared) {
         let taken = batches.iter().fold(0i128, |sum, batch| {
             sum.saturating_add(batch.line.units.into())
         });
-        shared.counters.units(|units| {
+        let totals = shared.counters.units(|units| {
             units.in_flight = units.in_flight.saturating_add(taken);
         });
+        telemetry::meter_pending(
+            pending.keys(),
+            pending.units().saturating_add(totals.in_flight),
+        );
         (batches, pending.take_due_events(now))
     };
     if batches.is_empty() && events.is_empty() {
@@ -269,7 +274,7 @@ async fn send_usage(shared: &Shared, batch: Batch) {
     // Settled under the pending lock, so that `stats` sees the units in exactly one place.
     let mut pending = shared.cache.ledger().lock();
     let units = i128::from(line.units);
-    counters.units(|totals| {
+    let totals = counters.units(|totals| {
         totals.in_flight = totals.in_flight.saturating_sub(units);
         match settlement {
             Settlement::Sent => totals.sent = totals.sent.saturating_add(units),
@@ -278,10 +283,20 @@ async fn send_usage(shared: &Shared, batch: Batch) {
             Settlement::Retry => {}
         }
     });
-    match settlement {
+    telemetry::meter_report(
+        match settlement {
+            Settlement::Sent => Report::Sent,
+            Settlement::Retry => Report::Retried,
+            Settlement::Unknown => Report::Unknown,
+            Settlement::Failed => Report::Failed,
+        },
+        units,
+    );
+    let kept = match settlement {
         Settlement::Sent => {
             pending.settled(1);
             Counters::bump(&counters.sent_requests);
+            None
         }
         Settlement::Retry => {
             Counters::bump(&counters.retried);
@@ -294,17 +309,21 @@ async fn send_usage(shared: &Shared, batch: Batch) {
                 },
                 not_before,
             );
+            None
         }
-        Settlement::Unknown => {
-            pending.settled(1);
-            drop(pending);
-            Counters::keep(&counters.unknown_lines, batch.line);
-        }
-        Settlement::Failed => {
-            pending.settled(1);
-            drop(pending);
-            Counters::keep(&counters.failed_lines, batch.line);
-        }
+        Settlement::Unknown => Some((&counters.unknown_lines, batch.line)),
+        Settlement::Failed => Some((&counters.failed_lines, batch.line)),
+    };
+    if kept.is_some() {
+        pending.settled(1);
+    }
+    telemetry::meter_pending(
+        pending.keys(),
+        pending.units().saturating_add(totals.in_flight),
+    );
+    drop(pending);
+    if let Some((lines, line)) = kept {
+        Counters::keep(lines, line);
     }
 }
 

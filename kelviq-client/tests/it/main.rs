@@ -23,6 +23,8 @@ mod failures;
 mod gate;
 mod license;
 mod meter;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod paths;
 mod reliability;
 mod reporting;
