@@ -14,45 +14,71 @@ use serde_json::json;
 use crate::subscriptions::{cancel, subscription_id, update};
 use crate::support::Api;
 
-const SECRET: &str = "whsec_mock_test";
+pub(crate) const SECRET: &str = "whsec_mock_test";
 const WAIT: Duration = Duration::from_secs(10);
 
 /// What the receiver got: headers and raw body of each request.
 type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
+/// The receiver's state: what it got, the statuses still to answer, the request count.
+type Scripted = (
+    Received,
+    Arc<Mutex<VecDeque<u16>>>,
+    Arc<tokio::sync::watch::Sender<usize>>,
+);
+
 /// A webhook endpoint on loopback that answers with the scripted statuses in turn (then
 /// 200), and keeps every request.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     received: Received,
+    count: tokio::sync::watch::Receiver<usize>,
 }
 
 impl Receiver {
-    async fn start(script: &[u16]) -> Receiver {
+    pub(crate) async fn start(script: &[u16]) -> Receiver {
         let received: Received = Arc::default();
+        let (counter, count) = tokio::sync::watch::channel(0);
+        let counter = Arc::new(counter);
         let script = Arc::new(Mutex::new(script.iter().copied().collect::<VecDeque<_>>()));
         let app = axum::Router::new()
             .route(
                 "/hooks",
                 axum::routing::post(
-                    |State((received, script)): State<(Received, Arc<Mutex<VecDeque<u16>>>)>,
+                    |State((received, script, counter)): State<Scripted>,
                      headers: HeaderMap,
                      body: Bytes| async move {
-                        received.lock().unwrap().push((headers, body));
+                        let total = {
+                            let mut received = received.lock().unwrap();
+                            received.push((headers, body));
+                            received.len()
+                        };
+                        counter.send_replace(total);
                         let status = script.lock().unwrap().pop_front().unwrap_or(200);
                         (StatusCode::from_u16(status).unwrap(), "answer")
                     },
                 ),
             )
-            .with_state((Arc::clone(&received), script));
+            .with_state((Arc::clone(&received), script, counter));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { url, received }
+        Receiver {
+            url,
+            received,
+            count,
+        }
     }
 
-    fn requests(&self) -> Vec<(HeaderMap, Bytes)> {
+    pub(crate) fn requests(&self) -> Vec<(HeaderMap, Bytes)> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// Waits (at most [`WAIT`]) until `n` requests have arrived; the requests so far.
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<(HeaderMap, Bytes)> {
+        let mut count = self.count.clone();
+        let _ = tokio::time::timeout(WAIT, count.wait_for(|count| *count >= n)).await;
+        self.requests()
     }
 }
 
