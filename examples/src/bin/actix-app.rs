@@ -215,6 +215,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(addr) = server.addrs().first()
+        && let Err(error) = backend.send_webhooks_to(*addr)
+    {
+        eprintln!("actix-app: {error}");
+        return ExitCode::FAILURE;
+    }
     let base = format!("http://127.0.0.1:{port}");
     match &backend.mock {
         Some(mock) => println!(
