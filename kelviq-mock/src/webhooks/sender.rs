@@ -175,7 +175,6 @@ pub(crate) async fn run(
 
 async fn deliver(webhooks: &Webhooks, job: Job) {
     let retry = webhooks.retry;
-    let mut backoff = retry.backoff;
     let mut attempt = 1;
     loop {
         let timestamp = SystemTime::now()
@@ -220,10 +219,16 @@ async fn deliver(webhooks: &Webhooks, job: Job) {
             webhooks.settle(job.seq, DeliveryOutcome::Failed);
             return;
         }
-        tokio::time::sleep(backoff).await;
-        backoff = backoff.saturating_mul(2).min(MAX_WEBHOOK_BACKOFF);
+        tokio::time::sleep(backoff_after(attempt, retry.backoff)).await;
         attempt += 1;
     }
+}
+
+/// The wait after failed attempt number `attempt` (from 1): `base`, doubled for each
+/// attempt after the first, at most [`MAX_WEBHOOK_BACKOFF`]; never overflows.
+fn backoff_after(attempt: u32, base: Duration) -> Duration {
+    let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+    base.saturating_mul(factor).min(MAX_WEBHOOK_BACKOFF)
 }
 
 /// POSTs the job's body once over a fresh HTTP/1.1 connection: the status and the start
@@ -270,4 +275,21 @@ async fn post(job: &Job, timestamp: u64, signature: &str) -> Result<(u16, Bytes)
     .await;
     connection.abort();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_up_to_the_cap() {
+        let base = Duration::from_millis(100);
+        let waits: Vec<_> = (1..=5)
+            .map(|attempt| backoff_after(attempt, base))
+            .collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1600].map(Duration::from_millis));
+        assert_eq!(backoff_after(8, base), MAX_WEBHOOK_BACKOFF);
+        assert_eq!(backoff_after(u32::MAX, Duration::MAX), MAX_WEBHOOK_BACKOFF);
+        assert_eq!(backoff_after(0, base), base);
+    }
 }
