@@ -148,6 +148,13 @@ async fn main() -> ExitCode {
         mock.token(),
         mock.url()
     );
+    println!("  # as in Kelviq's dashboard (sends the webhooks when --webhook-url is set):");
+    println!(
+        "  curl -X POST -H 'Authorization: Bearer {}' -H 'content-type: application/json' \\\n    {}/_mock/customers/{}/plan -d '{{\"plan\": \"pro\"}}'",
+        mock.token(),
+        mock.url(),
+        customers.first().map_or("cust_free", String::as_str)
+    );
     println!();
     println!("Stop with Ctrl-C.");
     std::future::pending::<()>().await;

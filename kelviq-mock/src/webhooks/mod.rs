@@ -21,6 +21,13 @@
 //! | `subscription.cancelled` | a subscription is cancelled, at once or for a later date | as above (`endDate` set) |
 //! | `customer.updated` | a customer's fields change (`PATCH`), or [`MockServer::set_usage`] sets a usage | `customerId`, `email`, `name`, `metadata`; or `customerId`, `featureId`, `usage` |
 //!
+//! Over HTTP, the same dashboard changes are the mock's own control routes on the API
+//! listener (same bearer token; not part of Kelviq's API):
+//! `POST /_mock/customers/{customer_id}/plan` with `{"plan": "pro"}`, answering
+//! `{"subscriptionId": "..."}`, and `POST /_mock/customers/{customer_id}/usage` with
+//! `{"featureId": "api-calls", "value": 3}`; an unknown customer is a `404`, an unknown
+//! plan or a bad body a `400`.
+//!
 //! Kelviq does not document its payloads; these names are the mock's reading, and what
 //! `kelviq_client::webhook::WebhookEvent` reads (`type`, `data.customerId`).
 //!

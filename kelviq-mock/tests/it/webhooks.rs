@@ -340,3 +340,76 @@ async fn control_calls_and_endpoints_refuse_what_cannot_work() {
     let error = api.mock.set_webhook("https://x/", SECRET).unwrap_err();
     assert!(!error.to_string().contains(SECRET));
 }
+
+#[tokio::test]
+async fn the_control_routes_change_plan_and_usage_over_http_and_send_the_webhooks() {
+    let receiver = Receiver::start(&[]).await;
+    let api = mock_sending_to(&receiver).await;
+
+    let reply = api
+        .post("/_mock/customers/cust_free/plan", json!({"plan": "pro"}))
+        .await;
+    let id = reply.expect(200)["subscriptionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = api
+        .post(
+            "/_mock/customers/cust_free/usage",
+            json!({"featureId": "api-calls", "value": 7}),
+        )
+        .await;
+    assert_eq!(
+        reply.expect(200),
+        &json!({"customerId": "cust_free", "featureId": "api-calls", "value": 7})
+    );
+    assert_eq!(api.mock.usage_total("cust_free", "api-calls"), 7);
+
+    let deliveries = api.mock.wait_for_webhooks(2, WAIT).await;
+    let types: Vec<&str> = deliveries.iter().map(|d| d.event_type.as_str()).collect();
+    assert_eq!(types, ["subscription.updated", "customer.updated"]);
+    assert_eq!(
+        deliveries[0].json().unwrap()["data"]["subscriptionId"],
+        id.as_str()
+    );
+
+    // Refusals: no token, unknown customer, unknown plan, bad body.
+    let anonymous = api
+        .http
+        .post(format!("{}/_mock/customers/cust_free/plan", api.mock.url()))
+        .json(&json!({"plan": "free"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    api.post("/_mock/customers/nobody/plan", json!({"plan": "pro"}))
+        .await
+        .expect(404);
+    let unknown_plan = api
+        .post(
+            "/_mock/customers/cust_free/plan",
+            json!({"plan": "platinum"}),
+        )
+        .await;
+    assert_eq!(unknown_plan.field_errors("plan"), ["Unknown plan."]);
+    api.post(
+        "/_mock/customers/cust_free/usage",
+        json!({"featureId": "api-calls"}),
+    )
+    .await
+    .expect(400);
+    // Not on the edge listener.
+    let edge = api
+        .http
+        .post(format!(
+            "{}/_mock/customers/cust_free/plan",
+            api.mock.edge_url()
+        ))
+        .bearer_auth(api.mock.token())
+        .json(&json!({"plan": "free"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edge.status(), 404);
+    assert_eq!(api.mock.webhook_deliveries().len(), 2);
+}
