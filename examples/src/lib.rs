@@ -193,6 +193,26 @@ Try it:
     )
 }
 
+/// The curl commands that show the webhook loop of an app listening on `base` whose
+/// embedded fake Kelviq is `mock`: upgrade `cust_free` in the fake, and the app's next
+/// answer follows at once.
+pub fn try_webhooks(base: &str, mock: &MockServer) -> String {
+    format!(
+        "\
+Webhooks from the embedded fake:
+  # free has no reports (and the answer is now cached)
+  curl -s -H 'x-api-key: free-key' {base}/reports
+  # upgrade cust_free as in Kelviq's dashboard: the fake sends the app a signed webhook
+  curl -s -X POST -H 'Authorization: Bearer {token}' -H 'content-type: application/json' \\
+    {mock_url}/_mock/customers/cust_free/plan -d '{{\"plan\": \"pro\"}}'
+  # the app's next answer follows the new plan at once: 200
+  curl -s -H 'x-api-key: free-key' {base}/reports
+",
+        token = mock.token(),
+        mock_url = mock.url(),
+    )
+}
+
 /// Logs to stderr at `info` (override with `RUST_LOG`-style levels is left out to keep
 /// the dependencies small).
 pub fn init_logging() {

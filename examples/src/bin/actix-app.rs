@@ -17,7 +17,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use kelviq_actix::prelude::*;
 use kelviq_examples::{
-    ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it,
+    ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it, try_webhooks,
 };
 use serde_json::json;
 
@@ -233,6 +233,9 @@ async fn main() -> ExitCode {
         ),
     }
     println!("\n{}", try_it(&base, &backend.webhook_secret));
+    if let Some(mock) = &backend.mock {
+        println!("{}", try_webhooks(&base, mock));
+    }
     println!("Stop with Ctrl-C.");
     // actix-web stops gracefully on Ctrl-C by itself.
     let served = server.run().await;

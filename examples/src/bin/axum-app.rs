@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use kelviq_examples::axum_app::router;
-use kelviq_examples::{backend, init_logging, try_it};
+use kelviq_examples::{backend, init_logging, try_it, try_webhooks};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -57,6 +57,9 @@ async fn main() -> ExitCode {
         ),
     }
     println!("\n{}", try_it(&base, &backend.webhook_secret));
+    if let Some(mock) = &backend.mock {
+        println!("{}", try_webhooks(&base, mock));
+    }
     println!("Stop with Ctrl-C.");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
