@@ -16,6 +16,13 @@
 //! real Kelviq (`KELVIQ_ENV`, `KELVIQ_BASE_URL`, `KELVIQ_EDGE_URL` as `Kelviq::from_env`
 //! reads them).
 //!
+//! On the embedded mock, each app also receives the mock's signed webhooks
+//! ([`Backend::send_webhooks_to`], once its listener is bound): a plan changed in the fake
+//! (`MockServer::set_plan`, or `POST /api/v1/subscriptions/{id}/update/` on the mock)
+//! reaches `POST /webhooks/kelviq`, which drops the customer's cached snapshot, so the
+//! app's next answer follows the new plan at once instead of after the cache's TTL
+//! (`tests/webhooks.rs` checks this over real HTTP).
+//!
 //! Every app has the same routes and the same fake authentication: the `x-api-key`
 //! header names the customer ([`customer_for_api_key`]).
 //!
@@ -28,6 +35,7 @@
 //! | `GET /me` | the customer's entitlements and subscriptions, from a handler |
 //! | `POST /webhooks/kelviq` | verifies a Kelviq webhook and refreshes that customer |
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The report service of the gRPC example (`grpc-app`): messages, tonic client and server.
@@ -47,7 +55,12 @@ use std::time::Duration;
 pub mod report;
 
 use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
-use kelviq_mock::{Feature, MockServer, Plan, Seed, SeedCustomer};
+use kelviq_mock::{Feature, MockError, MockServer, Plan, Seed, SeedCustomer};
+
+pub mod axum_app;
+
+/// The path of the apps' webhook route.
+pub const WEBHOOK_PATH: &str = "/webhooks/kelviq";
 
 kelviq_client::feature! {
     /// The reports pages (pro plan).
@@ -117,6 +130,28 @@ pub struct Backend {
     pub mock: Option<MockServer>,
 }
 
+impl Backend {
+    /// Points the embedded mock's webhooks at the app listening on `app_addr`
+    /// (`POST` [`WEBHOOK_PATH`]), signed with [`webhook_secret`](Self::webhook_secret):
+    /// a plan changed in the mock ([`MockServer::set_plan`], or an update through its API)
+    /// then refreshes the app's cached entitlements for that customer at once, whatever
+    /// the cache's TTL. Call it once the app's listener is bound. Does nothing against the
+    /// real Kelviq, whose webhooks are configured in its dashboard.
+    ///
+    /// # Errors
+    ///
+    /// [`MockError::InvalidWebhook`] when the webhook secret is empty.
+    pub fn send_webhooks_to(&self, app_addr: SocketAddr) -> Result<(), MockError> {
+        match &self.mock {
+            Some(mock) => mock.set_webhook(
+                &format!("http://{app_addr}{WEBHOOK_PATH}"),
+                &self.webhook_secret,
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Connects to Kelviq as the environment says, or starts the embedded mock.
 ///
 /// # Errors
@@ -175,6 +210,26 @@ Try it:
     -H 'webhook-id: msg_1' -H 'webhook-timestamp: {timestamp}' -H 'webhook-signature: {signature}' \\
     -d '{body}'
 "
+    )
+}
+
+/// The curl commands that show the webhook loop of an app listening on `base` whose
+/// embedded fake Kelviq is `mock`: upgrade `cust_free` in the fake, and the app's next
+/// answer follows at once.
+pub fn try_webhooks(base: &str, mock: &MockServer) -> String {
+    format!(
+        "\
+Webhooks from the embedded fake:
+  # free has no reports (and the answer is now cached)
+  curl -s -H 'x-api-key: free-key' {base}/reports
+  # upgrade cust_free as in Kelviq's dashboard: the fake sends the app a signed webhook
+  curl -s -X POST -H 'Authorization: Bearer {token}' -H 'content-type: application/json' \\
+    {mock_url}/_mock/customers/cust_free/plan -d '{{\"plan\": \"pro\"}}'
+  # the app's next answer follows the new plan at once: 200
+  curl -s -H 'x-api-key: free-key' {base}/reports
+",
+        token = mock.token(),
+        mock_url = mock.url(),
     )
 }
 

@@ -47,6 +47,51 @@
 //! # }
 //! ```
 //!
+//! # Webhooks
+//!
+//! Kelviq notifies apps of subscription changes by webhook. With an endpoint configured
+//! ([`MockServerBuilder::webhook`], or later [`MockServer::set_webhook`]), the mock sends
+//! every change the real service would notify about — `subscription.created`,
+//! `subscription.updated`, `subscription.cancelled`, `customer.updated` — as a signed
+//! webhook in the format `kelviq_client::webhook` verifies (`webhook-id`,
+//! `webhook-timestamp`, `webhook-signature: v1,<hex HMAC-SHA256>`). Delivery happens on a
+//! background task (a bounded queue: the API answer never waits), with retries and
+//! backoff on tokio's clock, and every delivery, attempt and answer is recorded
+//! ([`MockServer::webhook_deliveries`], [`MockServer::wait_for_webhooks`]).
+//!
+//! [`MockServer::set_plan`] and [`MockServer::set_usage`] change a customer's plan or usage
+//! directly, as someone would in Kelviq's dashboard, and send the same webhooks: the way to
+//! test that a plan change reaches an app at once, without waiting for its cache's TTL.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use kelviq_mock::{DeliveryOutcome, MockServer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! # let app_url = format!("http://{}", listener.local_addr().unwrap());
+//! # let app = axum::Router::new().route("/webhooks/kelviq", axum::routing::post(|| async { "ok" }));
+//! # tokio::spawn(async move { axum::serve(listener, app).await });
+//! // `app_url`: where the app under test listens.
+//! let mock = MockServer::builder()
+//!     .webhook(format!("{app_url}/webhooks/kelviq"), "whsec_test")
+//!     .start()
+//!     .await
+//!     .unwrap();
+//! mock.set_plan("cust_free", "pro").unwrap();
+//!
+//! let deliveries = mock.wait_for_webhooks(1, Duration::from_secs(5)).await;
+//! assert_eq!(deliveries[0].event_type, "subscription.updated");
+//! assert_eq!(deliveries[0].customer_id, "cust_free");
+//! assert_eq!(deliveries[0].outcome, DeliveryOutcome::Delivered(200));
+//! # }
+//! ```
+//!
+//! The [`webhooks`] module describes the headers, payloads, event types, retries and
+//! bounds in full.
+//!
 //! The crate also builds a binary: `cargo run -p kelviq-mock -- --port 4010` serves the
 //! default seed and prints the URLs and environment variables to export.
 
@@ -57,6 +102,7 @@ mod routes;
 mod seed;
 mod server;
 mod state;
+pub mod webhooks;
 mod wire;
 
 pub use faults::{Fault, FaultRule, RandomFaults};
@@ -65,3 +111,8 @@ pub use route::{ApiVersion, Base, Route};
 pub use seed::{Feature, FeatureKind, Plan, Seed, SeedCustomer, SeedError, SeedSubscription};
 pub use server::{DEFAULT_TOKEN, MockError, MockServer, MockServerBuilder};
 pub use state::{StoredEvent, UsageReport};
+pub use webhooks::{
+    DEFAULT_WEBHOOK_ATTEMPTS, DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_QUEUE,
+    DEFAULT_WEBHOOK_RECORD_CAPACITY, DEFAULT_WEBHOOK_TIMEOUT, DeliveryAttempt, DeliveryOutcome,
+    MAX_WEBHOOK_BACKOFF, WEBHOOK_RESPONSE_BODY_LIMIT, WebhookDelivery,
+};

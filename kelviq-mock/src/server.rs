@@ -20,7 +20,11 @@ use crate::journal::{
 use crate::route::{Base, Route};
 use crate::routes::{self, DropConnection};
 use crate::seed::{Plan, Seed, SeedCustomer, SeedError};
-use crate::state::{State, StoredEvent, UsageReport};
+use crate::state::{DashboardError, State, StoredEvent, UsageReport};
+use crate::webhooks::{
+    self, DEFAULT_WEBHOOK_ATTEMPTS, DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_RECORD_CAPACITY,
+    DEFAULT_WEBHOOK_TIMEOUT, Endpoint, WebhookDelivery, WebhookSecret, Webhooks,
+};
 
 /// The bearer token the mock accepts unless [`MockServerBuilder::token`] sets another.
 pub const DEFAULT_TOKEN: &str = "kelviq_test_token";
@@ -32,6 +36,7 @@ pub(crate) struct Shared {
     pub(crate) journal: Mutex<Journal>,
     pub(crate) faults: Mutex<FaultPlan>,
     pub(crate) token: String,
+    pub(crate) webhooks: Arc<Webhooks>,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: the mock's state
@@ -56,6 +61,20 @@ pub enum MockError {
         #[source]
         source: std::io::Error,
     },
+    /// The webhook endpoint cannot work: not a plain `http://` URL, or an empty secret.
+    #[error("invalid webhook endpoint {url}: {reason}")]
+    InvalidWebhook {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// No live customer has this id.
+    #[error("unknown customer {0}")]
+    UnknownCustomer(String),
+    /// No plan has this identifier.
+    #[error("unknown plan {0}")]
+    UnknownPlan(String),
 }
 
 /// A running fake of the Kelviq cloud: an API listener and an edge listener on loopback.
@@ -99,6 +118,10 @@ pub struct MockServerBuilder {
     rng_seed: u64,
     journal_capacity: usize,
     journal_body_limit: usize,
+    webhook: Option<(String, WebhookSecret)>,
+    webhook_attempts: u32,
+    webhook_backoff: Duration,
+    webhook_timeout: Duration,
 }
 
 impl Default for MockServerBuilder {
@@ -111,6 +134,10 @@ impl Default for MockServerBuilder {
             rng_seed: 0x6b65_6c76_6971,
             journal_capacity: DEFAULT_JOURNAL_CAPACITY,
             journal_body_limit: DEFAULT_JOURNAL_BODY_LIMIT,
+            webhook: None,
+            webhook_attempts: DEFAULT_WEBHOOK_ATTEMPTS,
+            webhook_backoff: DEFAULT_WEBHOOK_BACKOFF,
+            webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
         }
     }
 }
@@ -180,26 +207,82 @@ impl MockServerBuilder {
         self
     }
 
+    /// Sends every state change as a signed webhook to `url` (a plain `http://` URL),
+    /// signed with `secret` (its bytes verbatim). Default: no webhooks. See
+    /// [`webhooks`](crate::webhooks) for the format, event types and retries;
+    /// [`MockServer::set_webhook`] sets or changes it later.
+    ///
+    /// A URL that is not `http://` or an empty secret makes [`start`](Self::start) fail
+    /// with [`MockError::InvalidWebhook`].
+    pub fn webhook(mut self, url: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
+        self.webhook = Some((url.into(), WebhookSecret::new(secret)));
+        self
+    }
+
+    /// How many attempts each webhook delivery gets, the first included (default
+    /// [`DEFAULT_WEBHOOK_ATTEMPTS`](crate::DEFAULT_WEBHOOK_ATTEMPTS), 5; at least 1).
+    pub fn webhook_attempts(mut self, attempts: u32) -> Self {
+        self.webhook_attempts = attempts.max(1);
+        self
+    }
+
+    /// The wait after a delivery's first failed attempt, doubled after each further one up
+    /// to [`MAX_WEBHOOK_BACKOFF`](crate::MAX_WEBHOOK_BACKOFF) (default
+    /// [`DEFAULT_WEBHOOK_BACKOFF`](crate::DEFAULT_WEBHOOK_BACKOFF), 100 ms), on tokio's clock.
+    pub fn webhook_backoff(mut self, backoff: Duration) -> Self {
+        self.webhook_backoff = backoff.min(webhooks::MAX_WEBHOOK_BACKOFF);
+        self
+    }
+
+    /// How long one delivery attempt may take before it counts as failed (default
+    /// [`DEFAULT_WEBHOOK_TIMEOUT`](crate::DEFAULT_WEBHOOK_TIMEOUT), 5 s).
+    pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
+        self.webhook_timeout = timeout;
+        self
+    }
+
     /// Binds both listeners and starts serving on the current tokio runtime.
     ///
     /// # Errors
     ///
-    /// [`MockError::Seed`] for an invalid seed, [`MockError::Bind`] when a port is taken.
+    /// [`MockError::Seed`] for an invalid seed, [`MockError::InvalidWebhook`] for a
+    /// webhook endpoint that cannot work, [`MockError::Bind`] when a port is taken.
     pub async fn start(self) -> Result<MockServer, MockError> {
         self.seed.validate()?;
+        let endpoint = match self.webhook {
+            Some((url, secret)) => Some(
+                Endpoint::new(&url, secret)
+                    .map_err(|reason| MockError::InvalidWebhook { url, reason })?,
+            ),
+            None => None,
+        };
+        let (webhooks, jobs) = Webhooks::new(
+            endpoint,
+            webhooks::RetryPolicy {
+                attempts: self.webhook_attempts,
+                backoff: self.webhook_backoff,
+                timeout: self.webhook_timeout,
+            },
+            DEFAULT_WEBHOOK_RECORD_CAPACITY,
+        );
+        let webhooks = Arc::new(webhooks);
         let api = bind(self.api_port).await?;
         let edge = bind(self.edge_port).await?;
         let api_addr = local_addr(&api, self.api_port)?;
         let edge_addr = local_addr(&edge, self.edge_port)?;
         let api_url = format!("http://{api_addr}");
         let edge_url = format!("http://{edge_addr}");
+        let mut state = State::from_seed(&self.seed, self.rng_seed, api_url.clone());
+        state.webhooks = Some(Arc::clone(&webhooks));
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::from_seed(&self.seed, self.rng_seed, api_url.clone())),
+            state: Mutex::new(state),
             journal: Mutex::new(Journal::new(self.journal_capacity, self.journal_body_limit)),
             faults: Mutex::new(FaultPlan::default()),
             token: self.token,
+            webhooks: Arc::clone(&webhooks),
         });
         let (shutdown, stop) = watch::channel(());
+        tokio::spawn(webhooks::run(webhooks, jobs, stop.clone()));
         tokio::spawn(serve(
             api,
             routes::router(Arc::clone(&shared), Base::Api),
@@ -467,5 +550,104 @@ impl MockServer {
     /// the new subscription's id, or `None` for an unknown or already completed session.
     pub fn complete_checkout(&self, checkout_session_id: &str) -> Option<String> {
         lock(&self.shared.state).complete_checkout(checkout_session_id)
+    }
+
+    /// Sends every later state change as a signed webhook to `url`, signed with `secret`
+    /// (replacing any endpoint set before): what [`MockServerBuilder::webhook`] does, for
+    /// when the receiver's address is known only after the mock started. Changes made
+    /// before are not sent.
+    ///
+    /// # Errors
+    ///
+    /// [`MockError::InvalidWebhook`] if `url` is not a plain `http://` URL or `secret` is
+    /// empty; the previous endpoint is kept.
+    pub fn set_webhook(&self, url: &str, secret: impl AsRef<[u8]>) -> Result<(), MockError> {
+        let endpoint = Endpoint::new(url, WebhookSecret::new(secret)).map_err(|reason| {
+            MockError::InvalidWebhook {
+                url: url.to_owned(),
+                reason,
+            }
+        })?;
+        self.shared.webhooks.set_endpoint(Some(endpoint));
+        Ok(())
+    }
+
+    /// Stops sending webhooks for later changes (deliveries already queued still go out).
+    pub fn clear_webhook(&self) {
+        self.shared.webhooks.set_endpoint(None);
+    }
+
+    /// The webhook deliveries so far, oldest first, with their attempts and answers: the
+    /// last [`DEFAULT_WEBHOOK_RECORD_CAPACITY`](crate::DEFAULT_WEBHOOK_RECORD_CAPACITY).
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.shared.webhooks.deliveries()
+    }
+
+    /// Waits until at least `count` webhook deliveries have settled (delivered, failed
+    /// after their last attempt, or dropped) since the mock started, or until `timeout`
+    /// has passed on tokio's clock; then returns [`webhook_deliveries`](Self::webhook_deliveries).
+    /// Check the returned list: after a timeout it has fewer settled deliveries.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let mock = kelviq_mock::MockServer::builder()
+    ///     // Nothing listens on port 9: every attempt fails.
+    ///     .webhook("http://127.0.0.1:9/hooks", "whsec_test")
+    ///     .webhook_attempts(1)
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// mock.set_plan("cust_free", "pro").unwrap();
+    /// let deliveries = mock.wait_for_webhooks(1, Duration::from_secs(5)).await;
+    /// assert_eq!(deliveries[0].event_type, "subscription.updated");
+    /// assert_eq!(deliveries[0].outcome, kelviq_mock::DeliveryOutcome::Failed);
+    /// # }
+    /// ```
+    pub async fn wait_for_webhooks(&self, count: usize, timeout: Duration) -> Vec<WebhookDelivery> {
+        let count = u64::try_from(count).unwrap_or(u64::MAX);
+        self.shared.webhooks.wait_settled(count, timeout).await;
+        self.webhook_deliveries()
+    }
+
+    /// Changes the customer's plan as someone would in Kelviq's dashboard: its oldest
+    /// active subscription moves to `plan_id` (same charge period; entitlements follow at
+    /// once), announced as `subscription.updated`; a customer without an active
+    /// subscription gets a monthly one, announced as `subscription.created`. Returns the
+    /// subscription id.
+    ///
+    /// # Errors
+    ///
+    /// [`MockError::UnknownCustomer`] or [`MockError::UnknownPlan`].
+    pub fn set_plan(&self, customer_id: &str, plan_id: &str) -> Result<String, MockError> {
+        lock(&self.shared.state)
+            .set_plan(customer_id, plan_id)
+            .map_err(|error| dashboard_error(error, customer_id, plan_id))
+    }
+
+    /// Sets the customer's usage of a feature as someone would in Kelviq's dashboard (no
+    /// usage report is recorded), announced as `customer.updated`.
+    ///
+    /// # Errors
+    ///
+    /// [`MockError::UnknownCustomer`].
+    pub fn set_usage(
+        &self,
+        customer_id: &str,
+        feature_id: &str,
+        value: i64,
+    ) -> Result<(), MockError> {
+        lock(&self.shared.state)
+            .set_usage(customer_id, feature_id, value)
+            .map_err(|error| dashboard_error(error, customer_id, ""))
+    }
+}
+
+fn dashboard_error(error: DashboardError, customer_id: &str, plan_id: &str) -> MockError {
+    match error {
+        DashboardError::UnknownCustomer => MockError::UnknownCustomer(customer_id.to_owned()),
+        DashboardError::UnknownPlan => MockError::UnknownPlan(plan_id.to_owned()),
     }
 }

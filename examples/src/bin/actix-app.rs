@@ -17,7 +17,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use kelviq_actix::prelude::*;
 use kelviq_examples::{
-    ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it,
+    ApiCalls, Backend, Reports, backend, customer_for_api_key, init_logging, try_it, try_webhooks,
 };
 use serde_json::json;
 
@@ -215,6 +215,12 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(addr) = server.addrs().first()
+        && let Err(error) = backend.send_webhooks_to(*addr)
+    {
+        eprintln!("actix-app: {error}");
+        return ExitCode::FAILURE;
+    }
     let base = format!("http://127.0.0.1:{port}");
     match &backend.mock {
         Some(mock) => println!(
@@ -227,6 +233,9 @@ async fn main() -> ExitCode {
         ),
     }
     println!("\n{}", try_it(&base, &backend.webhook_secret));
+    if let Some(mock) = &backend.mock {
+        println!("{}", try_webhooks(&base, mock));
+    }
     println!("Stop with Ctrl-C.");
     // actix-web stops gracefully on Ctrl-C by itself.
     let served = server.run().await;

@@ -129,7 +129,9 @@ pub(super) async fn update(
         customer.metadata = Some(metadata);
     }
     customer.modified_on = now;
-    Ok(Json(customer_json(customer)))
+    let answer = customer_json(customer);
+    state.notify_customer(&customer_id);
+    Ok(Json(answer))
 }
 
 pub(super) async fn archive(

@@ -8,6 +8,7 @@
 
 mod billing;
 mod checkout;
+mod control;
 mod customers;
 mod entitlements;
 mod license;
@@ -67,6 +68,11 @@ pub(crate) fn router(shared: AppState, base: Base) -> Router {
     let mut router = Router::new();
     for (path, endpoint) in paths {
         router = router.route(&path, endpoint);
+    }
+    if base == Base::Api {
+        router = router
+            .route(control::PLAN_PATH, post(control::set_plan))
+            .route(control::USAGE_PATH, post(control::set_usage));
     }
     router
         .method_not_allowed_fallback(method_not_allowed)

@@ -6,20 +6,27 @@
 
 mod billing;
 mod customers;
+mod dashboard;
 mod entitlements;
 mod licenses;
 mod reporting;
 mod subscriptions;
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
+use serde_json::{Value, json};
 
 pub(crate) use billing::{Order, PaymentMethod, Refund, Transaction};
 pub(crate) use customers::Customer;
+pub(crate) use dashboard::DashboardError;
 pub(crate) use licenses::{Activation, License};
 pub use reporting::{StoredEvent, UsageReport};
 pub(crate) use subscriptions::{CheckoutSession, PortalSession, Subscription};
 
 use crate::seed::{Plan, Seed};
+use crate::webhooks::Webhooks;
+use crate::wire::format_datetime;
 
 /// The charge periods of `kelviq-api.md` section 3.
 pub(crate) const CHARGE_PERIODS: [&str; 8] = [
@@ -55,6 +62,8 @@ pub(crate) struct State {
     pub(crate) transactions: Vec<Transaction>,
     pub(crate) refunds: Vec<Refund>,
     pub(crate) payment_methods: Vec<PaymentMethod>,
+    /// Where state changes are announced; `None` while seeding (seeded state is no change).
+    pub(crate) webhooks: Option<Arc<Webhooks>>,
 }
 
 impl State {
@@ -76,6 +85,7 @@ impl State {
             transactions: Vec::new(),
             refunds: Vec::new(),
             payment_methods: Vec::new(),
+            webhooks: None,
         };
         for seeded in &seed.customers {
             state.insert_customer(
@@ -145,5 +155,51 @@ impl State {
 
     pub(crate) fn plan(&self, identifier: &str) -> Option<&Plan> {
         self.plans.iter().find(|plan| plan.identifier == identifier)
+    }
+}
+
+impl State {
+    /// Announces a change by webhook, when an endpoint is configured.
+    pub(crate) fn notify(&self, event_type: &str, customer_id: &str, data: Value) {
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.notify(event_type, customer_id, data, &format_datetime(self.now()));
+        }
+    }
+
+    /// Announces a change of the subscription with this id (`subscription.created`, ...).
+    pub(crate) fn notify_subscription(&self, event_type: &str, id: &str) {
+        if self.webhooks.is_none() {
+            return;
+        }
+        let today = self.today();
+        let Some(sub) = self.subscription(id) else {
+            return;
+        };
+        let data = json!({
+            "customerId": sub.customer_id,
+            "subscriptionId": sub.id,
+            "planIdentifier": sub.plan,
+            "chargePeriod": sub.charge_period,
+            "status": sub.status_on(today),
+            "endDate": sub.end_date.map(|date| date.to_string()),
+        });
+        self.notify(event_type, &sub.customer_id, data);
+    }
+
+    /// Announces a change of the customer's fields (`customer.updated`).
+    pub(crate) fn notify_customer(&self, customer_id: &str) {
+        if self.webhooks.is_none() {
+            return;
+        }
+        let Some(customer) = self.customer(customer_id) else {
+            return;
+        };
+        let data = json!({
+            "customerId": customer.customer_id,
+            "email": customer.email,
+            "name": customer.name,
+            "metadata": customer.metadata,
+        });
+        self.notify("customer.updated", customer_id, data);
     }
 }

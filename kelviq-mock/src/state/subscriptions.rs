@@ -269,6 +269,7 @@ impl State {
         if let Some(limit) = license_limit {
             self.issue_license(customer_id, plan, &id, limit, license_key);
         }
+        self.notify_subscription("subscription.created", &id);
         id
     }
 
@@ -293,6 +294,7 @@ impl State {
             sub.status = SubscriptionStatus::Canceled;
         }
         sub.modified_on = now;
+        self.notify_subscription("subscription.cancelled", id);
         true
     }
 
@@ -303,6 +305,7 @@ impl State {
         if let Some(sub) = self.subscription_mut(&id) {
             *sub = changed;
             self.sync_licenses(&id);
+            self.notify_subscription("subscription.updated", &id);
         }
     }
 

@@ -112,3 +112,45 @@ fn bad_arguments_and_seeds_exit_with_status_2() {
     assert!(help.status.success());
     assert!(String::from_utf8(help.stdout).unwrap().contains("--seed"));
 }
+
+#[tokio::test]
+async fn the_program_sends_signed_webhooks_when_asked_to() {
+    use crate::webhooks::{Receiver, SECRET};
+
+    let receiver = Receiver::start(&[]).await;
+    let (_running, exports) = start(&[
+        "--port",
+        "0",
+        "--webhook-url",
+        &receiver.url,
+        "--webhook-secret",
+        SECRET,
+    ]);
+    let api = var(&exports, "KELVIQ_BASE_URL");
+    let token = var(&exports, "KELVIQ_API_KEY");
+    let http = reqwest::Client::new();
+    let patched = http
+        .patch(format!("{api}/api/v1/customers/cust_pro/"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "From the CLI"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let requests = receiver.wait_for(1).await;
+    assert_eq!(requests.len(), 1);
+    let (headers, body) = &requests[0];
+    let event = kelviq_client::webhook::verify(SECRET, headers, body).unwrap();
+    assert_eq!(event.event_type(), Some("customer.updated"));
+    assert_eq!(event.customer_id(), Some("cust_pro"));
+}
+
+#[test]
+fn a_webhook_url_without_a_secret_is_refused() {
+    let output = Command::new(BINARY)
+        .args(["--port", "0", "--webhook-url", "http://127.0.0.1:9/hooks"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--webhook-secret"));
+}

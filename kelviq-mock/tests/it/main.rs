@@ -18,5 +18,6 @@ mod server;
 mod checkout;
 mod license;
 mod subscriptions;
+mod webhooks;
 
 mod billing;
