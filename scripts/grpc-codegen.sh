@@ -6,7 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-${TMPDIR:-/tmp}/kelviq-grpc-codegen}"
 cargo run --quiet --manifest-path scripts/grpc-codegen/Cargo.toml --target-dir "$target" -- \
-    examples/src/grpc kelviq-tower/tests/it/grpc
-for file in examples/src/grpc/report.v1.rs kelviq-tower/tests/it/grpc/report.v1.rs; do
-    rustfmt --edition 2024 "$file"
-done
+    kelviq-tower/tests/it/grpc
+# One copy, used by kelviq-tower's tests and bench and by the examples.
+rustfmt --edition 2024 kelviq-tower/tests/it/grpc/report.v1.rs

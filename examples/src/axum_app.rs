@@ -52,33 +52,7 @@ async fn batch(Query(query): Query<HashMap<String, i64>>) -> Response {
 }
 
 async fn me(customer: Customer, entitlements: Entitlements) -> Json<serde_json::Value> {
-    let features: Vec<serde_json::Value> = entitlements
-        .to_entitlements()
-        .iter()
-        .map(|entitlement| {
-            json!({
-                "feature": entitlement.feature_id(),
-                "has_access": entitlement.has_access(),
-                "usage": entitlement.usage(),
-                "limit": entitlement.limit(),
-                "remaining": entitlement.remaining(),
-            })
-        })
-        .collect();
-    let subscriptions = match customer.subscriptions().await {
-        Ok(page) => page
-            .results
-            .iter()
-            .map(|subscription| json!({"id": subscription.id, "status": subscription.status}))
-            .collect(),
-        Err(error) => vec![json!({"error": error.to_string()})],
-    };
-    Json(json!({
-        "customer": customer.id(),
-        "entitlements": features,
-        "stale": entitlements.is_stale(),
-        "subscriptions": subscriptions,
-    }))
+    Json(crate::me_json(&customer, &entitlements, entitlements.is_stale()).await)
 }
 
 /// The example's router: the same routes as the actix example, with the client as state.

@@ -40,10 +40,11 @@ use std::time::Duration;
 
 /// The report service of the gRPC example (`grpc-app`): messages, tonic client and server.
 ///
-/// Generated from `examples/proto/report.proto` and checked in, so building needs no
-/// `protoc`; after editing the proto, regenerate with `scripts/grpc-codegen.sh` (a
-/// pure-Rust compiler, protox, in a throwaway crate outside the workspace).
-#[path = "grpc/report.v1.rs"]
+/// Generated from `examples/proto/report.proto` and checked in once, beside kelviq-tower's
+/// gRPC tests (which use the same service), so building needs no `protoc`; after editing
+/// the proto, regenerate with `scripts/grpc-codegen.sh` (a pure-Rust compiler, protox, in a
+/// throwaway crate outside the workspace).
+#[path = "../../kelviq-tower/tests/it/grpc/report.v1.rs"]
 #[allow(
     missing_docs,
     unreachable_pub,
@@ -240,4 +241,40 @@ pub fn init_logging() {
         .with_max_level(tracing::Level::INFO)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The body of `GET /me`, the same in every app: the customer, its entitlements (as the
+/// gate loaded them) and its subscriptions (fetched now).
+pub async fn me_json(
+    customer: &kelviq_client::CustomerClient,
+    entitlements: &kelviq_client::cache::Snapshot,
+    stale: bool,
+) -> serde_json::Value {
+    let features: Vec<serde_json::Value> = entitlements
+        .to_entitlements()
+        .iter()
+        .map(|entitlement| {
+            serde_json::json!({
+                "feature": entitlement.feature_id(),
+                "has_access": entitlement.has_access(),
+                "usage": entitlement.usage(),
+                "limit": entitlement.limit(),
+                "remaining": entitlement.remaining(),
+            })
+        })
+        .collect();
+    let subscriptions = match customer.subscriptions().await {
+        Ok(page) => page
+            .results
+            .iter()
+            .map(|subscription| serde_json::json!({"id": subscription.id, "status": subscription.status}))
+            .collect(),
+        Err(error) => vec![serde_json::json!({"error": error.to_string()})],
+    };
+    serde_json::json!({
+        "customer": customer.id(),
+        "entitlements": features,
+        "stale": stale,
+        "subscriptions": subscriptions,
+    })
 }

@@ -75,33 +75,8 @@ async fn batch(query: web::Query<HashMap<String, i64>>) -> HttpResponse {
 }
 
 async fn me(customer: Customer, entitlements: Entitlements) -> HttpResponse {
-    let features: Vec<serde_json::Value> = entitlements
-        .to_entitlements()
-        .iter()
-        .map(|entitlement| {
-            json!({
-                "feature": entitlement.feature_id(),
-                "has_access": entitlement.has_access(),
-                "usage": entitlement.usage(),
-                "limit": entitlement.limit(),
-                "remaining": entitlement.remaining(),
-            })
-        })
-        .collect();
-    let subscriptions = match customer.subscriptions().await {
-        Ok(page) => page
-            .results
-            .iter()
-            .map(|subscription| json!({"id": subscription.id, "status": subscription.status}))
-            .collect(),
-        Err(error) => vec![json!({"error": error.to_string()})],
-    };
-    HttpResponse::Ok().json(json!({
-        "customer": customer.id(),
-        "entitlements": features,
-        "stale": entitlements.is_stale(),
-        "subscriptions": subscriptions,
-    }))
+    HttpResponse::Ok()
+        .json(kelviq_examples::me_json(&customer, &entitlements, entitlements.is_stale()).await)
 }
 
 /// The example's routes (the same as the axum example's), for one worker.
