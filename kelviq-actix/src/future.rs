@@ -21,6 +21,14 @@ pub(crate) struct Metering {
 }
 
 impl Metering {
+    /// What to meter once the response is made, if the gate meters at all.
+    pub(crate) fn new(gate: &Gate, context: &RequestContext) -> Option<Metering> {
+        gate.meters().then(|| Metering {
+            gate: gate.clone(),
+            context: context.clone(),
+        })
+    }
+
     /// Hands the response's status and its [`UsageAmount`] extension (a response extension
     /// only: a handler's own amount is in the context) to [`Gate::finish`]. Never waits;
     /// a failure to record is logged by the gate.

@@ -82,10 +82,7 @@ where
         match self.gate.admit(customer_id) {
             // Warm path: decided without I/O; nothing boxed.
             Admission::Ready(Ok(context)) => {
-                let metering = self.gate.meters().then(|| Metering {
-                    gate: self.gate.clone(),
-                    context: context.clone(),
-                });
+                let metering = Metering::new(&self.gate, &context);
                 request.extensions_mut().insert(context);
                 ResponseFuture::inner(self.service.call(request), metering)
             }
@@ -103,8 +100,8 @@ where
                         Ok(context) => {
                             request.extensions_mut().insert(context.clone());
                             let response = service.call(request).await?;
-                            if gate.meters() {
-                                Metering { gate, context }.finish(&response);
+                            if let Some(metering) = Metering::new(&gate, &context) {
+                                metering.finish(&response);
                             }
                             Ok(response.map_into_left_body())
                         }

@@ -97,6 +97,8 @@ struct Shelves {
     invalidated: Cache<String, Instant>,
     /// Loads in flight at once.
     permits: Arc<Semaphore>,
+    /// The age from which a read starts a background refresh (refresh-ahead).
+    refresh_from: Duration,
 }
 
 impl std::fmt::Debug for EntitlementCache {
@@ -146,8 +148,15 @@ const RECLAIM_SLACK: Duration = Duration::from_secs(60);
 /// answers at once without one (the gate's failure policy decides).
 const MAX_QUEUED_PER_PERMIT: usize = 16;
 
-/// The path template of a snapshot load, for errors.
-const LOAD_PATH: &str = "/entitlements";
+/// The answer when no snapshot came within the load timeout (the load ran too long,
+/// waited too long for a permit, or found the queue full): a timeout of the entitlement
+/// call, which the gate's failure policy decides on.
+fn unloaded() -> Error {
+    Error::Timeout {
+        method: Method::GET,
+        path: "/entitlements",
+    }
+}
 
 impl EntitlementCache {
     /// A cache with `config`, or — `None` — one that keeps no snapshot; it loads through
@@ -185,6 +194,7 @@ impl EntitlementCache {
                     )
                     .build(),
                 permits: Arc::new(Semaphore::new(config.max_concurrent_loads)),
+                refresh_from: config.refresh_from(),
                 config,
             }
         });
@@ -215,7 +225,7 @@ impl EntitlementCache {
         if age >= shelves.config.ttl {
             return None;
         }
-        if age >= shelves.config.refresh_from() {
+        if age >= shelves.refresh_from {
             self.refresh(shelves, customer_id);
         }
         telemetry::cache_hit();
@@ -257,10 +267,7 @@ impl EntitlementCache {
         }
         if !self.has_room(shelves, customer_id) {
             tracing::warn!("too many entitlement loads waiting; answering without one");
-            return Err(Error::Timeout {
-                method: Method::GET,
-                path: LOAD_PATH,
-            });
+            return Err(unloaded());
         }
         let load = self.load(shelves, customer_id);
         let loaded = match tokio::time::timeout(shelves.config.load_timeout, load).await {
@@ -271,10 +278,7 @@ impl EntitlementCache {
                         u64::try_from(shelves.config.load_timeout.as_millis()).unwrap_or(u64::MAX),
                     "entitlement load still running at its timeout; answering without it"
                 );
-                return Err(Error::Timeout {
-                    method: Method::GET,
-                    path: LOAD_PATH,
-                });
+                return Err(unloaded());
             }
         };
         match loaded {
@@ -336,10 +340,7 @@ impl EntitlementCache {
                 let Ok(Ok(_permit)) = permit else {
                     // Waited the whole load timeout for a permit (or the semaphore is
                     // closed): no call, and nothing to back off from.
-                    return Err(Arc::new(Error::Timeout {
-                        method: Method::GET,
-                        path: LOAD_PATH,
-                    }));
+                    return Err(Arc::new(unloaded()));
                 };
                 let loaded =
                     crate::resources::fetch_snapshot(&transport, &customer, Some(deadline))
