@@ -10,21 +10,20 @@ use actix_web::Error;
 use actix_web::body::EitherBody;
 use actix_web::dev::ServiceResponse;
 use futures::future::LocalBoxFuture;
-use kelviq_client::gate::{Gate, RequestContext, UsageAmount};
+use kelviq_client::gate::{RequestContext, UsageAmount};
 use pin_project_lite::pin_project;
 
 /// A request the gate admitted, to be finished — metered if the response is a success —
 /// once the inner service answers. Only made when the gate meters.
+/// The request's context knows its gate: nothing every request shares is referenced.
 pub(crate) struct Metering {
-    pub(crate) gate: Gate,
     pub(crate) context: RequestContext,
 }
 
 impl Metering {
-    /// What to meter once the response is made, if the gate meters at all.
-    pub(crate) fn new(gate: &Gate, context: &RequestContext) -> Option<Metering> {
-        gate.meters().then(|| Metering {
-            gate: gate.clone(),
+    /// What to meter once the response is made, if the context's gate meters at all.
+    pub(crate) fn new(context: &RequestContext) -> Option<Metering> {
+        context.gate().meters().then(|| Metering {
             context: context.clone(),
         })
     }
@@ -39,7 +38,8 @@ impl Metering {
             .get::<UsageAmount>()
             .copied();
         let _ = self
-            .gate
+            .context
+            .gate()
             .finish(&self.context, response.status().as_u16(), amount);
     }
 }

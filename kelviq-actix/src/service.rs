@@ -82,7 +82,7 @@ where
         match self.gate.admit(customer_id) {
             // Warm path: decided without I/O; nothing boxed.
             Admission::Ready(Ok(context)) => {
-                let metering = Metering::new(&self.gate, &context);
+                let metering = Metering::new(&context);
                 request.extensions_mut().insert(context);
                 ResponseFuture::inner(self.service.call(request), metering)
             }
@@ -100,7 +100,7 @@ where
                         Ok(context) => {
                             request.extensions_mut().insert(context.clone());
                             let response = service.call(request).await?;
-                            if let Some(metering) = Metering::new(&gate, &context) {
+                            if let Some(metering) = Metering::new(&context) {
                                 metering.finish(&response);
                             }
                             Ok(response.map_into_left_body())

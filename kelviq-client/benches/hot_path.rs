@@ -1,6 +1,7 @@
 //! The request-path costs of kelviq-client, each beside a baseline measured in the same run:
 //!
-//! - a warm entitlement check (`cached_entitlements` + `has_access`), and a gate admitting
+//! - a warm entitlement check (`cached_entitlements` + `has_access`, and the same read in
+//!   place with `with_cached_entitlements`), and a gate admitting
 //!   a request on a warm cache (`Gate::admit`, what every adapter calls), against a plain
 //!   `HashMap<String, HashMap<String, bool>>` lookup;
 //! - recording usage with the meter against incrementing a counter in a
@@ -69,6 +70,15 @@ fn hot_path(c: &mut Criterion) {
             kelviq
                 .cached_entitlements(black_box("cust_pro"))
                 .is_some_and(|snapshot| snapshot.has_access(black_box("reports")))
+        });
+    });
+    check.bench_function("with_cached_has_access", |b| {
+        b.iter(|| {
+            kelviq
+                .with_cached_entitlements(black_box("cust_pro"), |snapshot| {
+                    snapshot.has_access(black_box("reports"))
+                })
+                .unwrap_or(false)
         });
     });
     check.bench_function("gate_admit_warm", |b| {

@@ -146,6 +146,35 @@ impl Kelviq {
         self.cache().get_fresh(customer_id)
     }
 
+    /// Reads the customer's cached snapshot if it is fresh, without I/O, without
+    /// allocating and without taking a reference: `read`'s answer, or `None` as for
+    /// [`Kelviq::cached_entitlements`]. For checks on the hottest paths: a reference
+    /// ([`Arc`]) to one customer's snapshot, taken and dropped by every request on every
+    /// core, is a counter those cores fight over; reading it in place writes nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kelviq_client::Error> {
+    /// # let mock = kelviq_mock::MockServer::start().await;
+    /// # let kelviq = kelviq_client::Kelviq::builder()
+    /// #     .access_token(mock.token()).api_url(mock.url()).edge_url(mock.edge_url()).build()?;
+    /// kelviq.entitlements_snapshot("cust_pro").await?; // loads it
+    /// let allowed = kelviq.with_cached_entitlements("cust_pro", |snapshot| {
+    ///     snapshot.has_access("reports")
+    /// });
+    /// assert_eq!(allowed, Some(true));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_cached_entitlements<R>(
+        &self,
+        customer_id: &str,
+        read: impl FnOnce(&Snapshot) -> R,
+    ) -> Option<R> {
+        self.cache()
+            .with_fresh(customer_id, |snapshot| read(snapshot))
+    }
+
     /// Forgets the customer's cached entitlements, so the next check fetches them (after a
     /// plan change, say). Does nothing without a cache.
     pub fn invalidate_entitlements(&self, customer_id: &str) {

@@ -51,6 +51,7 @@ mod http;
 pub mod meter;
 pub mod models;
 mod resources;
+mod stripes;
 pub mod telemetry;
 pub mod webhook;
 

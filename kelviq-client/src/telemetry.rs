@@ -251,8 +251,8 @@ mod on {
     }
 
     #[inline]
-    pub(crate) fn meter_recorded(amount: i64) {
-        counter!(METER_UNITS_RECORDED).increment(units(amount.into()));
+    pub(crate) fn meter_recorded(amount: i128) {
+        counter!(METER_UNITS_RECORDED).increment(units(amount));
     }
 
     pub(crate) fn meter_report(report: Report, amount: i128) {
@@ -315,7 +315,7 @@ mod off {
     #[inline(always)]
     pub(crate) fn gate_decision(_outcome: Outcome, _reason: Option<DenialReason>) {}
     #[inline(always)]
-    pub(crate) fn meter_recorded(_amount: i64) {}
+    pub(crate) fn meter_recorded(_amount: i128) {}
     #[inline(always)]
     pub(crate) fn meter_report(_report: Report, _amount: i128) {}
     #[inline(always)]

@@ -13,18 +13,18 @@ use tower_service::Service;
 use crate::body::ResponseBody;
 use crate::grpc::{self, deny};
 
-/// What to meter once the inner response is known: kept only when the gate meters.
+/// What to meter once the inner response is known: kept only when the gate meters. The
+/// request's context (which knows its gate): no reference to anything every request
+/// shares.
 #[derive(Debug)]
 pub(crate) struct Metering {
-    gate: Gate,
     context: RequestContext,
 }
 
 impl Metering {
-    /// The metering of a request let through with `context`, if `gate` meters anything.
-    pub(crate) fn new(gate: &Gate, context: &RequestContext) -> Option<Self> {
-        gate.meters().then(|| Metering {
-            gate: gate.clone(),
+    /// The metering of a request let through with `context`, if its gate meters anything.
+    pub(crate) fn new(context: &RequestContext) -> Option<Self> {
+        context.gate().meters().then(|| Metering {
             context: context.clone(),
         })
     }
@@ -40,7 +40,7 @@ impl Metering {
     /// set one.
     pub(crate) fn finish_with(self, status: u16, amount: Option<UsageAmount>) {
         // The outcome is logged by the gate; the response is made either way.
-        let _ = self.gate.finish(&self.context, status, amount);
+        let _ = self.context.gate().finish(&self.context, status, amount);
     }
 }
 
@@ -154,7 +154,7 @@ where
                     } = pending.take().expect("gate admission handled once");
                     match admitted {
                         Ok(context) => {
-                            *this.metering = Metering::new(&gate, &context);
+                            *this.metering = Metering::new(&context);
                             request.extensions_mut().insert(context);
                             let future = service.call(request);
                             this.state.set(State::Inner { future });

@@ -82,7 +82,7 @@ where
             // Warm path: decided from the cache, no I/O, no boxed future (the request's context
             // is one `Arc`, and the extensions map boxes it).
             Admission::Ready(Ok(context)) => {
-                let metering = Metering::new(&self.gate, &context);
+                let metering = Metering::new(&context);
                 request.extensions_mut().insert(context);
                 ResponseFuture::inner(self.inner.call(request), metering, grpc)
             }

@@ -28,6 +28,17 @@
 //! - snapshots are shared (`Arc`): a check on a warm cache copies a pointer and allocates
 //!   nothing.
 //!
+//! # Two maps
+//!
+//! Checks read a lock-free index ([`papaya`]): a read takes a per-thread epoch guard and
+//! writes no memory that another core reads, so warm checks scale with cores and cost a
+//! hash lookup. `moka` keeps what it is good at — bounding the count (its TinyLFU
+//! admission and eviction), reclaiming the memory of snapshots no longer used — but is not
+//! on the read path: each of its reads records the access for its policy, which costs more
+//! than the whole rest of a check. When moka evicts a snapshot, it is removed from the
+//! index (its eviction listener). Eviction thus follows loads, not reads: a customer in
+//! steady use is refreshed every TTL, which counts as a use.
+//!
 //! # The usage ledger
 //!
 //! The cache owns the usage ledger: the usage the client's
@@ -47,6 +58,7 @@
 //! `has_access`, `get_entitlement`, `get_all_entitlements` and
 //! [`Kelviq::entitlements_snapshot`](crate::Kelviq::entitlements_snapshot) read through it.
 
+mod applied;
 mod config;
 mod ledger;
 mod single_flight;
@@ -56,14 +68,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use moka::ops::compute::Op;
+use moka::notification::RemovalCause;
 use moka::sync::Cache;
+use papaya::{Compute, Operation};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 pub use config::CacheConfig;
 pub use ledger::UsageLine;
-pub(crate) use ledger::{Added, Batch, QueuedEvent, UsageLedger};
+pub(crate) use ledger::{Added, Batch, Locked, QueuedEvent, UsageLedger};
 pub use snapshot::{CachedEntitlements, Freshness, Snapshot};
 
 use crate::error::{Error, Result};
@@ -85,12 +98,18 @@ pub(crate) struct EntitlementCache {
     transport: Arc<Transport>,
 }
 
+/// The read index: customer id → snapshot.
+type Index = papaya::HashMap<Arc<str>, Arc<Snapshot>, foldhash::fast::RandomState>;
+
 /// The cache's maps and settings; cloning shares them (a load's task stores into them).
 #[derive(Clone)]
 struct Shelves {
     config: CacheConfig,
-    /// Snapshots, kept until a little after the end of their stale window.
-    snapshots: Cache<String, Arc<Snapshot>>,
+    /// What checks read: every snapshot moka keeps.
+    index: Arc<Index>,
+    /// The snapshots' owner: bounds their count and reclaims them a little after the end
+    /// of their stale window (removing them from the index).
+    snapshots: Cache<Arc<str>, Arc<Snapshot>>,
     /// Customers whose last load failed: the error, and until when no new load starts.
     failures: Cache<String, (Arc<Error>, Instant)>,
     /// When each customer was last invalidated: a load started before that is not stored.
@@ -107,7 +126,7 @@ impl std::fmt::Debug for EntitlementCache {
         match &self.shelves {
             Some(shelves) => debug
                 .field("config", &shelves.config)
-                .field("customers", &shelves.snapshots.entry_count()),
+                .field("customers", &shelves.index.len()),
             None => debug.field("config", &"disabled"),
         };
         debug.finish()
@@ -118,10 +137,10 @@ impl std::fmt::Debug for EntitlementCache {
 /// is read or updated; freshness itself is judged on tokio's clock.
 struct Reclaim(Duration);
 
-impl moka::Expiry<String, Arc<Snapshot>> for Reclaim {
+impl moka::Expiry<Arc<str>, Arc<Snapshot>> for Reclaim {
     fn expire_after_create(
         &self,
-        _: &String,
+        _: &Arc<str>,
         _: &Arc<Snapshot>,
         _: std::time::Instant,
     ) -> Option<Duration> {
@@ -132,7 +151,7 @@ impl moka::Expiry<String, Arc<Snapshot>> for Reclaim {
     /// replaced snapshot's deadline).
     fn expire_after_update(
         &self,
-        _: &String,
+        _: &Arc<str>,
         _: &Arc<Snapshot>,
         _: std::time::Instant,
         _: Option<Duration>,
@@ -174,11 +193,23 @@ impl EntitlementCache {
                 .max(MAX_RETRY_AFTER)
                 .saturating_add(RECLAIM_SLACK)
                 .min(MAX_DURATION);
+            let index = Arc::new(Index::with_hasher(Default::default()));
+            let evicted = Arc::clone(&index);
             Shelves {
                 snapshots: Cache::builder()
                     .max_capacity(config.max_customers)
                     .expire_after(Reclaim(lifetime))
+                    .eviction_listener(move |customer, snapshot, cause| {
+                        // Invalidations remove from the index themselves; a replaced
+                        // snapshot's successor is already there.
+                        if matches!(cause, RemovalCause::Expired | RemovalCause::Size) {
+                            let _ = evicted.pin().remove_if(&**customer, |_, indexed| {
+                                Arc::ptr_eq(indexed, &snapshot)
+                            });
+                        }
+                    })
                     .build(),
+                index,
                 failures: Cache::builder()
                     .max_capacity(config.max_customers)
                     .time_to_live(failure_lifetime)
@@ -219,8 +250,20 @@ impl EntitlementCache {
     /// The customer's snapshot if it is fresh: the warm path, no allocation. A snapshot in
     /// the last part of its TTL also starts a background refresh (refresh-ahead).
     pub(crate) fn get_fresh(&self, customer_id: &str) -> Option<Arc<Snapshot>> {
+        self.with_fresh(customer_id, Arc::clone)
+    }
+
+    /// `read` of the customer's snapshot if it is fresh, without taking a reference to it:
+    /// nothing is written that another thread reads. As [`EntitlementCache::get_fresh`]
+    /// otherwise.
+    pub(crate) fn with_fresh<R>(
+        &self,
+        customer_id: &str,
+        read: impl FnOnce(&Arc<Snapshot>) -> R,
+    ) -> Option<R> {
         let shelves = self.shelves.as_ref()?;
-        let snapshot = shelves.snapshots.get(customer_id)?;
+        let index = shelves.index.pin();
+        let snapshot = index.get(customer_id)?;
         let age = snapshot.age();
         if age >= shelves.config.ttl {
             return None;
@@ -229,7 +272,7 @@ impl EntitlementCache {
             self.refresh(shelves, customer_id);
         }
         telemetry::cache_hit();
-        Some(snapshot)
+        Some(read(snapshot))
     }
 
     /// The customer's snapshot: the fresh one; else a stale one within its window, at once,
@@ -387,10 +430,8 @@ impl EntitlementCache {
         match snapshot {
             Some(snapshot) => snapshot.apply_usage(feature_id, value, set),
             None => {
-                if let Some(snapshot) = self
-                    .shelves
-                    .as_ref()
-                    .and_then(|shelves| shelves.snapshots.get(customer_id))
+                if let Some(shelves) = &self.shelves
+                    && let Some(snapshot) = shelves.index.pin().get(customer_id)
                 {
                     snapshot.apply_usage(feature_id, value, set);
                 }
@@ -408,6 +449,7 @@ impl EntitlementCache {
             .invalidated
             .insert(customer_id.to_owned(), Instant::now());
         self.loads.forget(customer_id);
+        shelves.index.pin().remove(customer_id);
         shelves.snapshots.invalidate(customer_id);
         shelves.failures.invalidate(customer_id);
     }
@@ -415,6 +457,7 @@ impl EntitlementCache {
     /// Forgets every snapshot.
     pub(crate) fn invalidate_all(&self) {
         if let Some(shelves) = &self.shelves {
+            shelves.index.pin().clear();
             shelves.snapshots.invalidate_all();
             shelves.failures.invalidate_all();
             shelves.invalidated.invalidate_all();
@@ -427,15 +470,13 @@ impl EntitlementCache {
             shelves.snapshots.run_pending_tasks();
             shelves.failures.run_pending_tasks();
             shelves.invalidated.run_pending_tasks();
-            telemetry::cache_customers(|| shelves.snapshots.entry_count());
+            telemetry::cache_customers(|| shelves.len());
         }
     }
 
     /// How many customers have a snapshot (fresh or within the stale window).
     pub(crate) fn len(&self) -> u64 {
-        self.shelves
-            .as_ref()
-            .map_or(0, |shelves| shelves.snapshots.entry_count())
+        self.shelves.as_ref().map_or(0, Shelves::len)
     }
 }
 
@@ -461,18 +502,24 @@ impl Shelves {
         {
             return;
         }
-        self.snapshots
-            .entry(customer_id.to_owned())
-            .and_compute_with(|current| match current {
-                Some(current) if current.value().fetched_at() >= snapshot.fetched_at() => Op::Nop,
-                _ => Op::Put(Arc::clone(snapshot)),
-            });
-        self.failures.invalidate(customer_id);
-        // moka counts entries in its housekeeping: run it (once per load) for the gauge.
-        telemetry::cache_customers(|| {
-            self.snapshots.run_pending_tasks();
-            self.snapshots.entry_count()
+        let customer: Arc<str> = Arc::from(customer_id);
+        let index = self.index.pin();
+        let stored = index.compute(Arc::clone(&customer), |current| match current {
+            Some((_, current)) if current.fetched_at() >= snapshot.fetched_at() => {
+                Operation::Abort(())
+            }
+            _ => Operation::Insert(Arc::clone(snapshot)),
         });
+        if matches!(stored, Compute::Inserted(..) | Compute::Updated { .. }) {
+            self.snapshots.insert(customer, Arc::clone(snapshot));
+        }
+        self.failures.invalidate(customer_id);
+        telemetry::cache_customers(|| self.len());
+    }
+
+    /// How many customers have a snapshot.
+    fn len(&self) -> u64 {
+        u64::try_from(self.index.len()).unwrap_or(u64::MAX)
     }
 
     /// Remembers a failed load, to back off from: Kelviq down or rate limiting for the
@@ -509,9 +556,11 @@ impl Shelves {
     /// The customer's snapshot if it is within its stale window (fresh ones included).
     fn usable(&self, customer_id: &str) -> Option<Arc<Snapshot>> {
         let usable_for = self.config.ttl.saturating_add(self.config.stale_window);
-        self.snapshots
+        self.index
+            .pin()
             .get(customer_id)
             .filter(|snapshot| snapshot.age() < usable_for)
+            .cloned()
     }
 }
 

@@ -1,25 +1,26 @@
 //! A customer's entitlements as cached, and how fresh they are.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::applied::AppliedUsage;
 use crate::error::Error;
 use crate::models::{Entitlement, Entitlements, FeatureType};
 
 /// All of a customer's entitlements at one moment, shared between every check that reads
 /// them, plus the usage this process reported since.
 ///
-/// Reported usage is kept beside the fetched entitlements, one atomic counter per feature,
-/// so that applying it and checking access never copy the snapshot.
+/// Reported usage is kept beside the fetched entitlements, one counter per feature (an
+/// atomic, spread over per-thread stripes when threads contend), so that applying it and
+/// checking access never copy the snapshot nor make cores fight over one cache line.
 #[derive(Debug)]
 pub struct Snapshot {
     entitlements: Entitlements,
     /// Usage reported by this process since the fetch, per feature (in `entitlements`'
     /// order).
-    applied: Box<[AtomicI64]>,
+    applied: Box<[AppliedUsage]>,
     fetched_at: Instant,
     /// Made in code by a gate's fallback, not fetched from Kelviq.
     fallback: bool,
@@ -27,7 +28,9 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub(crate) fn new(entitlements: Entitlements) -> Self {
-        let applied = (0..entitlements.len()).map(|_| AtomicI64::new(0)).collect();
+        let applied = (0..entitlements.len())
+            .map(|_| AppliedUsage::default())
+            .collect();
         Snapshot {
             entitlements,
             applied,
@@ -52,9 +55,7 @@ impl Snapshot {
     }
 
     fn applied(&self, position: usize) -> i64 {
-        self.applied
-            .get(position)
-            .map_or(0, |applied| applied.load(Ordering::Relaxed))
+        self.applied.get(position).map_or(0, AppliedUsage::get)
     }
 
     /// Applies usage reported by this process: `set` replaces the usage, else `value` is
@@ -76,13 +77,11 @@ impl Snapshot {
         }
         if set {
             let fetched = entitlement.usage().unwrap_or(0);
-            applied.store(value.saturating_sub(fetched), Ordering::Relaxed);
+            applied.set(value.saturating_sub(fetched));
         } else {
             // Saturating: a huge amount pins the usage at a bound (a hard limit then denies)
             // instead of wrapping round to a small or negative usage.
-            let _ = applied.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |applied| {
-                Some(applied.saturating_add(value))
-            });
+            applied.add(value);
         }
     }
 

@@ -11,7 +11,8 @@ use crate::client::Kelviq;
 use crate::customer_client::CustomerClient;
 use crate::meter::UsageMeter;
 
-use super::denial::{Denial, DenialHandler, answer};
+use super::denial::Denial;
+use super::engine::Gate;
 use super::requirement::evaluate_feature_with;
 
 /// An amount of usage to meter for this request instead of the gate's configured one (the
@@ -25,8 +26,9 @@ use super::requirement::evaluate_feature_with;
 pub struct UsageAmount(pub i64);
 
 /// What a gate knows of a request it let through: the customer, the entitlement snapshot,
-/// the client and its meter. Adapters put it into the request extensions for extractors
-/// and handlers. Cheap to clone: one reference count.
+/// and the gate (with its client and meter). Adapters put it into the request extensions
+/// for extractors and handlers, and give it back to [`Gate::finish`]. Cheap to clone: one
+/// reference count, of this request's own allocation.
 #[derive(Clone, Debug)]
 pub struct RequestContext {
     inner: Arc<Inner>,
@@ -36,10 +38,7 @@ struct Inner {
     customer_id: Arc<str>,
     snapshot: Option<Arc<Snapshot>>,
     stale: bool,
-    kelviq: Kelviq,
-    meter: UsageMeter,
-    limit_reached_status: StatusCode,
-    on_denied: Option<DenialHandler>,
+    gate: Gate,
     /// The amount a handler asked to meter, when `amount_set`.
     amount: AtomicI64,
     amount_set: AtomicBool,
@@ -51,8 +50,7 @@ impl std::fmt::Debug for Inner {
             .field("customer_id", &self.customer_id)
             .field("snapshot", &self.snapshot)
             .field("stale", &self.stale)
-            .field("limit_reached_status", &self.limit_reached_status)
-            .field("on_denied", &self.on_denied.is_some())
+            .field("gate", &self.gate)
             .field(
                 "usage_amount",
                 &self
@@ -71,20 +69,14 @@ impl RequestContext {
         customer_id: Arc<str>,
         snapshot: Option<Arc<Snapshot>>,
         stale: bool,
-        kelviq: &Kelviq,
-        meter: &UsageMeter,
-        limit_reached_status: StatusCode,
-        on_denied: Option<&DenialHandler>,
+        gate: &Gate,
     ) -> Self {
         RequestContext {
             inner: Arc::new(Inner {
                 customer_id,
                 snapshot,
                 stale,
-                kelviq: kelviq.clone(),
-                meter: meter.clone(),
-                limit_reached_status,
-                on_denied: on_denied.cloned(),
+                gate: gate.clone(),
                 amount: AtomicI64::new(0),
                 amount_set: AtomicBool::new(false),
             }),
@@ -119,27 +111,30 @@ impl RequestContext {
                 .is_none_or(|snapshot| snapshot.is_fallback())
     }
 
+    /// The gate that let the request through.
+    pub fn gate(&self) -> &Gate {
+        &self.inner.gate
+    }
+
     /// The client.
     pub fn kelviq(&self) -> &Kelviq {
-        &self.inner.kelviq
+        self.inner.gate.kelviq()
     }
 
     /// The client's usage meter.
     pub fn meter(&self) -> &UsageMeter {
-        &self.inner.meter
+        self.inner.gate.usage_meter()
     }
 
     /// The client scoped to this customer.
     pub fn customer(&self) -> CustomerClient {
-        self.inner
-            .kelviq
-            .customer(Arc::clone(&self.inner.customer_id))
+        self.kelviq().customer(Arc::clone(&self.inner.customer_id))
     }
 
     /// The status the gate answers a reached usage limit with, so that extractors refuse
     /// exactly as the gate would.
     pub fn limit_reached_status(&self) -> StatusCode {
-        self.inner.limit_reached_status
+        self.inner.gate.limit_reached_status()
     }
 
     /// Judges one feature against the snapshot as the gate would (see
@@ -147,7 +142,7 @@ impl RequestContext {
     /// `None` when there is no snapshot (Kelviq unreachable, request let through).
     pub fn evaluate_feature(&self, feature_id: &str) -> Option<Result<(), Denial>> {
         self.snapshot().map(|snapshot| {
-            evaluate_feature_with(snapshot, feature_id, self.inner.limit_reached_status)
+            evaluate_feature_with(snapshot, feature_id, self.limit_reached_status())
         })
     }
 
@@ -155,7 +150,7 @@ impl RequestContext {
     /// needs, no snapshot): the gate's [denial handler](super::GateBuilder::on_denied)'s,
     /// else [`Denial::to_response`] — exactly as the gate would answer it.
     pub fn deny(&self, denial: &Denial) -> http::Response<bytes::Bytes> {
-        answer(denial, self.inner.on_denied.as_ref())
+        self.inner.gate.deny(denial)
     }
 
     /// Asks the gate to meter `amount` for this request, if its response is a success,

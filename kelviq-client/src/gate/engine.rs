@@ -227,15 +227,7 @@ impl Gate {
         snapshot: Option<Arc<Snapshot>>,
         stale: bool,
     ) -> RequestContext {
-        RequestContext::new(
-            customer_id,
-            snapshot,
-            stale,
-            &self.inner.kelviq,
-            &self.inner.meter,
-            self.inner.limit_reached_status,
-            self.inner.on_denied.as_ref(),
-        )
+        RequestContext::new(customer_id, snapshot, stale, self)
     }
 
     fn decide(&self, snapshot: Arc<Snapshot>, stale: bool) -> Decision {

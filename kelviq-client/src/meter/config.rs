@@ -1,5 +1,5 @@
-//! [`MeterConfig`]: how often the usage meter flushes, how much it sends at once, how it
-//! backs off.
+//! [`MeterConfig`]: how often the usage meter flushes, how many reports a second it may
+//! send, how much it sends at once, how it backs off.
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ pub(crate) const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 ///
 /// let config = MeterConfig::default()
 ///     .flush_interval(Duration::from_millis(500))
-///     .max_pending_keys(5_000)
+///     .max_reports_per_second(500)
 ///     .max_keys(50_000)
 ///     .concurrency(16);
 /// # let _ = config;
@@ -26,7 +26,7 @@ pub(crate) const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 #[must_use]
 pub struct MeterConfig {
     pub(crate) flush_interval: Duration,
-    pub(crate) max_pending_keys: usize,
+    pub(crate) max_reports_per_second: u32,
     pub(crate) max_keys: usize,
     pub(crate) max_events: usize,
     pub(crate) concurrency: usize,
@@ -35,13 +35,13 @@ pub struct MeterConfig {
 }
 
 impl Default for MeterConfig {
-    /// A flush every second (early at 1,000 pending keys), at most 100,000 pending keys
+    /// A flush every second, at most 200 reports a second, at most 100,000 pending keys
     /// and 10,000 queued events, 8 reports in flight, retries backing off from 100 ms up
     /// to 10 s.
     fn default() -> Self {
         MeterConfig {
             flush_interval: Duration::from_secs(1),
-            max_pending_keys: 1_000,
+            max_reports_per_second: 200,
             max_keys: 100_000,
             max_events: 10_000,
             concurrency: 8,
@@ -59,10 +59,20 @@ impl MeterConfig {
         self
     }
 
-    /// Flush early once this many (customer, feature) keys are pending (default 1,000).
-    /// A soft threshold; the hard cap is [`MeterConfig::max_keys`].
-    pub fn max_pending_keys(mut self, keys: usize) -> Self {
-        self.max_pending_keys = keys;
+    /// The most reports (usage and events) sent to Kelviq per second (default 200; must
+    /// not be zero), bursts of up to a second's worth included. Kelviq has no batch
+    /// endpoint for usage, so each pending (customer, feature) key is one report per
+    /// flush, and Kelviq rate limits.
+    ///
+    /// Up to `max_reports_per_second × flush_interval` keys are sent per flush, the
+    /// longest-waiting first; the others keep coalescing and go in the next flushes. So,
+    /// with `K` keys in use, each key is reported every `max(flush_interval, K / budget)`:
+    /// at the default budget, 10,000 busy customers (one metered feature each) are each
+    /// reported every 50 s instead of every second. Totals stay exact, only the delay grows
+    /// (and, with it, what a crash can lose: see the [module documentation](super)). Usage
+    /// applies to the cached snapshots at once either way, so limits do not wait for it.
+    pub fn max_reports_per_second(mut self, reports: u32) -> Self {
+        self.max_reports_per_second = reports;
         self
     }
 
@@ -105,12 +115,18 @@ impl MeterConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for a zero flush interval, concurrency, key or event cap, and
+    /// [`Error::Config`] for a zero flush interval, concurrency, report budget, key or
+    /// event cap, and
     /// for a flush interval or backoff longer than a day.
     pub(crate) fn validate(&self) -> Result<()> {
-        if self.flush_interval.is_zero() || self.concurrency == 0 {
+        if self.flush_interval.is_zero()
+            || self.concurrency == 0
+            || self.max_reports_per_second == 0
+        {
             return Err(Error::Config(
-                "the meter's flush interval and concurrency must be greater than zero".to_owned(),
+                "the meter's flush interval, concurrency and max_reports_per_second must be \
+                 greater than zero"
+                    .to_owned(),
             ));
         }
         if self.max_keys == 0 || self.max_events == 0 {
@@ -130,6 +146,16 @@ impl MeterConfig {
             }
         }
         Ok(())
+    }
+
+    /// How many keys one periodic flush sends at most: a flush interval's worth of the
+    /// report budget (at least one).
+    pub(crate) fn keys_per_flush(&self) -> usize {
+        let per_flush = self.flush_interval.as_secs_f64() * f64::from(self.max_reports_per_second);
+        // Float to integer casts saturate; the product is finite and non-negative.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let keys = per_flush.ceil() as usize;
+        keys.max(1)
     }
 
     /// Full-jitter exponential backoff after `attempts` refused attempts.

@@ -9,8 +9,12 @@
 //! snapshot still counts what has not been delivered.
 //!
 //! [`UsageMeter::record`] adds units to a pending total per (customer, feature) and returns
-//! at once. A background task sends one `DELTA` report per key per flush interval (early
-//! when many keys are pending), and settles each report:
+//! at once: it takes a lock of its thread's own stripe of the ledger, so records on many
+//! cores do not wait for each other (about as dear as incrementing a counter in a
+//! `Mutex<HashMap>`, see the README's figures). A background task sends one `DELTA` report
+//! per key per flush interval, within a budget of reports per second
+//! ([`MeterConfig::max_reports_per_second`]: with more keys than a flush may send, each
+//! key waits longer, its units still coalescing), and settles each report:
 //!
 //! | outcome | what happens | counted as |
 //! |---|---|---|
@@ -33,8 +37,9 @@
 //! pending keep coalescing and nothing pending is dropped. A clean
 //! [`UsageMeter::shutdown`] hands back every unit it could not send. A crash (an abort, a
 //! `kill -9`, a panic that takes the process down) loses **what is pending at that
-//! moment**: at most one flush interval's worth of usage while Kelviq is healthy, more
-//! while it refuses or is down (the backlog keeps growing, up to the caps). Watch
+//! moment**: at most one flush interval's worth of usage while Kelviq is healthy and the
+//! keys in use fit the report budget (else each key's delay, `keys / budget`), more while
+//! it refuses or is down (the backlog keeps growing, up to the caps). Watch
 //! [`UsageMeter::stats`] (`pending`, `pending_keys`, `events_pending`) to know how much is
 //! exposed; the Redis tier (planned) makes pending usage durable across instances.
 //!
@@ -80,12 +85,14 @@
 //! ```
 
 mod config;
+mod pacer;
 mod shared;
 mod stats;
 mod worker;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -98,7 +105,6 @@ use crate::cache::{Added, EntitlementCache, QueuedEvent, Snapshot};
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::resources::{ReportEvent, require};
-use crate::telemetry;
 use shared::Shared;
 use stats::{Counters, LOGGED_LINES};
 use worker::Command;
@@ -123,7 +129,7 @@ impl Drop for Handle {
         if self.shared.closed.load(Ordering::SeqCst) {
             return;
         }
-        let pending = self.shared.cache.ledger().lock().lines();
+        let pending = self.shared.cache.ledger().lock_all().lines();
         if !pending.is_empty() {
             tracing::warn!(
                 keys = pending.len(),
@@ -191,73 +197,69 @@ impl UsageMeter {
         require("customer_id", customer_id)?;
         require("feature_id", feature_id)?;
         let shared = self.shared();
-        let keys = {
-            let mut pending = shared.cache.ledger().lock();
-            // Checked under the lock: `close` drains under it, so no unit slips in after.
-            self.usable(pending.events())?;
-            match pending.add(customer_id, feature_id, amount, shared.config.max_keys) {
-                Added::Coalesced => Counters::bump(&shared.counters.coalesced),
-                Added::New => {}
-                Added::Full => {
-                    drop(pending);
-                    let before = shared.counters.refused.fetch_add(1, Ordering::Relaxed);
-                    if before == 0 {
-                        tracing::warn!(
-                            customer_id,
-                            feature_id,
-                            amount,
-                            max_keys = shared.config.max_keys,
-                            "usage meter full: records of new keys are refused (counted in \
-                             MeterStats::refused; logged at debug from now on)"
-                        );
-                    } else {
-                        tracing::debug!(
-                            customer_id,
-                            feature_id,
-                            amount,
-                            max_keys = shared.config.max_keys,
-                            "usage meter full: record of a new key refused"
-                        );
-                    }
-                    return Err(Error::MeterFull {
-                        what: "keys",
-                        limit: shared.config.max_keys,
-                    });
-                }
+        let ledger = shared.cache.ledger();
+        let mut intake = ledger.intake();
+        // Checked under the stripe's lock: `close` drains under it, so no unit slips in
+        // after.
+        if let Err(error) = self.usable() {
+            drop(intake);
+            return Err(self.refused(error));
+        }
+        let max_keys = shared.config.max_keys;
+        let added = intake.add(customer_id, feature_id, amount, ledger.entries(), max_keys);
+        drop(intake);
+        if added == Added::Full {
+            let before = shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            if before == 0 {
+                tracing::warn!(
+                    customer_id,
+                    feature_id,
+                    amount,
+                    max_keys,
+                    "usage meter full: records of new keys are refused (counted in \
+                     MeterStats::refused; logged at debug from now on)"
+                );
+            } else {
+                tracing::debug!(
+                    customer_id,
+                    feature_id,
+                    amount,
+                    max_keys,
+                    "usage meter full: record of a new key refused"
+                );
             }
-            let totals = shared.counters.units(|units| {
-                units.recorded = units.recorded.saturating_add(i128::from(amount));
+            return Err(Error::MeterFull {
+                what: "keys",
+                limit: max_keys,
             });
-            telemetry::meter_recorded(amount);
-            telemetry::meter_pending(
-                pending.keys(),
-                pending.units().saturating_add(totals.in_flight),
-            );
-            pending.keys()
-        };
+        }
         shared
             .cache
             .apply_usage(snapshot, customer_id, feature_id, amount, false);
-        if keys >= shared.config.max_pending_keys.min(shared.config.max_keys) {
-            shared.wake.notify_one();
-        }
         Ok(())
     }
 
     /// Whether records are taken: not after a shutdown, nor once the task is gone. Called
-    /// under the ledger's lock, which holds `queued_events` events.
-    fn usable(&self, queued_events: usize) -> Result<()> {
+    /// under a ledger lock; an error goes through [`UsageMeter::refused`] once the lock is
+    /// released.
+    fn usable(&self) -> Result<()> {
         let shared = self.shared();
         if shared.closed.load(Ordering::SeqCst) {
             return Err(Error::MeterClosed);
         }
         if shared.stopped() || self.handle.commands.is_closed() {
-            // The task may be gone without its guard having run yet (a runtime that
-            // dropped it): say so once, here.
-            shared.stop_locked(queued_events);
             return Err(Error::MeterStopped);
         }
         Ok(())
+    }
+
+    /// A refusal of [`UsageMeter::usable`]: the task may be gone without its guard having
+    /// run yet (a runtime that dropped it), so a stopped meter says so, once, here.
+    fn refused(&self, error: Error) -> Error {
+        if matches!(error, Error::MeterStopped) {
+            self.shared().stop();
+        }
+        error
     }
 
     /// Counts a per-response amount a gate refused (negative).
@@ -277,11 +279,14 @@ impl UsageMeter {
         event.validate()?;
         let key = event.fill_defaults().to_owned();
         let shared = self.shared();
-        let mut pending = shared.cache.ledger().lock();
-        self.usable(pending.events())?;
+        let mut backlog = shared.cache.ledger().backlog();
+        if let Err(error) = self.usable() {
+            drop(backlog);
+            return Err(self.refused(error));
+        }
         let limit = shared.config.max_events;
         if shared.counters.events_pending() >= u64::try_from(limit).unwrap_or(u64::MAX) {
-            drop(pending);
+            drop(backlog);
             Counters::bump(&shared.counters.events_refused);
             tracing::debug!(max_events = limit, "usage meter full: event refused");
             return Err(Error::MeterFull {
@@ -289,7 +294,7 @@ impl UsageMeter {
                 limit,
             });
         }
-        pending.push_event(QueuedEvent {
+        backlog.push_event(QueuedEvent {
             event,
             attempts: 0,
             not_before: None,
@@ -301,9 +306,9 @@ impl UsageMeter {
     /// The counters now.
     pub fn stats(&self) -> MeterStats {
         let shared = self.shared();
-        // The pending set and the in-flight counter change together under the lock.
-        let pending = shared.cache.ledger().lock();
-        shared.counters.snapshot(pending.units(), pending.keys())
+        // The ledger and the in-flight counter change together under the ledger's locks.
+        let ledger = shared.cache.ledger().lock_all();
+        shared.counters.snapshot(&ledger)
     }
 
     /// Whether the meter was shut down (records fail with [`Error::MeterClosed`]).

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::config::MeterConfig;
-use super::stats::{Counters, ShutdownReport};
+use super::pacer::Pacer;
+use super::stats::{Counters, MeterStats, ShutdownReport};
 use crate::cache::EntitlementCache;
 use crate::http::Transport;
 
@@ -19,8 +20,8 @@ pub(super) struct Shared {
     pub(super) cache: Arc<EntitlementCache>,
     pub(super) config: MeterConfig,
     pub(super) counters: Counters,
-    /// Wakes the task for an early flush.
-    pub(super) wake: Notify,
+    /// The report budget.
+    pub(super) pacer: Pacer,
     pub(super) closed: AtomicBool,
     /// Set by a shutdown: no report starts, and none lasts, past it. A watch, so that
     /// reports already in flight when the shutdown comes are cut at its deadline too.
@@ -36,9 +37,9 @@ impl Shared {
         Shared {
             transport,
             cache,
+            pacer: Pacer::new(config.max_reports_per_second),
             config,
             counters: Counters::default(),
-            wake: Notify::new(),
             closed: AtomicBool::new(false),
             deadline: watch::Sender::new(None),
         }
@@ -89,16 +90,11 @@ impl Shared {
     /// from now on, and units that were in flight — sent or not, nobody knows — count as
     /// unknown, so that the units still balance.
     pub(super) fn stop(&self) {
-        let pending = self.cache.ledger().lock();
-        self.stop_locked(pending.events());
-    }
-
-    /// [`Shared::stop`], for a caller holding the ledger's lock, with `queued_events`
-    /// events in it.
-    pub(super) fn stop_locked(&self, queued_events: usize) {
+        let backlog = self.cache.ledger().backlog();
         if self.closed.load(Ordering::SeqCst) || self.stopped() {
             return;
         }
+        let queued_events = backlog.events();
         self.counters.stopped.store(true, Ordering::SeqCst);
         // Events in flight were lost with the task: given up.
         let queued = u64::try_from(queued_events).unwrap_or(u64::MAX);
@@ -123,18 +119,21 @@ impl Shared {
 
     /// Stops taking usage and reports what is left.
     pub(super) fn close(&self) -> ShutdownReport {
-        let (waiting, (unsent, unsent_events)) = {
-            let mut pending = self.cache.ledger().lock();
-            // Set under the ledger's lock: `record` checks it under the same lock.
-            self.closed.store(true, Ordering::SeqCst);
-            (pending.units(), pending.drain())
-        };
+        let mut ledger = self.cache.ledger().lock_all();
+        // Set under the ledger's locks: records check it under one of them.
+        self.closed.store(true, Ordering::SeqCst);
+        let stats = self.counters.snapshot(&ledger);
+        let (unsent, unsent_events) = ledger.drain();
+        drop(ledger);
         ShutdownReport {
             unsent,
             unsent_events,
             unknown: Counters::lines(&self.counters.unknown_lines),
             failed: Counters::lines(&self.counters.failed_lines),
-            stats: self.counters.snapshot(waiting, 0),
+            stats: MeterStats {
+                pending_keys: 0,
+                ..stats
+            },
         }
     }
 }

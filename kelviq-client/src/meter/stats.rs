@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use crate::cache::Locked;
 pub use crate::cache::UsageLine;
 use crate::resources::ReportEvent;
 
@@ -87,10 +88,10 @@ pub struct ShutdownReport {
 /// The most unknown or failed lines kept for the shutdown report; the counters go on.
 const MAX_LINES: usize = 10_000;
 
-/// The unit totals, changed together under one lock (always taken after the ledger's).
+/// The unit totals of delivery, changed together under one lock (always taken after the
+/// ledger's); what was recorded is counted in the ledger's intake.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Units {
-    pub(crate) recorded: i128,
     pub(crate) sent: i128,
     pub(crate) failed: i128,
     pub(crate) unknown: i128,
@@ -103,7 +104,6 @@ pub(crate) struct Units {
 pub(crate) struct Counters {
     pub(crate) units: Mutex<Units>,
     pub(crate) sent_requests: AtomicU64,
-    pub(crate) coalesced: AtomicU64,
     pub(crate) retried: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) refused_amounts: AtomicU64,
@@ -148,15 +148,17 @@ impl Counters {
             .saturating_sub(count(&self.events_sent).saturating_add(count(&self.events_failed)))
     }
 
-    /// The counters, with `waiting` units in `keys` keys in the pending set.
-    pub(crate) fn snapshot(&self, waiting: i128, keys: usize) -> MeterStats {
+    /// The counters, with the `ledger` (locked, so that units are in one place).
+    pub(crate) fn snapshot(&self, ledger: &Locked<'_>) -> MeterStats {
         let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let units = *self.units.lock().unwrap_or_else(PoisonError::into_inner);
+        let waiting = ledger.units();
+        let keys = ledger.keys();
         MeterStats {
-            recorded: units.recorded,
+            recorded: ledger.recorded(),
             sent: units.sent,
             sent_requests: count(&self.sent_requests),
-            coalesced: count(&self.coalesced),
+            coalesced: ledger.coalesced(),
             retried: count(&self.retried),
             failed: units.failed,
             unknown: units.unknown,

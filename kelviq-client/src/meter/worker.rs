@@ -1,5 +1,5 @@
-//! The background task: flush on an interval (or early), settle each report, drain on
-//! shutdown.
+//! The background task: flush on an interval within the report budget, settle each
+//! report, drain on shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +100,6 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiv
         if !asked.shutdown && asked.flushes.is_empty() {
             tokio::select! {
                 _ = ticks.tick() => {}
-                () = shared.wake.notified() => {}
                 command = commands.recv() => asked.take(&shared, command),
             }
         }
@@ -125,7 +124,14 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiv
             return;
         }
         let answering = std::mem::take(&mut asked.flushes);
-        let flushing = flush(&shared);
+        // A periodic flush sends a flush interval's worth of the budget; a flush asked for
+        // sends everything due.
+        let quota = if answering.is_empty() {
+            shared.config.keys_per_flush()
+        } else {
+            usize::MAX
+        };
+        let flushing = flush(&shared, quota);
         tokio::pin!(flushing);
         loop {
             tokio::select! {
@@ -149,13 +155,13 @@ async fn drain(shared: &Shared, deadline: Instant) {
         if Instant::now() >= deadline {
             return;
         }
-        flush(shared).await;
+        flush(shared, usize::MAX).await;
         let next = {
-            let pending = shared.cache.ledger().lock();
-            if pending.is_empty() {
+            let backlog = shared.cache.ledger().backlog();
+            if backlog.is_empty() {
                 return;
             }
-            pending.next_due()
+            backlog.next_due()
         };
         match next {
             Some(at) if at < deadline => {
@@ -166,12 +172,15 @@ async fn drain(shared: &Shared, deadline: Instant) {
     }
 }
 
-/// Sends every due report and event once.
-async fn flush(shared: &Shared) {
+/// Collects the intake, then sends due reports — at most `quota` keys, the oldest first —
+/// and every due event, once each, within the report budget.
+async fn flush(shared: &Shared, quota: usize) {
+    let ledger = shared.cache.ledger();
+    telemetry::meter_recorded(ledger.collect());
     let now = Instant::now();
     let (batches, events) = {
-        let mut pending = shared.cache.ledger().lock();
-        let batches = pending.take_due(now);
+        let mut backlog = ledger.backlog();
+        let batches = backlog.take_due(now, quota, ledger.entries());
         let taken = batches.iter().fold(0i128, |sum, batch| {
             sum.saturating_add(batch.line.units.into())
         });
@@ -179,10 +188,10 @@ async fn flush(shared: &Shared) {
             units.in_flight = units.in_flight.saturating_add(taken);
         });
         telemetry::meter_pending(
-            pending.keys(),
-            pending.units().saturating_add(totals.in_flight),
+            backlog.keys(),
+            backlog.units().saturating_add(totals.in_flight),
         );
-        (batches, pending.take_due_events(now))
+        (batches, backlog.take_due_events(now))
     };
     if batches.is_empty() && events.is_empty() {
         return;
@@ -194,6 +203,23 @@ async fn flush(shared: &Shared) {
     futures::stream::iter(events)
         .for_each_concurrent(concurrency, |queued| send_event(shared, queued))
         .await;
+}
+
+/// Waits for the report's slot in the budget; `false` (the slot given back) when the slot
+/// comes at or after the shutdown deadline.
+async fn paced(shared: &Shared, deadline: Option<Instant>) -> bool {
+    let slot = shared.pacer.reserve();
+    if deadline.is_some_and(|deadline| slot >= deadline) {
+        shared.pacer.release();
+        return false;
+    }
+    tokio::select! {
+        () = tokio::time::sleep_until(slot) => true,
+        () = shared.deadline_reached() => {
+            shared.pacer.release();
+            false
+        }
+    }
 }
 
 /// How a failed report is settled.
@@ -223,18 +249,19 @@ fn settle(error: &Error) -> Settlement {
 async fn send_usage(shared: &Shared, batch: Batch) {
     let line = &batch.line;
     let counters = &shared.counters;
+    let ledger = shared.cache.ledger();
     let deadline = shared.deadline();
-    if line.units == 0 || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-        // Nothing to send, or past the shutdown deadline: not sent, so still pending (and
-        // returned unsent).
-        let mut pending = shared.cache.ledger().lock();
+    if line.units == 0 || !paced(shared, deadline).await {
+        // Nothing to send, or no slot before the shutdown deadline: not sent, so still
+        // pending (and returned unsent).
+        let mut backlog = ledger.backlog();
         counters.units(|units| {
             units.in_flight = units.in_flight.saturating_sub(line.units.into());
         });
         if line.units == 0 {
-            pending.settled(1);
+            backlog.settled(1, ledger.entries());
         } else {
-            pending.put_back(batch, Instant::now());
+            backlog.put_back(batch, Instant::now(), ledger.entries());
         }
         return;
     }
@@ -271,8 +298,8 @@ async fn send_usage(shared: &Shared, batch: Batch) {
             "usage report cut short by the shutdown deadline; outcome unknown, not resent"
         ),
     }
-    // Settled under the pending lock, so that `stats` sees the units in exactly one place.
-    let mut pending = shared.cache.ledger().lock();
+    // Settled under the backlog's lock, so that `stats` sees the units in exactly one place.
+    let mut backlog = ledger.backlog();
     let units = i128::from(line.units);
     let totals = counters.units(|totals| {
         totals.in_flight = totals.in_flight.saturating_sub(units);
@@ -294,7 +321,7 @@ async fn send_usage(shared: &Shared, batch: Batch) {
     );
     let kept = match settlement {
         Settlement::Sent => {
-            pending.settled(1);
+            backlog.settled(1, ledger.entries());
             Counters::bump(&counters.sent_requests);
             None
         }
@@ -302,12 +329,13 @@ async fn send_usage(shared: &Shared, batch: Batch) {
             Counters::bump(&counters.retried);
             let attempts = batch.attempts.saturating_add(1);
             let not_before = after(shared.config.backoff(attempts).max(retry_after));
-            pending.put_back(
+            backlog.put_back(
                 Batch {
                     line: batch.line,
                     attempts,
                 },
                 not_before,
+                ledger.entries(),
             );
             None
         }
@@ -315,13 +343,13 @@ async fn send_usage(shared: &Shared, batch: Batch) {
         Settlement::Failed => Some((&counters.failed_lines, batch.line)),
     };
     if kept.is_some() {
-        pending.settled(1);
+        backlog.settled(1, ledger.entries());
     }
     telemetry::meter_pending(
-        pending.keys(),
-        pending.units().saturating_add(totals.in_flight),
+        backlog.keys(),
+        backlog.units().saturating_add(totals.in_flight),
     );
-    drop(pending);
+    drop(backlog);
     if let Some((lines, line)) = kept {
         Counters::keep(lines, line);
     }
@@ -347,8 +375,8 @@ fn log_settlement(settlement: &Settlement, error: &Error, line: &UsageLine, atte
 
 async fn send_event(shared: &Shared, queued: QueuedEvent) {
     let deadline = shared.deadline();
-    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-        shared.cache.ledger().lock().push_event(queued);
+    if !paced(shared, deadline).await {
+        shared.cache.ledger().backlog().push_event(queued);
         return;
     }
     let send = resources::send_event(
@@ -363,7 +391,7 @@ async fn send_event(shared: &Shared, queued: QueuedEvent) {
             // Cut by the shutdown deadline. The event carries its idempotency key, so it
             // stays queued (and is returned unsent): sending it again is safe.
             tracing::debug!("event delivery cut short by the shutdown deadline; kept");
-            shared.cache.ledger().lock().push_event(queued);
+            shared.cache.ledger().backlog().push_event(queued);
             return;
         }
     };
@@ -381,7 +409,7 @@ async fn send_event(shared: &Shared, queued: QueuedEvent) {
                 .unwrap_or_default()
                 .min(MAX_RETRY_AFTER);
             tracing::debug!(error = %error, attempts, "event delivery failed; it carries an idempotency key and will be retried");
-            shared.cache.ledger().lock().push_event(QueuedEvent {
+            shared.cache.ledger().backlog().push_event(QueuedEvent {
                 event: queued.event,
                 attempts,
                 not_before: Some(after(shared.config.backoff(attempts).max(retry_after))),

@@ -538,3 +538,83 @@ async fn shutdown_starts_no_wait_past_its_deadline() {
     assert_eq!(report.stats.unknown, 0);
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+/// Below the key cap, each key is sent at most once per flush interval however many keys
+/// are in use: nothing flushes early, whatever the number of pending keys.
+#[tokio::test(start_paused = true)]
+async fn coalescing_holds_at_scale() {
+    let keys = 3_000;
+    let mock = chaos_mock(keys).await;
+    let interval = Duration::from_secs(60);
+    let meter = meter(
+        client_for(&mock),
+        MeterConfig::default()
+            .flush_interval(interval)
+            .max_reports_per_second(1_000),
+    );
+    // Three records of every key, spread over most of one interval.
+    for round in 0..3 {
+        for index in 0..keys {
+            meter.record(&format!("c{index}"), "calls", 1).unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        assert_eq!(
+            mock.calls(Route::ReportUsage),
+            0,
+            "round {round}: nothing sent early"
+        );
+    }
+    // The interval's flush sends each key once (3,000 keys within a 60,000-report budget).
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    meter.flush().await.unwrap();
+    assert_eq!(mock.calls(Route::ReportUsage), keys);
+    let stats = meter.stats();
+    assert_eq!(stats.sent, i128::try_from(3 * keys).unwrap());
+    assert_eq!(stats.sent_requests, u64::try_from(keys).unwrap());
+    assert_eq!(stats.coalesced, u64::try_from(2 * keys).unwrap());
+    for index in [0, keys / 2, keys - 1] {
+        assert_eq!(mock.usage_total(&format!("c{index}"), "calls"), 3);
+    }
+    balanced(&meter.shutdown(Duration::from_secs(10)).await);
+}
+
+/// With more keys than the report budget lets through in a flush interval, each flush
+/// sends its budget's worth, longest-waiting keys first; keys wait longer but every unit
+/// arrives, once, and the upstream rate stays within the budget.
+#[tokio::test(start_paused = true)]
+async fn the_report_budget_stretches_delivery_and_keeps_totals_exact() {
+    let keys = 500;
+    let mock = chaos_mock(keys).await;
+    let meter = meter(
+        client_for(&mock),
+        MeterConfig::default()
+            .flush_interval(Duration::from_secs(1))
+            .max_reports_per_second(100),
+    );
+    for index in 0..keys {
+        meter.record(&format!("c{index}"), "calls", 2).unwrap();
+    }
+    // One interval's budget per flush: 100 keys a flush, so 500 keys take five flushes.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(mock.calls(Route::ReportUsage), 100);
+    // A key recorded again while waiting coalesces: it still goes once.
+    for index in 0..keys {
+        meter.record(&format!("c{index}"), "calls", 1).unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(mock.calls(Route::ReportUsage), 300, "100 a second");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let stats = meter.stats();
+    assert_eq!(stats.pending, 0, "{stats:?}");
+    assert_eq!(stats.sent, i128::try_from(3 * keys).unwrap());
+    // 500 first reports, and the 100 keys sent first come back once for their new units.
+    assert_eq!(mock.calls(Route::ReportUsage), keys + 100);
+    for index in 0..keys {
+        assert_eq!(
+            mock.usage_total(&format!("c{index}"), "calls"),
+            3,
+            "c{index}"
+        );
+    }
+    balanced(&meter.shutdown(Duration::from_secs(10)).await);
+}
