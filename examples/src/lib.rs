@@ -10,6 +10,10 @@
 //!   is a tiny client. Its protobuf code is [`report`].
 //! - `scripts/load-test.sh` (the `load-test` binary): loopback load test of a route with
 //!   and without the Kelviq layer, over one customer or many (uniform or Zipf).
+//! - `scripts/engine-scaling.sh` (the `engine-scaling` binary): check + record ops/s by
+//!   threads and customers, beside a `HashMap` + `Mutex<HashMap>` baseline.
+//! - `cargo run --release -p kelviq-examples --bin cache-memory`: bytes per cached
+//!   customer at 100,000 customers.
 //!
 //! The measuring programs share [`bench`].
 //!
