@@ -9,7 +9,13 @@
 //!   metered when a call ends `OK`. `-- --demo` runs a scripted tour and exits; `-- --call`
 //!   is a tiny client. Its protobuf code is [`report`].
 //! - `scripts/load-test.sh` (the `load-test` binary): loopback load test of a route with
-//!   and without the Kelviq layer.
+//!   and without the Kelviq layer, over one customer or many (uniform or Zipf).
+//! - `scripts/engine-scaling.sh` (the `engine-scaling` binary): check + record ops/s by
+//!   threads and customers, beside a `HashMap` + `Mutex<HashMap>` baseline.
+//! - `cargo run --release -p kelviq-examples --bin cache-memory`: bytes per cached
+//!   customer at 100,000 customers.
+//!
+//! The measuring programs share [`bench`].
 //!
 //! With no `KELVIQ_API_KEY` in the environment, each app starts an embedded `kelviq-mock`
 //! seeded with a free and a pro customer ([`example_seed`]); with it, the app talks to the
@@ -59,6 +65,7 @@ use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
 use kelviq_mock::{Feature, MockError, MockServer, Plan, Seed, SeedCustomer};
 
 pub mod axum_app;
+pub mod bench;
 
 /// The path of the apps' webhook route.
 pub const WEBHOOK_PATH: &str = "/webhooks/kelviq";

@@ -1,16 +1,22 @@
 //! Loopback load test: requests per second and latency percentiles of an axum route with
-//! and without the Kelviq layer (warm cache, metering on), measured in the same run.
+//! and without the Kelviq layer (warm cache, metering on), measured in the same run, over
+//! one customer or a whole customer base.
 //!
-//! `scripts/load-test.sh [seconds] [concurrency]`, or
-//! `cargo run --release -p kelviq-examples --bin load-test -- 10 32`.
-//! Everything runs in this process on 127.0.0.1: the fake Kelviq, both servers and the
-//! load generator. The numbers compare the two routes; absolute figures depend on the
-//! machine (the generator shares its cores).
+//! `scripts/load-test.sh [seconds] [connections] [customers] [uniform|zipf]`, or
+//! `cargo run --release -p kelviq-examples --bin load-test -- 10 32 10000 zipf`
+//! (defaults: 10 s per route, 32 connections, 1 customer, uniform).
+//! Everything runs in this process on 127.0.0.1: the fake Kelviq (seeded with the
+//! customers, every one of them loaded into the cache before the run), both servers and
+//! the load generator. Each request names its customer in the `x-customer-id` header,
+//! drawn from the distribution (uniform, or Zipf with exponent 1: a few hot customers and
+//! a long tail); every route, the bare one included, turns it into the `CustomerId`
+//! extension in the same middleware. The numbers compare the routes; absolute figures
+//! depend on the machine (the generator shares its cores).
 
 #![allow(clippy::print_stdout)]
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -19,25 +25,24 @@ use axum::middleware::{Next, from_fn};
 use axum::response::Response;
 use axum::routing::post;
 use kelviq_axum::prelude::*;
-use kelviq_mock::{Feature, MockServer, Plan, Seed, SeedCustomer};
+use kelviq_client::meter::MeterConfig;
+use kelviq_examples::bench::{self, Distribution, METERED, Sampler};
+use reqwest::header::HeaderValue;
 
+/// The header that names the request's customer.
+const CUSTOMER_HEADER: &str = "x-customer-id";
+
+/// The fake authentication: the customer the load generator named.
 async fn authenticate(mut request: Request, next: Next) -> Response {
-    request
-        .extensions_mut()
-        .insert(CustomerId::new("load-customer"));
+    let customer = request
+        .headers()
+        .get(CUSTOMER_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(CustomerId::new);
+    if let Some(customer) = customer {
+        request.extensions_mut().insert(customer);
+    }
     next.run(request).await
-}
-
-/// Serves `router` on an ephemeral loopback port.
-async fn serve(router: Router) -> Result<SocketAddr, std::io::Error> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router).await {
-            eprintln!("load-test server: {error}");
-        }
-    });
-    Ok(addr)
 }
 
 /// What one run measured.
@@ -62,21 +67,37 @@ impl Run {
     }
 }
 
-/// `concurrency` workers post to `url` for `duration`.
-async fn load(url: &str, concurrency: usize, duration: Duration) -> Run {
+/// Who the requests are for: one `x-customer-id` value per customer, and how they are drawn.
+struct Customers {
+    headers: Vec<HeaderValue>,
+    sampler: Sampler,
+}
+
+/// `concurrency` workers post to `url` for `duration`, each request for a customer drawn
+/// from `customers`.
+async fn load(
+    url: &str,
+    customers: &Arc<Customers>,
+    concurrency: usize,
+    duration: Duration,
+) -> Run {
     let http = reqwest::Client::new();
     let started = Instant::now();
     let deadline = started + duration;
     let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
+        .map(|worker| {
             let http = http.clone();
             let url = url.to_owned();
+            let customers = Arc::clone(customers);
             tokio::spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(worker as u64);
                 let mut latencies = Vec::new();
                 let mut errors = 0;
                 while Instant::now() < deadline {
+                    let customer = &customers.headers[customers.sampler.sample(&mut rng)];
                     let sent = Instant::now();
-                    match http.post(&url).send().await {
+                    let request = http.post(&url).header(CUSTOMER_HEADER, customer.clone());
+                    match request.send().await {
                         Ok(response) if response.status().is_success() => {
                             let _ = response.bytes().await;
                             latencies.push(
@@ -111,9 +132,24 @@ async fn load(url: &str, concurrency: usize, duration: Duration) -> Run {
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let seconds: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(10);
     let concurrency: usize = args.next().and_then(|c| c.parse().ok()).unwrap_or(32);
-    match run(Duration::from_secs(seconds), concurrency).await {
+    let customers: usize = args.next().and_then(|c| c.parse().ok()).unwrap_or(1).max(1);
+    let distribution = match args.next().map(|name| name.parse::<Distribution>()) {
+        None => Distribution::Uniform,
+        Some(Ok(distribution)) => distribution,
+        Some(Err(error)) => {
+            eprintln!("load-test: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let run = run(
+        Duration::from_secs(seconds),
+        concurrency,
+        customers,
+        distribution,
+    );
+    match run.await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("load-test: {error}");
@@ -122,17 +158,23 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(duration: Duration, concurrency: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let seed = Seed::empty()
-        .plan(Plan::new("unlimited").feature(Feature::metered("api-calls")))
-        .customer(SeedCustomer::new("load-customer").subscribe("unlimited"));
-    let mock = MockServer::builder().seed(seed).start().await?;
-    let kelviq = Kelviq::builder()
-        .access_token(mock.token())
-        .api_url(mock.url())
-        .edge_url(mock.edge_url())
-        .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(3600)))
-        .build()?;
+async fn run(
+    duration: Duration,
+    concurrency: usize,
+    customer_count: usize,
+    distribution: Distribution,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let ids = bench::customer_ids(customer_count);
+    let mock = bench::start_mock(&ids).await?;
+    let kelviq = bench::client(&mock, ids.len(), MeterConfig::default())?;
+    bench::warm(&kelviq, &ids).await?;
+    let customers = Arc::new(Customers {
+        headers: ids
+            .iter()
+            .map(|id| HeaderValue::from_str(id))
+            .collect::<Result<_, _>>()?,
+        sampler: Sampler::new(distribution, ids.len()),
+    });
     let meter = kelviq.usage_meter()?.clone();
     let gates = kelviq.gate();
     let bare = Router::new()
@@ -141,7 +183,7 @@ async fn run(duration: Duration, concurrency: usize) -> Result<(), Box<dyn std::
     let gated_only = Router::new()
         .route(
             "/api/calls",
-            post(|| async { "ok" }).route_layer(gates.clone().require("api-calls").into_layer()),
+            post(|| async { "ok" }).route_layer(gates.clone().require(METERED).into_layer()),
         )
         .layer(from_fn(authenticate));
     let gated = Router::new()
@@ -150,23 +192,25 @@ async fn run(duration: Duration, concurrency: usize) -> Result<(), Box<dyn std::
             post(|| async { "ok" }).route_layer(
                 gates
                     .clone()
-                    .require("api-calls")
-                    .meter("api-calls", 1)
+                    .require(METERED)
+                    .meter(METERED, 1)
                     .into_layer(),
             ),
         )
         .layer(from_fn(authenticate));
-    let bare_url = format!("http://{}/api/calls", serve(bare).await?);
-    let gated_only_url = format!("http://{}/api/calls", serve(gated_only).await?);
-    let gated_url = format!("http://{}/api/calls", serve(gated).await?);
-    // Warm up every route (and the entitlement cache).
+    let bare_url = format!("http://{}/api/calls", bench::serve(bare).await?);
+    let gated_only_url = format!("http://{}/api/calls", bench::serve(gated_only).await?);
+    let gated_url = format!("http://{}/api/calls", bench::serve(gated).await?);
+    // Warm up every route (the cache is warm already).
     for url in [&bare_url, &gated_only_url, &gated_url] {
-        load(url, concurrency, Duration::from_millis(500)).await;
+        load(url, &customers, concurrency, Duration::from_millis(500)).await;
     }
 
     println!(
-        "{concurrency} connections, {}s per route, loopback, one process",
-        duration.as_secs()
+        "{concurrency} connections, {}s per route, {customer_count} customer{} ({distribution}), \
+         loopback, one process",
+        duration.as_secs(),
+        if customer_count == 1 { "" } else { "s" }
     );
     println!("| route | requests/s | p50 µs | p99 µs | errors |");
     println!("|---|---|---|---|---|");
@@ -195,7 +239,7 @@ async fn run(duration: Duration, concurrency: usize) -> Result<(), Box<dyn std::
             } else {
                 routes.len() - 1 - index
             };
-            let run = load(routes[index].1, concurrency, duration / ROUNDS).await;
+            let run = load(routes[index].1, &customers, concurrency, duration / ROUNDS).await;
             let total = &mut results[index];
             total.requests += run.requests;
             total.errors += run.errors;
