@@ -205,19 +205,20 @@ async fn flush(shared: &Shared, quota: usize) {
         .await;
 }
 
-/// Waits for the report's slot in the budget; `false` (the slot given back) when the slot
-/// comes at or after the shutdown deadline.
-async fn paced(shared: &Shared, deadline: Option<Instant>) -> bool {
+/// Waits for the report's slot in the budget. When the slot comes at or after the
+/// shutdown deadline, the slot is given back and the report is not to be sent before the
+/// returned time (so that a drain does not take it again before its deadline).
+async fn paced(shared: &Shared, deadline: Option<Instant>) -> Result<(), Instant> {
     let slot = shared.pacer.reserve();
-    if deadline.is_some_and(|deadline| slot >= deadline) {
+    if let Some(deadline) = deadline.filter(|deadline| slot >= *deadline) {
         shared.pacer.release();
-        return false;
+        return Err(slot.max(deadline));
     }
     tokio::select! {
-        () = tokio::time::sleep_until(slot) => true,
+        () = tokio::time::sleep_until(slot) => Ok(()),
         () = shared.deadline_reached() => {
             shared.pacer.release();
-            false
+            Err(shared.deadline().unwrap_or(slot).max(slot))
         }
     }
 }
@@ -251,7 +252,12 @@ async fn send_usage(shared: &Shared, batch: Batch) {
     let counters = &shared.counters;
     let ledger = shared.cache.ledger();
     let deadline = shared.deadline();
-    if line.units == 0 || !paced(shared, deadline).await {
+    let slot = if line.units == 0 {
+        Err(Instant::now())
+    } else {
+        paced(shared, deadline).await
+    };
+    if let Err(not_before) = slot {
         // Nothing to send, or no slot before the shutdown deadline: not sent, so still
         // pending (and returned unsent).
         let mut backlog = ledger.backlog();
@@ -261,7 +267,7 @@ async fn send_usage(shared: &Shared, batch: Batch) {
         if line.units == 0 {
             backlog.settled(1, ledger.entries());
         } else {
-            backlog.put_back(batch, Instant::now(), ledger.entries());
+            backlog.put_back(batch, not_before, ledger.entries());
         }
         return;
     }
@@ -375,8 +381,11 @@ fn log_settlement(settlement: &Settlement, error: &Error, line: &UsageLine, atte
 
 async fn send_event(shared: &Shared, queued: QueuedEvent) {
     let deadline = shared.deadline();
-    if !paced(shared, deadline).await {
-        shared.cache.ledger().backlog().push_event(queued);
+    if let Err(not_before) = paced(shared, deadline).await {
+        shared.cache.ledger().backlog().push_event(QueuedEvent {
+            not_before: Some(not_before),
+            ..queued
+        });
         return;
     }
     let send = resources::send_event(
