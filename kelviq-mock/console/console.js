@@ -117,13 +117,14 @@ async function act(description, action) {
 const cards = new Map();
 
 function usageCell(feature) {
+  const cell = el("td", { className: "usage" });
   if (feature.usage === null) {
-    return el("td", { className: "usage" }, el("span", { className: "muted" }, "—"));
+    cell.append(el("span", { className: "muted" }, "—"));
+    return cell;
   }
   const text = feature.limit === null
     ? feature.usage + (feature.hasAccess ? " used · no limit" : " used")
     : feature.usage + " / " + feature.limit;
-  const cell = el("td", { className: "usage" });
   if (feature.limit !== null) {
     const ratio = feature.limit > 0 ? Math.min(feature.usage / feature.limit, 1) : 1;
     const fill = el("span", { className: "fill" });
@@ -140,6 +141,10 @@ function usageCell(feature) {
     }, fill));
   }
   cell.append(el("span", { className: "usage-text" }, text));
+  if (feature.resetAt) {
+    // "2026-12-01 00:00:00", UTC.
+    cell.append(el("span", { className: "reset" }, "resets " + feature.resetAt.slice(0, 16) + " UTC"));
+  }
   return cell;
 }
 
@@ -147,8 +152,7 @@ function featureRow(feature) {
   return el("tr", { dataset: { feature: feature.featureId } },
     el("th", { scope: "row" }, feature.featureId, " ", el("span", { className: "kind" }, feature.type.toLowerCase())),
     el("td", { className: "access" }, feature.hasAccess ? badge("yes", "good") : badge("no", "muted-badge")),
-    usageCell(feature),
-    el("td", { className: "reset" }, feature.resetAt ? feature.resetAt + " UTC" : "—"));
+    usageCell(feature));
 }
 
 function setOptions(select, values, labels) {
@@ -182,8 +186,7 @@ function createCard(customerId) {
     el("thead", {}, el("tr", {},
       el("th", { scope: "col" }, "Feature"),
       el("th", { scope: "col" }, "Access"),
-      el("th", { scope: "col" }, "Usage"),
-      el("th", { scope: "col" }, "Resets"))),
+      el("th", { scope: "col" }, "Usage"))),
     features);
   const article = el("article", { className: "card", dataset: { customer: customerId } },
     el("header", {}, title, who, plan),
@@ -315,6 +318,11 @@ function readFault() {
 
 // --- Requests and webhooks --------------------------------------------------------------
 
+function latencyText(ms) {
+  if (ms === null) return "…";
+  return ms === 0 ? "<1 ms" : ms + " ms";
+}
+
 function renderJournal(journal) {
   const rows = journal.entries.map((entry) => {
     const status = entry.outcome === "answered"
@@ -325,7 +333,7 @@ function renderJournal(journal) {
       el("td", {}, entry.method),
       el("td", { className: "path" }, entry.path, " ", el("span", { className: "kind" }, entry.listener)),
       el("td", {}, status),
-      el("td", { className: "num" }, entry.latencyMs === null ? "…" : entry.latencyMs + " ms"),
+      el("td", { className: "num" }, latencyText(entry.latencyMs)),
       el("td", {}, entry.fault ? badge(entry.fault, "bad") : ""));
   });
   if (rows.length === 0) {
@@ -340,18 +348,27 @@ function renderJournal(journal) {
 function renderWebhooks(webhooks) {
   document.getElementById("webhook-endpoint").textContent = webhooks.endpoint
     ? "Sent to " + webhooks.endpoint
-    : "No endpoint: changes are not sent (MockServer::set_webhook, or --webhook-url).";
+    : "No webhook endpoint is set: changes are not sent.";
   const outcomeKind = { delivered: "good", pending: "muted-badge", failed: "bad", dropped: "bad" };
   const rows = webhooks.deliveries.map((delivery) => {
-    const answers = el("ol", { className: "answers" }, ...delivery.attempts.map((attempt) =>
-      el("li", {},
-        attempt.status === null ? badge("no answer", "bad") : badge(String(attempt.status), statusKind(attempt.status)),
-        " " + attempt.answer)));
+    // The last attempt's answer; the count when there were several.
+    const last = delivery.attempts[delivery.attempts.length - 1];
+    const answer = el("td", { className: "answer" });
+    if (last) {
+      answer.append(
+        last.status === null ? badge("no answer", "bad") : badge(String(last.status), statusKind(last.status)),
+        " " + last.answer);
+      if (delivery.attempts.length > 1) {
+        answer.append(el("span", { className: "kind" }, delivery.attempts.length + " attempts"));
+      }
+    } else {
+      answer.append(el("span", { className: "muted" }, "not sent yet"));
+    }
     return el("tr", {},
       el("td", {}, el("span", { className: "event" }, delivery.type), " ", el("span", { className: "kind" }, delivery.id)),
       el("td", {}, delivery.customerId),
       el("td", {}, badge(delivery.outcome, outcomeKind[delivery.outcome] || "muted-badge")),
-      el("td", {}, answers));
+      answer);
   });
   if (rows.length === 0) {
     rows.push(el("tr", {}, el("td", { colspan: "4", className: "muted" }, "No delivery yet.")));
