@@ -94,13 +94,7 @@ async fn the_state_shows_customers_usage_requests_webhooks_and_faults() {
 
     let state = api.get("/_mock/state").await;
     let state = state.expect(200);
-    let plans: Vec<&str> = state["plans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|plan| plan["identifier"].as_str().unwrap())
-        .collect();
-    assert_eq!(plans, ["free", "pro"]);
+    assert_eq!(column(&state["plans"], "identifier"), ["free", "pro"]);
     assert_eq!(state["customersTotal"], 2);
 
     let pro = customer(state, "cust_pro");
@@ -120,13 +114,10 @@ async fn the_state_shows_customers_usage_requests_webhooks_and_faults() {
     let free = customer(state, "cust_free");
     assert_eq!(free["subscriptions"][0]["plan"], "pro");
     assert_eq!(feature(free, "reports")["hasAccess"], true);
-    let features: Vec<&str> = free["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["featureId"].as_str().unwrap())
-        .collect();
-    assert_eq!(features, ["api-calls", "seats", "reports"]);
+    assert_eq!(
+        column(&free["features"], "featureId"),
+        ["api-calls", "seats", "reports"]
+    );
 
     // The journal, newest first, with the control request, the faulted one and the read.
     let entries = state["journal"]["entries"].as_array().unwrap();
@@ -317,20 +308,28 @@ async fn fault_bodies_are_checked_field_by_field() {
     );
 }
 
-fn customer<'a>(state: &'a Value, id: &str) -> &'a Value {
-    state["customers"]
-        .as_array()
+/// The string `key` of each object in the array `list`.
+fn column<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    list.as_array()
         .unwrap()
         .iter()
-        .find(|customer| customer["customerId"] == id)
-        .unwrap_or_else(|| panic!("no customer {id} in {state}"))
+        .map(|item| item[key].as_str().unwrap())
+        .collect()
+}
+
+/// The object of the array `list` whose `key` is `id`.
+fn find<'a>(list: &'a Value, key: &str, id: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item[key] == id)
+        .unwrap_or_else(|| panic!("no {key} {id} in {list}"))
+}
+
+fn customer<'a>(state: &'a Value, id: &str) -> &'a Value {
+    find(&state["customers"], "customerId", id)
 }
 
 fn feature<'a>(customer: &'a Value, id: &str) -> &'a Value {
-    customer["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|feature| feature["featureId"] == id)
-        .unwrap_or_else(|| panic!("no feature {id} in {customer}"))
+    find(&customer["features"], "featureId", id)
 }
