@@ -381,10 +381,15 @@ function renderWebhooks(webhooks) {
 let timer = null;
 let refreshing = null;
 
-function setConnection(text, ok) {
+// The state is a live region: it changes (and is announced) only when the connection does;
+// the time of the last update beside it is not announced.
+function setConnection(text, ok, updated) {
   const connection = document.getElementById("connection");
-  connection.textContent = text;
-  connection.classList.toggle("offline", !ok);
+  if (connection.textContent !== text) {
+    connection.textContent = text;
+  }
+  connection.parentElement.classList.toggle("offline", !ok);
+  document.getElementById("updated").textContent = updated || "";
 }
 
 // One refresh at a time: a call while one runs waits for it.
@@ -397,7 +402,7 @@ function refresh() {
         renderFaults(state.faults);
         renderJournal(state.journal);
         renderWebhooks(state.webhooks);
-        setConnection("Live · updated " + clock(Date.now()).slice(0, 8), true);
+        setConnection("Live", true, "· updated " + clock(Date.now()).slice(0, 8));
       } catch (error) {
         setConnection("Cannot reach the mock (" + error.message + "); retrying", false);
       } finally {
