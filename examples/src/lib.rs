@@ -22,12 +22,17 @@
 //! real Kelviq (`KELVIQ_ENV`, `KELVIQ_BASE_URL`, `KELVIQ_EDGE_URL` as `Kelviq::from_env`
 //! reads them).
 //!
+//! The embedded mock serves its console (`kelviq_mock::console`): each app prints its URL,
+//! where the customers' plans and usage, the requests the app sends to Kelviq and the
+//! webhooks show live, and where a plan, a usage or a fault changes with a click.
+//!
 //! On the embedded mock, each app also receives the mock's signed webhooks
 //! ([`Backend::send_webhooks_to`], once its listener is bound): a plan changed in the fake
 //! (`MockServer::set_plan`, or `POST /api/v1/subscriptions/{id}/update/` on the mock)
 //! reaches `POST /webhooks/kelviq`, which drops the customer's cached snapshot, so the
 //! app's next answer follows the new plan at once instead of after the cache's TTL
-//! (`tests/webhooks.rs` checks this over real HTTP).
+//! (`tests/it/webhooks.rs` checks this over real HTTP; `tests/it/console.rs` drives the
+//! console in a headless browser).
 //!
 //! Every app has the same routes and the same fake authentication: the `x-api-key`
 //! header names the customer ([`customer_for_api_key`]).
@@ -160,33 +165,54 @@ impl Backend {
     }
 }
 
-/// Connects to Kelviq as the environment says, or starts the embedded mock.
+/// Connects to Kelviq as the environment says, or starts the embedded mock
+/// ([`embedded_backend`]). Snapshots are cached for 30 s.
 ///
 /// # Errors
 ///
 /// When the environment is set but invalid, or the mock cannot bind.
 pub async fn backend() -> Result<Backend, Box<dyn std::error::Error>> {
     let cache = CacheConfig::default().ttl(Duration::from_secs(30));
-    let (kelviq, mock) = if std::env::var_os(kelviq_client::ENV_API_KEY).is_some() {
-        let kelviq = KelviqBuilder::from_env().entitlement_cache(cache).build()?;
-        (kelviq, None)
-    } else {
-        let mock = MockServer::builder().seed(example_seed()).start().await?;
-        let kelviq = Kelviq::builder()
-            .access_token(mock.token())
-            .api_url(mock.url())
-            .edge_url(mock.edge_url())
-            .entitlement_cache(cache)
-            .build()?;
-        (kelviq, Some(mock))
-    };
-    let webhook_secret = std::env::var("KELVIQ_WEBHOOK_SECRET")
-        .unwrap_or_else(|_| EXAMPLE_WEBHOOK_SECRET.to_owned());
+    if std::env::var_os(kelviq_client::ENV_API_KEY).is_none() {
+        return embedded_backend(cache).await;
+    }
+    let kelviq = KelviqBuilder::from_env().entitlement_cache(cache).build()?;
     Ok(Backend {
         kelviq,
-        webhook_secret,
-        mock,
+        webhook_secret: webhook_secret(),
+        mock: None,
     })
+}
+
+/// Starts the embedded mock — seeded with [`example_seed`], its console on — and a client
+/// for it whose entitlement cache is `cache`: what the apps run on without
+/// `KELVIQ_API_KEY`, and what the tests serve the apps over.
+///
+/// # Errors
+///
+/// When the mock cannot bind.
+pub async fn embedded_backend(cache: CacheConfig) -> Result<Backend, Box<dyn std::error::Error>> {
+    let mock = MockServer::builder()
+        .seed(example_seed())
+        .console(true)
+        .start()
+        .await?;
+    let kelviq = Kelviq::builder()
+        .access_token(mock.token())
+        .api_url(mock.url())
+        .edge_url(mock.edge_url())
+        .entitlement_cache(cache)
+        .build()?;
+    Ok(Backend {
+        kelviq,
+        webhook_secret: webhook_secret(),
+        mock: Some(mock),
+    })
+}
+
+/// `KELVIQ_WEBHOOK_SECRET`, or [`EXAMPLE_WEBHOOK_SECRET`].
+fn webhook_secret() -> String {
+    std::env::var("KELVIQ_WEBHOOK_SECRET").unwrap_or_else(|_| EXAMPLE_WEBHOOK_SECRET.to_owned())
 }
 
 /// The curl commands that show each behaviour of an app listening on `base`.
@@ -227,6 +253,7 @@ Try it:
 pub fn try_webhooks(base: &str, mock: &MockServer) -> String {
     format!(
         "\
+{console}
 Webhooks from the embedded fake:
   # free has no reports (and the answer is now cached)
   curl -s -H 'x-api-key: free-key' {base}/reports
@@ -236,9 +263,23 @@ Webhooks from the embedded fake:
   # the app's next answer follows the new plan at once: 200
   curl -s -H 'x-api-key: free-key' {base}/reports
 ",
+        console = try_console(mock),
         token = mock.token(),
         mock_url = mock.url(),
     )
+}
+
+/// Where the embedded fake's console is, and what it shows (nothing when it is off).
+pub fn try_console(mock: &MockServer) -> String {
+    mock.console_url().map_or_else(String::new, |url| {
+        format!(
+            "\
+Watch and steer the embedded fake Kelviq in a browser: customers, plans and usage,
+the requests the app sends, webhooks, and faults to inject (a 503, latency, ...):
+  {url}
+"
+        )
+    })
 }
 
 /// Logs to stderr at `info` (override with `RUST_LOG`-style levels is left out to keep

@@ -9,7 +9,10 @@
 //! - optionally, [`RandomFaults`]: a seeded generator that picks a fault with given
 //!   probabilities when no rule applied. The sequence of draws depends only on the seed.
 
+use std::fmt;
 use std::time::Duration;
+
+use serde::Serialize;
 
 use crate::route::Route;
 
@@ -68,6 +71,25 @@ impl Fault {
             self,
             Fault::Delay(_) | Fault::ApplyThenDelay(_) | Fault::ApplyThenDrop
         )
+    }
+}
+
+/// A short description: `status 503`, `429, Retry-After 1 s`, `delay 250 ms`, `dropped
+/// connection`, `applied, then delay 250 ms`, `applied, then dropped connection`.
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Status { status, .. } => write!(f, "status {status}"),
+            Fault::RateLimited { retry_after_secs } => {
+                write!(f, "429, Retry-After {retry_after_secs} s")
+            }
+            Fault::Delay(delay) => write!(f, "delay {} ms", delay.as_millis()),
+            Fault::DropConnection => f.write_str("dropped connection"),
+            Fault::ApplyThenDelay(delay) => {
+                write!(f, "applied, then delay {} ms", delay.as_millis())
+            }
+            Fault::ApplyThenDrop => f.write_str("applied, then dropped connection"),
+        }
     }
 }
 
@@ -204,6 +226,36 @@ impl FaultPlan {
             .map_or(self.latency, |(_, latency)| *latency)
     }
 
+    /// How many rules are waiting to fire.
+    pub(crate) fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// What the plan holds, for the control API.
+    pub(crate) fn view(&self) -> FaultsView {
+        FaultsView {
+            latency_ms: millis(self.latency),
+            route_latency: self
+                .route_latency
+                .iter()
+                .map(|(route, latency)| RouteLatencyView {
+                    route: route.to_string(),
+                    latency_ms: millis(*latency),
+                })
+                .collect(),
+            rules: self
+                .rules
+                .iter()
+                .map(|rule| RuleView {
+                    fault: rule.fault.to_string(),
+                    route: rule.route.map(|route| route.to_string()),
+                    remaining: rule.remaining,
+                })
+                .collect(),
+            random: self.random.is_some(),
+        }
+    }
+
     /// Decides the fault for one request of `route`, consuming a use of the rule that fires.
     pub(crate) fn next_fault(&mut self, route: Route) -> Option<Fault> {
         if let Some(rule) = self.rules.iter_mut().find(|rule| rule.matches(route)) {
@@ -216,6 +268,42 @@ impl FaultPlan {
         }
         self.random.as_mut().and_then(|random| random.draw(route))
     }
+}
+
+/// A duration in whole milliseconds, saturating.
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A [`FaultPlan`] as the control API shows it (`faults` in `GET /_mock/state`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FaultsView {
+    /// Added to every request without a route latency.
+    latency_ms: u64,
+    route_latency: Vec<RouteLatencyView>,
+    /// In the order they are tried.
+    rules: Vec<RuleView>,
+    /// Whether random faults are drawn ([`MockServer::set_random_faults`](crate::MockServer::set_random_faults)).
+    random: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RouteLatencyView {
+    route: String,
+    latency_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuleView {
+    /// [`Fault`]'s description.
+    fault: String,
+    /// `None`: every route.
+    route: Option<String>,
+    /// `None`: until cleared.
+    remaining: Option<usize>,
 }
 
 #[cfg(test)]
@@ -289,6 +377,33 @@ mod tests {
             .on([Route::ReportEvent]);
         assert_eq!(random.draw(Route::ReportUsage), None);
         assert_eq!(random.draw(Route::ReportEvent), Some(Fault::DropConnection));
+    }
+
+    #[test]
+    fn the_view_describes_latency_and_rules_in_order() {
+        let mut plan = FaultPlan::default();
+        plan.set_latency(None, Duration::from_millis(250));
+        plan.push(FaultRule::next(2, Fault::status(503)));
+        plan.push(FaultRule::always(Fault::DropConnection).on(Route::ReportUsage));
+        let view = serde_json::to_value(plan.view()).unwrap();
+        assert_eq!(
+            view,
+            serde_json::json!({
+                "latencyMs": 250,
+                "routeLatency": [],
+                "rules": [
+                    {"fault": "status 503", "route": null, "remaining": 2},
+                    {"fault": "dropped connection", "route": "POST /api/v1/report/usage/", "remaining": null},
+                ],
+                "random": false,
+            })
+        );
+        assert_eq!(plan.rule_count(), 2);
+        assert_eq!(Fault::rate_limited(2).to_string(), "429, Retry-After 2 s");
+        assert_eq!(
+            Fault::ApplyThenDelay(Duration::from_millis(40)).to_string(),
+            "applied, then delay 40 ms"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! bounded ring (the oldest entries are dropped first) with bodies truncated to a bound.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -61,6 +61,9 @@ pub struct RecordedRequest {
     pub fault: Option<Fault>,
     /// How it ended.
     pub outcome: Outcome,
+    /// How long the mock took from arrival to its answer (or to dropping the connection),
+    /// injected latency included; `None` while [`Outcome::Pending`].
+    pub latency: Option<Duration>,
 }
 
 impl RecordedRequest {
@@ -196,6 +199,7 @@ impl Journal {
             route: None,
             fault: None,
             outcome: Outcome::Pending,
+            latency: None,
         });
         seq
     }
@@ -216,11 +220,18 @@ impl Journal {
     pub(crate) fn set_outcome(&mut self, seq: u64, outcome: Outcome) {
         if let Some(entry) = self.entry(seq) {
             entry.outcome = outcome;
+            entry.latency = Some(entry.received_at.elapsed());
         }
     }
 
-    pub(crate) fn entries(&self) -> impl Iterator<Item = &RecordedRequest> {
+    /// The kept entries, oldest first (`.rev()` for newest first).
+    pub(crate) fn entries(&self) -> impl DoubleEndedIterator<Item = &RecordedRequest> {
         self.entries.iter()
+    }
+
+    /// How many entries are kept.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// How many entries were dropped (or never kept) because the journal was full.

@@ -92,9 +92,18 @@
 //! The [`webhooks`] module describes the headers, payloads, event types, retries and
 //! bounds in full.
 //!
+//! # Console
+//!
+//! [`MockServerBuilder::console`] serves a page on the API listener
+//! ([`MockServer::console_url`], `/_console`) that shows the customers, their plans and
+//! usage, the journal, the webhook deliveries and the faults, live, and changes plans,
+//! usage and faults with a click — each through a JSON control endpoint under `/_mock/`
+//! that tests can call too. See [`console`] for the page and every control endpoint.
+//!
 //! The crate also builds a binary: `cargo run -p kelviq-mock -- --port 4010` serves the
-//! default seed and prints the URLs and environment variables to export.
+//! default seed and the console, and prints the URLs and environment variables to export.
 
+pub mod console;
 mod faults;
 mod journal;
 mod route;

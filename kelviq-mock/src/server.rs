@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<FaultPlan>,
     pub(crate) token: String,
     pub(crate) webhooks: Arc<Webhooks>,
+    /// Whether the API listener serves the console ([`MockServerBuilder::console`]).
+    pub(crate) console: bool,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: the mock's state
@@ -122,6 +124,7 @@ pub struct MockServerBuilder {
     webhook_attempts: u32,
     webhook_backoff: Duration,
     webhook_timeout: Duration,
+    console: bool,
 }
 
 impl Default for MockServerBuilder {
@@ -138,6 +141,7 @@ impl Default for MockServerBuilder {
             webhook_attempts: DEFAULT_WEBHOOK_ATTEMPTS,
             webhook_backoff: DEFAULT_WEBHOOK_BACKOFF,
             webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
+            console: false,
         }
     }
 }
@@ -241,6 +245,15 @@ impl MockServerBuilder {
         self
     }
 
+    /// Serves the [console](crate::console), a page to watch and steer the mock from a
+    /// browser, at [`MockServer::console_url`] on the API listener (default: off, and
+    /// `/_console` is a 404; the `kelviq-mock` binary and the example apps turn it on). The
+    /// control endpoints it calls (`/_mock/...`) are served either way.
+    pub fn console(mut self, enabled: bool) -> Self {
+        self.console = enabled;
+        self
+    }
+
     /// Binds both listeners and starts serving on the current tokio runtime.
     ///
     /// # Errors
@@ -280,6 +293,7 @@ impl MockServerBuilder {
             faults: Mutex::new(FaultPlan::default()),
             token: self.token,
             webhooks: Arc::clone(&webhooks),
+            console: self.console,
         });
         let (shutdown, stop) = watch::channel(());
         tokio::spawn(webhooks::run(webhooks, jobs, stop.clone()));
@@ -397,6 +411,14 @@ impl MockServer {
     /// `https://edge.api.kelviq.com`.
     pub fn edge_url(&self) -> &str {
         &self.edge_url
+    }
+
+    /// The console's URL (`http://127.0.0.1:<port>/_console`), when
+    /// [`MockServerBuilder::console`] turned it on.
+    pub fn console_url(&self) -> Option<String> {
+        self.shared
+            .console
+            .then(|| format!("{}{}", self.api_url, crate::console::CONSOLE_PATH))
     }
 
     /// The API listener's address.

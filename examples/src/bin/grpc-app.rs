@@ -27,7 +27,9 @@ use kelviq_client::gate::FailurePolicy;
 use kelviq_examples::report::report_service_client::ReportServiceClient;
 use kelviq_examples::report::report_service_server::{ReportService, ReportServiceServer};
 use kelviq_examples::report::{Report, ReportRequest};
-use kelviq_examples::{ApiCalls, Reports, backend, customer_for_api_key, init_logging};
+use kelviq_examples::{
+    ApiCalls, Reports, backend, customer_for_api_key, init_logging, try_console,
+};
 use kelviq_tower::{CustomerId, KelviqLayer, RequestContext};
 use tonic::service::InterceptorLayer;
 use tonic::transport::server::TcpIncoming;
@@ -281,6 +283,9 @@ async fn run(args: &[String]) -> Result<(), Error> {
                 ),
             }
             println!("\n{}", how_to_call(port));
+            if let Some(mock) = &backend.mock {
+                println!("{}", try_console(mock));
+            }
             println!("Stop with Ctrl-C.");
             let served = serve(&backend.kelviq, incoming, async {
                 let _ = tokio::signal::ctrl_c().await;

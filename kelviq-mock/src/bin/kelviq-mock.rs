@@ -1,4 +1,5 @@
-//! `kelviq-mock`: the fake Kelviq server as a program, for offline development.
+//! `kelviq-mock`: the fake Kelviq server as a program, for offline development, with its
+//! console on.
 //!
 //! ```text
 //! cargo run -p kelviq-mock -- [--seed seed.json] [--port 4010] [--edge-port 4011] [--token T]
@@ -110,7 +111,8 @@ async fn main() -> ExitCode {
         .seed(seed)
         .token(options.token)
         .api_port(options.port)
-        .edge_port(edge_port);
+        .edge_port(edge_port)
+        .console(true);
     let webhook_url = options.webhook_url.clone();
     if let (Some(url), Some(secret)) = (options.webhook_url, options.webhook_secret) {
         builder = builder.webhook(url, secret);
@@ -128,6 +130,9 @@ async fn main() -> ExitCode {
     println!("  edge: {}/api/v1/entitlements", mock.edge_url());
     println!("  API versions: v1, v2 (the same routes under /api/v2/)");
     println!("  customers: {}", customers.join(", "));
+    if let Some(console) = mock.console_url() {
+        println!("  console: {console} (plans, usage, requests, webhooks, faults)");
+    }
     if let Some(url) = webhook_url {
         println!("  webhooks: signed, sent to {url}");
     }

@@ -1,32 +1,50 @@
 //! The mock's own control routes, on the API listener under `/_mock/`: changes made "in
-//! Kelviq's dashboard", for programs that drive the mock over HTTP (the binary, an example
-//! app's embedded mock). Same bearer token as the API; not part of Kelviq's API.
-//!
-//! - `POST /_mock/customers/{customer_id}/plan` `{"plan": "pro"}` →
-//!   `{"subscriptionId": "..."}` ([`MockServer::set_plan`](crate::MockServer::set_plan));
-//! - `POST /_mock/customers/{customer_id}/usage` `{"featureId": "api-calls", "value": 3}` →
-//!   `{"customerId": ..., "featureId": ..., "value": ...}`
-//!   ([`MockServer::set_usage`](crate::MockServer::set_usage)).
+//! Kelviq's dashboard", fault injection and the state the console shows, for programs that
+//! drive the mock over HTTP (the console, the binary, an example app's embedded mock).
+//! Same bearer token as the API; not part of Kelviq's API. The public reference is the
+//! [`console`](crate::console) module's documentation.
 //!
 //! Unknown customer → 404; unknown plan or bad body → 400.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::{AppState, PathParam, authorize};
-use crate::server::lock;
+use crate::console::{self, MAX_CONTROL_RULES};
+use crate::faults::{Fault, FaultPlan, FaultRule};
+use crate::server::{Shared, lock};
 use crate::state::DashboardError;
-use crate::wire::{ApiError, BodyReader};
+use crate::wire::{ApiError, BodyReader, QueryReader};
 
 /// The path of the plan control route.
 pub(super) const PLAN_PATH: &str = "/_mock/customers/{customer_id}/plan";
 
 /// The path of the usage control route.
 pub(super) const USAGE_PATH: &str = "/_mock/customers/{customer_id}/usage";
+
+/// The path of the fault control routes.
+pub(super) const FAULTS_PATH: &str = "/_mock/faults";
+
+/// The path of the state the console shows.
+pub(super) const STATE_PATH: &str = "/_mock/state";
+
+/// The kinds of fault `POST /_mock/faults` adds.
+const FAULT_KINDS: [&str; 4] = ["status", "rateLimited", "drop", "latency"];
+
+/// The most requests one fault rule added over HTTP applies to.
+const MAX_FAULT_COUNT: i64 = 1_000_000;
+
+/// The longest latency that can be set over HTTP, in milliseconds.
+const MAX_LATENCY_MS: i64 = 60_000;
+
+/// The longest `Retry-After` a rate-limit fault added over HTTP sends, in seconds.
+const MAX_RETRY_AFTER_SECS: i64 = 3_600;
 
 pub(super) async fn set_plan(
     State(shared): State<AppState>,
@@ -78,6 +96,105 @@ pub(super) async fn set_usage(
         Ok(answer) => Json(answer).into_response(),
         Err(error) => error.into_response(),
     }
+}
+
+/// `GET /_mock/state`: everything the console shows. No query parameter is accepted.
+pub(super) async fn state(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Some(refused) = authorize(&shared, &headers) {
+        return refused;
+    }
+    match QueryReader::parse(query.as_deref()).and_then(QueryReader::finish) {
+        Ok(()) => Json(console::snapshot(&shared)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// What `POST /_mock/faults` asked for.
+enum FaultChange {
+    Rule(FaultRule),
+    Latency(Duration),
+}
+
+/// `POST /_mock/faults`: adds a fault rule or sets the latency.
+pub(super) async fn inject_fault(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = authorize(&shared, &headers) {
+        return refused;
+    }
+    let answer = read_fault(&body).and_then(|change| {
+        let mut plan = lock(&shared.faults);
+        match change {
+            FaultChange::Rule(_) if plan.rule_count() >= MAX_CONTROL_RULES => {
+                return Err(ApiError::bad_request(format!(
+                    "At most {MAX_CONTROL_RULES} fault rules can wait at once: clear them first."
+                )));
+            }
+            FaultChange::Rule(rule) => plan.push(rule),
+            FaultChange::Latency(latency) => plan.set_latency(None, latency),
+        }
+        Ok(())
+    });
+    match answer {
+        Ok(()) => faults_answer(&shared),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn read_fault(body: &[u8]) -> Result<FaultChange, ApiError> {
+    let mut body = BodyReader::parse(body)?;
+    let kind = body.req_choice("kind", &FAULT_KINDS);
+    let change = match kind.as_str() {
+        "status" => {
+            let status = body.req_int_range("status", 400, 599);
+            let fault = Fault::status(u16::try_from(status).unwrap_or_default());
+            Some(fault_rule(&mut body, fault))
+        }
+        "rateLimited" => {
+            let secs = body.req_int_range("retryAfter", 0, MAX_RETRY_AFTER_SECS);
+            let fault = Fault::rate_limited(u64::try_from(secs).unwrap_or_default());
+            Some(fault_rule(&mut body, fault))
+        }
+        "drop" => Some(fault_rule(&mut body, Fault::DropConnection)),
+        "latency" => {
+            let ms = body.req_int_range("ms", 0, MAX_LATENCY_MS);
+            Some(FaultChange::Latency(Duration::from_millis(
+                u64::try_from(ms).unwrap_or_default(),
+            )))
+        }
+        // An invalid `kind`, which `finish` refuses.
+        _ => None,
+    };
+    body.finish()?;
+    change.ok_or_else(|| ApiError::field("kind", "This field is required."))
+}
+
+/// A rule for the next `count` requests, or for every request without a `count`.
+fn fault_rule(body: &mut BodyReader, fault: Fault) -> FaultChange {
+    FaultChange::Rule(match body.opt_int_range("count", 1, MAX_FAULT_COUNT) {
+        Some(count) => FaultRule::next(usize::try_from(count).unwrap_or_default(), fault),
+        None => FaultRule::always(fault),
+    })
+}
+
+/// `DELETE /_mock/faults`: removes every rule, latency and random fault.
+pub(super) async fn clear_faults(State(shared): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = authorize(&shared, &headers) {
+        return refused;
+    }
+    *lock(&shared.faults) = FaultPlan::default();
+    faults_answer(&shared)
+}
+
+/// `{"faults": ...}`: the fault plan now.
+fn faults_answer(shared: &Shared) -> Response {
+    Json(json!({"faults": lock(&shared.faults).view()})).into_response()
 }
 
 fn refusal(error: DashboardError, field: &str) -> ApiError {

@@ -72,13 +72,25 @@ pub(crate) fn router(shared: AppState, base: Base) -> Router {
     if base == Base::Api {
         router = router
             .route(control::PLAN_PATH, post(control::set_plan))
-            .route(control::USAGE_PATH, post(control::set_usage));
+            .route(control::USAGE_PATH, post(control::set_usage))
+            .route(
+                control::FAULTS_PATH,
+                post(control::inject_fault).delete(control::clear_faults),
+            );
     }
-    router
+    let mut router = router
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .layer(from_fn_with_state((Arc::clone(&shared), base), journal))
-        .with_state(shared)
+        .layer(from_fn_with_state((Arc::clone(&shared), base), journal));
+    // Added after the journal layer, so not journaled: the console polls the state every
+    // second and would otherwise fill the journal with itself.
+    if base == Base::Api {
+        router = router.route(control::STATE_PATH, get(control::state));
+        if shared.console {
+            router = router.merge(crate::console::routes());
+        }
+    }
+    router.with_state(shared)
 }
 
 /// The handler of each route. The method here must be `route.method()`; the tests call

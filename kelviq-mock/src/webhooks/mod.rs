@@ -26,7 +26,8 @@
 //! `POST /_mock/customers/{customer_id}/plan` with `{"plan": "pro"}`, answering
 //! `{"subscriptionId": "..."}`, and `POST /_mock/customers/{customer_id}/usage` with
 //! `{"featureId": "api-calls", "value": 3}`; an unknown customer is a `404`, an unknown
-//! plan or a bad body a `400`.
+//! plan or a bad body a `400`. The [`console`](crate::console) module lists every control
+//! endpoint, and its page makes these changes with a click.
 //!
 //! Kelviq does not document its payloads; these names are the mock's reading, and what
 //! `kelviq_client::webhook::WebhookEvent` reads (`type`, `data.customerId`).

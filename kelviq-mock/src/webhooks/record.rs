@@ -118,7 +118,7 @@ impl Record {
         self.entries.get_mut(index)
     }
 
-    pub(crate) fn entries(&self) -> impl Iterator<Item = &WebhookDelivery> {
+    pub(crate) fn entries(&self) -> impl DoubleEndedIterator<Item = &WebhookDelivery> {
         self.entries.iter()
     }
 }

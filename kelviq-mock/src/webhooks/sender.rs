@@ -129,6 +129,23 @@ impl Webhooks {
         lock(&self.record).entries().cloned().collect()
     }
 
+    /// The last `count` deliveries, newest first.
+    pub(crate) fn recent_deliveries(&self, count: usize) -> Vec<WebhookDelivery> {
+        lock(&self.record)
+            .entries()
+            .rev()
+            .take(count)
+            .cloned()
+            .collect()
+    }
+
+    /// The endpoint's URL, when one is configured.
+    pub(crate) fn endpoint_url(&self) -> Option<String> {
+        lock(&self.endpoint)
+            .as_ref()
+            .map(|endpoint| endpoint.url.clone())
+    }
+
     /// Waits until at least `count` deliveries have settled since the start, or `timeout`.
     pub(crate) async fn wait_settled(&self, count: u64, timeout: Duration) -> bool {
         let mut settled = self.settled.subscribe();

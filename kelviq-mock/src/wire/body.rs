@@ -154,15 +154,38 @@ impl BodyReader {
 
     /// An optional JSON integer, at least `min`.
     pub(crate) fn opt_int_min(&mut self, field: &str, min: i64) -> Option<i64> {
+        self.opt_int_range(field, min, i64::MAX)
+    }
+
+    /// An optional JSON integer from `min` to `max`.
+    pub(crate) fn opt_int_range(&mut self, field: &str, min: i64, max: i64) -> Option<i64> {
         let value = self.integer(field, false)?;
+        self.in_range(field, value, min, max)
+    }
+
+    /// A required JSON integer from `min` to `max`.
+    pub(crate) fn req_int_range(&mut self, field: &str, min: i64, max: i64) -> i64 {
+        self.integer(field, true)
+            .and_then(|value| self.in_range(field, value, min, max))
+            .unwrap_or_default()
+    }
+
+    fn in_range(&mut self, field: &str, value: i64, min: i64, max: i64) -> Option<i64> {
         if value < min {
             self.error(
                 field,
                 format!("Ensure this value is greater than or equal to {min}."),
             );
-            return None;
+            None
+        } else if value > max {
+            self.error(
+                field,
+                format!("Ensure this value is less than or equal to {max}."),
+            );
+            None
+        } else {
+            Some(value)
         }
-        Some(value)
     }
 
     /// An optional JSON number (integer or float).
@@ -360,6 +383,25 @@ mod tests {
             }]
         );
         assert_eq!(errors(body.finish())["features"].len(), 2);
+    }
+
+    #[test]
+    fn ranges_name_the_bound_that_was_crossed() {
+        let mut body = BodyReader::parse(br#"{"low": 0, "high": 600, "fine": 503}"#).unwrap();
+        assert_eq!(body.req_int_range("fine", 400, 599), 503);
+        body.req_int_range("low", 1, 10);
+        body.opt_int_range("high", 400, 599);
+        body.req_int_range("absent", 1, 10);
+        let errors = errors(body.finish());
+        assert_eq!(
+            errors["low"],
+            ["Ensure this value is greater than or equal to 1."]
+        );
+        assert_eq!(
+            errors["high"],
+            ["Ensure this value is less than or equal to 599."]
+        );
+        assert_eq!(errors["absent"], [REQUIRED]);
     }
 
     #[test]

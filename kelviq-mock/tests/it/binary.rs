@@ -17,7 +17,8 @@ impl Drop for Running {
     }
 }
 
-/// Starts the program and reads the `export NAME=value` lines it prints.
+/// Starts the program and reads the `export NAME=value` lines it prints (and the console's
+/// URL, as `console`).
 fn start(args: &[&str]) -> (Running, Vec<(String, String)>) {
     let mut child = Command::new(BINARY)
         .args(args)
@@ -33,6 +34,10 @@ fn start(args: &[&str]) -> (Running, Vec<(String, String)>) {
         if let Some(assignment) = line.trim().strip_prefix("export ") {
             let (name, value) = assignment.split_once('=').unwrap();
             exports.push((name.to_owned(), value.to_owned()));
+        }
+        if let Some(console) = line.trim().strip_prefix("console: ") {
+            let url = console.split_whitespace().next().unwrap();
+            exports.push(("console".to_owned(), url.to_owned()));
         }
         if line.starts_with("Stop with") {
             break;
@@ -69,6 +74,12 @@ async fn the_program_prints_its_urls_and_serves_both_listeners() {
         .await
         .unwrap();
     assert_eq!(entitlements.status(), 200);
+    // The program serves the console.
+    let console = var(&exports, "console");
+    assert_eq!(console, format!("{api}/_console"));
+    let page = http.get(console).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("kelviq-mock console"));
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@
 mod support;
 
 mod binary;
+mod console;
 mod customers;
 mod entitlements;
 mod reporting;

@@ -82,7 +82,7 @@ impl Receiver {
     }
 }
 
-async fn mock_sending_to(receiver: &Receiver) -> Api {
+pub(crate) async fn mock_sending_to(receiver: &Receiver) -> Api {
     Api::with(
         MockServer::builder()
             .webhook(&receiver.url, SECRET)

@@ -1,8 +1,6 @@
 //! The same denial answered through tower/axum and through actix-web: byte-identical
 //! status, headers and body, for every kind of denial.
 
-#![allow(clippy::unwrap_used)]
-
 use actix_web::test as actix_test;
 use axum::body::Body;
 use http::{HeaderName, Request, StatusCode};

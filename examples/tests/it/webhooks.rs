@@ -1,44 +1,21 @@
 //! The webhook loop end to end: a plan changed in the fake Kelviq reaches the axum example
 //! app at once, through a signed webhook over real HTTP, whatever the cache's TTL.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::Duration;
 
-use kelviq_client::{CacheConfig, Kelviq};
-use kelviq_examples::{Backend, EXAMPLE_WEBHOOK_SECRET, axum_app, example_seed};
-use kelviq_mock::{DeliveryOutcome, MockServer};
+use kelviq_client::CacheConfig;
+use kelviq_examples::Backend;
+use kelviq_mock::DeliveryOutcome;
+
+use crate::support::serve_app;
 
 /// Long enough that only an invalidation can explain a fresh answer.
 const TTL: Duration = Duration::from_secs(3600);
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The axum example app on an ephemeral port, on an embedded mock that sends it webhooks;
-/// the app's base URL.
-async fn serve_app() -> (Backend, String) {
-    let mock = MockServer::builder()
-        .seed(example_seed())
-        .start()
-        .await
-        .unwrap();
-    let kelviq = Kelviq::builder()
-        .access_token(mock.token())
-        .api_url(mock.url())
-        .edge_url(mock.edge_url())
-        .entitlement_cache(CacheConfig::default().ttl(TTL))
-        .build()
-        .unwrap();
-    let backend = Backend {
-        kelviq,
-        webhook_secret: EXAMPLE_WEBHOOK_SECRET.to_owned(),
-        mock: Some(mock),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    backend.send_webhooks_to(addr).unwrap();
-    let app = axum_app::router(&backend).unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (backend, format!("http://{addr}"))
+/// The axum example app over an embedded mock that sends it webhooks, with a long TTL.
+async fn serve() -> (Backend, String) {
+    serve_app(CacheConfig::default().ttl(TTL)).await
 }
 
 async fn reports_status(http: &reqwest::Client, base: &str) -> u16 {
@@ -53,7 +30,7 @@ async fn reports_status(http: &reqwest::Client, base: &str) -> u16 {
 
 #[tokio::test]
 async fn a_plan_changed_in_the_fake_takes_effect_at_once_through_the_webhook() {
-    let (backend, base) = serve_app().await;
+    let (backend, base) = serve().await;
     let mock = backend.mock.as_ref().unwrap();
     let http = reqwest::Client::new();
 
@@ -84,7 +61,7 @@ async fn a_plan_changed_in_the_fake_takes_effect_at_once_through_the_webhook() {
 
 #[tokio::test]
 async fn the_app_refuses_a_delivery_signed_with_another_secret() {
-    let (backend, base) = serve_app().await;
+    let (backend, base) = serve().await;
     let mock = backend.mock.as_ref().unwrap();
     mock.set_webhook(&format!("{base}/webhooks/kelviq"), "whsec_wrong")
         .unwrap();
