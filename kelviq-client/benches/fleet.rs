@@ -68,7 +68,10 @@ fn fleet(c: &mut Criterion) {
         (
             gate(&single).build().unwrap(),
             gate(&member).build().unwrap(),
-            gate(&other).fleet_limits(FleetLimits::Strict).build().unwrap(),
+            gate(&other)
+                .fleet_limits(FleetLimits::Strict)
+                .build()
+                .unwrap(),
         )
     };
     runtime.block_on(async {
@@ -111,7 +114,12 @@ fn fleet(c: &mut Criterion) {
     let stats = member.fleet_stats().unwrap();
     assert_eq!(stats.load_fallbacks, 0, "{stats:?}");
     for kelviq in [&single, &member, &other] {
-        runtime.block_on(kelviq.usage_meter().unwrap().shutdown(Duration::from_secs(10)));
+        runtime.block_on(
+            kelviq
+                .usage_meter()
+                .unwrap()
+                .shutdown(Duration::from_secs(10)),
+        );
     }
 }
 
