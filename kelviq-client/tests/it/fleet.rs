@@ -45,6 +45,17 @@ fn member_with(mock: &MockServer, fleet: FleetConfig) -> Kelviq {
         .unwrap()
 }
 
+/// A gate on `api-calls` metering one unit per success, its hard limit held fleet-wide.
+fn strict_gate(kelviq: &Kelviq) -> Gate {
+    kelviq
+        .gate()
+        .require("api-calls")
+        .meter("api-calls", 1)
+        .fleet_limits(FleetLimits::Strict)
+        .build()
+        .unwrap()
+}
+
 fn stats(kelviq: &Kelviq) -> FleetStats {
     kelviq.fleet_stats().expect("a fleet member")
 }
@@ -293,18 +304,7 @@ async fn strict_limit_holds_across_instances() {
     let fleet: Vec<Kelviq> = (0..4)
         .map(|_| member(&mock, redis.url(), &prefix))
         .collect();
-    let gates: Vec<Gate> = fleet
-        .iter()
-        .map(|kelviq| {
-            kelviq
-                .gate()
-                .require("api-calls")
-                .meter("api-calls", 1)
-                .fleet_limits(FleetLimits::Strict)
-                .build()
-                .unwrap()
-        })
-        .collect();
+    let gates: Vec<Gate> = fleet.iter().map(strict_gate).collect();
     // 4 instances × 32 workers × 12 requests: 1,536 attempts for a limit of 1,000.
     let workers: Vec<_> = (0..4 * 32)
         .map(|worker| tokio::spawn(hammer(gates[worker % 4].clone(), CUSTOMER, 12)))
@@ -369,17 +369,7 @@ async fn strict_counter_is_seeded_from_kelviq_and_never_counts_twice() {
     let fleet: Vec<Kelviq> = (0..2)
         .map(|_| member(&mock, redis.url(), &prefix))
         .collect();
-    let gates: Vec<Gate> = fleet
-        .iter()
-        .map(|kelviq| {
-            kelviq
-                .gate()
-                .meter("api-calls", 1)
-                .fleet_limits(FleetLimits::Strict)
-                .build()
-                .unwrap()
-        })
-        .collect();
+    let gates: Vec<Gate> = fleet.iter().map(strict_gate).collect();
     // Admits (and succeeds) up to `most` requests, until the first refusal.
     let admit_up_to = async |gate: &Gate, most: u64| {
         let mut successes = 0;
@@ -393,6 +383,17 @@ async fn strict_counter_is_seeded_from_kelviq_and_never_counts_twice() {
         successes
     };
     let shared_counter = async || counter(redis.url(), &prefix, CUSTOMER).await;
+    // An invalidation on the first instance; once the second has heard of it, the second
+    // loads the customer again from Kelviq (storing it, and seeding the counter).
+    let reload_through_a_webhook = async |fleet: &[Kelviq]| {
+        fleet[0].invalidate_entitlements(CUSTOMER);
+        let heard = eventually(Duration::from_secs(5), async || {
+            fleet[1].cached_entitlements(CUSTOMER).is_none()
+        })
+        .await;
+        assert!(heard, "the invalidation never arrived");
+        fleet[1].entitlements_snapshot(CUSTOMER).await.unwrap();
+    };
     // A request dropped before its response gives its unit back.
     let dropped = admit(&gates[1], CUSTOMER).await.unwrap();
     assert_eq!(
@@ -415,14 +416,7 @@ async fn strict_counter_is_seeded_from_kelviq_and_never_counts_twice() {
     assert_eq!(mock.usage_total(CUSTOMER, "api-calls"), 995);
     // A new snapshot (after an invalidation) sets the counter to max(counter, usage):
     // 995, not 1,000 — the last five are still there, shared by both instances.
-    fleet[0].invalidate_entitlements(CUSTOMER);
-    assert!(
-        eventually(Duration::from_secs(5), async || fleet[1]
-            .cached_entitlements(CUSTOMER)
-            .is_none())
-        .await
-    );
-    fleet[1].entitlements_snapshot(CUSTOMER).await.unwrap();
+    reload_through_a_webhook(&fleet).await;
     assert_eq!(mock.entitlement_calls(CUSTOMER), 2);
     assert_eq!(shared_counter().await, 995);
     assert_eq!(
@@ -437,14 +431,7 @@ async fn strict_counter_is_seeded_from_kelviq_and_never_counts_twice() {
         kelviq.usage_meter().unwrap().flush().await.unwrap();
     }
     mock.set_usage(CUSTOMER, "api-calls", 990).unwrap();
-    fleet[0].invalidate_entitlements(CUSTOMER);
-    assert!(
-        eventually(Duration::from_secs(5), async || fleet[1]
-            .cached_entitlements(CUSTOMER)
-            .is_none())
-        .await
-    );
-    fleet[1].entitlements_snapshot(CUSTOMER).await.unwrap();
+    reload_through_a_webhook(&fleet).await;
     assert_eq!(shared_counter().await, 1_000);
     assert_eq!(admit_up_to(&gates[1], 100).await, 0);
 }
@@ -629,13 +616,7 @@ async fn without_redis_every_step_falls_back_to_one_instance() {
         .fleet(FleetConfig::redis(format!("redis://127.0.0.1:{port}")).prefix(prefix("alone")))
         .build()
         .unwrap();
-    let gate = kelviq
-        .gate()
-        .require("api-calls")
-        .meter("api-calls", 1)
-        .fleet_limits(FleetLimits::Strict)
-        .build()
-        .unwrap();
+    let gate = strict_gate(&kelviq);
     let context = admit(&gate, "cust_alone")
         .await
         .expect("admitted on the local snapshot");
@@ -701,18 +682,7 @@ async fn redis_outage_fails_no_request() {
                 .unwrap()
         })
         .collect();
-    let gates: Vec<Gate> = fleet
-        .iter()
-        .map(|kelviq| {
-            kelviq
-                .gate()
-                .require("api-calls")
-                .meter("api-calls", 1)
-                .fleet_limits(FleetLimits::Strict)
-                .build()
-                .unwrap()
-        })
-        .collect();
+    let gates: Vec<Gate> = fleet.iter().map(strict_gate).collect();
     let customers: Arc<Vec<String>> = Arc::new(customers);
     let stop = Arc::new(AtomicBool::new(false));
     let failed = Arc::new(AtomicU64::new(0));
