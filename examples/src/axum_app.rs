@@ -10,6 +10,7 @@ use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use kelviq_axum::prelude::*;
+use kelviq_client::fleet::FleetLimits;
 use serde_json::json;
 
 use crate::{ApiCalls, Backend, Reports, WEBHOOK_PATH, customer_for_api_key};
@@ -67,6 +68,12 @@ pub fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
         .gate()
         .limit_reached_status(StatusCode::TOO_MANY_REQUESTS)
         .failure_policy(FailurePolicy::Deny);
+    // In a fleet (`--redis`), the metered routes' hard limits hold across every instance.
+    let metered = if backend.kelviq.fleet_stats().is_some() {
+        gates.clone().fleet_limits(FleetLimits::Strict)
+    } else {
+        gates.clone()
+    };
     // A delivery sent again within the verifier's tolerance is not handled twice.
     let webhook_route = WebhookRoute::new(Webhook::new(&backend.webhook_secret)?)
         .replay_guard(ReplayGuard::default());
@@ -79,7 +86,7 @@ pub fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
         .route(
             "/api/calls",
             post(api_call).route_layer(
-                gates
+                metered
                     .clone()
                     .require(ApiCalls)
                     .meter(ApiCalls, 1)
@@ -88,13 +95,7 @@ pub fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
         )
         .route(
             "/api/batch",
-            post(batch).route_layer(
-                gates
-                    .clone()
-                    .require(ApiCalls)
-                    .meter(ApiCalls, 1)
-                    .into_layer(),
-            ),
+            post(batch).route_layer(metered.require(ApiCalls).meter(ApiCalls, 1).into_layer()),
         )
         .route("/me", get(me).route_layer(gates.clone().into_layer()))
         .route(

@@ -66,6 +66,7 @@ use std::time::Duration;
 )]
 pub mod report;
 
+use kelviq_client::fleet::FleetConfig;
 use kelviq_client::{CacheConfig, Kelviq, KelviqBuilder};
 use kelviq_mock::{Feature, MockError, MockServer, Plan, Seed, SeedCustomer};
 
@@ -172,11 +173,31 @@ impl Backend {
 ///
 /// When the environment is set but invalid, or the mock cannot bind.
 pub async fn backend() -> Result<Backend, Box<dyn std::error::Error>> {
+    backend_in_fleet(None).await
+}
+
+/// [`backend`], as a member of the fleet sharing the Redis at `redis_url` (key prefix
+/// `kelviq-example`), when given: instances share snapshots, invalidations and the
+/// metered routes' limits (see `kelviq_client::fleet`). The members of a fleet must talk
+/// to the same Kelviq: with the embedded mock each instance has its own, so run a
+/// `kelviq-mock` and point every instance at it (`KELVIQ_API_KEY`, `KELVIQ_BASE_URL`,
+/// `KELVIQ_EDGE_URL`), as the README shows.
+///
+/// # Errors
+///
+/// As [`backend`], and for an invalid Redis URL.
+pub async fn backend_in_fleet(
+    redis_url: Option<&str>,
+) -> Result<Backend, Box<dyn std::error::Error>> {
     let cache = CacheConfig::default().ttl(Duration::from_secs(30));
     if std::env::var_os(kelviq_client::ENV_API_KEY).is_none() {
-        return embedded_backend(cache).await;
+        return embedded(cache, redis_url).await;
     }
-    let kelviq = KelviqBuilder::from_env().entitlement_cache(cache).build()?;
+    let kelviq = in_fleet(
+        KelviqBuilder::from_env().entitlement_cache(cache),
+        redis_url,
+    )
+    .build()?;
     Ok(Backend {
         kelviq,
         webhook_secret: webhook_secret(),
@@ -192,22 +213,42 @@ pub async fn backend() -> Result<Backend, Box<dyn std::error::Error>> {
 ///
 /// When the mock cannot bind.
 pub async fn embedded_backend(cache: CacheConfig) -> Result<Backend, Box<dyn std::error::Error>> {
+    embedded(cache, None).await
+}
+
+/// [`embedded_backend`], in the fleet at `redis_url` when given.
+async fn embedded(
+    cache: CacheConfig,
+    redis_url: Option<&str>,
+) -> Result<Backend, Box<dyn std::error::Error>> {
     let mock = MockServer::builder()
         .seed(example_seed())
         .console(true)
         .start()
         .await?;
-    let kelviq = Kelviq::builder()
-        .access_token(mock.token())
-        .api_url(mock.url())
-        .edge_url(mock.edge_url())
-        .entitlement_cache(cache)
-        .build()?;
+    let kelviq = in_fleet(
+        Kelviq::builder()
+            .access_token(mock.token())
+            .api_url(mock.url())
+            .edge_url(mock.edge_url())
+            .entitlement_cache(cache),
+        redis_url,
+    )
+    .build()?;
     Ok(Backend {
         kelviq,
         webhook_secret: webhook_secret(),
         mock: Some(mock),
     })
+}
+
+/// `builder` as a member of the fleet sharing the Redis at `redis_url` (key prefix
+/// `kelviq-example`), when given.
+fn in_fleet(builder: KelviqBuilder, redis_url: Option<&str>) -> KelviqBuilder {
+    match redis_url {
+        Some(url) => builder.fleet(FleetConfig::redis(url).prefix("kelviq-example")),
+        None => builder,
+    }
 }
 
 /// `KELVIQ_WEBHOOK_SECRET`, or [`EXAMPLE_WEBHOOK_SECRET`].

@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 use crate::http::{RetryPolicy, Transport};
 use crate::meter::MeterConfig;
 
+#[cfg(feature = "redis")]
+mod fleet;
+
 /// The default timeout of one attempt, as the official SDK's (10 s). Unlike the official
 /// SDK's per-phase timeout, it bounds the whole attempt: connect, send and read.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -53,6 +56,8 @@ pub struct KelviqBuilder {
     http: Option<reqwest::Client>,
     cache: Option<CacheConfig>,
     meter: MeterConfig,
+    #[cfg(feature = "redis")]
+    fleet: Option<crate::fleet::FleetConfig>,
     /// The first bad value of the environment, returned by `build`.
     error: Option<Error>,
 }
@@ -72,6 +77,8 @@ impl Default for KelviqBuilder {
             http: None,
             cache: Some(CacheConfig::default()),
             meter: MeterConfig::default(),
+            #[cfg(feature = "redis")]
+            fleet: None,
             error: None,
         }
     }
@@ -80,7 +87,8 @@ impl Default for KelviqBuilder {
 /// Shows every option but the token, which prints as `***`.
 impl std::fmt::Debug for KelviqBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KelviqBuilder")
+        let mut debug = f.debug_struct("KelviqBuilder");
+        debug
             .field("access_token", &self.access_token.as_ref().map(|_| "***"))
             .field("environment", &self.environment)
             .field("api_url", &self.api_url)
@@ -92,8 +100,10 @@ impl std::fmt::Debug for KelviqBuilder {
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("http", &self.http)
             .field("cache", &self.cache)
-            .field("meter", &self.meter)
-            .finish()
+            .field("meter", &self.meter);
+        #[cfg(feature = "redis")]
+        debug.field("fleet", &self.fleet);
+        debug.finish()
     }
 }
 
@@ -290,7 +300,9 @@ impl KelviqBuilder {
     /// [`allow_insecure_http`](Self::allow_insecure_http)) or only one of the two is overridden, the timeout is zero, the user agent suffix is not header-safe, or the
     /// HTTP client cannot be created, the entitlement cache has room for no customer, or the
     /// meter's flush interval or concurrency is zero; a missing or invalid environment
-    /// variable with [`KelviqBuilder::from_env`].
+    /// variable with [`KelviqBuilder::from_env`]. With a fleet (cargo feature `redis`): a
+    /// bad [`FleetConfig`](crate::fleet::FleetConfig) setting or URL (never quoting its
+    /// password), or no entitlement cache to share.
     pub fn build(self) -> Result<Kelviq> {
         if let Some(error) = self.error {
             return Err(error);
@@ -361,9 +373,21 @@ impl KelviqBuilder {
             retry: self.retry,
             user_agent,
         });
+        #[cfg(feature = "redis")]
+        let fleet = match self.fleet {
+            Some(fleet) => Some(crate::fleet::Fleet::new(fleet, self.cache.as_ref())?),
+            None => None,
+        };
+        let cache = Arc::new(EntitlementCache::new(self.cache, Arc::clone(&transport)));
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &fleet {
+            crate::fleet::Fleet::attach(fleet, &cache);
+        }
         Ok(Kelviq {
             inner: Arc::new(Inner {
-                cache: Arc::new(EntitlementCache::new(self.cache, Arc::clone(&transport))),
+                cache,
+                #[cfg(feature = "redis")]
+                fleet,
                 meter_config: self.meter,
                 meter: std::sync::OnceLock::new(),
                 meter_start: std::sync::Mutex::new(()),

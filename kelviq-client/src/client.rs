@@ -55,6 +55,9 @@ pub(crate) struct Inner {
     pub(crate) meter: OnceLock<UsageMeter>,
     /// Held while the meter starts, so that it starts once.
     pub(crate) meter_start: Mutex<()>,
+    /// The fleet the client belongs to (cargo feature `redis`).
+    #[cfg(feature = "redis")]
+    pub(crate) fleet: Option<Arc<crate::fleet::Fleet>>,
 }
 
 impl Kelviq {
@@ -176,12 +179,26 @@ impl Kelviq {
     }
 
     /// Forgets the customer's cached entitlements, so the next check fetches them (after a
-    /// plan change, say). Does nothing without a cache.
+    /// plan change, say). Does nothing without a cache. In a [fleet](crate::fleet), every
+    /// instance forgets them, and the snapshot shared in Redis is deleted.
     pub fn invalidate_entitlements(&self, customer_id: &str) {
         self.cache().invalidate(customer_id);
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &self.inner.fleet {
+            fleet.invalidate(customer_id);
+        }
     }
 
-    /// Forgets every cached snapshot. Does nothing without a cache.
+    /// What the client's [fleet](crate::fleet) did (cargo feature `redis`); `None` for a
+    /// client built without one.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn fleet_stats(&self) -> Option<crate::fleet::FleetStats> {
+        self.inner.fleet.as_ref().map(|fleet| fleet.stats())
+    }
+
+    /// Forgets every cached snapshot. Does nothing without a cache. In a fleet, only this
+    /// instance's.
     pub fn invalidate_all_entitlements(&self) {
         self.cache().invalidate_all();
     }

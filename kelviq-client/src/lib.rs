@@ -46,6 +46,9 @@ mod client;
 mod config;
 mod customer_client;
 mod error;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod fleet;
 pub mod gate;
 mod http;
 pub mod meter;

@@ -100,12 +100,20 @@
 //! usage and faults with a click — each through a JSON control endpoint under `/_mock/`
 //! that tests can call too. See [`console`] for the page and every control endpoint.
 //!
+//! # A real Redis for fleet tests
+//!
+//! [`RedisServer`] runs a real `redis-server` on a free loopback port, one per test binary
+//! or one per test, killed with the test process: for testing a fleet of clients
+//! (kelviq-client's cargo feature `redis`) against Redis itself.
+//!
 //! The crate also builds a binary: `cargo run -p kelviq-mock -- --port 4010` serves the
 //! default seed and the console, and prints the URLs and environment variables to export.
 
 pub mod console;
 mod faults;
 mod journal;
+#[cfg(unix)]
+pub mod redis_server;
 mod route;
 mod routes;
 mod seed;
@@ -116,6 +124,8 @@ mod wire;
 
 pub use faults::{Fault, FaultRule, RandomFaults};
 pub use journal::{DEFAULT_JOURNAL_BODY_LIMIT, DEFAULT_JOURNAL_CAPACITY, Outcome, RecordedRequest};
+#[cfg(unix)]
+pub use redis_server::{RedisServer, RedisServerError};
 pub use route::{ApiVersion, Base, Route};
 pub use seed::{Feature, FeatureKind, Plan, Seed, SeedCustomer, SeedError, SeedSubscription};
 pub use server::{DEFAULT_TOKEN, MockError, MockServer, MockServerBuilder};

@@ -1,8 +1,13 @@
 //! The axum example app: `cargo run -p kelviq-examples` (see the crate docs for routes).
 //!
-//! Listens on 127.0.0.1:3000 (`PORT` to change). Without `KELVIQ_API_KEY` it runs on an
-//! embedded kelviq-mock and prints curl commands to try. `GET /metrics` answers the
-//! client's metrics (kelviq-client's `metrics` feature) in Prometheus' text format.
+//! Listens on 127.0.0.1:3000 (`--port N` or `PORT` to change). Without `KELVIQ_API_KEY` it
+//! runs on an embedded kelviq-mock and prints curl commands to try. `GET /metrics` answers
+//! the client's metrics (kelviq-client's `metrics` feature) in Prometheus' text format.
+//!
+//! `--redis redis://127.0.0.1:6379` makes the instance a member of a fleet on that Redis
+//! (kelviq-client's `redis` feature): start several on different ports, all pointed at one
+//! `kelviq-mock` (or Kelviq), and they share snapshots, webhooks and the metered routes'
+//! limits (see the README).
 
 #![allow(clippy::print_stdout)]
 
@@ -12,7 +17,7 @@ use std::time::Duration;
 use axum::routing::get;
 use kelviq_client::telemetry;
 use kelviq_examples::axum_app::router;
-use kelviq_examples::{backend, init_logging, try_it, try_webhooks};
+use kelviq_examples::{backend_in_fleet, init_logging, try_it, try_webhooks};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Installs the Prometheus recorder for the `metrics` facade (no HTTP listener of its own:
@@ -38,10 +43,45 @@ fn install_metrics() -> Result<PrometheusHandle, Box<dyn std::error::Error>> {
     Ok(handle)
 }
 
+const USAGE: &str = "usage: axum-app [--port N] [--redis redis://HOST:PORT]";
+
+/// `--port` (else `PORT`, else 3000) and `--redis`.
+fn options() -> Result<(u16, Option<String>), String> {
+    let mut port = std::env::var("PORT")
+        .ok()
+        .and_then(|port| port.parse().ok());
+    let mut redis = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        match flag.as_str() {
+            "--port" => {
+                port = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("--port: {value:?} is not a port number"))?,
+                );
+            }
+            "--redis" => redis = Some(value),
+            _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+        }
+    }
+    Ok((port.unwrap_or(3000), redis))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     init_logging();
-    let backend = match backend().await {
+    let (port, redis) = match options() {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("axum-app: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let backend = match backend_in_fleet(redis.as_deref()).await {
         Ok(backend) => backend,
         Err(error) => {
             eprintln!("axum-app: {error}");
@@ -63,10 +103,6 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|port| port.parse().ok())
-        .unwrap_or(3000);
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -90,6 +126,12 @@ async fn main() -> ExitCode {
             "axum example on {base}, using Kelviq at {}",
             backend.kelviq.api_url()
         ),
+    }
+    if let Some(redis) = &redis {
+        println!(
+            "a member of the fleet on {}: snapshots, webhooks and limits are shared",
+            kelviq_client::fleet::FleetConfig::redis(redis).redacted_url()
+        );
     }
     println!("\n{}", try_it(&base, &backend.webhook_secret));
     println!(

@@ -96,6 +96,9 @@ pub(crate) struct EntitlementCache {
     ledger: Arc<UsageLedger>,
     /// What loads go through.
     transport: Arc<Transport>,
+    /// The fleet snapshots are shared with (cargo feature `redis`), once attached.
+    #[cfg(feature = "redis")]
+    fleet: std::sync::OnceLock<Arc<crate::fleet::Fleet>>,
 }
 
 /// The read index: customer id → snapshot.
@@ -234,7 +237,15 @@ impl EntitlementCache {
             loads: SingleFlight::default(),
             ledger: Arc::new(UsageLedger::default()),
             transport,
+            #[cfg(feature = "redis")]
+            fleet: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Loads through `fleet` from now on (cargo feature `redis`).
+    #[cfg(feature = "redis")]
+    pub(crate) fn attach_fleet(&self, fleet: Arc<crate::fleet::Fleet>) {
+        let _ = self.fleet.set(fleet);
     }
 
     /// Whether snapshots are kept at all.
@@ -373,6 +384,8 @@ impl EntitlementCache {
         let ledger = Arc::clone(&self.ledger);
         let transport = Arc::clone(&self.transport);
         let customer = customer_id.to_owned();
+        #[cfg(feature = "redis")]
+        let fleet = self.fleet.get().cloned();
         self.loads.call(
             customer_id,
             || async move {
@@ -385,11 +398,16 @@ impl EntitlementCache {
                     // closed): no call, and nothing to back off from.
                     return Err(Arc::new(unloaded()));
                 };
-                let loaded =
-                    crate::resources::fetch_snapshot(&transport, &customer, Some(deadline))
-                        .await
-                        .map(|entitlements| Arc::new(counted(&ledger, &customer, entitlements)))
-                        .map_err(Arc::new);
+                #[cfg(feature = "redis")]
+                let fetched =
+                    crate::fleet::fetch_snapshot(fleet.as_deref(), &transport, &customer, deadline)
+                        .await;
+                #[cfg(not(feature = "redis"))]
+                let fetched =
+                    crate::resources::fetch_snapshot(&transport, &customer, Some(deadline)).await;
+                let loaded = fetched
+                    .map(|entitlements| Arc::new(counted(&ledger, &customer, entitlements)))
+                    .map_err(Arc::new);
                 match &loaded {
                     Ok(snapshot) => shelves.store(&customer, snapshot, started),
                     Err(error) => {

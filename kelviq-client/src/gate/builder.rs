@@ -16,6 +16,9 @@ use super::metering::MeterSpec;
 use super::policy::{FailurePolicy, StatusFilter};
 use super::requirement::Requirement;
 
+#[cfg(feature = "redis")]
+mod fleet;
+
 /// Builds a [`Gate`]; from [`Kelviq::gate`].
 ///
 /// Setters take and return the builder and never fail: a bad value is kept and returned
@@ -70,6 +73,8 @@ pub struct GateBuilder {
     failure_policy: FailurePolicy,
     limit_reached_status: StatusCode,
     on_denied: Option<DenialHandler>,
+    #[cfg(feature = "redis")]
+    fleet_limits: Option<crate::fleet::FleetLimits>,
     /// The first bad value, shared so that the builder can be cloned.
     error: Option<Arc<Error>>,
 }
@@ -100,6 +105,8 @@ impl GateBuilder {
             failure_policy: FailurePolicy::default(),
             limit_reached_status: StatusCode::FORBIDDEN,
             on_denied: None,
+            #[cfg(feature = "redis")]
+            fleet_limits: None,
             error: None,
         }
     }
@@ -233,7 +240,8 @@ impl GateBuilder {
     /// The first bad value given: [`Error::Validation`] for an empty feature id
     /// (`require`, `require_any`, `meter`), an empty any-of list or a negative meter
     /// amount; [`Error::Config`] for a limit status that is not a `4xx` or `5xx`, an empty
-    /// success range, a client without an entitlement cache, or — starting the meter —
+    /// success range, a client without an entitlement cache, [`fleet_limits`](Self::fleet_limits)
+    /// on a client without a fleet or a gate that meters nothing, or — starting the meter —
     /// outside a tokio runtime.
     pub fn build(self) -> Result<Gate> {
         if let Some(error) = self.error {
@@ -246,6 +254,8 @@ impl GateBuilder {
                     .to_owned(),
             ));
         }
+        #[cfg(feature = "redis")]
+        let fleet_limits = self.checked_fleet_limits()?;
         let meter = self.kelviq.usage_meter()?.clone();
         Ok(Gate::from_config(GateConfig {
             kelviq: self.kelviq,
@@ -257,6 +267,8 @@ impl GateBuilder {
             limit_reached_status: self.limit_reached_status,
             on_denied: self.on_denied,
             fallback_decisions: std::sync::atomic::AtomicU64::new(0),
+            #[cfg(feature = "redis")]
+            fleet_limits,
         }))
     }
 }

@@ -42,6 +42,10 @@ struct Inner {
     /// The amount a handler asked to meter, when `amount_set`.
     amount: AtomicI64,
     amount_set: AtomicBool,
+    /// Units reserved on the fleet's shared counter (strict limits); given back when the
+    /// context is dropped unsettled.
+    #[cfg(feature = "redis")]
+    reservation: std::sync::OnceLock<crate::fleet::Reservation>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -79,6 +83,8 @@ impl RequestContext {
                 gate: gate.clone(),
                 amount: AtomicI64::new(0),
                 amount_set: AtomicBool::new(false),
+                #[cfg(feature = "redis")]
+                reservation: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -159,6 +165,18 @@ impl RequestContext {
     pub fn set_usage_amount(&self, amount: i64) {
         self.inner.amount.store(amount, Ordering::Relaxed);
         self.inner.amount_set.store(true, Ordering::Release);
+    }
+
+    /// Holds the units reserved for this request on the fleet's shared counter.
+    #[cfg(feature = "redis")]
+    pub(super) fn hold(&self, reservation: crate::fleet::Reservation) {
+        let _ = self.inner.reservation.set(reservation);
+    }
+
+    /// The units reserved for this request on the fleet's shared counter, if any.
+    #[cfg(feature = "redis")]
+    pub(super) fn reservation(&self) -> Option<&crate::fleet::Reservation> {
+        self.inner.reservation.get()
     }
 
     /// The amount set with [`RequestContext::set_usage_amount`], if any.

@@ -22,6 +22,9 @@ use super::metering::{MeterSpec, Metered};
 use super::policy::{FailurePolicy, StatusFilter};
 use super::requirement::Requirement;
 
+#[cfg(feature = "redis")]
+mod fleet;
+
 /// The entitlement decision of one route: what it requires, what it meters, and what to do
 /// when Kelviq cannot answer, with the client (and its cache and usage meter) it decides
 /// with. See the [module documentation](super).
@@ -45,6 +48,9 @@ pub(super) struct GateConfig {
     pub(super) on_denied: Option<DenialHandler>,
     /// Decisions made on the failure policy's fallback entitlements.
     pub(super) fallback_decisions: AtomicU64,
+    /// The fleet whose shared counters this gate reserves on (strict limits).
+    #[cfg(feature = "redis")]
+    pub(super) fleet_limits: Option<Arc<crate::fleet::Fleet>>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -88,6 +94,12 @@ impl Gate {
                 Ok(()) => telemetry::gate_decision(Outcome::Allowed, None),
                 Err(denial) => telemetry::gate_decision(Outcome::Denied, Some(denial.reason())),
             }
+            #[cfg(feature = "redis")]
+            if verdict.is_ok()
+                && let Some(reserving) = self.reserving(&customer_id, &snapshot)
+            {
+                return reserving;
+            }
             return Admission::Ready(
                 verdict.map(|()| self.context(customer_id, Some(snapshot), false)),
             );
@@ -96,7 +108,10 @@ impl Gate {
         Admission::Loading(Admitting::new(async move {
             match gate.check(&customer_id).await {
                 Decision::Allow { snapshot, stale } => {
-                    Ok(gate.context(customer_id, snapshot, stale))
+                    let context = gate.context(customer_id, snapshot, stale);
+                    #[cfg(feature = "redis")]
+                    let context = gate.reserve(context).await?;
+                    Ok(context)
                 }
                 Decision::Deny(denial) | Decision::Unavailable(denial) => Err(denial),
             }
@@ -122,6 +137,8 @@ impl Gate {
         status: u16,
         response_amount: Option<UsageAmount>,
     ) -> Metered {
+        #[cfg(feature = "redis")]
+        self.settle_reservation(context, status, response_amount);
         let Some(spec) = &self.inner.metering else {
             return Metered::NotConfigured;
         };

@@ -20,6 +20,8 @@ mod customer_client;
 mod customers;
 mod entitlements;
 mod failures;
+#[cfg(feature = "redis")]
+mod fleet;
 mod gate;
 mod license;
 mod meter;

@@ -1,0 +1,248 @@
+//! [`FleetConfig`]: where the fleet's Redis is, and how long each use of it may take.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// How a client joins a fleet on Redis: the server, the key prefix the fleet shares, and
+/// the bounds on every use of Redis. Give it to
+/// [`KelviqBuilder::fleet`](crate::KelviqBuilder::fleet); it is checked by
+/// [`build`](crate::KelviqBuilder::build).
+///
+/// ```
+/// use std::time::Duration;
+/// use kelviq_client::fleet::FleetConfig;
+///
+/// let fleet = FleetConfig::redis("redis://:s3cret@10.0.0.5:6379/0")
+///     .prefix("billing")
+///     .command_timeout(Duration::from_millis(30));
+/// // The password never shows.
+/// assert!(!format!("{fleet:?}").contains("s3cret"));
+/// ```
+///
+/// Every instance of one service must use the same server (or cluster) and the same
+/// prefix; two services that share a Redis but not their Kelviq account must use two
+/// prefixes.
+#[derive(Clone, PartialEq, Eq)]
+#[must_use]
+pub struct FleetConfig {
+    pub(crate) url: String,
+    pub(crate) prefix: String,
+    pub(crate) command_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) lease_timeout: Duration,
+    pub(crate) poll_interval: Duration,
+    pub(crate) counter_ttl: Duration,
+}
+
+/// The longest any fleet duration may be: longer ones are cut to it.
+const MAX_FLEET_DURATION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The longest prefix accepted: keys stay short.
+const MAX_PREFIX_LEN: usize = 64;
+
+impl FleetConfig {
+    /// A fleet on the Redis (or Valkey) server at `url`: `redis://[[user]:password@]host[:port][/db]`
+    /// or `unix:///path/to/redis.sock`. TLS (`rediss://`) is not built in. The password
+    /// never appears in `Debug`, logs or errors.
+    ///
+    /// Defaults: prefix `kelviq`, 50 ms per command, 1 s to connect, loader leases of
+    /// 300 ms (renewed while the load runs), waiters poll every 20 ms when no notification
+    /// came, shared usage counters kept 1 hour after their last use.
+    pub fn redis(url: impl Into<String>) -> Self {
+        FleetConfig {
+            url: url.into(),
+            prefix: "kelviq".to_owned(),
+            command_timeout: Duration::from_millis(50),
+            connect_timeout: Duration::from_secs(1),
+            lease_timeout: Duration::from_millis(300),
+            poll_interval: Duration::from_millis(20),
+            counter_ttl: Duration::from_secs(60 * 60),
+        }
+    }
+
+    /// The prefix of every key and channel of the fleet (default `kelviq`): 1 to 64
+    /// characters, without `{`, `}`, whitespace or control characters (braces would break
+    /// the per-customer hash tags that keep Redis Cluster working).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The longest one Redis command may take before the fleet gives up on it and the
+    /// client falls back to single-instance behaviour for that step (default 50 ms; at most
+    /// a week).
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout.min(MAX_FLEET_DURATION);
+        self
+    }
+
+    /// The longest one connection attempt may take, for commands and for the
+    /// subscriber (default 1 s; at most a week).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout.min(MAX_FLEET_DURATION);
+        self
+    }
+
+    /// How long the instance that loads a customer holds the fleet's lease on that load
+    /// without renewing it (default 300 ms; renewed every third of it while the load
+    /// runs). A loader that dies blocks the others at most this long: then one of them
+    /// takes the lease over. At most a week.
+    pub fn lease_timeout(mut self, timeout: Duration) -> Self {
+        self.lease_timeout = timeout.min(MAX_FLEET_DURATION);
+        self
+    }
+
+    /// How often an instance waiting for another's load looks at Redis again when no
+    /// notification arrived (default 20 ms; at most a week). Notifications normally wake
+    /// it first; this bounds the wait when one is lost.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.min(MAX_FLEET_DURATION);
+        self
+    }
+
+    /// How long a shared usage counter (strict limits) lives after its last use (default
+    /// 1 hour; at most a week): past it, it is seeded again from Kelviq's usage in the
+    /// next snapshot.
+    pub fn counter_ttl(mut self, ttl: Duration) -> Self {
+        self.counter_ttl = ttl.min(MAX_FLEET_DURATION);
+        self
+    }
+
+    /// The server, with the password replaced by `***`.
+    pub fn redacted_url(&self) -> String {
+        redact(&self.url)
+    }
+
+    /// Checks every setting, and parses the URL.
+    pub(crate) fn validate(&self) -> Result<redis::Client> {
+        let prefix_ok = !self.prefix.is_empty()
+            && self.prefix.chars().count() <= MAX_PREFIX_LEN
+            && !self
+                .prefix
+                .chars()
+                .any(|c| c == '{' || c == '}' || c.is_whitespace() || c.is_control());
+        if !prefix_ok {
+            return Err(Error::Config(format!(
+                "the fleet's key prefix must be 1 to {MAX_PREFIX_LEN} characters without \
+                 braces, whitespace or control characters, got {:?}",
+                self.prefix
+            )));
+        }
+        for (name, value) in [
+            ("command_timeout", self.command_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("lease_timeout", self.lease_timeout),
+            ("poll_interval", self.poll_interval),
+            ("counter_ttl", self.counter_ttl),
+        ] {
+            if value < Duration::from_millis(1) {
+                return Err(Error::Config(format!(
+                    "the fleet's {name} must be at least 1 ms"
+                )));
+            }
+        }
+        if self.url.starts_with("rediss://") || self.url.starts_with("valkeys://") {
+            return Err(Error::Config(format!(
+                "the fleet's Redis URL {} asks for TLS, which this build of kelviq-client \
+                 does not include",
+                self.redacted_url()
+            )));
+        }
+        // The parser's message may quote the URL: only its kind is kept.
+        redis::Client::open(self.url.as_str()).map_err(|error| {
+            Error::Config(format!(
+                "the fleet's Redis URL {} is not a valid redis:// or unix:// URL ({:?})",
+                self.redacted_url(),
+                error.kind()
+            ))
+        })
+    }
+}
+
+/// Shows every setting; the URL without its password.
+impl std::fmt::Debug for FleetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetConfig")
+            .field("url", &self.redacted_url())
+            .field("prefix", &self.prefix)
+            .field("command_timeout", &self.command_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("lease_timeout", &self.lease_timeout)
+            .field("poll_interval", &self.poll_interval)
+            .field("counter_ttl", &self.counter_ttl)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user information (`user:password@` or `:password@`)
+/// replaced by `***`; a lone user name (`secret@`) is replaced too, since Redis before
+/// ACLs took the password there.
+fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|at| at + 3) else {
+        return "***".to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let user = match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{user}:***"),
+        None => "***".to_owned(),
+    };
+    format!("{}{user}{}", &url[..scheme_end], &rest[at..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("redis://:pw@host:6379/0"),
+            "redis://:***@host:6379/0"
+        );
+        assert_eq!(
+            redact("redis://user:p@ss:w@rd@host"),
+            "redis://user:***@host"
+        );
+        assert_eq!(redact("redis://token@host"), "redis://***@host");
+        assert_eq!(redact("redis://host:6379"), "redis://host:6379");
+        assert_eq!(redact("garbage-with-secret"), "***");
+        let config = FleetConfig::redis("redis://:topsecret@127.0.0.1:1");
+        assert!(!format!("{config:?}").contains("topsecret"));
+        let error = FleetConfig::redis("redis://:topsecret@[::1")
+            .validate()
+            .unwrap_err();
+        assert!(!error.to_string().contains("topsecret"), "{error}");
+        let error = FleetConfig::redis("rediss://:topsecret@host")
+            .validate()
+            .unwrap_err();
+        assert!(!error.to_string().contains("topsecret"), "{error}");
+        assert!(error.to_string().contains("TLS"), "{error}");
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        for prefix in ["", "a{b", "a}b", "a b", &"x".repeat(65)] {
+            let error = FleetConfig::redis("redis://127.0.0.1")
+                .prefix(prefix)
+                .validate()
+                .unwrap_err();
+            assert!(error.to_string().contains("prefix"), "{error}");
+        }
+        let error = FleetConfig::redis("redis://127.0.0.1")
+            .command_timeout(Duration::ZERO)
+            .validate()
+            .unwrap_err();
+        assert!(error.to_string().contains("command_timeout"), "{error}");
+        assert!(
+            FleetConfig::redis("redis://127.0.0.1:6379/2")
+                .prefix("svc:billing")
+                .validate()
+                .is_ok()
+        );
+    }
+}

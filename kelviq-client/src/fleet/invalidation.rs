@@ -1,0 +1,184 @@
+//! Fleet-wide invalidation: one script deletes the customer's shared snapshot and lease,
+//! bumps its generation and publishes; every instance's subscriber drops its local
+//! snapshot. The subscriber also wakes the instances waiting for a load.
+
+use std::sync::{Arc, LazyLock, Weak};
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::{Msg, Script};
+use tokio::sync::watch;
+
+use super::connection::Failure;
+use super::lease::millis;
+use super::stats::Event;
+use super::{Fleet, Shared, Subscriber};
+use crate::cache::EntitlementCache;
+
+/// `KEYS`: snapshot, lease, generation; `ARGV`: generation TTL ms, channel, message.
+static INVALIDATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+",
+    )
+});
+
+/// The first wait before the subscriber connects again; it doubles up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// How often the subscriber pings its connection, to notice one that died silently.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+impl Fleet {
+    /// Invalidates the customer in Redis and, through the channel, on every other
+    /// instance (this one's local cache is the caller's business). Returns at once; the
+    /// update runs in the background, and this instance's next load of the customer waits
+    /// for it.
+    pub(crate) fn invalidate(&self, customer_id: &str) {
+        self.start();
+        let shared = Arc::clone(&self.shared);
+        let customer = customer_id.to_owned();
+        self.shared.spawn_background(Some(customer_id), async move {
+            let keys = shared.keys.customer(&customer);
+            let mut invocation = INVALIDATE.prepare_invoke();
+            invocation
+                .key(&keys.snapshot)
+                .key(&keys.lease)
+                .key(&keys.generation)
+                .arg(millis(shared.generation_ttl))
+                .arg(shared.keys.channel())
+                .arg(shared.message('i', &customer));
+            if shared
+                .redis
+                .run::<i64>("invalidate", &invocation, &shared.counters)
+                .await
+                .is_ok()
+            {
+                shared.count(Event::InvalidationSent);
+            }
+        });
+    }
+}
+
+impl Shared {
+    fn set_subscriber(&self, state: Subscriber) {
+        self.subscriber.send_replace(state);
+    }
+
+    /// Applies one message of the channel; `false` once the cache is gone.
+    fn receive(&self, cache: &Weak<EntitlementCache>, message: &Msg) -> bool {
+        let Ok(text) = std::str::from_utf8(message.get_payload_bytes()) else {
+            return true;
+        };
+        let mut parts = text.splitn(3, ' ');
+        let (Some(kind), Some(instance), Some(customer_id)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return true;
+        };
+        match kind {
+            "i" if instance != self.instance => {
+                let Some(cache) = cache.upgrade() else {
+                    return false;
+                };
+                cache.invalidate(customer_id);
+                self.count(Event::InvalidationReceived);
+                tracing::debug!("kelviq fleet: snapshot invalidated by another instance");
+            }
+            "r" => self.waiters.wake(customer_id),
+            _ => {}
+        }
+        true
+    }
+}
+
+/// The subscriber task: listens on the fleet's channel until the fleet is dropped,
+/// reconnecting with backoff. After any gap (a failed first attempt, a disconnect) it
+/// empties the local cache: invalidations may have been published meanwhile.
+pub(super) async fn subscribe(
+    shared: Arc<Shared>,
+    cache: Weak<EntitlementCache>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let channel = shared.keys.channel();
+    let mut backoff = MIN_BACKOFF;
+    let mut gap = false;
+    loop {
+        let connect = async {
+            let (mut sink, stream) = shared.redis.pubsub().await?.split();
+            tokio::time::timeout(shared.redis.connect_timeout(), sink.subscribe(&channel))
+                .await
+                .map_err(|_| Failure::Timeout)?
+                .map_err(Failure::Redis)?;
+            Ok::<_, Failure>((sink, stream))
+        };
+        let connected = tokio::select! {
+            connected = connect => connected,
+            _ = stop.changed() => return,
+        };
+        match connected {
+            Ok((mut sink, mut stream)) => {
+                if gap {
+                    shared.count(Event::SubscriberReconnect);
+                    let Some(cache) = cache.upgrade() else {
+                        return;
+                    };
+                    cache.invalidate_all();
+                    tracing::info!(
+                        "kelviq fleet: subscribed again; local snapshots dropped (invalidations may have been missed)"
+                    );
+                }
+                shared.set_subscriber(Subscriber::Subscribed);
+                backoff = MIN_BACKOFF;
+                let mut heartbeat = tokio::time::interval(HEARTBEAT);
+                heartbeat.tick().await;
+                let failure = loop {
+                    tokio::select! {
+                        message = stream.next() => match message {
+                            Some(message) => {
+                                if !shared.receive(&cache, &message) {
+                                    return;
+                                }
+                            }
+                            None => break Failure::Timeout,
+                        },
+                        _ = heartbeat.tick() => {
+                            let ping = tokio::time::timeout(
+                                shared.redis.connect_timeout(),
+                                sink.ping::<String>(),
+                            )
+                            .await;
+                            match ping {
+                                Ok(Ok(_)) => {}
+                                Ok(Err(error)) => break Failure::Redis(error),
+                                Err(_) => break Failure::Timeout,
+                            }
+                        }
+                        _ = stop.changed() => return,
+                    }
+                };
+                shared
+                    .redis
+                    .failed("subscription lost", &failure, &shared.counters);
+            }
+            Err(failure) => shared.redis.failed("subscribe", &failure, &shared.counters),
+        }
+        gap = true;
+        shared.set_subscriber(Subscriber::Down);
+        let jitter = Duration::from_millis(fastrand::u64(0..=millis(backoff) / 2));
+        tokio::select! {
+            () = tokio::time::sleep(backoff.saturating_add(jitter)) => {}
+            _ = stop.changed() => return,
+        }
+        backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
+        if cache.strong_count() == 0 {
+            return;
+        }
+    }
+}

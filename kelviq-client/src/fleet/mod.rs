@@ -1,0 +1,383 @@
+//! Running as a fleet on Redis (cargo feature `redis`): several instances of a service
+//! share entitlement snapshots, invalidations and hard limits.
+//!
+//! Alone, every instance is an island: it fetches each customer itself, a webhook
+//! refreshes only the instance that received it, and a hard limit of 1,000 can be passed
+//! about N-fold by N instances. Joined to a fleet, on the Redis (or Valkey) the service
+//! already runs:
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), kelviq_client::Error> {
+//! use kelviq_client::Kelviq;
+//! use kelviq_client::fleet::{FleetConfig, FleetLimits};
+//!
+//! let kelviq = Kelviq::builder()
+//!     .access_token("sk_live_...")
+//!     .fleet(FleetConfig::redis("redis://127.0.0.1:6379").prefix("billing"))
+//!     .build()?;
+//! // A hard limit that holds across every instance of the fleet.
+//! let calls = kelviq
+//!     .gate()
+//!     .require("api-calls")
+//!     .meter("api-calls", 1)
+//!     .fleet_limits(FleetLimits::Strict)
+//!     .build()?;
+//! # let _ = calls;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What is shared
+//!
+//! **Snapshots.** A customer missing from the local cache (or due for a refresh) is read
+//! from Redis before Kelviq is asked. When Redis has none, one instance of the whole fleet
+//! loads it: it takes the customer's *lease* (`SET NX PX`, [`FleetConfig::lease_timeout`],
+//! renewed every third of it while its call runs), fetches, stores the entitlements in
+//! Redis as Kelviq sent them (the wire JSON, with the fetch time), and publishes that the
+//! load ended. The others wait for that notification (or look again every
+//! [poll interval](FleetConfig::poll_interval)), within the cache's
+//! [load timeout](crate::CacheConfig::load_timeout), and take the stored result. The entry
+//! in Redis lives exactly the cache's TTL, so Kelviq sees one entitlement call per
+//! customer per TTL from the whole fleet. A loader that dies stops renewing its lease: at
+//! most a lease later another instance takes over. A load that fails releases the lease and
+//! stores nothing (each instance then backs off as alone). A snapshot taken from Redis
+//! starts its local TTL when it is taken, so a snapshot can be up to twice the TTL old
+//! (plan changes still arrive at once through invalidation).
+//!
+//! **Invalidation.** A verified webhook (the adapters call
+//! [`Kelviq::invalidate_entitlements`](crate::Kelviq::invalidate_entitlements)) or an
+//! explicit invalidation, on any instance, deletes the customer's snapshot and lease in
+//! Redis, bumps the customer's *generation* (so that a load that started before is not
+//! stored) and publishes on the fleet's channel, all in one script; every instance's
+//! subscriber drops its local snapshot. A load on the invalidating instance waits for that
+//! script first, so it cannot read back the snapshot being deleted. The subscriber has its
+//! own connection, pings it every few seconds and reconnects by itself with backoff; after
+//! any gap it empties the local cache, since invalidations may have been missed.
+//! `invalidate_all_entitlements` stays local.
+//!
+//! **Strict limits** ([`FleetLimits::Strict`], a gate option). Before the handler runs, a
+//! Lua script checks `used + amount ≤ limit` on the customer's shared counter for the
+//! metered feature and adds the amount; a response that is not a success (or a request
+//! dropped before its response) gives it back; a success keeps it, and the usage meter
+//! delivers it to Kelviq as always. So a hard limit is never passed across the fleet.
+//!
+//! The counter is keyed per customer, feature and usage period (Kelviq's `resetAt`): a new
+//! period starts a new counter. It counts the period's usage as Kelviq knows it *plus* the
+//! units admitted since, so it is seeded from Kelviq's usage and never double counts:
+//! when a snapshot is stored, each hard-limited meter's counter becomes
+//! `max(counter, Kelviq's usage)` — units already delivered are in both, and the maximum
+//! counts them once; units admitted but not yet delivered are in the counter only, and the
+//! maximum keeps them; usage reported some other way raises the counter. A missing counter
+//! (first use, expired after [`FleetConfig::counter_ttl`] unused, or Redis restarted
+//! empty) is seeded by the first reservation from its snapshot's usage (Kelviq's plus this
+//! instance's undelivered units). Known bounds: after Redis loses its data, units admitted
+//! elsewhere and not yet delivered can be admitted once more; a reservation held by an
+//! instance that dies stays counted until the counter expires or the period ends (it errs
+//! towards refusing). A per-response amount larger than the reserved one is added after
+//! the fact (it cannot be refused once the handler ran).
+//!
+//! # Redis is never a new way to fail
+//!
+//! Every Redis command runs under [`FleetConfig::command_timeout`] (50 ms by default). A
+//! command that fails or times out is counted ([`FleetStats::redis_errors`]), logged at
+//! `warn` at most every 10 s, and the step falls back to single-instance behaviour: the
+//! load is done locally, the limit is judged on the local snapshot, the invalidation
+//! stays local. No request fails because Redis did. The command connection reconnects by
+//! itself; background updates (releases, invalidations) are bounded in number.
+//!
+//! # Keys
+//!
+//! `<prefix>:{<customer>}:snap`, `:lease`, `:gen` and `:used:<feature>:<period>`, and the
+//! channel `<prefix>:fleet:events`. The customer id is the hash tag, so one customer's keys
+//! live on one Redis Cluster slot (Lua scripts touch several); ids are percent-escaped
+//! (`%`, `{`, `}`, `:`, spaces, control and non-ASCII bytes), so hostile ids can neither
+//! collide nor break the tag.
+//!
+//! # Telemetry
+//!
+//! [`Kelviq::fleet_stats`](crate::Kelviq::fleet_stats), and with the cargo feature
+//! `metrics`: [`FLEET_SNAPSHOTS`] (`source` = `redis` | `loaded` | `fallback`),
+//! [`FLEET_RESERVATIONS`] (`result` = `granted` | `refused` | `released` | `fallback`),
+//! [`FLEET_INVALIDATIONS`] (`direction` = `sent` | `received`), [`FLEET_REDIS_ERRORS`],
+//! [`FLEET_SUBSCRIBER_RECONNECTS`].
+//!
+//! # Why a feature of kelviq-client, not a crate
+//!
+//! The fleet plugs into the cache's load, the client's invalidation and the gate's
+//! admission and finish: seams that are crate-private on purpose (they change with the
+//! engine). A separate crate would need them public and semver-stable; a feature keeps
+//! them private, keeps one version to upgrade, and costs nothing to those who do not turn
+//! it on.
+
+mod config;
+mod connection;
+mod invalidation;
+mod keys;
+mod lease;
+mod reservation;
+mod stats;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::{Notify, Semaphore, watch};
+
+pub use config::FleetConfig;
+pub use reservation::FleetLimits;
+pub use stats::{
+    FLEET_INVALIDATIONS, FLEET_REDIS_ERRORS, FLEET_RESERVATIONS, FLEET_SNAPSHOTS,
+    FLEET_SUBSCRIBER_RECONNECTS, FleetStats,
+};
+
+pub(crate) use lease::fetch_snapshot;
+pub(crate) use reservation::{Reservation, Reserved};
+
+use crate::cache::{CacheConfig, EntitlementCache};
+use crate::error::{Error, Result};
+use connection::Connection;
+use keys::Keys;
+use stats::{Counters, Event};
+
+/// How many background Redis updates (releases, invalidations) may be in flight at once;
+/// past it they are dropped and counted.
+const MAX_BACKGROUND: usize = 1024;
+
+/// An invalidation must outlive every load that started before it: the generation key
+/// lives this much longer than the longest load.
+const GENERATION_SLACK: Duration = Duration::from_secs(600);
+
+/// One client's membership of a fleet. Held by the client and its cache.
+pub(crate) struct Fleet {
+    shared: Arc<Shared>,
+    /// Dropped with the fleet: the subscriber task then ends.
+    stop: watch::Sender<bool>,
+    /// Whether the subscriber task was started.
+    started: AtomicBool,
+    /// The cache the subscriber invalidates.
+    cache: OnceLock<Weak<EntitlementCache>>,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("instance", &self.shared.instance)
+            .field("connection", &self.shared.redis)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether the subscriber listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subscriber {
+    /// Not yet subscribed for the first time.
+    Starting,
+    Subscribed,
+    /// Disconnected or failing; reconnecting.
+    Down,
+}
+
+/// What the fleet's tasks share.
+pub(crate) struct Shared {
+    keys: Keys,
+    redis: Connection,
+    counters: Counters,
+    /// This instance's id in the fleet's messages (its own are skipped).
+    instance: String,
+    waiters: lease::Waiters,
+    /// Invalidations being written to Redis, per customer: a load waits for them.
+    invalidating: Mutex<HashMap<String, (usize, Arc<Notify>)>>,
+    subscriber: watch::Sender<Subscriber>,
+    background: Arc<Semaphore>,
+    /// The runtime the fleet started on, for background updates asked for outside one.
+    runtime: OnceLock<Handle>,
+    /// How long a shared snapshot is fresh: the cache's TTL.
+    snapshot_ttl: Duration,
+    lease_timeout: Duration,
+    poll_interval: Duration,
+    counter_ttl: Duration,
+    generation_ttl: Duration,
+}
+
+impl Fleet {
+    /// A fleet member for a client whose cache is configured as `cache`.
+    pub(crate) fn new(config: FleetConfig, cache: Option<&CacheConfig>) -> Result<Arc<Fleet>> {
+        let Some(cache) = cache else {
+            return Err(Error::Config(
+                "a fleet shares entitlement snapshots: build the client without \
+                 no_entitlement_cache()"
+                    .to_owned(),
+            ));
+        };
+        let client = config.validate()?;
+        let longest_load = cache.load_timeout.max(config.lease_timeout);
+        let (stop, _) = watch::channel(false);
+        let (subscriber, _) = watch::channel(Subscriber::Starting);
+        Ok(Arc::new(Fleet {
+            shared: Arc::new(Shared {
+                keys: Keys::new(&config.prefix),
+                redis: Connection::new(client, config.command_timeout, config.connect_timeout),
+                counters: Counters::default(),
+                instance: format!("{:016x}", fastrand::u64(..)),
+                waiters: lease::Waiters::default(),
+                invalidating: Mutex::new(HashMap::new()),
+                subscriber,
+                background: Arc::new(Semaphore::new(MAX_BACKGROUND)),
+                runtime: OnceLock::new(),
+                snapshot_ttl: cache.ttl,
+                lease_timeout: config.lease_timeout,
+                poll_interval: config.poll_interval,
+                counter_ttl: config.counter_ttl,
+                generation_ttl: longest_load.saturating_add(GENERATION_SLACK),
+            }),
+            stop,
+            started: AtomicBool::new(false),
+            cache: OnceLock::new(),
+        }))
+    }
+
+    /// Joins `fleet` to `cache`: the cache loads through it, its subscriber invalidates
+    /// the cache.
+    pub(crate) fn attach(fleet: &Arc<Fleet>, cache: &Arc<EntitlementCache>) {
+        let _ = fleet.cache.set(Arc::downgrade(cache));
+        cache.attach_fleet(Arc::clone(fleet));
+    }
+
+    /// What the fleet did so far.
+    pub(crate) fn stats(&self) -> FleetStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Starts the subscriber, once, on the current runtime (nothing outside one: the next
+    /// use inside one starts it).
+    fn start(&self) {
+        if self.started.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(runtime) = Handle::try_current() else {
+            return;
+        };
+        if self.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let _ = self.shared.runtime.set(runtime.clone());
+        let cache = self.cache.get().cloned().unwrap_or_default();
+        runtime.spawn(invalidation::subscribe(
+            Arc::clone(&self.shared),
+            cache,
+            self.stop.subscribe(),
+        ));
+    }
+}
+
+impl Shared {
+    fn count(&self, event: Event) {
+        self.counters.count(event);
+    }
+
+    /// A message on the fleet's channel: `<kind> <instance> <customer>`.
+    fn message(&self, kind: char, customer_id: &str) -> String {
+        format!("{kind} {} {customer_id}", self.instance)
+    }
+
+    /// Waits (at most the command timeout) for the subscriber's first subscription, so
+    /// that no invalidation published after a snapshot was read can be missed.
+    async fn first_subscription(&self) {
+        let mut state = self.subscriber.subscribe();
+        if *state.borrow() != Subscriber::Starting {
+            return;
+        }
+        let _ = tokio::time::timeout(
+            self.redis.command_timeout(),
+            state.wait_for(|state| *state != Subscriber::Starting),
+        )
+        .await;
+    }
+
+    /// Runs `update` in the background, bounded: dropped (and counted) when too many run,
+    /// or when there is no runtime. With `customer`, loads of that customer on this
+    /// instance wait for it (an invalidation).
+    fn spawn_background<F>(self: &Arc<Self>, customer: Option<&str>, update: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let runtime = Handle::try_current()
+            .ok()
+            .or_else(|| self.runtime.get().cloned());
+        let (Some(runtime), Ok(permit)) =
+            (runtime, Arc::clone(&self.background).try_acquire_owned())
+        else {
+            self.count(Event::BackgroundDropped);
+            tracing::warn!("kelviq fleet: too many background redis updates; one was dropped");
+            return;
+        };
+        let guard = customer.map(|customer| self.begin_invalidating(customer));
+        runtime.spawn(async move {
+            update.await;
+            drop(guard);
+            drop(permit);
+        });
+    }
+
+    fn invalidating(&self) -> MutexGuard<'_, HashMap<String, (usize, Arc<Notify>)>> {
+        self.invalidating
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn begin_invalidating(self: &Arc<Self>, customer_id: &str) -> Invalidating {
+        let mut map = self.invalidating();
+        let entry = map
+            .entry(customer_id.to_owned())
+            .or_insert_with(|| (0, Arc::new(Notify::new())));
+        entry.0 = entry.0.saturating_add(1);
+        Invalidating {
+            shared: Arc::clone(self),
+            customer_id: customer_id.to_owned(),
+        }
+    }
+
+    /// Waits until this instance's invalidations of the customer reached Redis (each is
+    /// one command, bounded by its timeout).
+    async fn invalidated(&self, customer_id: &str) {
+        let notify;
+        let notified;
+        {
+            let map = self.invalidating();
+            let Some((_, found)) = map.get(customer_id) else {
+                return;
+            };
+            notify = Arc::clone(found);
+            notified = notify.notified();
+        }
+        let bound = self.redis.command_timeout().saturating_mul(2);
+        let _ = tokio::time::timeout(bound, notified).await;
+    }
+}
+
+/// An invalidation in flight; dropped when it reached Redis (or failed).
+struct Invalidating {
+    shared: Arc<Shared>,
+    customer_id: String,
+}
+
+impl Drop for Invalidating {
+    fn drop(&mut self) {
+        let mut map = self.shared.invalidating();
+        if let Some((count, notify)) = map.get_mut(&self.customer_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                notify.notify_waiters();
+                map.remove(&self.customer_id);
+            }
+        }
+    }
+}
+
+/// Random enough to tell two holders of a lease apart.
+fn token() -> String {
+    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
+}

@@ -1,0 +1,268 @@
+//! [`FleetStats`]: what the fleet did, and every time it fell back to single-instance
+//! behaviour; and the rate-limited warning that goes with a fallback.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Counters of one client's use of its fleet, from
+/// [`Kelviq::fleet_stats`](crate::Kelviq::fleet_stats).
+///
+/// With the cargo feature `metrics`, the same events are counted as
+/// `kelviq_fleet_*_total` (see [`fleet`](super)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct FleetStats {
+    /// Snapshots taken from Redis, loaded by another instance (or earlier by this one).
+    pub snapshots_shared: u64,
+    /// Snapshots this instance loaded from Kelviq holding the fleet's lease, and stored.
+    pub snapshots_loaded: u64,
+    /// Times a load waited for another instance's (a lease held elsewhere).
+    pub load_waits: u64,
+    /// Loads done alone, without Redis, because Redis failed or was too slow.
+    pub load_fallbacks: u64,
+    /// Invalidations this instance published (a webhook or an explicit invalidate).
+    pub invalidations_sent: u64,
+    /// Invalidations received from other instances and applied to the local cache.
+    pub invalidations_received: u64,
+    /// Strict-limit reservations granted by Redis.
+    pub reservations_granted: u64,
+    /// Strict-limit reservations refused by Redis: the limit was reached fleet-wide.
+    pub reservations_refused: u64,
+    /// Reservations released (the response was not a success, or it was dropped).
+    pub reservations_released: u64,
+    /// Reservations decided locally because Redis failed or was too slow.
+    pub reservation_fallbacks: u64,
+    /// Redis commands that failed or timed out (each one fell back).
+    pub redis_errors: u64,
+    /// Times the subscriber (re)subscribed after a failure or a disconnect; each time the
+    /// local cache was emptied, since invalidations may have been missed meanwhile.
+    pub subscriber_reconnects: u64,
+    /// Background Redis updates (releases, invalidations) dropped because too many were
+    /// in flight.
+    pub background_dropped: u64,
+}
+
+/// The live counters behind [`FleetStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) snapshots_shared: AtomicU64,
+    pub(crate) snapshots_loaded: AtomicU64,
+    pub(crate) load_waits: AtomicU64,
+    pub(crate) load_fallbacks: AtomicU64,
+    pub(crate) invalidations_sent: AtomicU64,
+    pub(crate) invalidations_received: AtomicU64,
+    pub(crate) reservations_granted: AtomicU64,
+    pub(crate) reservations_refused: AtomicU64,
+    pub(crate) reservations_released: AtomicU64,
+    pub(crate) reservation_fallbacks: AtomicU64,
+    pub(crate) redis_errors: AtomicU64,
+    pub(crate) subscriber_reconnects: AtomicU64,
+    pub(crate) background_dropped: AtomicU64,
+}
+
+/// One fleet event, counted in [`Counters`] and, with the `metrics` feature, in the
+/// `metrics` facade.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Event {
+    SnapshotShared,
+    SnapshotLoaded,
+    LoadWait,
+    LoadFallback,
+    InvalidationSent,
+    InvalidationReceived,
+    ReservationGranted,
+    ReservationRefused,
+    ReservationReleased,
+    ReservationFallback,
+    RedisError,
+    SubscriberReconnect,
+    BackgroundDropped,
+}
+
+impl Counters {
+    pub(crate) fn count(&self, event: Event) {
+        let counter = match event {
+            Event::SnapshotShared => &self.snapshots_shared,
+            Event::SnapshotLoaded => &self.snapshots_loaded,
+            Event::LoadWait => &self.load_waits,
+            Event::LoadFallback => &self.load_fallbacks,
+            Event::InvalidationSent => &self.invalidations_sent,
+            Event::InvalidationReceived => &self.invalidations_received,
+            Event::ReservationGranted => &self.reservations_granted,
+            Event::ReservationRefused => &self.reservations_refused,
+            Event::ReservationReleased => &self.reservations_released,
+            Event::ReservationFallback => &self.reservation_fallbacks,
+            Event::RedisError => &self.redis_errors,
+            Event::SubscriberReconnect => &self.subscriber_reconnects,
+            Event::BackgroundDropped => &self.background_dropped,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        record(event);
+    }
+
+    pub(crate) fn snapshot(&self) -> FleetStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        FleetStats {
+            snapshots_shared: read(&self.snapshots_shared),
+            snapshots_loaded: read(&self.snapshots_loaded),
+            load_waits: read(&self.load_waits),
+            load_fallbacks: read(&self.load_fallbacks),
+            invalidations_sent: read(&self.invalidations_sent),
+            invalidations_received: read(&self.invalidations_received),
+            reservations_granted: read(&self.reservations_granted),
+            reservations_refused: read(&self.reservations_refused),
+            reservations_released: read(&self.reservations_released),
+            reservation_fallbacks: read(&self.reservation_fallbacks),
+            redis_errors: read(&self.redis_errors),
+            subscriber_reconnects: read(&self.subscriber_reconnects),
+            background_dropped: read(&self.background_dropped),
+        }
+    }
+}
+
+/// Snapshots shared or loaded through the fleet (label `source` = `redis` | `loaded` |
+/// `fallback`).
+pub const FLEET_SNAPSHOTS: &str = "kelviq_fleet_snapshots_total";
+/// Strict-limit reservations (label `result` = `granted` | `refused` | `released` |
+/// `fallback`).
+pub const FLEET_RESERVATIONS: &str = "kelviq_fleet_reservations_total";
+/// Invalidations (label `direction` = `sent` | `received`).
+pub const FLEET_INVALIDATIONS: &str = "kelviq_fleet_invalidations_total";
+/// Redis commands that failed or timed out, each followed by a fallback.
+pub const FLEET_REDIS_ERRORS: &str = "kelviq_fleet_redis_errors_total";
+/// Subscriber reconnections.
+pub const FLEET_SUBSCRIBER_RECONNECTS: &str = "kelviq_fleet_subscriber_reconnects_total";
+
+#[cfg(feature = "metrics")]
+fn record(event: Event) {
+    use metrics::counter;
+    match event {
+        Event::SnapshotShared => counter!(FLEET_SNAPSHOTS, "source" => "redis").increment(1),
+        Event::SnapshotLoaded => counter!(FLEET_SNAPSHOTS, "source" => "loaded").increment(1),
+        Event::LoadFallback => counter!(FLEET_SNAPSHOTS, "source" => "fallback").increment(1),
+        Event::ReservationGranted => {
+            counter!(FLEET_RESERVATIONS, "result" => "granted").increment(1);
+        }
+        Event::ReservationRefused => {
+            counter!(FLEET_RESERVATIONS, "result" => "refused").increment(1);
+        }
+        Event::ReservationReleased => {
+            counter!(FLEET_RESERVATIONS, "result" => "released").increment(1);
+        }
+        Event::ReservationFallback => {
+            counter!(FLEET_RESERVATIONS, "result" => "fallback").increment(1);
+        }
+        Event::InvalidationSent => {
+            counter!(FLEET_INVALIDATIONS, "direction" => "sent").increment(1);
+        }
+        Event::InvalidationReceived => {
+            counter!(FLEET_INVALIDATIONS, "direction" => "received").increment(1);
+        }
+        Event::RedisError => counter!(FLEET_REDIS_ERRORS).increment(1),
+        Event::SubscriberReconnect => counter!(FLEET_SUBSCRIBER_RECONNECTS).increment(1),
+        Event::LoadWait | Event::BackgroundDropped => {}
+    }
+}
+
+/// A `warn` at most once per period, saying how many were held back in between: an outage
+/// of Redis must not flood the logs with one line per request.
+#[derive(Debug)]
+pub(crate) struct RateLimitedWarn {
+    origin: Instant,
+    /// Milliseconds since `origin` before which no warning is logged.
+    next_ms: AtomicU64,
+    suppressed: AtomicU64,
+    period_ms: u64,
+}
+
+impl RateLimitedWarn {
+    pub(crate) fn new(period: std::time::Duration) -> Self {
+        RateLimitedWarn {
+            origin: Instant::now(),
+            next_ms: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+            period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Whether to log now; if so, how many warnings were held back since the last one.
+    pub(crate) fn allow(&self) -> Option<u64> {
+        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next = self.next_ms.load(Ordering::Relaxed);
+        if now >= next
+            && self
+                .next_ms
+                .compare_exchange(
+                    next,
+                    now.saturating_add(self.period_ms),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            return Some(self.suppressed.swap(0, Ordering::Relaxed));
+        }
+        self.suppressed.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn warnings_are_held_back_within_a_period_and_counted() {
+        let warn = RateLimitedWarn::new(Duration::from_secs(3600));
+        assert_eq!(warn.allow(), Some(0));
+        assert_eq!(warn.allow(), None);
+        assert_eq!(warn.allow(), None);
+        // A zero period lets every warning through, with the count held back so far.
+        let every = RateLimitedWarn::new(Duration::ZERO);
+        assert_eq!(every.allow(), Some(0));
+        assert_eq!(every.allow(), Some(0));
+        assert_eq!(warn.suppressed.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn every_event_has_its_counter() {
+        let counters = Counters::default();
+        for event in [
+            Event::SnapshotShared,
+            Event::SnapshotLoaded,
+            Event::LoadWait,
+            Event::LoadFallback,
+            Event::InvalidationSent,
+            Event::InvalidationReceived,
+            Event::ReservationGranted,
+            Event::ReservationRefused,
+            Event::ReservationReleased,
+            Event::ReservationFallback,
+            Event::RedisError,
+            Event::SubscriberReconnect,
+            Event::BackgroundDropped,
+        ] {
+            counters.count(event);
+        }
+        let stats = counters.snapshot();
+        let all = [
+            stats.snapshots_shared,
+            stats.snapshots_loaded,
+            stats.load_waits,
+            stats.load_fallbacks,
+            stats.invalidations_sent,
+            stats.invalidations_received,
+            stats.reservations_granted,
+            stats.reservations_refused,
+            stats.reservations_released,
+            stats.reservation_fallbacks,
+            stats.redis_errors,
+            stats.subscriber_reconnects,
+            stats.background_dropped,
+        ];
+        assert_eq!(all, [1; 13]);
+    }
+}
