@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use crossbeam_utils::CachePadded;
 use http::StatusCode;
 
 use crate::cache::Snapshot;
 use crate::client::Kelviq;
 use crate::error::{ApiErrorKind, Error};
 use crate::meter::UsageMeter;
+use crate::stripes;
 use crate::telemetry::{self, Outcome};
 
 use super::context::{RequestContext, UsageAmount};
@@ -33,7 +35,25 @@ mod fleet;
 /// `Send + Sync`.
 #[derive(Clone)]
 pub struct Gate {
-    inner: Arc<GateConfig>,
+    inner: Arc<CachePadded<Handle>>,
+}
+
+/// One reference to a gate's configuration. A gate built by [`GateBuilder::build`](super::GateBuilder::build)
+/// has one more per [stripe](crate::stripes): the context of a request admitted on a thread
+/// refers to that thread's, so that requests on different cores never count references on
+/// one shared cache line (padded, so no two share one).
+struct Handle {
+    config: Arc<GateConfig>,
+    /// The per-stripe gates (none in a stripe's own gate).
+    stripes: Box<[Gate]>,
+}
+
+impl std::ops::Deref for Handle {
+    type Target = GateConfig;
+
+    fn deref(&self) -> &GateConfig {
+        &self.config
+    }
 }
 
 /// What a [`GateBuilder`](super::GateBuilder) produced, validated.
@@ -69,9 +89,23 @@ impl std::fmt::Debug for Gate {
 
 impl Gate {
     pub(super) fn from_config(config: GateConfig) -> Self {
-        Gate {
-            inner: Arc::new(config),
-        }
+        let config = Arc::new(config);
+        let handle = |config: &Arc<GateConfig>, stripes| Gate {
+            inner: Arc::new(CachePadded::new(Handle {
+                config: Arc::clone(config),
+                stripes,
+            })),
+        };
+        let stripes = (0..stripes::count())
+            .map(|_| handle(&config, Box::default()))
+            .collect();
+        handle(&config, stripes)
+    }
+
+    /// This gate as the calling thread's stripe refers to it: what a request's context
+    /// keeps.
+    fn for_this_thread(&self) -> &Gate {
+        self.inner.stripes.get(stripes::current()).unwrap_or(self)
     }
 
     /// Admits a request: the adapters' first call. `customer_id` is what the adapter's
@@ -244,7 +278,7 @@ impl Gate {
         snapshot: Option<Arc<Snapshot>>,
         stale: bool,
     ) -> RequestContext {
-        RequestContext::new(customer_id, snapshot, stale, self)
+        RequestContext::new(customer_id, snapshot, stale, self.for_this_thread())
     }
 
     fn decide(&self, snapshot: Arc<Snapshot>, stale: bool) -> Decision {
@@ -379,4 +413,30 @@ fn observed(decision: Decision, degraded: bool) -> Decision {
     };
     telemetry::gate_decision(outcome, decision.denial().map(Denial::reason));
     decision
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_context_refers_to_its_thread_s_stripe_of_the_gate() {
+        let gate = Kelviq::new("k").unwrap().gate().build().unwrap();
+        let (there, stripe) = {
+            let gate = gate.clone();
+            std::thread::spawn(move || (gate.context("c".into(), None, false), stripes::current()))
+                .join()
+                .unwrap()
+        };
+        let handle = &there.gate().inner;
+        assert!(Arc::ptr_eq(handle, &gate.inner.stripes[stripe].inner));
+        assert!(!Arc::ptr_eq(handle, &gate.inner));
+        assert!(Arc::ptr_eq(&handle.config, &gate.inner.config));
+        // A stripe's gate has no stripes of its own, and admits as its gate does.
+        assert!(there.gate().inner.stripes.is_empty());
+        assert!(Arc::ptr_eq(&there.gate().for_this_thread().inner, handle));
+        // The context outlives the gate it came from.
+        drop(gate);
+        assert_eq!(there.limit_reached_status(), StatusCode::FORBIDDEN);
+    }
 }
