@@ -31,6 +31,7 @@
 mod backlog;
 mod intake;
 
+use std::collections::HashSet;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -210,24 +211,23 @@ impl Locked<'_> {
             })
     }
 
-    /// Distinct keys waiting (not in flight).
+    /// Distinct keys waiting (not in flight): a key recorded on several stripes, or
+    /// recorded again while it waits in the backlog, counts once.
     pub(crate) fn keys(&self) -> usize {
-        let mut seen: Vec<(&str, &str)> = Vec::new();
-        let mut keys = self.backlog.keys();
-        for intake in &self.intake {
-            for (customer_id, features) in &intake.usage {
-                for feature_id in features.keys() {
-                    let key = (customer_id.as_str(), feature_id.as_str());
-                    if !self.backlog.contains(key.0, key.1) && !seen.contains(&key) {
-                        keys = keys.saturating_add(1);
-                        if self.intake.len() > 1 {
-                            seen.push(key);
-                        }
-                    }
-                }
+        let mut seen: HashSet<(&str, &str), foldhash::fast::RandomState> = HashSet::default();
+        let in_intake = self.intake.iter().flat_map(|intake| {
+            intake.usage.iter().flat_map(|(customer_id, features)| {
+                features
+                    .keys()
+                    .map(move |feature_id| (customer_id.as_str(), feature_id.as_str()))
+            })
+        });
+        for (customer_id, feature_id) in in_intake {
+            if !self.backlog.contains(customer_id, feature_id) {
+                seen.insert((customer_id, feature_id));
             }
         }
-        keys
+        self.backlog.keys().saturating_add(seen.len())
     }
 
     /// Everything waiting, as report lines (a total beyond `i64` as several lines).
