@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
-use redis::{FromRedisValue, RedisError, ScriptInvocation};
+use redis::{FromRedisValue, Pipeline, RedisError, ScriptInvocation};
 
 use super::stats::{Counters, Event, RateLimitedWarn};
 
@@ -39,6 +39,14 @@ impl std::fmt::Debug for Connection {
 pub(crate) enum Failure {
     Redis(RedisError),
     Timeout,
+}
+
+impl Failure {
+    /// Whether the command certainly did not reach Redis (the connection was refused), so
+    /// that it did not run; after any other failure it may have.
+    pub(crate) fn never_sent(&self) -> bool {
+        matches!(self, Failure::Redis(error) if error.is_connection_refusal())
+    }
 }
 
 impl std::fmt::Display for Failure {
@@ -104,6 +112,29 @@ impl Connection {
         let result = async {
             let mut manager = self.manager().map_err(Failure::Redis)?;
             tokio::time::timeout(self.command_timeout, invocation.invoke_async(&mut manager))
+                .await
+                .map_err(|_| Failure::Timeout)?
+                .map_err(Failure::Redis)
+        }
+        .await;
+        if let Err(failure) = &result {
+            self.failed(op, failure, counters);
+        }
+        result
+    }
+
+    /// Runs a pipeline under the command timeout, answering each command's reply (a
+    /// command that failed on the server is its own `Err`, the others still run). `op`
+    /// names it in the warning.
+    pub(crate) async fn pipeline(
+        &self,
+        op: &'static str,
+        pipeline: &Pipeline,
+        counters: &Counters,
+    ) -> Result<Vec<redis::Value>, Failure> {
+        let result = async {
+            let mut manager = self.manager().map_err(Failure::Redis)?;
+            tokio::time::timeout(self.command_timeout, pipeline.query_async(&mut manager))
                 .await
                 .map_err(|_| Failure::Timeout)?
                 .map_err(Failure::Redis)

@@ -117,6 +117,7 @@ mod keys;
 mod lease;
 mod reservation;
 mod stats;
+mod usage;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -135,6 +136,7 @@ pub use stats::{
 
 pub(crate) use lease::fetch_snapshot;
 pub(crate) use reservation::{Reservation, Reserved};
+pub(crate) use usage::Taken;
 
 use crate::cache::{CacheConfig, EntitlementCache};
 use crate::error::{Error, Result};
@@ -200,6 +202,10 @@ pub(crate) struct Shared {
     poll_interval: Duration,
     counter_ttl: Duration,
     generation_ttl: Duration,
+    /// Durable usage: pushes in limbo, take numbers.
+    usage: usage::Usage,
+    /// How long the delivery lease lasts without renewal.
+    delivery_lease: Duration,
 }
 
 impl Fleet {
@@ -232,6 +238,8 @@ impl Fleet {
                 poll_interval: config.poll_interval,
                 counter_ttl: config.counter_ttl,
                 generation_ttl: longest_load.saturating_add(GENERATION_SLACK),
+                usage: usage::Usage::default(),
+                delivery_lease: config.delivery_lease,
             }),
             stop,
             started: AtomicBool::new(false),
@@ -249,6 +257,27 @@ impl Fleet {
     /// What the fleet did so far.
     pub(crate) fn stats(&self) -> FleetStats {
         self.shared.counters.snapshot()
+    }
+
+    /// How long the delivery lease lasts without renewal: at least three flush intervals
+    /// of the meter (`flush_interval`), so that a live holder renews it in time.
+    pub(crate) fn delivery_lease(&self, flush_interval: Duration) -> Duration {
+        self.shared
+            .delivery_lease
+            .max(flush_interval.saturating_mul(3))
+    }
+
+    /// Counts units of the fleet's usage this instance delivered (or not).
+    pub(crate) fn count_delivered(&self, change: impl FnOnce(&mut stats::DeliveredUnits)) {
+        self.shared.counters.delivered(change);
+    }
+
+    /// Counts a report of the fleet's usage given back to Redis.
+    pub(crate) fn count_given_back(&self) {
+        self.shared
+            .counters
+            .usage_given_back
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Starts the subscriber, once, on the current runtime (nothing outside one: the next

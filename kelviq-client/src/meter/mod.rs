@@ -85,6 +85,8 @@
 //! ```
 
 mod config;
+#[cfg(feature = "redis")]
+mod fleet;
 mod pacer;
 mod shared;
 mod stats;
