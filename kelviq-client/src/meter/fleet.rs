@@ -58,7 +58,7 @@ pub(super) async fn push(shared: &Shared, fleet: &Fleet) {
             backlog.put_back(batch, now, ledger.entries());
         }
     }
-    crate::telemetry::meter_report(crate::telemetry::Report::Sent, pushed);
+    crate::telemetry::meter_pushed(pushed);
     lost(counters, outcome.unknown);
 }
 
@@ -72,7 +72,7 @@ fn lost(counters: &Counters, batches: Vec<Batch>) {
             units = line.units,
             "usage pushed to redis without an answer; outcome unknown, not resent"
         );
-        crate::telemetry::meter_report(crate::telemetry::Report::Unknown, line.units.into());
+        crate::telemetry::meter_lost(line.units.into());
         Counters::keep(&counters.unknown_lines, line);
     }
 }
@@ -155,6 +155,7 @@ pub(super) async fn leave(shared: &Shared, fleet: &Fleet, deadline: Instant) {
             ledger.entries(),
         );
     }
+    crate::telemetry::meter_pushed(units(&outcome.pushed));
     lost(&shared.counters, rest);
     while Instant::now() < deadline && deliver(shared, fleet, MAX_TAKE).await > 0 {}
     fleet.release_delivery().await;

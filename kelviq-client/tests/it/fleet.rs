@@ -803,3 +803,167 @@ async fn redis_outage_fails_no_request() {
         "{delivered} < {sent} - {pushed}"
     );
 }
+
+/// Whether the fleet's delivery lease is held (by anyone) under `prefix`.
+async fn delivery_lease_held(url: &str, prefix: &str) -> bool {
+    let held: Option<String> = redis::cmd("GET")
+        .arg(format!("{prefix}:fleet:delivery"))
+        .query_async(&mut raw(url).await)
+        .await
+        .unwrap();
+    held.is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_usage_outlives_its_instance() {
+    let Some(redis) = RedisServer::shared() else {
+        return;
+    };
+    const CUSTOMER: &str = "cust_durable";
+    let mock = mock_with(&[(CUSTOMER, "pro")]).await;
+    let before = mock.usage_total(CUSTOMER, "api-calls");
+    let prefix = prefix("durable");
+    // B starts first and takes the delivery lease at its first flush.
+    let b = member(&mock, redis.url(), &prefix);
+    b.usage_meter().unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            delivery_lease_held(redis.url(), &prefix).await
+        })
+        .await
+    );
+    // A records on a runtime of its own, pushes, and dies with it: no shutdown, no drain.
+    let (url, prefix_a) = (redis.url().to_owned(), prefix.clone());
+    let a_stats = {
+        let (api, edge, token) = (
+            mock.url().to_owned(),
+            mock.edge_url().to_owned(),
+            mock.token().to_owned(),
+        );
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            let stats = runtime.block_on(async {
+                let a = Kelviq::builder()
+                    .access_token(token)
+                    .api_url(api)
+                    .edge_url(edge)
+                    .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(20)))
+                    .fleet(
+                        FleetConfig::redis(&url)
+                            .prefix(&prefix_a)
+                            .command_timeout(Duration::from_millis(500)),
+                    )
+                    .build()
+                    .unwrap();
+                let meter = a.usage_meter().unwrap();
+                for _ in 0..100 {
+                    meter.record(CUSTOMER, "api-calls", 1).unwrap();
+                }
+                let pushed = eventually(Duration::from_secs(10), async || {
+                    meter.stats().pushed == 100
+                })
+                .await;
+                assert!(pushed, "{:?}", meter.stats());
+                meter.stats()
+            });
+            // The process dies: its tasks stop where they are.
+            runtime.shutdown_background();
+            stats
+        })
+        .join()
+        .unwrap()
+    };
+    assert_eq!(a_stats.sent, 100);
+    assert_eq!(a_stats.sent_requests, 0, "A sent nothing to Kelviq itself");
+    // B, the lease holder, delivers what A pushed.
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            mock.usage_total(CUSTOMER, "api-calls") == before + 100
+        })
+        .await,
+        "A's pushed usage was not delivered: {}",
+        mock.usage_total(CUSTOMER, "api-calls") - before
+    );
+    assert_eq!(stats(&b).usage_delivered, 100);
+    let report = b
+        .usage_meter()
+        .unwrap()
+        .shutdown(Duration::from_secs(5))
+        .await;
+    assert_eq!(report.stats.recorded, 0);
+    assert_eq!(mock.usage_total(CUSTOMER, "api-calls"), before + 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_during_delivery_delivers_once() {
+    if !RedisServer::available() {
+        return;
+    }
+    let redis = RedisServer::start().unwrap();
+    const CUSTOMER: &str = "cust_paused";
+    let mock = mock_with(&[(CUSTOMER, "pro")]).await;
+    let before = mock.usage_total(CUSTOMER, "api-calls");
+    let prefix = prefix("paused");
+    // Redis commands get 50 ms: a pause of Redis makes them time out mid-delivery.
+    let kelviq = client_for(&mock)
+        .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(10)))
+        .fleet(FleetConfig::redis(redis.url()).prefix(&prefix))
+        .build()
+        .unwrap();
+    let meter = kelviq.usage_meter().unwrap().clone();
+    let recording = {
+        let meter = meter.clone();
+        tokio::spawn(async move {
+            for _ in 0..400 {
+                meter.record(CUSTOMER, "api-calls", 1).unwrap();
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let mut pauser = raw(redis.url()).await;
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(120)
+            .arg("ALL")
+            .query_async(&mut pauser)
+            .await
+            .unwrap();
+    }
+    recording.await.unwrap();
+    // Every unit reaches Kelviq once: those whose settlement timed out stay in flight
+    // (never sent again), those whose take timed out are given back and delivered.
+    assert!(
+        eventually(Duration::from_secs(20), async || {
+            meter.flush().await.unwrap();
+            let stats = meter.stats();
+            let delivered = mock.usage_total(CUSTOMER, "api-calls") - before;
+            i128::from(delivered) == stats.sent && stats.pending == 0
+        })
+        .await,
+        "{:?} {:?} delivered {}",
+        meter.stats(),
+        stats(&kelviq),
+        mock.usage_total(CUSTOMER, "api-calls") - before
+    );
+    let stats_now = meter.stats();
+    assert_eq!(stats_now.recorded, 400);
+    assert_eq!(stats_now.recorded, stats_now.sent + stats_now.unknown);
+    assert!(
+        stats(&kelviq).redis_errors > 0,
+        "the pauses were not noticed"
+    );
+    for _ in 0..5 {
+        meter.flush().await.unwrap();
+    }
+    assert_eq!(
+        i128::from(mock.usage_total(CUSTOMER, "api-calls") - before),
+        stats_now.sent,
+        "a unit was delivered twice"
+    );
+}
