@@ -109,22 +109,14 @@ impl Connection {
         invocation: &ScriptInvocation<'_>,
         counters: &Counters,
     ) -> Result<T, Failure> {
-        let result = async {
-            let mut manager = self.manager().map_err(Failure::Redis)?;
-            tokio::time::timeout(self.command_timeout, invocation.invoke_async(&mut manager))
-                .await
-                .map_err(|_| Failure::Timeout)?
-                .map_err(Failure::Redis)
-        }
-        .await;
-        if let Err(failure) = &result {
-            self.failed(op, failure, counters);
-        }
-        result
+        let mut manager = self.connected(op, counters)?;
+        self.bounded(op, counters, invocation.invoke_async(&mut manager))
+            .await
     }
 
-    /// Runs a pipeline under the command timeout, answering each command's reply (a
-    /// command that failed on the server is its own `Err`, the others still run). `op`
+    /// Runs a pipeline under the command timeout, answering each command's reply (with
+    /// `ignore_errors`, a command that failed on the server is its own
+    /// [`Value::ServerError`](redis::Value::ServerError), the others still run). `op`
     /// names it in the warning.
     pub(crate) async fn pipeline(
         &self,
@@ -132,14 +124,36 @@ impl Connection {
         pipeline: &Pipeline,
         counters: &Counters,
     ) -> Result<Vec<redis::Value>, Failure> {
-        let result = async {
-            let mut manager = self.manager().map_err(Failure::Redis)?;
-            tokio::time::timeout(self.command_timeout, pipeline.query_async(&mut manager))
-                .await
-                .map_err(|_| Failure::Timeout)?
-                .map_err(Failure::Redis)
-        }
-        .await;
+        let mut manager = self.connected(op, counters)?;
+        self.bounded(op, counters, pipeline.query_async(&mut manager))
+            .await
+    }
+
+    /// The command connection, or the failure to make one (counted).
+    fn connected(
+        &self,
+        op: &'static str,
+        counters: &Counters,
+    ) -> Result<ConnectionManager, Failure> {
+        self.manager().map_err(|error| {
+            let failure = Failure::Redis(error);
+            self.failed(op, &failure, counters);
+            failure
+        })
+    }
+
+    /// `command` under the command timeout; a failure is counted.
+    async fn bounded<T>(
+        &self,
+        op: &'static str,
+        counters: &Counters,
+        command: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, Failure> {
+        let result = match tokio::time::timeout(self.command_timeout, command).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(Failure::Redis(error)),
+            Err(_) => Err(Failure::Timeout),
+        };
         if let Err(failure) = &result {
             self.failed(op, failure, counters);
         }

@@ -327,11 +327,7 @@ impl Shared {
         entitlements: &Entitlements,
     ) {
         let raw = wire_form(entitlements);
-        let fetched_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
+        let fetched_at = unix_millis();
         let Ok(json) = serde_json::to_string(&Shelved {
             v: raw,
             t: fetched_at,
@@ -390,6 +386,15 @@ fn wire_form(entitlements: &Entitlements) -> RawEntitlements {
             .flat_map(|entitlement| entitlement.items().iter().cloned())
             .collect(),
     }
+}
+
+/// The wall-clock time now, in Unix milliseconds.
+pub(super) fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// A duration in whole milliseconds, at least 1 (`PX 0` is an error).

@@ -20,13 +20,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use redis::{Script, Value};
 use tokio::time::Instant;
 
 use super::connection::Failure;
-use super::lease::millis;
+use super::lease::{millis, unix_millis};
 use super::reservation::lua_safe;
 use super::{Fleet, Shared};
 use crate::cache::Batch;
@@ -606,11 +606,7 @@ fn add_to_index<'a>(
     index: &str,
     customers: impl Iterator<Item = &'a str>,
 ) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        });
+    let now = unix_millis();
     let command = pipe.cmd("ZADD").arg(index).arg("NX");
     for customer_id in customers {
         command.arg(now).arg(customer_id);
