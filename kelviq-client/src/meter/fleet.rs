@@ -116,7 +116,6 @@ async fn deliver_one(shared: &Shared, fleet: &Fleet, taken: Taken) {
         Reported::NotSent(_) => Settlement::Retry,
     };
     let back = matches!(settlement, Settlement::Retry);
-    let settled = fleet.settle(&taken, back).await;
     fleet.count_delivered(|totals| match settlement {
         Settlement::Sent => totals.delivered = totals.delivered.saturating_add(units),
         Settlement::Failed => totals.failed = totals.failed.saturating_add(units),
@@ -126,6 +125,7 @@ async fn deliver_one(shared: &Shared, fleet: &Fleet, taken: Taken) {
     if back {
         fleet.count_given_back();
     }
+    let settled = fleet.settle(&taken, back).await;
     if !settled && !back {
         tracing::debug!("kelviq fleet: a delivered usage entry stays in flight (not resent)");
     }

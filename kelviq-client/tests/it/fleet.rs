@@ -445,6 +445,7 @@ async fn a_dead_loader_blocks_nobody() {
     let prefix = prefix("dead");
     // A loader took the lease and died: nobody renews it.
     let mut raw = raw(redis.url()).await;
+    let started = Instant::now();
     let _: () = redis::cmd("SET")
         .arg(format!("{prefix}:{{cust_dead}}:lease"))
         .arg("dead-loader")
@@ -454,12 +455,11 @@ async fn a_dead_loader_blocks_nobody() {
         .await
         .unwrap();
     let kelviq = member(&mock, redis.url(), &prefix);
-    let started = Instant::now();
     let cached = kelviq.entitlements_snapshot("cust_dead").await.unwrap();
     assert!(cached.snapshot().has_access("reports"));
     // It waited for the dead lease to run out, then loaded for the fleet itself.
     assert!(
-        started.elapsed() >= Duration::from_millis(250),
+        started.elapsed() >= Duration::from_millis(300),
         "{:?}",
         started.elapsed()
     );
@@ -834,7 +834,7 @@ async fn durable_usage_outlives_its_instance() {
     );
     // A records on a runtime of its own, pushes, and dies with it: no shutdown, no drain.
     let (url, prefix_a) = (redis.url().to_owned(), prefix.clone());
-    let a_stats = {
+    let (a_stats, a_fleet) = {
         let (api, edge, token) = (
             mock.url().to_owned(),
             mock.edge_url().to_owned(),
@@ -868,11 +868,12 @@ async fn durable_usage_outlives_its_instance() {
                 })
                 .await;
                 assert!(pushed, "{:?}", meter.stats());
-                meter.stats()
+                (meter.stats(), a)
             });
             // The process dies: its tasks stop where they are.
             runtime.shutdown_background();
-            stats
+            let (stats, a) = stats;
+            (stats, a.fleet_stats().unwrap())
         })
         .join()
         .unwrap()
@@ -888,7 +889,13 @@ async fn durable_usage_outlives_its_instance() {
         "A's pushed usage was not delivered: {}",
         mock.usage_total(CUSTOMER, "api-calls") - before
     );
-    assert_eq!(stats(&b).usage_delivered, 100);
+    // Mostly B, the lease holder; A too, had it taken the lease over (a busy machine
+    // can keep B from renewing it in time). Counted right after the report.
+    let delivered = eventually(Duration::from_secs(5), async || {
+        stats(&b).usage_delivered + a_fleet.usage_delivered == 100
+    })
+    .await;
+    assert!(delivered, "{:?} {a_fleet:?}", stats(&b));
     let report = b
         .usage_meter()
         .unwrap()
