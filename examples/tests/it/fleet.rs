@@ -112,8 +112,18 @@ async fn killed_instance_loses_nothing_in_redis() {
         .unwrap();
     let total = || mock.usage_total("cust_pro", "api-calls");
     let before = total();
-    let a = start_app(&mock, redis.url()).await;
+    // B starts first and takes the delivery lease: A, killed, holds no usage in flight
+    // (a holder killed mid-report loses those reports' units as unknown, by design).
     let b = start_app(&mock, redis.url()).await;
+    let lease_held = eventually(Duration::from_secs(20), async || {
+        Command::new("redis-cli")
+            .args(["-u", redis.url(), "EXISTS", "kelviq-example:fleet:delivery"])
+            .output()
+            .is_ok_and(|output| output.stdout.starts_with(b"1"))
+    })
+    .await;
+    assert!(lease_held, "B never took the delivery lease");
+    let a = start_app(&mock, redis.url()).await;
     // Both under load; then A's load ends, and once A pushed all it counted, A is killed
     // while B is still loaded.
     let (a_ok, b_first) = tokio::join!(load(&a.base, 300), load(&b.base, 300));
@@ -129,8 +139,7 @@ async fn killed_instance_loses_nothing_in_redis() {
     });
     drop(a);
     let b_ok = b_first + b_more.await.unwrap();
-    // The survivor (holding the delivery lease, or taking it over within a lease)
-    // delivers A's pushed units and its own: exactly those, nothing twice.
+    // The survivor delivers A's pushed units and its own: exactly those, nothing twice.
     let expected = before + i64::try_from(a_ok + b_ok).unwrap();
     assert!(
         eventually(Duration::from_secs(30), async || total() == expected).await,
