@@ -15,7 +15,7 @@
 //! - `cargo run --release -p kelviq-examples --bin cache-memory`: bytes per cached
 //!   customer at 100,000 customers.
 //!
-//! The measuring programs share [`bench`].
+//! The measuring programs share [`bench`](mod@bench).
 //!
 //! With no `KELVIQ_API_KEY` in the environment, each app starts an embedded `kelviq-mock`
 //! seeded with a free and a pro customer ([`example_seed`]); with it, the app talks to the

@@ -62,6 +62,8 @@ pub const GATE_DECISIONS: &str = "kelviq_gate_decisions_total";
 pub const METER_UNITS_RECORDED: &str = "kelviq_meter_units_recorded_total";
 /// Units Kelviq confirmed.
 pub const METER_UNITS_SENT: &str = "kelviq_meter_units_sent_total";
+/// Units handed to a fleet's Redis (durable usage; counted in the units sent too).
+pub const METER_UNITS_PUSHED: &str = "kelviq_meter_units_pushed_total";
 /// Units Kelviq refused.
 pub const METER_UNITS_FAILED: &str = "kelviq_meter_units_failed_total";
 /// Units with an unknown outcome.
@@ -129,6 +131,10 @@ mod on {
         let units = [
             (METER_UNITS_RECORDED, "Usage units recorded"),
             (METER_UNITS_SENT, "Usage units Kelviq confirmed"),
+            (
+                METER_UNITS_PUSHED,
+                "Usage units handed to the fleet's Redis (durable usage)",
+            ),
             (METER_UNITS_FAILED, "Usage units Kelviq refused"),
             (METER_UNITS_UNKNOWN, "Usage units with an unknown outcome"),
         ];
@@ -274,9 +280,16 @@ mod on {
         }
     }
 
-    /// Units that ended unknown without a report of their own (the task stopped).
+    /// Units that ended unknown without a report of their own (the task stopped, or a
+    /// push to a fleet's Redis never answered).
     pub(crate) fn meter_lost(amount: i128) {
         counter!(METER_UNITS_UNKNOWN).increment(units(amount));
+    }
+
+    /// Units handed to a fleet's Redis: sent, as far as this instance is concerned.
+    pub(crate) fn meter_pushed(amount: i128) {
+        counter!(METER_UNITS_SENT).increment(units(amount));
+        counter!(METER_UNITS_PUSHED).increment(units(amount));
     }
 
     #[inline]
@@ -320,6 +333,8 @@ mod off {
     pub(crate) fn meter_report(_report: Report, _amount: i128) {}
     #[inline(always)]
     pub(crate) fn meter_lost(_amount: i128) {}
+
+    pub(crate) fn meter_pushed(_amount: i128) {}
     #[inline(always)]
     pub(crate) fn meter_pending(_keys: usize, _units: i128) {}
     #[inline(always)]

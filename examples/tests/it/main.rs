@@ -12,4 +12,5 @@ mod support;
 
 mod console;
 mod denials;
+mod fleet;
 mod webhooks;

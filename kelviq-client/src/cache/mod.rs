@@ -81,7 +81,6 @@ pub use snapshot::{CachedEntitlements, Freshness, Snapshot};
 
 use crate::error::{Error, Result};
 use crate::http::Transport;
-use crate::models::Entitlements;
 use crate::telemetry;
 use config::{MAX_DURATION, MAX_RETRY_AFTER};
 use single_flight::SingleFlight;
@@ -248,6 +247,12 @@ impl EntitlementCache {
         let _ = self.fleet.set(fleet);
     }
 
+    /// The fleet the cache belongs to, once attached.
+    #[cfg(feature = "redis")]
+    pub(crate) fn fleet(&self) -> Option<&Arc<crate::fleet::Fleet>> {
+        self.fleet.get()
+    }
+
     /// Whether snapshots are kept at all.
     pub(crate) fn is_enabled(&self) -> bool {
         self.shelves.is_some()
@@ -295,7 +300,7 @@ impl EntitlementCache {
             telemetry::cache_miss();
             let entitlements =
                 crate::resources::fetch_snapshot(&self.transport, customer_id, None).await?;
-            let snapshot = counted(&self.ledger, customer_id, entitlements);
+            let snapshot = counted(&self.ledger, customer_id, Snapshot::new(entitlements));
             return Ok(CachedEntitlements::fresh(Arc::new(snapshot)));
         };
         if let Some(snapshot) = self.get_fresh(customer_id) {
@@ -404,9 +409,11 @@ impl EntitlementCache {
                         .await;
                 #[cfg(not(feature = "redis"))]
                 let fetched =
-                    crate::resources::fetch_snapshot(&transport, &customer, Some(deadline)).await;
+                    crate::resources::fetch_snapshot(&transport, &customer, Some(deadline))
+                        .await
+                        .map(Snapshot::new);
                 let loaded = fetched
-                    .map(|entitlements| Arc::new(counted(&ledger, &customer, entitlements)))
+                    .map(|snapshot| Arc::new(counted(&ledger, &customer, snapshot)))
                     .map_err(Arc::new);
                 match &loaded {
                     Ok(snapshot) => shelves.store(&customer, snapshot, started),
@@ -498,10 +505,9 @@ impl EntitlementCache {
     }
 }
 
-/// A snapshot of freshly fetched entitlements that counts the customer's units still
-/// waiting in the ledger: Kelviq's answer cannot include them yet.
-fn counted(ledger: &UsageLedger, customer_id: &str, entitlements: Entitlements) -> Snapshot {
-    let snapshot = Snapshot::new(entitlements);
+/// A freshly fetched snapshot, counting the customer's units still waiting in the ledger:
+/// Kelviq's answer cannot include them yet.
+fn counted(ledger: &UsageLedger, customer_id: &str, snapshot: Snapshot) -> Snapshot {
     for (feature_id, units) in ledger.waiting_for(customer_id) {
         snapshot.apply_usage(&feature_id, units, false);
     }

@@ -39,6 +39,16 @@ impl Snapshot {
         }
     }
 
+    /// A snapshot of entitlements fetched at `fetched_at` (earlier than now: by another
+    /// instance of a fleet, which shared them), so that it ages from its fetch.
+    #[cfg(feature = "redis")]
+    pub(crate) fn fetched_at_time(entitlements: Entitlements, fetched_at: Instant) -> Self {
+        Snapshot {
+            fetched_at: fetched_at.min(Instant::now()),
+            ..Snapshot::new(entitlements)
+        }
+    }
+
     /// A snapshot of entitlements configured in code, answered while Kelviq cannot be
     /// reached ([`Fallback`](crate::gate::Fallback)).
     pub(crate) fn fallback(entitlements: Entitlements) -> Self {

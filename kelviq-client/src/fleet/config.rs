@@ -33,6 +33,7 @@ pub struct FleetConfig {
     pub(crate) lease_timeout: Duration,
     pub(crate) poll_interval: Duration,
     pub(crate) counter_ttl: Duration,
+    pub(crate) delivery_lease: Duration,
 }
 
 /// The longest any fleet duration may be: longer ones are cut to it.
@@ -48,7 +49,8 @@ impl FleetConfig {
     ///
     /// Defaults: prefix `kelviq`, 50 ms per command, 1 s to connect, loader leases of
     /// 300 ms (renewed while the load runs), waiters poll every 20 ms when no notification
-    /// came, shared usage counters kept 1 hour after their last use.
+    /// came, shared usage counters kept 1 hour after their last use, a delivery lease of
+    /// 3 s.
     pub fn redis(url: impl Into<String>) -> Self {
         FleetConfig {
             url: url.into(),
@@ -58,6 +60,7 @@ impl FleetConfig {
             lease_timeout: Duration::from_millis(300),
             poll_interval: Duration::from_millis(20),
             counter_ttl: Duration::from_secs(60 * 60),
+            delivery_lease: Duration::from_secs(3),
         }
     }
 
@@ -109,6 +112,15 @@ impl FleetConfig {
         self
     }
 
+    /// How long the instance that delivers the fleet's durable usage to Kelviq holds the
+    /// delivery lease without renewing it (default 3 s, and never less than three of the
+    /// meter's flush intervals; at most a week). The holder renews it at each flush; one
+    /// that dies is replaced by another instance at most this long after its last renewal.
+    pub fn delivery_lease(mut self, lease: Duration) -> Self {
+        self.delivery_lease = lease.min(MAX_FLEET_DURATION);
+        self
+    }
+
     /// The server, with the password replaced by `***`.
     pub fn redacted_url(&self) -> String {
         redact(&self.url)
@@ -135,6 +147,7 @@ impl FleetConfig {
             ("lease_timeout", self.lease_timeout),
             ("poll_interval", self.poll_interval),
             ("counter_ttl", self.counter_ttl),
+            ("delivery_lease", self.delivery_lease),
         ] {
             if value < Duration::from_millis(1) {
                 return Err(Error::Config(format!(
@@ -171,6 +184,7 @@ impl std::fmt::Debug for FleetConfig {
             .field("lease_timeout", &self.lease_timeout)
             .field("poll_interval", &self.poll_interval)
             .field("counter_ttl", &self.counter_ttl)
+            .field("delivery_lease", &self.delivery_lease)
             .finish()
     }
 }

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
-use redis::{FromRedisValue, RedisError, ScriptInvocation};
+use redis::{FromRedisValue, Pipeline, RedisError, ScriptInvocation};
 
 use super::stats::{Counters, Event, RateLimitedWarn};
 
@@ -39,6 +39,14 @@ impl std::fmt::Debug for Connection {
 pub(crate) enum Failure {
     Redis(RedisError),
     Timeout,
+}
+
+impl Failure {
+    /// Whether the command certainly did not reach Redis (the connection was refused), so
+    /// that it did not run; after any other failure it may have.
+    pub(crate) fn never_sent(&self) -> bool {
+        matches!(self, Failure::Redis(error) if error.is_connection_refusal())
+    }
 }
 
 impl std::fmt::Display for Failure {
@@ -101,14 +109,51 @@ impl Connection {
         invocation: &ScriptInvocation<'_>,
         counters: &Counters,
     ) -> Result<T, Failure> {
-        let result = async {
-            let mut manager = self.manager().map_err(Failure::Redis)?;
-            tokio::time::timeout(self.command_timeout, invocation.invoke_async(&mut manager))
-                .await
-                .map_err(|_| Failure::Timeout)?
-                .map_err(Failure::Redis)
-        }
-        .await;
+        let mut manager = self.connected(op, counters)?;
+        self.bounded(op, counters, invocation.invoke_async(&mut manager))
+            .await
+    }
+
+    /// Runs a pipeline under the command timeout, answering each command's reply (with
+    /// `ignore_errors`, a command that failed on the server is its own
+    /// [`Value::ServerError`](redis::Value::ServerError), the others still run). `op`
+    /// names it in the warning.
+    pub(crate) async fn pipeline(
+        &self,
+        op: &'static str,
+        pipeline: &Pipeline,
+        counters: &Counters,
+    ) -> Result<Vec<redis::Value>, Failure> {
+        let mut manager = self.connected(op, counters)?;
+        self.bounded(op, counters, pipeline.query_async(&mut manager))
+            .await
+    }
+
+    /// The command connection, or the failure to make one (counted).
+    fn connected(
+        &self,
+        op: &'static str,
+        counters: &Counters,
+    ) -> Result<ConnectionManager, Failure> {
+        self.manager().map_err(|error| {
+            let failure = Failure::Redis(error);
+            self.failed(op, &failure, counters);
+            failure
+        })
+    }
+
+    /// `command` under the command timeout; a failure is counted.
+    async fn bounded<T>(
+        &self,
+        op: &'static str,
+        counters: &Counters,
+        command: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, Failure> {
+        let result = match tokio::time::timeout(self.command_timeout, command).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(Failure::Redis(error)),
+            Err(_) => Err(Failure::Timeout),
+        };
         if let Err(failure) = &result {
             self.failed(op, failure, counters);
         }

@@ -31,6 +31,14 @@ pub(crate) struct CustomerKeys {
     pub(crate) lease: String,
     /// Bumped by every invalidation: a load that started before one is not stored.
     pub(crate) generation: String,
+    /// Durable usage pushed by the fleet and not yet taken for delivery: feature → units.
+    pub(crate) pending: String,
+    /// Usage taken by a delivery lease holder and not yet settled: `<take>:<feature>` →
+    /// units. Never delivered again (its outcome may be unknown).
+    pub(crate) flight: String,
+    /// The last push applied from each instance: instance → push number (so that a push
+    /// whose answer was lost is applied once when sent again).
+    pub(crate) pushed: String,
 }
 
 impl Keys {
@@ -47,6 +55,9 @@ impl Keys {
             snapshot: format!("{base}:snap"),
             lease: format!("{base}:lease"),
             generation: format!("{base}:gen"),
+            pending: format!("{base}:pending"),
+            flight: format!("{base}:flight"),
+            pushed: format!("{base}:pushed"),
             base,
         }
     }
@@ -54,6 +65,17 @@ impl Keys {
     /// The one pub/sub channel of the fleet: invalidations and load notifications.
     pub(crate) fn channel(&self) -> String {
         format!("{}:fleet:events", self.prefix)
+    }
+
+    /// The index of customers with pending usage (a sorted set scored by the time of their
+    /// first push, so that the longest waiting go first). Touched by one-key commands only.
+    pub(crate) fn usage_index(&self) -> String {
+        format!("{}:fleet:usage", self.prefix)
+    }
+
+    /// The delivery lease: whoever holds it delivers the fleet's pending usage to Kelviq.
+    pub(crate) fn delivery_lease(&self) -> String {
+        format!("{}:fleet:delivery", self.prefix)
     }
 }
 
@@ -117,6 +139,9 @@ mod tests {
             for key in [
                 &customer.lease,
                 &customer.generation,
+                &customer.pending,
+                &customer.flight,
+                &customer.pushed,
                 &customer.counter("api:calls}", "2026-01-01 00:00:00"),
             ] {
                 assert_eq!(hash_slot_part(key), tag, "{id:?}: {key}");

@@ -15,6 +15,7 @@ use super::keys::CustomerKeys;
 use super::reservation::{lua_safe, shared_limit};
 use super::stats::Event;
 use super::{Fleet, Shared, token};
+use crate::cache::Snapshot;
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::models::{Entitlements, RawEntitlements};
@@ -108,17 +109,46 @@ enum Claim {
     Held,
 }
 
-/// Loads the customer's entitlements: through the fleet when there is one, else alone.
+/// Loads the customer's snapshot: through the fleet when there is one, else alone.
+///
+/// In a fleet, a snapshot taken from Redis is as old as its fetch from Kelviq (not as old
+/// as its arrival here), and it counts the fleet's pending usage of the customer (pushed
+/// to Redis, not yet taken for delivery), which Kelviq's answer cannot include. The
+/// caller adds this instance's units not pushed yet: a unit is in one place at a time
+/// (here, in Redis's pending usage, or in flight, which Kelviq may count already), so
+/// nothing is counted twice; a push racing the load can be missed until the next load.
 pub(crate) async fn fetch_snapshot(
     fleet: Option<&Fleet>,
     transport: &Transport,
     customer_id: &str,
     deadline: Instant,
-) -> Result<Entitlements> {
-    match fleet {
-        Some(fleet) => fleet.fetch(transport, customer_id, deadline).await,
-        None => crate::resources::fetch_snapshot(transport, customer_id, Some(deadline)).await,
+) -> Result<Snapshot> {
+    let Some(fleet) = fleet else {
+        return crate::resources::fetch_snapshot(transport, customer_id, Some(deadline))
+            .await
+            .map(Snapshot::new);
+    };
+    let (entitlements, fetched_at) = fleet.fetch(transport, customer_id, deadline).await?;
+    let snapshot = match fetched_at {
+        Some(fetched_at) => Snapshot::fetched_at_time(entitlements, fetched_at),
+        None => Snapshot::new(entitlements),
+    };
+    for (feature_id, units) in fleet.pending_usage(customer_id).await {
+        snapshot.apply_usage(&feature_id, units, false);
     }
+    Ok(snapshot)
+}
+
+/// When a snapshot stored at `stored` (Unix milliseconds) was fetched, on tokio's clock;
+/// never in the future (clocks of two hosts may disagree).
+fn fetched_at(stored: u64) -> Instant {
+    let now = Instant::now();
+    let age = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(Duration::ZERO, |since| {
+            since.saturating_sub(Duration::from_millis(stored))
+        });
+    now.checked_sub(age).unwrap_or(now)
 }
 
 /// The answer when the loader elsewhere did not finish in time: a timeout of the
@@ -131,12 +161,13 @@ fn not_loaded() -> Error {
 }
 
 impl Fleet {
+    /// The customer's entitlements, and when they were fetched if another instance did.
     async fn fetch(
         &self,
         transport: &Transport,
         customer_id: &str,
         deadline: Instant,
-    ) -> Result<Entitlements> {
+    ) -> Result<(Entitlements, Option<Instant>)> {
         self.start();
         let shared = &self.shared;
         shared.invalidated(customer_id).await;
@@ -155,7 +186,8 @@ impl Fleet {
                 Claim::Found(json) => match serde_json::from_str::<Shelved>(&json) {
                     Ok(shelved) => {
                         shared.count(Event::SnapshotShared);
-                        return Ok(Entitlements::from_raw(shelved.v));
+                        let fetched = fetched_at(shelved.t);
+                        return Ok((Entitlements::from_raw(shelved.v), Some(fetched)));
                     }
                     Err(error) => {
                         // Another version's format, or damage: load alone, leave it be.
@@ -169,7 +201,8 @@ impl Fleet {
                 Claim::Acquired { generation } => {
                     return shared
                         .lead(transport, customer_id, &keys, &token, &generation, deadline)
-                        .await;
+                        .await
+                        .map(|entitlements| (entitlements, None));
                 }
                 Claim::Held => {
                     if !waited {
@@ -201,9 +234,11 @@ impl Fleet {
         transport: &Transport,
         customer_id: &str,
         deadline: Instant,
-    ) -> Result<Entitlements> {
+    ) -> Result<(Entitlements, Option<Instant>)> {
         self.shared.count(Event::LoadFallback);
-        crate::resources::fetch_snapshot(transport, customer_id, Some(deadline)).await
+        crate::resources::fetch_snapshot(transport, customer_id, Some(deadline))
+            .await
+            .map(|entitlements| (entitlements, None))
     }
 }
 
@@ -292,11 +327,7 @@ impl Shared {
         entitlements: &Entitlements,
     ) {
         let raw = wire_form(entitlements);
-        let fetched_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
+        let fetched_at = unix_millis();
         let Ok(json) = serde_json::to_string(&Shelved {
             v: raw,
             t: fetched_at,
@@ -355,6 +386,15 @@ fn wire_form(entitlements: &Entitlements) -> RawEntitlements {
             .flat_map(|entitlement| entitlement.items().iter().cloned())
             .collect(),
     }
+}
+
+/// The wall-clock time now, in Unix milliseconds.
+pub(super) fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// A duration in whole milliseconds, at least 1 (`PX 0` is an error).

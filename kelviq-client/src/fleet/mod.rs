@@ -1,5 +1,5 @@
 //! Running as a fleet on Redis (cargo feature `redis`): several instances of a service
-//! share entitlement snapshots, invalidations and hard limits.
+//! share entitlement snapshots, invalidations, hard limits and their pending usage.
 //!
 //! Alone, every instance is an island: it fetches each customer itself, a webhook
 //! refreshes only the instance that received it, and a hard limit of 1,000 can be passed
@@ -42,8 +42,8 @@
 //! customer per TTL from the whole fleet. A loader that dies stops renewing its lease: at
 //! most a lease later another instance takes over. A load that fails releases the lease and
 //! stores nothing (each instance then backs off as alone). A snapshot taken from Redis
-//! starts its local TTL when it is taken, so a snapshot can be up to twice the TTL old
-//! (plan changes still arrive at once through invalidation).
+//! ages from its fetch by Kelviq (the fetch time is stored with it), so no snapshot
+//! outlives the TTL in the fleet (plan changes arrive at once through invalidation).
 //!
 //! **Invalidation.** A verified webhook (the adapters call
 //! [`Kelviq::invalidate_entitlements`](crate::Kelviq::invalidate_entitlements)) or an
@@ -77,6 +77,60 @@
 //! towards refusing). A per-response amount larger than the reserved one is added after
 //! the fact (it cannot be refused once the handler ran).
 //!
+//! # Durable usage
+//!
+//! Each flush of the [usage meter](crate::meter) pushes the usage it collected to Redis:
+//! per customer, one script adds the units to the customer's `pending` hash (`HINCRBY` per
+//! feature), and the customer joins the fleet's index of pending usage (a sorted set, by
+//! first push), all pipelined in one round trip. Whichever instance holds the **delivery
+//! lease** (`SET NX PX` of [`FleetConfig::delivery_lease`], 3 s by default and at least three
+//! flush intervals, renewed at each flush) delivers: each flush it takes the longest
+//! waiting customers (up to the flush's share of the report budget), and one script per
+//! customer *moves* their units into its `flight` hash, under a take number naming the
+//! holder, so that no instance can take them again. Each report is then settled there:
+//! delivered, refused (`4xx`) or unknown (timeout, dropped connection, `5xx`) → removed —
+//! an unknown outcome is counted and **never replayed**, the same rule as alone, fleet-wide;
+//! refused before processing (`429`, `503`, connection refused) → moved back to `pending`.
+//! The holder paces the fleet's reports with its budget
+//! ([`MeterConfig::max_reports_per_second`](crate::meter::MeterConfig::max_reports_per_second)),
+//! so the budget holds across the fleet — except while Redis is down, when each instance
+//! delivers its own usage within its own budget.
+//!
+//! What counts where, per instance: a unit handed to Redis counts `sent` in
+//! [`MeterStats`](crate::meter::MeterStats) (delivered to the fleet) and
+//! [`MeterStats::pushed`](crate::meter::MeterStats::pushed); so
+//! `recorded == sent + failed + unknown + pending` still holds on each instance. What an
+//! instance delivered for the fleet as lease holder is in [`FleetStats`]
+//! (`usage_delivered`, `usage_unknown`, `usage_failed`, `usage_given_back`).
+//!
+//! **What a crash loses.** An instance that dies loses what it recorded since its last push:
+//! at most one flush interval's usage (more while Redis refuses, when the usage stays
+//! local). What it pushed is delivered by another instance: a dead holder stops renewing
+//! the lease, and another takes it within a lease. Units a dead holder had taken and was
+//! reporting stay in its `flight` hash (for a day, for inspection): their outcome is
+//! unknown, so they are never delivered again. Durable usage is as durable as the Redis
+//! holding it: a Redis that restarts empty has lost the usage it held.
+//!
+//! **Redis failing.** A push Redis certainly did not receive (connection refused) leaves
+//! the usage in the local backlog, delivered by this instance directly, as alone. A push
+//! whose answer was lost (a timeout, a dropped connection) may have been applied: it waits
+//! (counted `pending`) and is sent again, with its number, until Redis answers — the
+//! script applies each instance's push number once — and counts `unknown` after 60 s;
+//! meanwhile new usage of its customers is delivered directly. A take or a give-back whose
+//! answer was lost is moved back to `pending` by the holder's next delivery (nothing of it
+//! was sent). Nothing is lost silently, nothing is sent twice.
+//!
+//! **Fresh snapshots** count the fleet's pending usage of the customer (read from Redis
+//! after the load) plus this instance's units not pushed yet. A unit is in one place at a
+//! time — this instance's ledger, Redis's `pending`, or in flight (which Kelviq may count
+//! already, so neither counts it) — so nothing is counted twice; a push racing the load
+//! can be missed until the next load. A snapshot taken from Redis ages from its fetch by
+//! Kelviq (the stored wall-clock time), not from its arrival.
+//!
+//! A shutdown ([`UsageMeter::shutdown`](crate::meter::UsageMeter::shutdown)) delivers the
+//! instance's own usage directly, then the fleet's while it can hold the lease, and gives
+//! the lease up.
+//!
 //! # Redis is never a new way to fail
 //!
 //! Every Redis command runs under [`FleetConfig::command_timeout`] (50 ms by default). A
@@ -88,8 +142,10 @@
 //!
 //! # Keys
 //!
-//! `<prefix>:{<customer>}:snap`, `:lease`, `:gen` and `:used:<feature>:<period>`, and the
-//! channel `<prefix>:fleet:events`. The customer id is the hash tag, so one customer's keys
+//! `<prefix>:{<customer>}:snap`, `:lease`, `:gen`, `:used:<feature>:<period>`, and for
+//! durable usage `:pending`, `:flight` and `:pushed`; the fleet-wide one-key structures
+//! `<prefix>:fleet:usage` (the index of pending usage) and `<prefix>:fleet:delivery` (the
+//! delivery lease), and the channel `<prefix>:fleet:events`. The customer id is the hash tag, so one customer's keys
 //! live on one Redis Cluster slot (Lua scripts touch several); ids are percent-escaped
 //! (`%`, `{`, `}`, `:`, spaces, control and non-ASCII bytes), so hostile ids can neither
 //! collide nor break the tag.
@@ -117,6 +173,7 @@ mod keys;
 mod lease;
 mod reservation;
 mod stats;
+mod usage;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -135,6 +192,7 @@ pub use stats::{
 
 pub(crate) use lease::fetch_snapshot;
 pub(crate) use reservation::{Reservation, Reserved};
+pub(crate) use usage::Taken;
 
 use crate::cache::{CacheConfig, EntitlementCache};
 use crate::error::{Error, Result};
@@ -200,6 +258,10 @@ pub(crate) struct Shared {
     poll_interval: Duration,
     counter_ttl: Duration,
     generation_ttl: Duration,
+    /// Durable usage: pushes in limbo, take numbers.
+    usage: usage::Usage,
+    /// How long the delivery lease lasts without renewal.
+    delivery_lease: Duration,
 }
 
 impl Fleet {
@@ -232,6 +294,8 @@ impl Fleet {
                 poll_interval: config.poll_interval,
                 counter_ttl: config.counter_ttl,
                 generation_ttl: longest_load.saturating_add(GENERATION_SLACK),
+                usage: usage::Usage::default(),
+                delivery_lease: config.delivery_lease,
             }),
             stop,
             started: AtomicBool::new(false),
@@ -249,6 +313,27 @@ impl Fleet {
     /// What the fleet did so far.
     pub(crate) fn stats(&self) -> FleetStats {
         self.shared.counters.snapshot()
+    }
+
+    /// How long the delivery lease lasts without renewal: at least three flush intervals
+    /// of the meter (`flush_interval`), so that a live holder renews it in time.
+    pub(crate) fn delivery_lease(&self, flush_interval: Duration) -> Duration {
+        self.shared
+            .delivery_lease
+            .max(flush_interval.saturating_mul(3))
+    }
+
+    /// Counts units of the fleet's usage this instance delivered (or not).
+    pub(crate) fn count_delivered(&self, change: impl FnOnce(&mut stats::DeliveredUnits)) {
+        self.shared.counters.delivered(change);
+    }
+
+    /// Counts a report of the fleet's usage given back to Redis.
+    pub(crate) fn count_given_back(&self) {
+        self.shared
+            .counters
+            .usage_given_back
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Starts the subscriber, once, on the current runtime (nothing outside one: the next

@@ -2,6 +2,7 @@
 //! behaviour; and the rate-limited warning that goes with a fallback.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 /// Counters of one client's use of its fleet, from
@@ -40,6 +41,25 @@ pub struct FleetStats {
     /// Background Redis updates (releases, invalidations) dropped because too many were
     /// in flight.
     pub background_dropped: u64,
+    /// Units of the fleet's durable usage this instance delivered to Kelviq as holder of
+    /// the delivery lease (whoever pushed them; see [`MeterStats::pushed`](crate::meter::MeterStats::pushed)).
+    pub usage_delivered: i128,
+    /// Units this instance took from Redis and reported with an unknown outcome (or could
+    /// not settle): never delivered again.
+    pub usage_unknown: i128,
+    /// Units this instance took from Redis and Kelviq refused (`4xx`).
+    pub usage_failed: i128,
+    /// Reports of the fleet's usage refused before processing (`429`, `503`, connection
+    /// refused) and given back to Redis to be delivered later.
+    pub usage_given_back: u64,
+}
+
+/// The unit totals of the fleet's usage this instance delivered.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct DeliveredUnits {
+    pub(crate) delivered: i128,
+    pub(crate) unknown: i128,
+    pub(crate) failed: i128,
 }
 
 /// The live counters behind [`FleetStats`].
@@ -58,6 +78,8 @@ pub(crate) struct Counters {
     pub(crate) redis_errors: AtomicU64,
     pub(crate) subscriber_reconnects: AtomicU64,
     pub(crate) background_dropped: AtomicU64,
+    pub(crate) usage_given_back: AtomicU64,
+    pub(crate) delivered: Mutex<DeliveredUnits>,
 }
 
 /// One fleet event, counted in [`Counters`] and, with the `metrics` feature, in the
@@ -101,9 +123,27 @@ impl Counters {
         record(event);
     }
 
+    /// Adds to the delivered unit totals.
+    pub(crate) fn delivered(&self, change: impl FnOnce(&mut DeliveredUnits)) {
+        change(
+            &mut self
+                .delivered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+
     pub(crate) fn snapshot(&self) -> FleetStats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let delivered = *self
+            .delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         FleetStats {
+            usage_delivered: delivered.delivered,
+            usage_unknown: delivered.unknown,
+            usage_failed: delivered.failed,
+            usage_given_back: read(&self.usage_given_back),
             snapshots_shared: read(&self.snapshots_shared),
             snapshots_loaded: read(&self.snapshots_loaded),
             load_waits: read(&self.load_waits),

@@ -41,7 +41,9 @@
 //! keys in use fit the report budget (else each key's delay, `keys / budget`), more while
 //! it refuses or is down (the backlog keeps growing, up to the caps). Watch
 //! [`UsageMeter::stats`] (`pending`, `pending_keys`, `events_pending`) to know how much is
-//! exposed; the Redis tier (planned) makes pending usage durable across instances.
+//! exposed. In a [fleet](crate::fleet) (cargo feature `redis`), each flush pushes the
+//! usage to Redis instead, where it survives the instance: a crash then loses at most what
+//! was recorded since the last flush (see the fleet's *Durable usage*).
 //!
 //! Amounts never wrap: a key's pending total is kept wider than a report and sent in
 //! several reports when it outgrows one, the counters are `i128`, and usage applied to
@@ -85,6 +87,8 @@
 //! ```
 
 mod config;
+#[cfg(feature = "redis")]
+mod fleet;
 mod pacer;
 mod shared;
 mod stats;

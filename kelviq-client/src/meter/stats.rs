@@ -20,8 +20,13 @@ pub(crate) const LOGGED_LINES: usize = 20;
 pub struct MeterStats {
     /// Units recorded with [`UsageMeter::record`](super::UsageMeter::record).
     pub recorded: i128,
-    /// Units Kelviq confirmed.
+    /// Units Kelviq confirmed; in a [fleet](crate::fleet), units handed to the fleet's
+    /// Redis too (`pushed`), which the holder of the delivery lease delivers.
     pub sent: i128,
+    /// Of `sent`, the units handed to the fleet's Redis (durable usage, cargo feature
+    /// `redis`): delivered to the fleet, whichever instance then delivers them to Kelviq
+    /// (see [`FleetStats`](crate::fleet::FleetStats)'s `usage_*` counters). Zero alone.
+    pub pushed: i128,
     /// Usage reports Kelviq confirmed (one per key per flush, whatever the records).
     pub sent_requests: u64,
     /// Records merged into a key that was already pending.
@@ -93,6 +98,8 @@ const MAX_LINES: usize = 10_000;
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Units {
     pub(crate) sent: i128,
+    /// Of `sent`, handed to the fleet's Redis.
+    pub(crate) pushed: i128,
     pub(crate) failed: i128,
     pub(crate) unknown: i128,
     /// Units taken out of the pending set and not yet settled.
@@ -157,6 +164,7 @@ impl Counters {
         MeterStats {
             recorded: ledger.recorded(),
             sent: units.sent,
+            pushed: units.pushed,
             sent_requests: count(&self.sent_requests),
             coalesced: ledger.coalesced(),
             retried: count(&self.retried),

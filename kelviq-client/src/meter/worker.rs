@@ -33,13 +33,13 @@ const MAX_EVENT_ATTEMPTS: u32 = 10;
 const DROP_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The longest wait the worker schedules (a longer `Retry-After` or interval is cut to it).
-const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+pub(super) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The longest `Retry-After` the meter honours (a longer one is cut to it).
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// `delay` from now, at most [`MAX_WAIT`]: never overflows.
-fn after(delay: Duration) -> Instant {
+pub(super) fn after(delay: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(delay.min(MAX_WAIT)).unwrap_or(now)
 }
@@ -106,6 +106,10 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiv
         if asked.shutdown {
             let deadline = shared.deadline().unwrap_or_else(Instant::now);
             drain(&shared, deadline).await;
+            #[cfg(feature = "redis")]
+            if let Some(fleet) = shared.cache.fleet() {
+                super::fleet::leave(&shared, fleet, deadline).await;
+            }
             let report = shared.close();
             if !report.unsent.is_empty() || !report.unsent_events.is_empty() {
                 tracing::warn!(
@@ -177,6 +181,26 @@ async fn drain(shared: &Shared, deadline: Instant) {
 async fn flush(shared: &Shared, quota: usize) {
     let ledger = shared.cache.ledger();
     telemetry::meter_recorded(ledger.collect());
+    // In a fleet, the usage goes to Redis; what Redis does not take is sent below, alone.
+    #[cfg(feature = "redis")]
+    let fleet = shared.cache.fleet();
+    #[cfg(feature = "redis")]
+    if let Some(fleet) = fleet
+        && shared.deadline().is_none()
+    {
+        super::fleet::push(shared, fleet).await;
+    }
+    send_local(shared, quota).await;
+    #[cfg(feature = "redis")]
+    if let Some(fleet) = fleet {
+        super::fleet::deliver(shared, fleet, quota).await;
+    }
+}
+
+/// Sends due reports of the local backlog — at most `quota` keys, the oldest first — and
+/// every due event, once each, within the report budget.
+async fn send_local(shared: &Shared, quota: usize) {
+    let ledger = shared.cache.ledger();
     let now = Instant::now();
     let (batches, events) = {
         let mut backlog = ledger.backlog();
@@ -225,7 +249,7 @@ async fn paced(shared: &Shared, deadline: Option<Instant>) -> Result<(), Instant
 
 /// How a failed report is settled.
 #[derive(Clone, Copy)]
-enum Settlement {
+pub(super) enum Settlement {
     /// Kelviq certainly did not process it: keep it pending and try again.
     Retry,
     /// Kelviq may have processed it: count it unknown, never send it again.
@@ -247,10 +271,21 @@ fn settle(error: &Error) -> Settlement {
     }
 }
 
-async fn send_usage(shared: &Shared, batch: Batch) {
-    let line = &batch.line;
-    let counters = &shared.counters;
-    let ledger = shared.cache.ledger();
+/// What became of one report.
+pub(super) enum Reported {
+    /// Not sent (nothing to send, or no budget slot before the shutdown deadline): still
+    /// pending, not to be sent before the given time.
+    NotSent(Instant),
+    /// Sent, and settled so; a refusal says when to come back.
+    Settled {
+        settlement: Settlement,
+        retry_after: Duration,
+    },
+}
+
+/// Sends one usage report within the budget, cut short by the shutdown deadline, and says
+/// how to settle it (logged when it failed). `attempts` is how often it was refused before.
+pub(super) async fn report(shared: &Shared, line: &UsageLine, attempts: u32) -> Reported {
     let deadline = shared.deadline();
     let slot = if line.units == 0 {
         Err(Instant::now())
@@ -258,18 +293,7 @@ async fn send_usage(shared: &Shared, batch: Batch) {
         paced(shared, deadline).await
     };
     if let Err(not_before) = slot {
-        // Nothing to send, or no slot before the shutdown deadline: not sent, so still
-        // pending (and returned unsent).
-        let mut backlog = ledger.backlog();
-        counters.units(|units| {
-            units.in_flight = units.in_flight.saturating_sub(line.units.into());
-        });
-        if line.units == 0 {
-            backlog.settled(1, ledger.entries());
-        } else {
-            backlog.put_back(batch, not_before, ledger.entries());
-        }
-        return;
+        return Reported::NotSent(not_before);
     }
     let report = ReportUsage::delta(&line.customer_id, &line.feature_id, line.units);
     // During a shutdown a report goes once, without the client's retries: the meter's
@@ -295,7 +319,7 @@ async fn send_usage(shared: &Shared, batch: Batch) {
         .unwrap_or_default()
         .min(MAX_RETRY_AFTER);
     match &result {
-        Some(Err(error)) => log_settlement(&settlement, error, line, batch.attempts),
+        Some(Err(error)) => log_settlement(&settlement, error, line, attempts),
         Some(Ok(_)) => {}
         None => tracing::warn!(
             customer_id = line.customer_id,
@@ -304,6 +328,36 @@ async fn send_usage(shared: &Shared, batch: Batch) {
             "usage report cut short by the shutdown deadline; outcome unknown, not resent"
         ),
     }
+    Reported::Settled {
+        settlement,
+        retry_after,
+    }
+}
+
+async fn send_usage(shared: &Shared, batch: Batch) {
+    let line = &batch.line;
+    let counters = &shared.counters;
+    let ledger = shared.cache.ledger();
+    let (settlement, retry_after) = match report(shared, line, batch.attempts).await {
+        Reported::Settled {
+            settlement,
+            retry_after,
+        } => (settlement, retry_after),
+        Reported::NotSent(not_before) => {
+            // Nothing to send, or no slot before the shutdown deadline: not sent, so still
+            // pending (and returned unsent).
+            let mut backlog = ledger.backlog();
+            counters.units(|units| {
+                units.in_flight = units.in_flight.saturating_sub(line.units.into());
+            });
+            if line.units == 0 {
+                backlog.settled(1, ledger.entries());
+            } else {
+                backlog.put_back(batch, not_before, ledger.entries());
+            }
+            return;
+        }
+    };
     // Settled under the backlog's lock, so that `stats` sees the units in exactly one place.
     let mut backlog = ledger.backlog();
     let units = i128::from(line.units);
