@@ -168,6 +168,7 @@
 
 mod config;
 mod connection;
+mod fast;
 mod invalidation;
 mod keys;
 mod lease;
@@ -186,8 +187,8 @@ use tokio::sync::{Notify, Semaphore, watch};
 pub use config::FleetConfig;
 pub use reservation::FleetLimits;
 pub use stats::{
-    FLEET_INVALIDATIONS, FLEET_REDIS_ERRORS, FLEET_RESERVATIONS, FLEET_SNAPSHOTS,
-    FLEET_SUBSCRIBER_RECONNECTS, FleetStats,
+    FLEET_INVALIDATIONS, FLEET_LIMIT_SYNCS, FLEET_REDIS_ERRORS, FLEET_RESERVATIONS,
+    FLEET_SNAPSHOTS, FLEET_SUBSCRIBER_RECONNECTS, FleetStats,
 };
 
 pub(crate) use lease::fetch_snapshot;
@@ -262,6 +263,10 @@ pub(crate) struct Shared {
     usage: usage::Usage,
     /// How long the delivery lease lasts without renewal.
     delivery_lease: Duration,
+    /// Fast limits: the units not synced yet.
+    fast: fast::FastLimits,
+    /// How often fast limits sync.
+    sync_interval: Duration,
 }
 
 impl Fleet {
@@ -296,6 +301,8 @@ impl Fleet {
                 generation_ttl: longest_load.saturating_add(GENERATION_SLACK),
                 usage: usage::Usage::default(),
                 delivery_lease: config.delivery_lease,
+                fast: fast::FastLimits::default(),
+                sync_interval: config.sync_interval,
             }),
             stop,
             started: AtomicBool::new(false),

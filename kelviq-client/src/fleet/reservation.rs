@@ -29,6 +29,20 @@ pub enum FleetLimits {
     /// [`Ready`](crate::gate::Admission::Ready) any more). Redis failing or slow: the
     /// local decision stands. See [`fleet`](super) for how the counter is seeded.
     Strict,
+    /// Judged on the local snapshot, with no Redis on the request path (decisions stay
+    /// [`Ready`](crate::gate::Admission::Ready) on a warm cache); every
+    /// [sync interval](super::FleetConfig::sync_interval) each instance adds the units it
+    /// admitted to the same shared counters and applies what the other instances used to
+    /// its snapshot, so access flips fleet-wide within about one interval.
+    ///
+    /// The limit can be passed, by at most `(N − 1) × A + N × C × a` units across `N`
+    /// instances, where `A` is the most units one instance admits in one sync interval
+    /// ([`FleetStats::limit_sync_max_units`](super::FleetStats::limit_sync_max_units)
+    /// measures it), `C` the requests one instance runs at once and `a` the metered amount
+    /// per request (requests admitted before the local limit tripped). See
+    /// [`fleet`](super) for the derivation. Redis failing or slow: each instance judges the
+    /// limit alone.
+    Fast,
 }
 
 /// `used + max(amount, 1) ≤ limit` on the counter (seeded from `ARGV[3]` when missing),

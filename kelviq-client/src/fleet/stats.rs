@@ -52,6 +52,16 @@ pub struct FleetStats {
     /// Reports of the fleet's usage refused before processing (`429`, `503`, connection
     /// refused) and given back to Redis to be delivered later.
     pub usage_given_back: u64,
+    /// Fast-limit sync pipelines Redis answered.
+    pub limit_syncs: u64,
+    /// Fast-limit sync pipelines that failed or timed out: the limits stayed local.
+    pub limit_sync_fallbacks: u64,
+    /// The most units of one customer's feature one sync carried: the `A` of the fast
+    /// limits' overshoot bound (see [`FleetLimits::Fast`](super::FleetLimits::Fast)).
+    pub limit_sync_max_units: u64,
+    /// Customer and feature pairs judged locally only under fast limits, because too many
+    /// were tracked already.
+    pub limit_sync_untracked: u64,
 }
 
 /// The unit totals of the fleet's usage this instance delivered.
@@ -79,6 +89,10 @@ pub(crate) struct Counters {
     pub(crate) subscriber_reconnects: AtomicU64,
     pub(crate) background_dropped: AtomicU64,
     pub(crate) usage_given_back: AtomicU64,
+    pub(crate) limit_syncs: AtomicU64,
+    pub(crate) limit_sync_fallbacks: AtomicU64,
+    pub(crate) limit_sync_max_units: AtomicU64,
+    pub(crate) limit_sync_untracked: AtomicU64,
     pub(crate) delivered: Mutex<DeliveredUnits>,
 }
 
@@ -99,6 +113,9 @@ pub(crate) enum Event {
     RedisError,
     SubscriberReconnect,
     BackgroundDropped,
+    LimitSync,
+    LimitSyncFallback,
+    LimitSyncUntracked,
 }
 
 impl Counters {
@@ -117,10 +134,20 @@ impl Counters {
             Event::RedisError => &self.redis_errors,
             Event::SubscriberReconnect => &self.subscriber_reconnects,
             Event::BackgroundDropped => &self.background_dropped,
+            Event::LimitSync => &self.limit_syncs,
+            Event::LimitSyncFallback => &self.limit_sync_fallbacks,
+            Event::LimitSyncUntracked => &self.limit_sync_untracked,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         record(event);
+    }
+
+    /// Keeps the most units one fast-limit sync carried for one key.
+    pub(crate) fn max_synced(&self, units: i64) {
+        let units = u64::try_from(units).unwrap_or(0);
+        self.limit_sync_max_units
+            .fetch_max(units, Ordering::Relaxed);
     }
 
     /// Adds to the delivered unit totals.
@@ -157,6 +184,10 @@ impl Counters {
             redis_errors: read(&self.redis_errors),
             subscriber_reconnects: read(&self.subscriber_reconnects),
             background_dropped: read(&self.background_dropped),
+            limit_syncs: read(&self.limit_syncs),
+            limit_sync_fallbacks: read(&self.limit_sync_fallbacks),
+            limit_sync_max_units: read(&self.limit_sync_max_units),
+            limit_sync_untracked: read(&self.limit_sync_untracked),
         }
     }
 }
@@ -171,6 +202,8 @@ pub const FLEET_RESERVATIONS: &str = "kelviq_fleet_reservations_total";
 pub const FLEET_INVALIDATIONS: &str = "kelviq_fleet_invalidations_total";
 /// Redis commands that failed or timed out, each followed by a fallback.
 pub const FLEET_REDIS_ERRORS: &str = "kelviq_fleet_redis_errors_total";
+/// Fast-limit sync pipelines (label `result` = `synced` | `fallback`).
+pub const FLEET_LIMIT_SYNCS: &str = "kelviq_fleet_limit_syncs_total";
 /// Subscriber reconnections.
 pub const FLEET_SUBSCRIBER_RECONNECTS: &str = "kelviq_fleet_subscriber_reconnects_total";
 
@@ -201,7 +234,11 @@ fn record(event: Event) {
         }
         Event::RedisError => counter!(FLEET_REDIS_ERRORS).increment(1),
         Event::SubscriberReconnect => counter!(FLEET_SUBSCRIBER_RECONNECTS).increment(1),
-        Event::LoadWait | Event::BackgroundDropped => {}
+        Event::LimitSync => counter!(FLEET_LIMIT_SYNCS, "result" => "synced").increment(1),
+        Event::LimitSyncFallback => {
+            counter!(FLEET_LIMIT_SYNCS, "result" => "fallback").increment(1);
+        }
+        Event::LoadWait | Event::BackgroundDropped | Event::LimitSyncUntracked => {}
     }
 }
 
@@ -284,6 +321,9 @@ mod tests {
             Event::RedisError,
             Event::SubscriberReconnect,
             Event::BackgroundDropped,
+            Event::LimitSync,
+            Event::LimitSyncFallback,
+            Event::LimitSyncUntracked,
         ] {
             counters.count(event);
         }
@@ -302,7 +342,10 @@ mod tests {
             stats.redis_errors,
             stats.subscriber_reconnects,
             stats.background_dropped,
+            stats.limit_syncs,
+            stats.limit_sync_fallbacks,
+            stats.limit_sync_untracked,
         ];
-        assert_eq!(all, [1; 13]);
+        assert_eq!(all, [1; 16]);
     }
 }

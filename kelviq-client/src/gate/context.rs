@@ -94,6 +94,12 @@ impl RequestContext {
         &self.inner.customer_id
     }
 
+    /// The customer id, shared.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared_customer_id(&self) -> &Arc<str> {
+        &self.inner.customer_id
+    }
+
     /// The customer's entitlement snapshot; `None` when Kelviq was unreachable and the
     /// request was let through (fail open).
     pub fn snapshot(&self) -> Option<&Arc<Snapshot>> {

@@ -68,9 +68,9 @@ pub(super) struct GateConfig {
     pub(super) on_denied: Option<DenialHandler>,
     /// Decisions made on the failure policy's fallback entitlements.
     pub(super) fallback_decisions: AtomicU64,
-    /// The fleet whose shared counters this gate reserves on (strict limits).
+    /// How the gate's limit is shared, and the fleet whose counters it shares.
     #[cfg(feature = "redis")]
-    pub(super) fleet_limits: Option<Arc<crate::fleet::Fleet>>,
+    pub(super) fleet_limits: Option<(crate::fleet::FleetLimits, Arc<crate::fleet::Fleet>)>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -204,7 +204,11 @@ impl Gate {
             amount,
         );
         match recorded {
-            Ok(()) => Metered::Recorded { amount },
+            Ok(()) => {
+                #[cfg(feature = "redis")]
+                self.record_fast(context, &spec.feature, amount);
+                Metered::Recorded { amount }
+            }
             Err(error) => {
                 tracing::error!(
                     error = %error,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
 use kelviq_client::fleet::{FleetConfig, FleetLimits, FleetStats};
-use kelviq_client::gate::{Admission, DenialReason, Gate, RequestContext};
+use kelviq_client::gate::{Admission, DenialReason, Gate, RequestContext, UsageAmount};
 use kelviq_client::meter::MeterConfig;
 use kelviq_client::webhook::{self, Reception, Webhook, WebhookRoute};
 use kelviq_client::{CacheConfig, Kelviq};
@@ -253,15 +253,25 @@ async fn webhook_invalidates_every_instance() {
     );
 }
 
-/// Runs requests through `gate` for `customer`: the handler answers 503 to every 7th, 200
-/// to the others. Returns (successes, refusals at the limit).
-async fn hammer(gate: Gate, customer: &'static str, requests: usize) -> (u64, u64) {
+/// Runs requests through `gate` for `customer`: the handler takes `pause` (a yield when
+/// zero) and answers 503 to every 7th, 200 to the others. Returns (successes, refusals at
+/// the limit).
+async fn hammer(
+    gate: Gate,
+    customer: &'static str,
+    requests: usize,
+    pause: Duration,
+) -> (u64, u64) {
     let (mut successes, mut refused) = (0, 0);
     for request in 0..requests {
         match admit(&gate, customer).await {
             Ok(context) => {
                 let status = if request % 7 == 3 { 503 } else { 200 };
-                tokio::task::yield_now().await;
+                if pause.is_zero() {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(pause).await;
+                }
                 gate.finish(&context, status, None);
                 if status == 200 {
                     successes += 1;
@@ -307,7 +317,14 @@ async fn strict_limit_holds_across_instances() {
     let gates: Vec<Gate> = fleet.iter().map(strict_gate).collect();
     // 4 instances × 32 workers × 12 requests: 1,536 attempts for a limit of 1,000.
     let workers: Vec<_> = (0..4 * 32)
-        .map(|worker| tokio::spawn(hammer(gates[worker % 4].clone(), CUSTOMER, 12)))
+        .map(|worker| {
+            tokio::spawn(hammer(
+                gates[worker % 4].clone(),
+                CUSTOMER,
+                12,
+                Duration::ZERO,
+            ))
+        })
         .collect();
     let (mut successes, mut refused) = (0, 0);
     for worker in workers {
@@ -344,6 +361,141 @@ async fn strict_limit_holds_across_instances() {
             .shutdown(Duration::from_secs(10))
             .await;
         assert!(report.unsent.is_empty() && report.unknown.is_empty());
+    }
+    assert_eq!(mock.usage_total(CUSTOMER, "api-calls"), 1_000);
+}
+
+/// A fleet member whose fast limits sync every `interval`, and its fast gate on
+/// `api-calls` (one unit per success).
+fn fast_member(mock: &MockServer, redis: &str, prefix: &str, interval: Duration) -> (Kelviq, Gate) {
+    let kelviq = member_with(
+        mock,
+        FleetConfig::redis(redis)
+            .prefix(prefix)
+            .sync_interval(interval),
+    );
+    let gate = kelviq
+        .gate()
+        .require("api-calls")
+        .meter("api-calls", 1)
+        .fleet_limits(FleetLimits::Fast)
+        .build()
+        .unwrap();
+    (kelviq, gate)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_limit_overshoot_is_bounded() {
+    let Some(redis) = RedisServer::shared() else {
+        return;
+    };
+    const CUSTOMER: &str = "cust_fast";
+    const LIMIT: u64 = 1_000;
+    const INSTANCES: u64 = 4;
+    const WORKERS: u64 = 32;
+    let mock = mock_with(&[(CUSTOMER, "free")]).await;
+    let prefix = prefix("fast");
+    let (fleet, gates): (Vec<Kelviq>, Vec<Gate>) = (0..INSTANCES)
+        .map(|_| fast_member(&mock, redis.url(), &prefix, Duration::from_millis(10)))
+        .unzip();
+    // 4 instances × 32 workers × 40 requests of 1 ms: 5,120 attempts for a limit of 1,000.
+    let workers: Vec<_> = (0..INSTANCES * WORKERS)
+        .map(|worker| {
+            let gate = gates[usize::try_from(worker % INSTANCES).unwrap()].clone();
+            tokio::spawn(hammer(gate, CUSTOMER, 40, Duration::from_millis(1)))
+        })
+        .collect();
+    let (mut successes, mut refused) = (0, 0);
+    for worker in workers {
+        let (ok, no) = worker.await.unwrap();
+        successes += ok;
+        refused += no;
+    }
+    assert!(refused > 0, "the limit refused nothing");
+    // The limit is reachable: once every view is synced, whatever is left can be used.
+    let reached = eventually(Duration::from_secs(10), async || {
+        while let Ok(context) = admit(&gates[0], CUSTOMER).await {
+            gates[0].finish(&context, 200, None);
+            successes += 1;
+        }
+        successes >= LIMIT
+    })
+    .await;
+    assert!(reached, "only {successes} successes for a limit of {LIMIT}");
+    // The documented bound, (N − 1) × A + N × C × a, with A measured by the instances.
+    let most_per_sync = fleet
+        .iter()
+        .map(|kelviq| stats(kelviq).limit_sync_max_units)
+        .max()
+        .unwrap();
+    let bound = (INSTANCES - 1) * most_per_sync + INSTANCES * WORKERS;
+    eprintln!(
+        "fast limits: {successes} successes for a limit of {LIMIT}; A = {most_per_sync}, \
+         bound {LIMIT} + {bound}"
+    );
+    assert!(
+        successes <= LIMIT + bound,
+        "{successes} successes: beyond {LIMIT} + {bound}"
+    );
+    assert!(total(&fleet, |s| s.limit_syncs) > 0);
+    assert_eq!(total(&fleet, |s| s.limit_sync_fallbacks), 0);
+    assert_eq!(total(&fleet, |s| s.reservations_granted), 0);
+    for kelviq in &fleet {
+        let report = kelviq
+            .usage_meter()
+            .unwrap()
+            .shutdown(Duration::from_secs(10))
+            .await;
+        assert!(report.unsent.is_empty() && report.unknown.is_empty());
+    }
+    assert_eq!(
+        mock.usage_total(CUSTOMER, "api-calls"),
+        i64::try_from(successes).unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_limits_flip_an_idle_instance_within_a_few_syncs() {
+    let Some(redis) = RedisServer::shared() else {
+        return;
+    };
+    const CUSTOMER: &str = "cust_fast_flip";
+    let interval = Duration::from_millis(50);
+    let mock = mock_with(&[(CUSTOMER, "free")]).await;
+    let prefix = prefix("fast-flip");
+    let (busy, busy_gate) = fast_member(&mock, redis.url(), &prefix, interval);
+    let (idle, idle_gate) = fast_member(&mock, redis.url(), &prefix, interval);
+    // The idle instance serves the customer once, then nothing more.
+    let context = admit(&idle_gate, CUSTOMER).await.unwrap();
+    idle_gate.finish(&context, 200, None);
+    // The busy one uses the rest of the limit in one response.
+    let context = admit(&busy_gate, CUSTOMER).await.unwrap();
+    busy_gate.finish(&context, 200, Some(UsageAmount(999)));
+    let started = Instant::now();
+    // Two syncs of each instance suffice (busy adds, idle reads); 20 leave room for a
+    // busy box.
+    let flipped = eventually(interval * 20, async || {
+        matches!(
+            admit(&idle_gate, CUSTOMER).await,
+            Err(denial) if denial.reason() == DenialReason::LimitReached
+        )
+    })
+    .await;
+    assert!(
+        flipped,
+        "the idle instance still admits after 20 sync intervals"
+    );
+    eprintln!(
+        "fast limits flipped the idle instance after {:?}",
+        started.elapsed()
+    );
+    assert!(stats(&idle).limit_syncs > 0);
+    for kelviq in [&busy, &idle] {
+        kelviq
+            .usage_meter()
+            .unwrap()
+            .shutdown(Duration::from_secs(10))
+            .await;
     }
     assert_eq!(mock.usage_total(CUSTOMER, "api-calls"), 1_000);
 }

@@ -16,9 +16,10 @@ impl GateBuilder {
         self
     }
 
-    /// The fleet to reserve on, if the gate asks for strict limits and can have them.
-    pub(super) fn checked_fleet_limits(&self) -> Result<Option<Arc<Fleet>>> {
-        let Some(FleetLimits::Strict) = self.fleet_limits else {
+    /// The fleet the gate's limit is shared through, and how, if the gate asks for shared
+    /// limits and can have them.
+    pub(super) fn checked_fleet_limits(&self) -> Result<Option<(FleetLimits, Arc<Fleet>)>> {
+        let Some(limits) = self.fleet_limits else {
             return Ok(None);
         };
         let Some(fleet) = self.kelviq.inner.fleet.clone() else {
@@ -32,6 +33,6 @@ impl GateBuilder {
                 "gate fleet_limits needs a metered gate (GateBuilder::meter)".to_owned(),
             ));
         }
-        Ok(Some(fleet))
+        Ok(Some((limits, fleet)))
     }
 }

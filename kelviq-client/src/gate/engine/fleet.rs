@@ -1,11 +1,12 @@
-//! The gate's strict shared limits (cargo feature `redis`): reserve on the fleet's counter
-//! when admitting, settle the reservation when finishing.
+//! The gate's shared limits (cargo feature `redis`): strict ones reserve on the fleet's
+//! counter when admitting and settle the reservation when finishing; fast ones count the
+//! units recorded, synced in the background.
 
 use std::sync::Arc;
 
 use super::Gate;
 use crate::cache::Snapshot;
-use crate::fleet::Reserved;
+use crate::fleet::{Fleet, FleetLimits, Reserved};
 use crate::gate::context::{RequestContext, UsageAmount};
 use crate::gate::decision::{Admission, Admitting};
 use crate::gate::denial::Denial;
@@ -18,7 +19,7 @@ impl Gate {
         customer_id: &Arc<str>,
         snapshot: &Arc<Snapshot>,
     ) -> Option<Admission> {
-        self.inner.fleet_limits.as_ref()?;
+        self.strict_fleet()?;
         let gate = self.clone();
         let context = self.context(Arc::clone(customer_id), Some(Arc::clone(snapshot)), false);
         Some(Admission::Loading(Admitting::new(async move {
@@ -33,7 +34,7 @@ impl Gate {
     /// decision stands.
     pub(super) async fn reserve(&self, context: RequestContext) -> Result<RequestContext, Denial> {
         let (Some(fleet), Some(spec), Some(snapshot)) = (
-            &self.inner.fleet_limits,
+            self.strict_fleet(),
             &self.inner.metering,
             context.snapshot(),
         ) else {
@@ -53,6 +54,22 @@ impl Gate {
             Reserved::Refused => Err(Denial::limit_reached(spec.feature.clone())
                 .with_status(self.inner.limit_reached_status)),
             Reserved::Unlimited | Reserved::Fallback => Ok(context),
+        }
+    }
+
+    /// The fleet to reserve on, when the gate's limits are strict.
+    fn strict_fleet(&self) -> Option<&Arc<Fleet>> {
+        match &self.inner.fleet_limits {
+            Some((FleetLimits::Strict, fleet)) => Some(fleet),
+            _ => None,
+        }
+    }
+
+    /// Under fast limits, counts `amount` units of `feature` recorded for the request's
+    /// customer, to be synced with the fleet.
+    pub(super) fn record_fast(&self, context: &RequestContext, feature: &str, amount: i64) {
+        if let Some((FleetLimits::Fast, fleet)) = &self.inner.fleet_limits {
+            fleet.record_fast(context.shared_customer_id(), feature, amount);
         }
     }
 

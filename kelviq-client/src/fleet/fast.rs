@@ -1,0 +1,354 @@
+//! Fast shared limits: requests are judged on the local snapshot (no Redis on the request
+//! path); every [sync interval](super::FleetConfig::sync_interval) a background task adds
+//! the units this instance admitted to the customers' shared counters and applies what
+//! the rest of the fleet used to the local snapshots.
+//!
+//! Per synced (customer, feature), one round:
+//!
+//! 1. reads the local view `E` (the snapshot's usage: Kelviq's, plus what this instance
+//!    recorded since the fetch, plus what earlier rounds applied), then takes the units
+//!    recorded since the last round, `d`;
+//! 2. in one pipeline for every key: the counter is seeded with `max(E − d, 0)` when
+//!    missing (as strict reservations seed it), `d` is added, and the fleet's total `T`
+//!    comes back;
+//! 3. the units recorded here meanwhile, `u`, are read, then the snapshot's usage `E'`;
+//!    when `T + u > E'`, the difference — the units the *other* instances used — is added
+//!    to the snapshot (`Snapshot::apply_usage`). Never subtracted, so a view only grows.
+//!
+//! Each read happens before the one it is compared with, so a request recorded between two
+//! reads can only make a round apply *less* (caught up by the next round), never more: the
+//! limit stays reachable. A round whose pipeline certainly did not reach Redis (connection
+//! refused) keeps its units for the next; one whose answer was lost drops them (they may
+//! have been added; the units reach Kelviq through the meter all the same, and the next
+//! stored snapshot raises the counter to Kelviq's usage).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use redis::Script;
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use super::lease::millis;
+use super::reservation::{lua_safe, shared_limit};
+use super::stats::Event;
+use super::{Fleet, Shared};
+use crate::cache::{EntitlementCache, Snapshot};
+
+/// The most (customer, feature) pairs synced at once; past it, new pairs are judged
+/// locally only (counted in [`FleetStats::limit_sync_untracked`](super::FleetStats)).
+const MAX_TRACKED: usize = 10_000;
+
+/// The most keys in one pipeline: a round sends several when it has more.
+const CHUNK: usize = 500;
+
+/// Rounds a pair stays tracked with nothing recorded (to keep seeing the fleet's usage),
+/// or without a fresh snapshot, before it is dropped; the next recorded unit tracks it
+/// again.
+const MAX_IDLE_ROUNDS: u32 = 600;
+
+/// Seeds the counter with `ARGV[2]` when it is missing, adds `ARGV[1]`, and renews its TTL
+/// (`ARGV[3]` ms). `KEYS`: counter. Answers the fleet's total.
+static SYNC: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return total
+",
+    )
+});
+
+/// The units recorded under fast limits, per feature and customer, not yet synced.
+#[derive(Debug, Default)]
+pub(crate) struct FastLimits {
+    tracked: Mutex<Tracked>,
+    /// Whether the sync task was started.
+    started: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Tracked {
+    /// Feature → customer → entry.
+    features: HashMap<Arc<str>, HashMap<Arc<str>, Entry>>,
+    len: usize,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    /// Units recorded here and not yet added to the shared counter.
+    unsynced: i64,
+    /// Rounds in a row with nothing to add, or without a fresh snapshot.
+    idle: u32,
+}
+
+/// One key of one round.
+struct Item {
+    feature: Arc<str>,
+    customer: Arc<str>,
+    counter: String,
+    /// The local view before the units were taken.
+    before: i64,
+    /// The units taken.
+    delta: i64,
+}
+
+impl FastLimits {
+    fn tracked(&self) -> MutexGuard<'_, Tracked> {
+        self.tracked.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Fleet {
+    /// Counts `units` of `feature` recorded for `customer` under fast limits: added to the
+    /// shared counter at the next sync. The request path's only cost: one short lock.
+    pub(crate) fn record_fast(&self, customer: &Arc<str>, feature: &str, units: i64) {
+        self.start_sync();
+        let fast = &self.shared.fast;
+        let mut tracked = fast.tracked();
+        if let Some(entry) = tracked
+            .features
+            .get_mut(feature)
+            .and_then(|customers| customers.get_mut(&**customer))
+        {
+            entry.unsynced = entry.unsynced.saturating_add(units);
+            return;
+        }
+        if tracked.len >= MAX_TRACKED {
+            drop(tracked);
+            self.shared.count(Event::LimitSyncUntracked);
+            return;
+        }
+        tracked.len = tracked.len.saturating_add(1);
+        tracked
+            .features
+            .entry(Arc::from(feature))
+            .or_default()
+            .insert(
+                Arc::clone(customer),
+                Entry {
+                    unsynced: units,
+                    idle: 0,
+                },
+            );
+    }
+
+    /// Starts the sync task, once, on the current runtime.
+    fn start_sync(&self) {
+        let fast = &self.shared.fast;
+        if fast.started.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(runtime) = Handle::try_current() else {
+            return;
+        };
+        if fast.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let cache = self.cache.get().cloned().unwrap_or_default();
+        runtime.spawn(run(
+            Arc::clone(&self.shared),
+            cache,
+            self.shared.sync_interval,
+            self.stop.subscribe(),
+        ));
+    }
+}
+
+/// Syncs every `interval` until the fleet is dropped.
+async fn run(
+    shared: Arc<Shared>,
+    cache: Weak<EntitlementCache>,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let Some(cache) = cache.upgrade() else {
+            return;
+        };
+        sync(&shared, &cache).await;
+    }
+}
+
+/// One round over every tracked pair.
+async fn sync(shared: &Shared, cache: &EntitlementCache) {
+    let keys: Vec<(Arc<str>, Arc<str>)> = {
+        let tracked = shared.fast.tracked();
+        tracked
+            .features
+            .iter()
+            .flat_map(|(feature, customers)| {
+                customers
+                    .keys()
+                    .map(|customer| (Arc::clone(feature), Arc::clone(customer)))
+            })
+            .collect()
+    };
+    // The local views first, then the units: see the module docs.
+    let mut items: Vec<Item> = keys
+        .into_iter()
+        .filter_map(|(feature, customer)| {
+            let snapshot = cache.get_fresh(&customer)?;
+            let counter = shared_counter(shared, &snapshot, &customer, &feature)?;
+            Some(Item {
+                before: usage(&snapshot, &feature),
+                feature,
+                customer,
+                counter,
+                delta: 0,
+            })
+        })
+        .collect();
+    take_units(shared, &mut items);
+    for chunk in items.chunks(CHUNK) {
+        send(shared, cache, chunk).await;
+    }
+}
+
+/// Takes each item's units, and ages the pairs: one with units this round starts again;
+/// one idle (or without a fresh snapshot, or a shared limit) for too many rounds is
+/// dropped, with its units (they reach Kelviq through the meter all the same).
+fn take_units(shared: &Shared, items: &mut [Item]) {
+    let mut tracked = shared.fast.tracked();
+    for item in items.iter_mut() {
+        if let Some(entry) = tracked
+            .features
+            .get_mut(&item.feature)
+            .and_then(|customers| customers.get_mut(&item.customer))
+        {
+            item.delta = std::mem::take(&mut entry.unsynced);
+            if item.delta != 0 {
+                entry.idle = 0;
+            }
+        }
+    }
+    let mut removed = 0usize;
+    for customers in tracked.features.values_mut() {
+        customers.retain(|_, entry| {
+            entry.idle = entry.idle.saturating_add(1);
+            let keep = entry.idle <= MAX_IDLE_ROUNDS;
+            removed = removed.saturating_add(usize::from(!keep));
+            keep
+        });
+    }
+    tracked
+        .features
+        .retain(|_, customers| !customers.is_empty());
+    tracked.len = tracked.len.saturating_sub(removed);
+}
+
+/// Sends one pipeline of items, and applies the totals.
+async fn send(shared: &Shared, cache: &EntitlementCache, items: &[Item]) {
+    let ttl = millis(shared.counter_ttl);
+    let invocations: Vec<_> = items
+        .iter()
+        .map(|item| {
+            let mut invocation = SYNC.prepare_invoke();
+            invocation
+                .key(&item.counter)
+                .arg(lua_safe(item.delta))
+                .arg(lua_safe(item.before.saturating_sub(item.delta).max(0)))
+                .arg(ttl);
+            invocation
+        })
+        .collect();
+    let mut pipe = redis::pipe();
+    pipe.ignore_errors().load_script(&SYNC).ignore();
+    for invocation in &invocations {
+        pipe.invoke_script(invocation);
+    }
+    for item in items {
+        shared.counters.max_synced(item.delta);
+    }
+    let replies = match shared
+        .redis
+        .pipeline("sync fast limits", &pipe, &shared.counters)
+        .await
+    {
+        Ok(replies) => replies,
+        Err(failure) => {
+            shared.count(Event::LimitSyncFallback);
+            if failure.never_sent() {
+                give_back(shared, items);
+            }
+            return;
+        }
+    };
+    shared.count(Event::LimitSync);
+    for (item, reply) in items.iter().zip(replies) {
+        let Ok(total) = redis::from_redis_value::<i64>(reply) else {
+            continue;
+        };
+        apply(shared, cache, item, total);
+    }
+}
+
+/// Units of a round that did not reach Redis go back for the next one.
+fn give_back(shared: &Shared, items: &[Item]) {
+    let mut tracked = shared.fast.tracked();
+    for item in items {
+        if let Some(entry) = tracked
+            .features
+            .get_mut(&item.feature)
+            .and_then(|customers| customers.get_mut(&item.customer))
+        {
+            entry.unsynced = entry.unsynced.saturating_add(item.delta);
+        }
+    }
+}
+
+/// Raises the customer's local view to the fleet's `total` plus the units recorded here
+/// since the round took them.
+fn apply(shared: &Shared, cache: &EntitlementCache, item: &Item, total: i64) {
+    let recorded_since = shared
+        .fast
+        .tracked()
+        .features
+        .get(&item.feature)
+        .and_then(|customers| customers.get(&item.customer))
+        .map_or(0, |entry| entry.unsynced);
+    let Some(snapshot) = cache.get_fresh(&item.customer) else {
+        return;
+    };
+    let view = usage(&snapshot, &item.feature);
+    let others = total.saturating_add(recorded_since).saturating_sub(view);
+    if others > 0 {
+        snapshot.apply_usage(&item.feature, others, false);
+    }
+}
+
+/// The customer's counter of `feature` for the snapshot's period; `None` when the feature
+/// has no hard limit there (or the snapshot is a fallback).
+fn shared_counter(
+    shared: &Shared,
+    snapshot: &Snapshot,
+    customer: &str,
+    feature: &str,
+) -> Option<String> {
+    if snapshot.is_fallback() {
+        return None;
+    }
+    let entitlement = snapshot.get(feature)?;
+    let (_, period) = shared_limit(&entitlement)?;
+    Some(shared.keys.customer(customer).counter(feature, period))
+}
+
+/// The snapshot's usage of `feature`, as this instance sees it.
+fn usage(snapshot: &Snapshot, feature: &str) -> i64 {
+    snapshot
+        .get(feature)
+        .and_then(|entitlement| entitlement.usage())
+        .unwrap_or(0)
+}
