@@ -3,7 +3,9 @@
 //!
 //! - `warm_request`: a metered request on a warm cache, `Gate::admit` then
 //!   `Gate::finish(200)`: single instance; a fleet member without shared limits; a fleet
-//!   member with [`FleetLimits::Strict`] (one Redis round trip: the reservation);
+//!   member with [`FleetLimits::Strict`] (one Redis round trip: the reservation); a fleet
+//!   member with [`FleetLimits::Fast`] (no Redis on the request path: the units are
+//!   synced in the background);
 //! - `local_miss`: a check whose snapshot is not in the local cache: loaded from Kelviq
 //!   (single instance) against taken from Redis (a fleet member, another instance having
 //!   loaded it).
@@ -61,8 +63,9 @@ fn fleet(c: &mut Criterion) {
     let single = builder(&mock).build().unwrap();
     let member = builder(&mock).fleet(fleet_config()).build().unwrap();
     let other = builder(&mock).fleet(fleet_config()).build().unwrap();
+    let fast = builder(&mock).fleet(fleet_config()).build().unwrap();
     let customer: Arc<str> = CUSTOMER.into();
-    let (single_gate, member_gate, strict_gate) = {
+    let (single_gate, member_gate, strict_gate, fast_gate) = {
         let _guard = runtime.enter();
         let gate = |kelviq: &Kelviq| kelviq.gate().require("api-calls").meter("api-calls", 1);
         (
@@ -72,10 +75,11 @@ fn fleet(c: &mut Criterion) {
                 .fleet_limits(FleetLimits::Strict)
                 .build()
                 .unwrap(),
+            gate(&fast).fleet_limits(FleetLimits::Fast).build().unwrap(),
         )
     };
     runtime.block_on(async {
-        for kelviq in [&single, &member, &other] {
+        for kelviq in [&single, &member, &other, &fast] {
             kelviq.entitlements_snapshot(CUSTOMER).await.unwrap();
         }
     });
@@ -85,6 +89,7 @@ fn fleet(c: &mut Criterion) {
         ("single_instance", &single_gate),
         ("fleet_member", &member_gate),
         ("fleet_strict", &strict_gate),
+        ("fleet_fast", &fast_gate),
     ] {
         warm.bench_function(name, |b| {
             b.iter(|| runtime.block_on(request(black_box(gate), &customer)));
@@ -113,7 +118,10 @@ fn fleet(c: &mut Criterion) {
     miss.finish();
     let stats = member.fleet_stats().unwrap();
     assert_eq!(stats.load_fallbacks, 0, "{stats:?}");
-    for kelviq in [&single, &member, &other] {
+    let stats = fast.fleet_stats().unwrap();
+    assert!(stats.limit_syncs > 0, "{stats:?}");
+    assert_eq!(stats.limit_sync_fallbacks, 0, "{stats:?}");
+    for kelviq in [&single, &member, &other, &fast] {
         runtime.block_on(
             kelviq
                 .usage_meter()

@@ -77,6 +77,44 @@
 //! towards refusing). A per-response amount larger than the reserved one is added after
 //! the fact (it cannot be refused once the handler ran).
 //!
+//! **Fast limits** ([`FleetLimits::Fast`], a gate option, with the same needs as strict).
+//! Requests are judged on the local snapshot: no Redis on the request path. Every
+//! [sync interval](FleetConfig::sync_interval) (100 ms by default) a background task, in
+//! one pipeline, adds the units this instance recorded since its last round to the same
+//! per-customer, feature and period counters (seeded as strict reservations seed them) and
+//! reads the fleet's total back; what the other instances used is then added to the local
+//! snapshot's usage, so that access flips on every instance within about one interval of
+//! the limit being reached. A round only ever raises a snapshot's usage, and its reads are
+//! ordered so that a racing request makes it apply less (caught up next round), never
+//! more: the limit stays reachable. A snapshot loaded anew starts from Kelviq's usage
+//! plus the fleet's pending usage, and takes the counter's total in at its next round.
+//!
+//! *The overshoot bound.* Take `N` instances, `A` the most units one instance records in
+//! one sync interval ([`FleetStats::limit_sync_max_units`] measures it), `C` the requests
+//! one instance runs at once and `a` the metered amount of one request. An instance admits
+//! only while its view is below the limit `L`, and its view is at least the last total it
+//! read, `r`, plus what it recorded since. Let `r*` be the largest total any instance read
+//! while still admitting (the counter only grows, so every unit synced before any such read
+//! is in `r*`), read by instance `i*`. After that read `i*` records at most `L − r*` units
+//! before its own view reaches `L`, plus `C × a` admitted before it tripped. Any other
+//! instance `j` admits after its last read `r_j` (its units up to `r_j` are in `r*`) for at
+//! most one more interval — at its next round it reads a total that stops it — so at most
+//! `A`, plus `C × a` in flight. Summing: usage ≤ `r* + (L − r*) + C × a + (N − 1)(A + C × a)`,
+//! that is **at most `(N − 1) × A + N × C × a` units beyond the limit**. `A` is the
+//! instance's admission rate times the interval: at 1,000 metered requests a second per
+//! instance and 100 ms, `A` ≈ 100, so 4 instances pass a limit by at most ~300 units plus
+//! their requests in flight. (While Redis is failing, each instance judges the limit
+//! alone: up to `N`-fold, as without a fleet.)
+//!
+//! *Strict or fast.* Strict when the limit is money or a contract (it is never passed)
+//! and a Redis round trip per metered request is acceptable; fast when the request path
+//! must stay in microseconds and passing the limit by a few intervals' worth of traffic
+//! is acceptable (rate-style quotas, generous plans). A round whose pipeline Redis
+//! certainly did not receive keeps its units for the next; one whose answer was lost drops
+//! them (they may have been added), so the counter errs by at most one round's units,
+//! caught up when the next snapshot stored raises it to Kelviq's usage. Durable usage is
+//! the same in both modes: the meter delivers what was recorded.
+//!
 //! # Durable usage
 //!
 //! Each flush of the [usage meter](crate::meter) pushes the usage it collected to Redis:
@@ -136,7 +174,8 @@
 //! Every Redis command runs under [`FleetConfig::command_timeout`] (50 ms by default). A
 //! command that fails or times out is counted ([`FleetStats::redis_errors`]), logged at
 //! `warn` at most every 10 s, and the step falls back to single-instance behaviour: the
-//! load is done locally, the limit is judged on the local snapshot, the invalidation
+//! load is done locally, the limit is judged on the local snapshot (strict and fast
+//! alike), the invalidation
 //! stays local. No request fails because Redis did. The command connection reconnects by
 //! itself; background updates (releases, invalidations) are bounded in number.
 //!
@@ -155,7 +194,8 @@
 //! [`Kelviq::fleet_stats`](crate::Kelviq::fleet_stats), and with the cargo feature
 //! `metrics`: [`FLEET_SNAPSHOTS`] (`source` = `redis` | `loaded` | `fallback`),
 //! [`FLEET_RESERVATIONS`] (`result` = `granted` | `refused` | `released` | `fallback`),
-//! [`FLEET_INVALIDATIONS`] (`direction` = `sent` | `received`), [`FLEET_REDIS_ERRORS`],
+//! [`FLEET_INVALIDATIONS`] (`direction` = `sent` | `received`), [`FLEET_LIMIT_SYNCS`]
+//! (`result` = `synced` | `fallback`), [`FLEET_REDIS_ERRORS`],
 //! [`FLEET_SUBSCRIBER_RECONNECTS`].
 //!
 //! # Why a feature of kelviq-client, not a crate

@@ -422,7 +422,20 @@ async fn fast_limit_overshoot_is_bounded() {
     })
     .await;
     assert!(reached, "only {successes} successes for a limit of {LIMIT}");
-    // The documented bound, (N − 1) × A + N × C × a, with A measured by the instances.
+    // The documented bound, (N − 1) × A + N × C × a, with A measured by the instances once
+    // each has synced all it recorded.
+    let synced: Vec<u64> = fleet
+        .iter()
+        .map(|kelviq| stats(kelviq).limit_syncs)
+        .collect();
+    let caught_up = eventually(Duration::from_secs(5), async || {
+        fleet
+            .iter()
+            .zip(&synced)
+            .all(|(kelviq, before)| stats(kelviq).limit_syncs >= before + 2)
+    })
+    .await;
+    assert!(caught_up, "the instances stopped syncing");
     let most_per_sync = fleet
         .iter()
         .map(|kelviq| stats(kelviq).limit_sync_max_units)
