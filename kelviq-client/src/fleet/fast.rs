@@ -23,12 +23,11 @@
 //! stored snapshot raises the counter to Kelviq's usage).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use redis::Script;
-use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
@@ -141,16 +140,9 @@ impl Fleet {
 
     /// Starts the sync task, once, on the current runtime.
     fn start_sync(&self) {
-        let fast = &self.shared.fast;
-        if fast.started.load(Ordering::Acquire) {
-            return;
-        }
-        let Ok(runtime) = Handle::try_current() else {
+        let Some(runtime) = super::first_start(&self.shared.fast.started) else {
             return;
         };
-        if fast.started.swap(true, Ordering::AcqRel) {
-            return;
-        }
         let cache = self.cache.get().cloned().unwrap_or_default();
         runtime.spawn(run(
             Arc::clone(&self.shared),

@@ -386,15 +386,9 @@ impl Fleet {
     /// Starts the subscriber, once, on the current runtime (nothing outside one: the next
     /// use inside one starts it).
     fn start(&self) {
-        if self.started.load(Ordering::Acquire) {
-            return;
-        }
-        let Ok(runtime) = Handle::try_current() else {
+        let Some(runtime) = first_start(&self.started) else {
             return;
         };
-        if self.started.swap(true, Ordering::AcqRel) {
-            return;
-        }
         let _ = self.shared.runtime.set(runtime.clone());
         let cache = self.cache.get().cloned().unwrap_or_default();
         runtime.spawn(invalidation::subscribe(
@@ -507,6 +501,16 @@ impl Drop for Invalidating {
             }
         }
     }
+}
+
+/// The current runtime, the first time `started` is asked inside one (and `None` ever
+/// after): what starts a background task once.
+fn first_start(started: &AtomicBool) -> Option<Handle> {
+    if started.load(Ordering::Acquire) {
+        return None;
+    }
+    let runtime = Handle::try_current().ok()?;
+    (!started.swap(true, Ordering::AcqRel)).then_some(runtime)
 }
 
 /// Random enough to tell two holders of a lease apart.

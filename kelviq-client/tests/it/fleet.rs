@@ -47,13 +47,30 @@ fn member_with(mock: &MockServer, fleet: FleetConfig) -> Kelviq {
 
 /// A gate on `api-calls` metering one unit per success, its hard limit held fleet-wide.
 fn strict_gate(kelviq: &Kelviq) -> Gate {
+    shared_limit_gate(kelviq, FleetLimits::Strict)
+}
+
+/// A gate on `api-calls` metering one unit per success, its hard limit shared as `limits`.
+fn shared_limit_gate(kelviq: &Kelviq, limits: FleetLimits) -> Gate {
     kelviq
         .gate()
         .require("api-calls")
         .meter("api-calls", 1)
-        .fleet_limits(FleetLimits::Strict)
+        .fleet_limits(limits)
         .build()
         .unwrap()
+}
+
+/// Shuts every member's meter down, asserting that each delivered everything.
+async fn shut_down_cleanly(fleet: &[Kelviq]) {
+    for kelviq in fleet {
+        let report = kelviq
+            .usage_meter()
+            .unwrap()
+            .shutdown(Duration::from_secs(10))
+            .await;
+        assert!(report.unsent.is_empty() && report.unknown.is_empty());
+    }
 }
 
 fn stats(kelviq: &Kelviq) -> FleetStats {
@@ -354,14 +371,7 @@ async fn strict_limit_holds_across_instances() {
         let local = kelviq.cached_entitlements(CUSTOMER).unwrap();
         assert!(local.get("api-calls").unwrap().usage().unwrap() < 1_000);
     }
-    for kelviq in &fleet {
-        let report = kelviq
-            .usage_meter()
-            .unwrap()
-            .shutdown(Duration::from_secs(10))
-            .await;
-        assert!(report.unsent.is_empty() && report.unknown.is_empty());
-    }
+    shut_down_cleanly(&fleet).await;
     assert_eq!(mock.usage_total(CUSTOMER, "api-calls"), 1_000);
 }
 
@@ -374,13 +384,7 @@ fn fast_member(mock: &MockServer, redis: &str, prefix: &str, interval: Duration)
             .prefix(prefix)
             .sync_interval(interval),
     );
-    let gate = kelviq
-        .gate()
-        .require("api-calls")
-        .meter("api-calls", 1)
-        .fleet_limits(FleetLimits::Fast)
-        .build()
-        .unwrap();
+    let gate = shared_limit_gate(&kelviq, FleetLimits::Fast);
     (kelviq, gate)
 }
 
@@ -453,14 +457,7 @@ async fn fast_limit_overshoot_is_bounded() {
     assert!(total(&fleet, |s| s.limit_syncs) > 0);
     assert_eq!(total(&fleet, |s| s.limit_sync_fallbacks), 0);
     assert_eq!(total(&fleet, |s| s.reservations_granted), 0);
-    for kelviq in &fleet {
-        let report = kelviq
-            .usage_meter()
-            .unwrap()
-            .shutdown(Duration::from_secs(10))
-            .await;
-        assert!(report.unsent.is_empty() && report.unknown.is_empty());
-    }
+    shut_down_cleanly(&fleet).await;
     assert_eq!(
         mock.usage_total(CUSTOMER, "api-calls"),
         i64::try_from(successes).unwrap()
@@ -503,13 +500,8 @@ async fn fast_limits_flip_an_idle_instance_within_a_few_syncs() {
         started.elapsed()
     );
     assert!(stats(&idle).limit_syncs > 0);
-    for kelviq in [&busy, &idle] {
-        kelviq
-            .usage_meter()
-            .unwrap()
-            .shutdown(Duration::from_secs(10))
-            .await;
-    }
+    assert_eq!(stats(&busy).limit_sync_fallbacks, 0);
+    shut_down_cleanly(&[busy, idle]).await;
     assert_eq!(mock.usage_total(CUSTOMER, "api-calls"), 1_000);
 }
 
