@@ -1,8 +1,20 @@
 //! Usage reports and events, as the mock received them.
+//!
+//! The usage totals are kept exact per customer and feature; the reports themselves are a
+//! log for tests to read, a ring of the last [`USAGE_REPORT_CAPACITY`], so that a fake
+//! under load does not grow without bound.
 
 use serde_json::{Map, Value};
 
 use super::State;
+
+/// How many usage reports the mock keeps ([`MockServer::usage_reports`]); older ones are
+/// dropped first, their units still counted in
+/// [`MockServer::usage_total`].
+///
+/// [`MockServer::usage_reports`]: crate::MockServer::usage_reports
+/// [`MockServer::usage_total`]: crate::MockServer::usage_total
+pub const USAGE_REPORT_CAPACITY: usize = 10_000;
 
 /// A usage report the mock accepted (`POST /report/usage/`).
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +66,10 @@ impl State {
         } else {
             *current = current.saturating_add(report.value);
         }
-        self.usage_reports.push(report);
+        if self.usage_reports.len() >= USAGE_REPORT_CAPACITY {
+            self.usage_reports.pop_front();
+        }
+        self.usage_reports.push_back(report);
     }
 
     /// The stored event with this idempotency key, counting one more delivery.
