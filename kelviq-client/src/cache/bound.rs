@@ -74,3 +74,44 @@ impl StoreOrder {
             .clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Snapshot;
+    use crate::models::{Entitlements, RawEntitlements};
+
+    fn snapshot(customer: &str) -> Arc<Snapshot> {
+        let raw: RawEntitlements =
+            serde_json::from_value(serde_json::json!({"customerId": customer})).unwrap();
+        Arc::new(Snapshot::new(Entitlements::from_raw(raw)))
+    }
+
+    fn store(index: &Index, order: &StoreOrder, customer: &str, lifetime: Duration) {
+        let snapshot = snapshot(customer);
+        let fetched_at = snapshot.fetched_at();
+        index.pin().insert(Arc::from(customer), snapshot);
+        order.stored(index, Arc::from(customer), fetched_at, 2, lifetime);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn evicts_the_least_recently_fetched_and_reclaims_the_expired() {
+        let (index, order) = (Index::default(), StoreOrder::default());
+        let lifetime = Duration::from_secs(60);
+        store(&index, &order, "a", lifetime);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        store(&index, &order, "b", lifetime);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        store(&index, &order, "a", lifetime);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        store(&index, &order, "c", lifetime);
+        let mut kept: Vec<String> = index.pin().keys().map(|key| key.to_string()).collect();
+        kept.sort();
+        assert_eq!(kept, ["a", "c"], "b was fetched least recently");
+        assert!(order.records.lock().unwrap().len() <= 2 * index.len());
+        tokio::time::advance(Duration::from_secs(59)).await;
+        store(&index, &order, "d", lifetime);
+        let kept: Vec<String> = index.pin().keys().map(|key| key.to_string()).collect();
+        assert_eq!(kept, ["d"], "a and c are past their lifetime");
+    }
+}

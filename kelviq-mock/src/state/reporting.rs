@@ -82,3 +82,37 @@ impl State {
         Some(event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::Seed;
+
+    #[test]
+    fn the_report_log_is_a_ring_and_the_total_stays_exact() {
+        let mut state = State::from_seed(&Seed::empty(), 1, "http://127.0.0.1:1".to_owned());
+        for value in 0..USAGE_REPORT_CAPACITY + 5 {
+            state.apply_usage(UsageReport {
+                customer_id: "c".to_owned(),
+                feature_id: "calls".to_owned(),
+                value: 1,
+                behaviour: "DELTA".to_owned(),
+                resource_id: None,
+                idempotency_key: value.to_string(),
+                timestamp: String::new(),
+            });
+        }
+        assert_eq!(state.usage_reports.len(), USAGE_REPORT_CAPACITY);
+        assert_eq!(
+            state
+                .usage_reports
+                .front()
+                .map(|r| r.idempotency_key.as_str()),
+            Some("5")
+        );
+        assert_eq!(
+            state.usage_of("c", "calls"),
+            i64::try_from(USAGE_REPORT_CAPACITY + 5).unwrap()
+        );
+    }
+}
