@@ -109,7 +109,7 @@ mod tests {
         kept.sort();
         assert_eq!(kept, ["a", "c"], "b was fetched least recently");
         assert!(order.records.lock().unwrap().len() <= 2 * index.len());
-        tokio::time::advance(Duration::from_secs(59)).await;
+        tokio::time::advance(Duration::from_secs(60)).await;
         store(&index, &order, "d", lifetime);
         let kept: Vec<String> = index.pin().keys().map(|key| key.to_string()).collect();
         assert_eq!(kept, ["d"], "a and c are past their lifetime");
