@@ -129,7 +129,7 @@ pub use redis_server::{RedisServer, RedisServerError};
 pub use route::{ApiVersion, Base, Route};
 pub use seed::{Feature, FeatureKind, Plan, Seed, SeedCustomer, SeedError, SeedSubscription};
 pub use server::{DEFAULT_TOKEN, MockError, MockServer, MockServerBuilder};
-pub use state::{StoredEvent, UsageReport};
+pub use state::{StoredEvent, USAGE_REPORT_CAPACITY, UsageReport};
 pub use webhooks::{
     DEFAULT_WEBHOOK_ATTEMPTS, DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_QUEUE,
     DEFAULT_WEBHOOK_RECORD_CAPACITY, DEFAULT_WEBHOOK_TIMEOUT, DeliveryAttempt, DeliveryOutcome,

@@ -557,9 +557,15 @@ impl MockServer {
         lock(&self.shared.state).usage_of(customer_id, feature_id)
     }
 
-    /// Every usage report accepted, in order.
+    /// The usage reports accepted, in order: the last
+    /// [`USAGE_REPORT_CAPACITY`](crate::USAGE_REPORT_CAPACITY) of them (10,000; older ones
+    /// are dropped, their units still in [`usage_total`](Self::usage_total)).
     pub fn usage_reports(&self) -> Vec<UsageReport> {
-        lock(&self.shared.state).usage_reports.clone()
+        lock(&self.shared.state)
+            .usage_reports
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Every distinct event accepted (one per idempotency key), in order.

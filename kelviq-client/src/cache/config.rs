@@ -55,7 +55,8 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
-    /// The most customers kept (least recently used are evicted first; default 10,000).
+    /// The most customers kept (the least recently fetched are evicted first; default
+    /// 10,000).
     pub fn max_customers(mut self, customers: u64) -> Self {
         self.max_customers = customers;
         self

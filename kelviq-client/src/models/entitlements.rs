@@ -1,6 +1,7 @@
 //! Entitlements: the raw entries of the edge endpoint and their per-feature aggregate.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -66,85 +67,116 @@ pub struct EntitlementEntry {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Entitlement {
-    feature_id: String,
-    feature_type: Option<FeatureType>,
-    has_access: bool,
     usage_limit: Option<i64>,
     current_usage: Option<i64>,
-    remaining: Option<i64>,
+    /// The raw entries; the feature id and type are the first one's.
+    entries: Entries,
+    kind: Kind,
+    has_access: bool,
+    /// Whether any entry grants access.
+    any_access: bool,
     hard_limit: bool,
-    items: Vec<EntitlementEntry>,
+    /// Whether usage was applied to a customizable feature, whose remaining is then
+    /// computed rather than the first entry's.
+    usage_applied: bool,
+}
+
+/// How a feature's entries combine (the first entry's type), in one byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Meter,
+    Customizable,
+    Other,
+}
+
+/// A feature's raw entries: most features have one, kept inline (no allocation of its
+/// own), and never none.
+#[derive(Debug, Clone, PartialEq)]
+enum Entries {
+    One(EntitlementEntry),
+    Many(Box<[EntitlementEntry]>),
+}
+
+impl Entries {
+    fn as_slice(&self) -> &[EntitlementEntry] {
+        match self {
+            Entries::One(entry) => std::slice::from_ref(entry),
+            Entries::Many(entries) => entries,
+        }
+    }
 }
 
 impl Entitlement {
     /// Aggregates the entries of one feature (all with the same `feature_id`, at least one).
-    fn aggregate(items: Vec<EntitlementEntry>) -> Option<Self> {
+    fn aggregate(mut items: Vec<EntitlementEntry>) -> Option<Self> {
         let first = items.first()?;
-        let feature_id = first.feature_id.clone();
-        let feature_type = first.feature_type.clone();
+        let kind = match first.feature_type {
+            Some(FeatureType::Meter) => Kind::Meter,
+            Some(FeatureType::Customizable) => Kind::Customizable,
+            _ => Kind::Other,
+        };
         let any_access = items.iter().any(|item| item.has_access);
-        let mut entitlement = match feature_type {
-            Some(FeatureType::Meter) => {
+        let (usage_limit, current_usage, hard_limit) = match kind {
+            Kind::Meter => {
                 let unlimited = items.iter().any(|item| item.usage_limit.is_none());
                 let usage_limit = (!unlimited)
                     .then(|| saturating_sum(items.iter().filter_map(|i| i.usage_limit)));
-                let usages: Vec<i64> = items.iter().filter_map(|item| item.current_usage).collect();
+                let reported = items.iter().any(|item| item.current_usage.is_some());
                 let current_usage =
-                    (!usages.is_empty()).then(|| saturating_sum(usages.iter().copied()));
+                    reported.then(|| saturating_sum(items.iter().filter_map(|i| i.current_usage)));
                 let hard_limit = items.iter().any(|item| item.hard_limit == Some(true));
-                Entitlement {
-                    feature_id,
-                    feature_type,
-                    has_access: any_access,
-                    usage_limit,
-                    current_usage,
-                    remaining: None,
-                    hard_limit,
-                    items,
-                }
+                (usage_limit, current_usage, hard_limit)
             }
-            Some(FeatureType::Customizable) => Entitlement {
-                feature_id,
-                feature_type,
-                has_access: any_access,
-                usage_limit: first.usage_limit,
-                current_usage: Some(first.current_usage.unwrap_or(0)),
-                remaining: first.remaining,
-                hard_limit: first.hard_limit == Some(true),
-                items,
-            },
-            _ => Entitlement {
-                feature_id,
-                feature_type,
-                has_access: any_access,
-                usage_limit: None,
-                current_usage: Some(0),
-                remaining: None,
-                hard_limit: false,
-                items,
-            },
+            Kind::Customizable => (
+                first.usage_limit,
+                Some(first.current_usage.unwrap_or(0)),
+                first.hard_limit == Some(true),
+            ),
+            Kind::Other => (None, Some(0), false),
+        };
+        let entries = if items.len() == 1 {
+            Entries::One(items.pop()?)
+        } else {
+            Entries::Many(items.into_boxed_slice())
+        };
+        let mut entitlement = Entitlement {
+            usage_limit,
+            current_usage,
+            entries,
+            kind,
+            has_access: any_access,
+            any_access,
+            hard_limit,
+            usage_applied: false,
         };
         entitlement.recompute_meter();
         Some(entitlement)
     }
 
-    /// For a meter: remaining from limit and usage, and access from the hard limit.
+    /// For a meter: access from the hard limit and the usage.
     fn recompute_meter(&mut self) {
-        if self.feature_type != Some(FeatureType::Meter) {
-            return;
+        if self.kind == Kind::Meter {
+            self.has_access = self.meter_access(self.current_usage.unwrap_or(0));
         }
-        self.remaining = self
-            .usage_limit
-            .map(|limit| limit.saturating_sub(self.current_usage.unwrap_or(0)).max(0));
-        let limit_reached = self.hard_limit && self.remaining == Some(0);
-        self.has_access = !limit_reached && self.items.iter().any(|item| item.has_access);
+    }
+
+    /// What is left of the limit at `usage` (at least 0; `None` without a limit).
+    fn remaining_at(&self, usage: i64) -> Option<i64> {
+        self.usage_limit
+            .map(|limit| limit.saturating_sub(usage).max(0))
+    }
+
+    /// A meter's access at `usage`: denied once a hard limit is reached, else any entry's.
+    fn meter_access(&self, usage: i64) -> bool {
+        let limit_reached = self.hard_limit && self.remaining_at(usage) == Some(0);
+        !limit_reached && self.any_access
     }
 
     /// Applies usage this process reported, before the service confirms it: `DELTA` adds
     /// (`set == false`), `SET` replaces. Only meters and customizable features change.
     pub fn apply_usage(&mut self, value: i64, set: bool) {
-        match self.feature_type {
-            Some(FeatureType::Meter) => {
+        match self.kind {
+            Kind::Meter => {
                 let usage = if set {
                     value
                 } else {
@@ -153,18 +185,16 @@ impl Entitlement {
                 self.current_usage = Some(usage);
                 self.recompute_meter();
             }
-            Some(FeatureType::Customizable) => {
+            Kind::Customizable => {
                 let usage = if set {
                     value
                 } else {
                     self.current_usage.unwrap_or(0).saturating_add(value)
                 };
                 self.current_usage = Some(usage);
-                self.remaining = self
-                    .usage_limit
-                    .map(|limit| limit.saturating_sub(usage).max(0));
+                self.usage_applied = true;
             }
-            _ => {}
+            Kind::Other => {}
         }
     }
 
@@ -181,25 +211,25 @@ impl Entitlement {
     /// [`Entitlement::has_access`] once `delta` units of usage are added, computed without
     /// copying anything.
     pub(crate) fn has_access_with_delta(&self, delta: i64) -> bool {
-        if delta == 0 || self.feature_type != Some(FeatureType::Meter) {
+        if delta == 0 || self.kind != Kind::Meter {
             return self.has_access;
         }
-        let usage = self.current_usage.unwrap_or(0).saturating_add(delta);
-        let remaining = self
-            .usage_limit
-            .map(|limit| limit.saturating_sub(usage).max(0));
-        let limit_reached = self.hard_limit && remaining == Some(0);
-        !limit_reached && self.items.iter().any(|item| item.has_access)
+        self.meter_access(self.current_usage.unwrap_or(0).saturating_add(delta))
+    }
+
+    /// The first entry (there is always one).
+    fn first(&self) -> Option<&EntitlementEntry> {
+        self.entries.as_slice().first()
     }
 
     /// The feature identifier.
     pub fn feature_id(&self) -> &str {
-        &self.feature_id
+        self.first().map_or("", |entry| entry.feature_id.as_str())
     }
 
     /// The kind of feature (from the first entry).
     pub fn feature_type(&self) -> Option<&FeatureType> {
-        self.feature_type.as_ref()
+        self.first().and_then(|entry| entry.feature_type.as_ref())
     }
 
     /// Whether the customer may use the feature now.
@@ -219,7 +249,14 @@ impl Entitlement {
 
     /// Usage left before the limit (`None`: unlimited or not metered).
     pub fn remaining(&self) -> Option<i64> {
-        self.remaining
+        match self.kind {
+            Kind::Meter => self.remaining_at(self.current_usage.unwrap_or(0)),
+            Kind::Customizable if self.usage_applied => {
+                self.remaining_at(self.current_usage.unwrap_or(0))
+            }
+            Kind::Customizable => self.first().and_then(|entry| entry.remaining),
+            Kind::Other => None,
+        }
     }
 
     /// Whether access stops at the limit.
@@ -229,18 +266,29 @@ impl Entitlement {
 
     /// The raw entries this aggregate was built from.
     pub fn items(&self) -> &[EntitlementEntry] {
-        &self.items
+        self.entries.as_slice()
     }
 }
+
+/// How many features a customer may have before a lookup by feature id goes through an
+/// index: below it, comparing the ids one by one is faster than hashing one and costs no
+/// memory (a cached snapshot of a few features would spend more on an index than on the
+/// features themselves).
+const SCAN_LIMIT: usize = 16;
 
 /// All of a customer's entitlements, one aggregate per feature, in first-seen order.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Entitlements {
-    customer_id: String,
-    features: Vec<Entitlement>,
-    index: HashMap<String, usize>,
+    customer_id: Arc<str>,
+    features: Box<[Entitlement]>,
+    /// Feature id → position, for customers with [`SCAN_LIMIT`] features or more.
+    index: Option<Box<FeatureIndex>>,
 }
+
+/// Feature id → position in [`Entitlements`]' features.
+#[derive(Debug, Clone, PartialEq)]
+struct FeatureIndex(HashMap<Box<str>, usize>);
 
 impl Entitlements {
     /// Aggregates a raw response.
@@ -256,12 +304,19 @@ impl Entitlements {
                 }
             }
         }
-        let features = groups
+        let features: Box<[Entitlement]> = groups
             .into_iter()
             .filter_map(Entitlement::aggregate)
             .collect();
+        let index = (features.len() >= SCAN_LIMIT).then(|| {
+            let positions = features
+                .iter()
+                .enumerate()
+                .map(|(position, feature)| (Box::from(feature.feature_id()), position));
+            Box::new(FeatureIndex(positions.collect()))
+        });
         Entitlements {
-            customer_id: raw.customer_id,
+            customer_id: Arc::from(raw.customer_id),
             features,
             index,
         }
@@ -272,23 +327,32 @@ impl Entitlements {
         &self.customer_id
     }
 
+    /// The customer id, shared (the cache keys the snapshot by it).
+    pub(crate) fn shared_customer_id(&self) -> &Arc<str> {
+        &self.customer_id
+    }
+
     /// One feature's entitlement, `None` if the customer does not have it.
     pub fn get(&self, feature_id: &str) -> Option<&Entitlement> {
-        self.index
-            .get(feature_id)
-            .and_then(|&position| self.features.get(position))
+        self.position(feature_id)
+            .and_then(|position| self.features.get(position))
     }
 
     /// One feature's entitlement, mutably.
     pub fn get_mut(&mut self, feature_id: &str) -> Option<&mut Entitlement> {
-        self.index
-            .get(feature_id)
-            .and_then(|&position| self.features.get_mut(position))
+        self.position(feature_id)
+            .and_then(|position| self.features.get_mut(position))
     }
 
     /// Where a feature is in [`Entitlements::iter`]'s order.
     pub(crate) fn position(&self, feature_id: &str) -> Option<usize> {
-        self.index.get(feature_id).copied()
+        match &self.index {
+            Some(index) => index.0.get(feature_id).copied(),
+            None => self
+                .features
+                .iter()
+                .position(|feature| feature.feature_id() == feature_id),
+        }
     }
 
     /// The feature at a position of [`Entitlements::iter`]'s order.

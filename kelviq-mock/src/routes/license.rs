@@ -29,17 +29,13 @@ fn not_found(detail: &str) -> ApiError {
 /// object lists, plus customer, plan and subscription.
 fn license_json(db: &Db, license: &License) -> Value {
     let mut details = license_summary(db, license);
-    let customer = db
-        .customers
-        .iter()
-        .find(|customer| customer.customer_id == license.customer_id)
-        .map(|customer| {
-            json!({
-                "customerId": customer.customer_id,
-                "name": customer.name,
-                "email": customer.email,
-            })
-        });
+    let customer = db.any_customer(&license.customer_id).map(|customer| {
+        json!({
+            "customerId": customer.customer_id,
+            "name": customer.name,
+            "email": customer.email,
+        })
+    });
     let plan = db.plan(&license.plan).map(|plan| plan_json(db, plan));
     let subscription = db
         .subscription(&license.subscription_id)

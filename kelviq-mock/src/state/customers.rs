@@ -1,4 +1,4 @@
-//! Customers.
+//! Customers, found by id through an index kept in step with the list.
 
 use jiff::Timestamp;
 use serde_json::{Map, Value};
@@ -32,6 +32,8 @@ impl State {
     ) -> &Customer {
         let now = self.now();
         let id = self.new_uuid();
+        let position = self.customers.len();
+        self.customer_index.insert(customer_id.clone(), position);
         self.customers.push(Customer {
             id,
             customer_id,
@@ -42,28 +44,31 @@ impl State {
             modified_on: now,
             archived: false,
         });
-        let index = self.customers.len() - 1;
-        &self.customers[index]
+        &self.customers[position]
+    }
+
+    /// The customer with this id, archived or not.
+    pub(crate) fn any_customer(&self, customer_id: &str) -> Option<&Customer> {
+        let position = *self.customer_index.get(customer_id)?;
+        self.customers.get(position)
     }
 
     /// The live (not archived) customer with this id.
     pub(crate) fn customer(&self, customer_id: &str) -> Option<&Customer> {
-        self.customers
-            .iter()
-            .find(|customer| customer.customer_id == customer_id && !customer.archived)
+        self.any_customer(customer_id)
+            .filter(|customer| !customer.archived)
     }
 
     /// The live customer with this id, mutably.
     pub(crate) fn customer_mut(&mut self, customer_id: &str) -> Option<&mut Customer> {
+        let position = *self.customer_index.get(customer_id)?;
         self.customers
-            .iter_mut()
-            .find(|customer| customer.customer_id == customer_id && !customer.archived)
+            .get_mut(position)
+            .filter(|customer| !customer.archived)
     }
 
     /// Whether any customer, archived or not, has this id.
     pub(crate) fn customer_id_taken(&self, customer_id: &str) -> bool {
-        self.customers
-            .iter()
-            .any(|customer| customer.customer_id == customer_id)
+        self.customer_index.contains_key(customer_id)
     }
 }

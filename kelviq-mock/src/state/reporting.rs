@@ -1,8 +1,20 @@
 //! Usage reports and events, as the mock received them.
+//!
+//! The usage totals are kept exact per customer and feature; the reports themselves are a
+//! log for tests to read, a ring of the last [`USAGE_REPORT_CAPACITY`], so that a fake
+//! under load does not grow without bound.
 
 use serde_json::{Map, Value};
 
 use super::State;
+
+/// How many usage reports the mock keeps ([`MockServer::usage_reports`]); older ones are
+/// dropped first, their units still counted in
+/// [`MockServer::usage_total`].
+///
+/// [`MockServer::usage_reports`]: crate::MockServer::usage_reports
+/// [`MockServer::usage_total`]: crate::MockServer::usage_total
+pub const USAGE_REPORT_CAPACITY: usize = 10_000;
 
 /// A usage report the mock accepted (`POST /report/usage/`).
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +66,10 @@ impl State {
         } else {
             *current = current.saturating_add(report.value);
         }
-        self.usage_reports.push(report);
+        if self.usage_reports.len() >= USAGE_REPORT_CAPACITY {
+            self.usage_reports.pop_front();
+        }
+        self.usage_reports.push_back(report);
     }
 
     /// The stored event with this idempotency key, counting one more delivery.
@@ -65,5 +80,39 @@ impl State {
             .find(|event| event.idempotency_key == idempotency_key)?;
         event.deliveries += 1;
         Some(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::Seed;
+
+    #[test]
+    fn the_report_log_is_a_ring_and_the_total_stays_exact() {
+        let mut state = State::from_seed(&Seed::empty(), 1, "http://127.0.0.1:1".to_owned());
+        for value in 0..USAGE_REPORT_CAPACITY + 5 {
+            state.apply_usage(UsageReport {
+                customer_id: "c".to_owned(),
+                feature_id: "calls".to_owned(),
+                value: 1,
+                behaviour: "DELTA".to_owned(),
+                resource_id: None,
+                idempotency_key: value.to_string(),
+                timestamp: String::new(),
+            });
+        }
+        assert_eq!(state.usage_reports.len(), USAGE_REPORT_CAPACITY);
+        assert_eq!(
+            state
+                .usage_reports
+                .front()
+                .map(|r| r.idempotency_key.as_str()),
+            Some("5")
+        );
+        assert_eq!(
+            state.usage_of("c", "calls"),
+            i64::try_from(USAGE_REPORT_CAPACITY + 5).unwrap()
+        );
     }
 }

@@ -240,6 +240,10 @@ impl State {
                 SubscriptionStatus::Active,
             ),
         };
+        self.customer_subscriptions
+            .entry(customer_id.to_owned())
+            .or_default()
+            .push(self.subscriptions.len());
         self.subscriptions.push(Subscription {
             id: id.clone(),
             customer_id: customer_id.to_owned(),
@@ -312,9 +316,12 @@ impl State {
     /// The customer's subscriptions that grant access today, oldest first.
     pub(crate) fn active_subscriptions(&self, customer_id: &str) -> Vec<&Subscription> {
         let today = self.today();
-        self.subscriptions
-            .iter()
-            .filter(|sub| sub.customer_id == customer_id && sub.is_active(today))
+        self.customer_subscriptions
+            .get(customer_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|&position| self.subscriptions.get(position))
+            .filter(|sub| sub.is_active(today))
             .collect()
     }
 }
