@@ -21,6 +21,16 @@ struct Answer {
     body: Vec<u8>,
 }
 
+impl Answer {
+    fn new(status: u16, headers: Vec<(String, Vec<u8>)>, body: &[u8]) -> Self {
+        Answer {
+            status,
+            headers,
+            body: body.to_vec(),
+        }
+    }
+}
+
 async fn mock() -> MockServer {
     let seed = Seed::empty()
         .plan(
@@ -66,21 +76,15 @@ async fn through_axum(gates: &GateBuilder, customer: Option<&str>) -> Answer {
         .await
         .unwrap();
     let status = response.status().as_u16();
-    let mut headers: Vec<_> = response
+    let headers = response
         .headers()
         .iter()
-        .filter(|(name, _)| name.as_str() != "content-length")
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
-        .collect();
-    headers.sort();
+        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    let headers = comparable(headers);
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
-    Answer {
-        status,
-        headers,
-        body: body.to_vec(),
-    }
+    Answer::new(status, headers, &body)
 }
 
 /// The answer of an actix-web app gated by `gates`.
@@ -99,19 +103,24 @@ async fn through_actix(gates: &GateBuilder, customer: Option<&str>) -> Answer {
     }
     let response = actix_test::call_service(&app, request.to_request()).await;
     let status = response.status().as_u16();
-    let mut headers: Vec<_> = response
+    let headers = response
         .headers()
         .iter()
-        .filter(|(name, _)| name.as_str() != "content-length")
-        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    let headers = comparable(headers);
+    let body = actix_test::read_body(response).await;
+    Answer::new(status, headers, &body)
+}
+
+/// A response's headers, sorted, without `content-length` (axum sets it in process, actix
+/// on the wire).
+fn comparable<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> Vec<(String, Vec<u8>)> {
+    let mut headers: Vec<_> = headers
+        .filter(|(name, _)| *name != "content-length")
+        .map(|(name, value)| (name.to_owned(), value.to_vec()))
         .collect();
     headers.sort();
-    let body = actix_test::read_body(response).await;
-    Answer {
-        status,
-        headers,
-        body: body.to_vec(),
-    }
+    headers
 }
 
 /// Asserts both frameworks answer alike, with `status` and the `error` code.
