@@ -3,7 +3,8 @@
 //!
 //! One op is what a gated, metered request costs the engine on a warm cache:
 //! `kelviq.cached_entitlements(id)` → `has_access("api-calls")`, then
-//! `meter.record(id, "api-calls", 1)`. The baseline op is a read of a plain
+//! `meter.record(id, "api-calls", 1)` (`--in-place`: the check reads the snapshot in
+//! place with `with_cached_entitlements`, taking no reference to it). The baseline op is a read of a plain
 //! `HashMap<String, HashMap<String, bool>>`, then an increment in one shared
 //! `Mutex<HashMap<(String, String), i64>>`; its keys are built once, so it allocates
 //! nothing (the criterion bench `hot_path` builds them on every call, so its baseline is
@@ -76,6 +77,8 @@ struct Options {
     oversubscribe: bool,
     /// The meter's flush interval.
     flush_interval: Duration,
+    /// Check with `with_cached_entitlements` instead of `cached_entitlements`.
+    in_place: bool,
 }
 
 const USAGE: &str = "usage: engine-scaling [seconds per side per cell] [--oversubscribe] [--flush-interval SECONDS]";
@@ -92,10 +95,12 @@ impl Options {
             per_cell: Duration::from_secs(3),
             oversubscribe: false,
             flush_interval: Duration::from_secs(1),
+            in_place: false,
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--oversubscribe" => options.oversubscribe = true,
+                "--in-place" => options.in_place = true,
                 "--flush-interval" => options.flush_interval = seconds(args.next())?,
                 _ => options.per_cell = seconds(Some(arg))?,
             }
@@ -113,15 +118,22 @@ struct Engine {
     misses: AtomicU64,
     /// Records the meter refused.
     refused: AtomicU64,
+    /// Check with `with_cached_entitlements`.
+    in_place: bool,
 }
 
 impl Engine {
     fn op(&self, index: usize) {
         let id = self.ids[index].as_str();
-        let allowed = self
-            .kelviq
-            .cached_entitlements(id)
-            .is_some_and(|snapshot| snapshot.has_access(METERED));
+        let allowed = if self.in_place {
+            self.kelviq
+                .with_cached_entitlements(id, |snapshot| snapshot.has_access(METERED))
+                .unwrap_or(false)
+        } else {
+            self.kelviq
+                .cached_entitlements(id)
+                .is_some_and(|snapshot| snapshot.has_access(METERED))
+        };
         if !allowed {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return;
@@ -362,6 +374,7 @@ fn run(options: Options) -> Result<(), BoxError> {
         kelviq,
         meter,
         ids: ids.clone(),
+        in_place: options.in_place,
         misses: AtomicU64::new(0),
         refused: AtomicU64::new(0),
     };
@@ -443,8 +456,13 @@ fn print_tables(cells: &[Cell], cores: usize, options: &Options) {
 
     println!(
         "{cores} cores, release build, {:.1} s per side per cell, one process (fake Kelviq and \
-         meter on a tokio runtime beside the spinning threads)\n",
-        options.per_cell.as_secs_f64()
+         meter on a tokio runtime beside the spinning threads); check: {}\n",
+        options.per_cell.as_secs_f64(),
+        if options.in_place {
+            "`with_cached_entitlements` (in place)"
+        } else {
+            "`cached_entitlements` (an `Arc` per op)"
+        }
     );
     println!("| case | kelviq-rs | the same run's baseline | goal |");
     println!("|---|---|---|---|");

@@ -9,9 +9,16 @@
 //! time a write finds the base contended (a failed compare-and-swap). Reads sum them.
 //! Hand-written because it is this small and must saturate instead of wrapping; the
 //! stripes are [`crossbeam_utils::CachePadded`], so two never share a line.
+//!
+//! A limit check need not sum the stripes (lines the other cores write) while the usage is
+//! far from the limit: each stripe may hold up to its share of the headroom (what was left
+//! of the limit at the fetch, less the base, over the stripes), and the write that takes a
+//! stripe to its share sets a flag (`crowded`, cleared only by a `SET`). While no stripe is
+//! crowded the sum is below the headroom, so [`AppliedUsage::surely_below`] answers from
+//! the base and the flag, lines no one writes then.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use crossbeam_utils::CachePadded;
 
@@ -27,47 +34,72 @@ pub(crate) struct AppliedUsage {
     stripes: OnceLock<Box<Stripes>>,
 }
 
-/// One padded counter per thread stripe.
-type Stripes = Box<[CachePadded<AtomicI64>]>;
+/// One padded counter per thread stripe, and whether one reached its share of the
+/// headroom.
+#[derive(Debug)]
+struct Stripes {
+    cells: Box<[CachePadded<AtomicI64>]>,
+    crowded: AtomicBool,
+}
 
-/// Adds `value` to `counter`, saturating at `i64`'s bounds; whether the first attempt won.
-fn saturating_add(counter: &AtomicI64, value: i64) -> bool {
+/// Adds `value` to `counter`, saturating at `i64`'s bounds: the new value, and whether the
+/// first attempt won.
+fn saturating_add(counter: &AtomicI64, value: i64) -> (i64, bool) {
     let current = counter.load(Ordering::Relaxed);
-    let first = counter.compare_exchange(
-        current,
-        current.saturating_add(value),
-        Ordering::Relaxed,
-        Ordering::Relaxed,
-    );
-    if first.is_ok() {
-        return true;
+    let new = current.saturating_add(value);
+    if counter
+        .compare_exchange(current, new, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+    {
+        return (new, true);
     }
-    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
-        Some(current.saturating_add(value))
-    });
-    false
+    let old = counter
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| {
+            Some(current.saturating_add(value))
+        })
+        .unwrap_or_else(|current| current);
+    (old.saturating_add(value), false)
+}
+
+/// Each stripe's share of `headroom` above `base`, over `stripes` stripes.
+fn share(headroom: i64, base: i64, stripes: usize) -> i64 {
+    let stripes = i64::try_from(stripes).unwrap_or(i64::MAX).max(1);
+    headroom.saturating_sub(base) / stripes
 }
 
 /// One zeroed stripe per thread stripe.
 fn new_stripes() -> Box<Stripes> {
-    Box::new(
-        (0..stripes::count())
+    Box::new(Stripes {
+        cells: (0..stripes::count())
             .map(|_| CachePadded::new(AtomicI64::new(0)))
             .collect(),
-    )
+        crowded: AtomicBool::new(false),
+    })
 }
 
 impl AppliedUsage {
     /// Adds units (saturating: a huge amount pins the usage at a bound instead of
-    /// wrapping round).
-    pub(crate) fn add(&self, value: i64) {
+    /// wrapping round). `headroom`: what was left of a hard limit at the fetch, if the
+    /// feature has one (the same for every call on one counter).
+    pub(crate) fn add(&self, value: i64, headroom: Option<i64>) {
         if let Some(stripes) = self.stripes.get() {
-            if let Some(stripe) = stripes.get(stripes::current()) {
-                saturating_add(stripe, value);
+            if let Some(cell) = stripes.cells.get(stripes::current()) {
+                let (units, _) = saturating_add(cell, value);
+                if let Some(headroom) = headroom
+                    && !stripes.crowded.load(Ordering::Relaxed)
+                    && units
+                        >= share(
+                            headroom,
+                            self.base.load(Ordering::Relaxed),
+                            stripes.cells.len(),
+                        )
+                {
+                    stripes.crowded.store(true, Ordering::Relaxed);
+                }
             }
             return;
         }
-        if !saturating_add(&self.base, value) {
+        if !saturating_add(&self.base, value).1 {
             // Another thread wrote between the load and the swap: from now on each thread
             // writes its own stripe.
             self.stripes.get_or_init(new_stripes);
@@ -78,14 +110,29 @@ impl AppliedUsage {
     /// a `SET` replaces whatever was there).
     pub(crate) fn set(&self, value: i64) {
         self.base.store(value, Ordering::Relaxed);
-        for stripe in self
-            .stripes
-            .get()
-            .into_iter()
-            .flat_map(|stripes| stripes.iter())
-        {
-            stripe.store(0, Ordering::Relaxed);
+        if let Some(stripes) = self.stripes.get() {
+            for cell in &stripes.cells {
+                cell.store(0, Ordering::Relaxed);
+            }
+            stripes.crowded.store(false, Ordering::Relaxed);
         }
+    }
+
+    /// Whether the units are certainly below `headroom` without summing the stripes:
+    /// `false` means "sum them" ([`AppliedUsage::get`]), not "at or above". Only for the
+    /// `headroom` every [`AppliedUsage::add`] of this counter was given.
+    pub(crate) fn surely_below(&self, headroom: i64) -> bool {
+        let Some(stripes) = self.stripes.get() else {
+            return false;
+        };
+        // Every stripe is below its share while none is crowded, so the sum is below
+        // base + stripes × share ≤ headroom.
+        share(
+            headroom,
+            self.base.load(Ordering::Relaxed),
+            stripes.cells.len(),
+        ) > 0
+            && !stripes.crowded.load(Ordering::Relaxed)
     }
 
     /// The units applied (within `i64`'s bounds).
@@ -94,7 +141,7 @@ impl AppliedUsage {
         let Some(stripes) = self.stripes.get() else {
             return base;
         };
-        let sum = stripes.iter().fold(i128::from(base), |sum, stripe| {
+        let sum = stripes.cells.iter().fold(i128::from(base), |sum, stripe| {
             sum.saturating_add(i128::from(stripe.load(Ordering::Relaxed)))
         });
         i64::try_from(sum).unwrap_or(if sum < 0 { i64::MIN } else { i64::MAX })
@@ -115,7 +162,7 @@ mod tests {
                 let applied = Arc::clone(&applied);
                 std::thread::spawn(move || {
                     for _ in 0..10_000 {
-                        applied.add(1);
+                        applied.add(1, None);
                     }
                 })
             })
@@ -124,24 +171,46 @@ mod tests {
             thread.join().unwrap();
         }
         assert_eq!(applied.get(), 80_000);
-        applied.add(i64::MAX);
-        applied.add(i64::MAX);
+        applied.add(i64::MAX, None);
+        applied.add(i64::MAX, None);
         assert_eq!(applied.get(), i64::MAX);
         applied.set(-3);
         assert_eq!(applied.get(), -3);
-        applied.add(i64::MIN);
+        applied.add(i64::MIN, None);
         assert_eq!(applied.get(), i64::MIN);
     }
 
     #[test]
     fn contention_spreads_writes_over_stripes() {
         let applied = AppliedUsage::default();
-        applied.add(2);
+        applied.add(2, None);
         assert!(applied.stripes.get().is_none(), "uncontended: one atomic");
         // What a write that loses its race does.
         applied.stripes.get_or_init(new_stripes);
-        applied.add(5);
+        applied.add(5, None);
         assert_eq!(applied.base.load(Ordering::Relaxed), 2);
         assert_eq!(applied.get(), 7);
+    }
+
+    #[test]
+    fn a_limit_check_sums_the_stripes_only_near_the_headroom() {
+        let stripes = i64::try_from(stripes::count()).unwrap();
+        let headroom = 2 + 10 * stripes;
+        let applied = AppliedUsage::default();
+        applied.add(2, Some(headroom));
+        // Uncontended: the caller sums (the base alone).
+        assert!(!applied.surely_below(headroom));
+        applied.stripes.get_or_init(new_stripes);
+        // Each stripe's share is 10: nine units are surely below, the tenth crowds.
+        applied.add(9, Some(headroom));
+        assert!(applied.surely_below(headroom));
+        applied.add(1, Some(headroom));
+        assert!(!applied.surely_below(headroom));
+        assert_eq!(applied.get(), 12);
+        // A SET starts over.
+        applied.set(0);
+        assert!(applied.surely_below(headroom));
+        // No room at all: never sure.
+        assert!(!applied.surely_below(0));
     }
 }

@@ -91,21 +91,33 @@ impl Snapshot {
         } else {
             // Saturating: a huge amount pins the usage at a bound (a hard limit then denies)
             // instead of wrapping round to a small or negative usage.
-            applied.add(value);
+            applied.add(value, entitlement.hard_headroom());
         }
     }
 
     /// Whether the customer may use the feature (`false` for a feature it lacks), counting
     /// the usage this process reported. Allocates nothing.
     pub fn has_access(&self, feature_id: &str) -> bool {
-        self.entitlements
-            .position(feature_id)
-            .and_then(|position| {
-                self.entitlements
-                    .at(position)
-                    .map(|entitlement| entitlement.has_access_with_delta(self.applied(position)))
-            })
-            .unwrap_or(false)
+        let Some(position) = self.entitlements.position(feature_id) else {
+            return false;
+        };
+        let (Some(entitlement), Some(applied)) =
+            (self.entitlements.at(position), self.applied.get(position))
+        else {
+            return false;
+        };
+        // Read only what can change the answer: a hot customer's usage, spread over the
+        // stripes other cores write, is summed only near its limit.
+        if let Some(access) = entitlement.access_regardless_of_usage() {
+            return access;
+        }
+        if entitlement
+            .hard_headroom()
+            .is_some_and(|headroom| applied.surely_below(headroom))
+        {
+            return entitlement.has_access();
+        }
+        entitlement.has_access_with_delta(applied.get())
     }
 
     /// One feature's entitlement, counting the usage this process reported.

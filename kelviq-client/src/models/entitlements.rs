@@ -166,6 +166,27 @@ impl Entitlement {
             .map(|limit| limit.saturating_sub(usage).max(0))
     }
 
+    /// The access whatever the usage applied since the fetch, when that usage cannot
+    /// change it: not a meter, or a meter without a hard limit (or without a limit) whose
+    /// access does not hang on its usage.
+    pub(crate) fn access_regardless_of_usage(&self) -> Option<bool> {
+        let fixed = self.kind != Kind::Meter
+            || (self.has_access == self.any_access
+                && (!self.hard_limit || self.usage_limit.is_none()));
+        fixed.then_some(self.has_access)
+    }
+
+    /// For a meter with a hard limit whose access hangs on nothing else: the units left
+    /// at the fetch (limit − usage). While the usage applied since stays below it, the
+    /// access is the fetched one.
+    pub(crate) fn hard_headroom(&self) -> Option<i64> {
+        if self.kind != Kind::Meter || !self.hard_limit || self.has_access != self.any_access {
+            return None;
+        }
+        self.usage_limit
+            .map(|limit| limit.saturating_sub(self.current_usage.unwrap_or(0)))
+    }
+
     /// A meter's access at `usage`: denied once a hard limit is reached, else any entry's.
     fn meter_access(&self, usage: i64) -> bool {
         let limit_reached = self.hard_limit && self.remaining_at(usage) == Some(0);
