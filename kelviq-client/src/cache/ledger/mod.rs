@@ -215,14 +215,8 @@ impl Locked<'_> {
     /// recorded again while it waits in the backlog, counts once.
     pub(crate) fn keys(&self) -> usize {
         let mut seen: HashSet<(&str, &str), foldhash::fast::RandomState> = HashSet::default();
-        let in_intake = self.intake.iter().flat_map(|intake| {
-            intake.usage.iter().flat_map(|(customer_id, features)| {
-                features
-                    .keys()
-                    .map(move |feature_id| (customer_id.as_str(), feature_id.as_str()))
-            })
-        });
-        for (customer_id, feature_id) in in_intake {
+        let in_intake = self.intake.iter().flat_map(|intake| intake.usage());
+        for (customer_id, feature_id, _) in in_intake {
             if !self.backlog.contains(customer_id, feature_id) {
                 seen.insert((customer_id, feature_id));
             }
@@ -233,13 +227,7 @@ impl Locked<'_> {
     /// Everything waiting, as report lines (a total beyond `i64` as several lines).
     pub(crate) fn lines(&self) -> Vec<UsageLine> {
         let mut lines = Vec::new();
-        let intake = self.intake.iter().flat_map(|intake| {
-            intake.usage.iter().flat_map(|(customer_id, features)| {
-                features.iter().map(move |(feature_id, units)| {
-                    (customer_id.as_str(), feature_id.as_str(), *units)
-                })
-            })
-        });
+        let intake = self.intake.iter().flat_map(|intake| intake.usage());
         for (customer_id, feature_id, units) in intake.chain(self.backlog.usage()) {
             push_lines(&mut lines, customer_id, feature_id, units);
         }
