@@ -17,21 +17,21 @@
 //! crowded the sum is below the headroom, so [`AppliedUsage::surely_below`] answers from
 //! the base and the flag, lines no one writes then.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use crossbeam_utils::CachePadded;
+use once_cell::race::OnceBox;
 
 use crate::stripes;
 
-/// Units of usage applied to one feature since the snapshot was fetched: 24 bytes until
+/// Units of usage applied to one feature since the snapshot was fetched: 16 bytes until
 /// threads contend (a cached customer has one per feature).
 #[derive(Debug, Default)]
 pub(crate) struct AppliedUsage {
     base: AtomicI64,
     /// Boxed twice so that the uncontended counter holds one thin pointer, not a slice's
     /// two words.
-    stripes: OnceLock<Box<Stripes>>,
+    stripes: OnceBox<Stripes>,
 }
 
 /// One padded counter per thread stripe, and whether one reached its share of the
@@ -118,12 +118,13 @@ impl AppliedUsage {
         }
     }
 
-    /// Whether the units are certainly below `headroom` without summing the stripes:
-    /// `false` means "sum them" ([`AppliedUsage::get`]), not "at or above". Only for the
+    /// Whether the units are certainly below `headroom` without summing the stripes
+    /// (exactly, while there are none): `false` means "sum them" ([`AppliedUsage::get`]), not "at or above". Only for the
     /// `headroom` every [`AppliedUsage::add`] of this counter was given.
     pub(crate) fn surely_below(&self, headroom: i64) -> bool {
         let Some(stripes) = self.stripes.get() else {
-            return false;
+            // One counter: exact.
+            return self.base.load(Ordering::Relaxed) < headroom;
         };
         // Every stripe is below its share while none is crowded, so the sum is below
         // base + stripes × share ≤ headroom.
@@ -198,8 +199,10 @@ mod tests {
         let headroom = 2 + 10 * stripes;
         let applied = AppliedUsage::default();
         applied.add(2, Some(headroom));
-        // Uncontended: the caller sums (the base alone).
-        assert!(!applied.surely_below(headroom));
+        // Uncontended: the base alone is the exact answer.
+        assert!(applied.surely_below(headroom));
+        assert!(applied.surely_below(3));
+        assert!(!applied.surely_below(2));
         applied.stripes.get_or_init(new_stripes);
         // Each stripe's share is 10: nine units are surely below, the tenth crowds.
         applied.add(9, Some(headroom));

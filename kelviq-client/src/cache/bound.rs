@@ -11,9 +11,10 @@
 //! constant per store on average and the records take 32 bytes per customer, 48 at most.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use smol_str::SmolStr;
 use tokio::time::Instant;
 
 use super::Index;
@@ -21,7 +22,7 @@ use super::Index;
 /// The store order of the indexed snapshots.
 #[derive(Default)]
 pub(super) struct StoreOrder {
-    records: Mutex<VecDeque<(Arc<str>, Instant)>>,
+    records: Mutex<VecDeque<(SmolStr, Instant)>>,
 }
 
 impl StoreOrder {
@@ -31,7 +32,7 @@ impl StoreOrder {
     pub(super) fn stored(
         &self,
         index: &Index,
-        customer: Arc<str>,
+        customer: SmolStr,
         fetched_at: Instant,
         capacity: usize,
         lifetime: Duration,
@@ -53,7 +54,7 @@ impl StoreOrder {
                     break;
                 }
                 let fetched_at = *fetched_at;
-                let _ = index.remove_if(&**customer, |_, snapshot| {
+                let _ = index.remove_if(customer.as_str(), |_, snapshot| {
                     snapshot.fetched_at() == fetched_at
                 });
             }
@@ -77,6 +78,8 @@ impl StoreOrder {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::cache::Snapshot;
     use crate::models::{Entitlements, RawEntitlements};
@@ -90,8 +93,8 @@ mod tests {
     fn store(index: &Index, order: &StoreOrder, customer: &str, lifetime: Duration) {
         let snapshot = snapshot(customer);
         let fetched_at = snapshot.fetched_at();
-        index.pin().insert(Arc::from(customer), snapshot);
-        order.stored(index, Arc::from(customer), fetched_at, 2, lifetime);
+        index.pin().insert(SmolStr::new(customer), snapshot);
+        order.stored(index, SmolStr::new(customer), fetched_at, 2, lifetime);
     }
 
     #[tokio::test(start_paused = true)]

@@ -80,6 +80,7 @@ mod bound;
 mod config;
 mod ledger;
 mod single_flight;
+mod slot;
 mod snapshot;
 
 use std::sync::Arc;
@@ -88,6 +89,7 @@ use std::time::Duration;
 use http::Method;
 use moka::sync::Cache;
 use papaya::{Compute, Operation};
+use smol_str::SmolStr;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -118,8 +120,10 @@ pub(crate) struct EntitlementCache {
     fleet: std::sync::OnceLock<Arc<crate::fleet::Fleet>>,
 }
 
-/// The read index: customer id → snapshot.
-type Index = papaya::HashMap<Arc<str>, Arc<Snapshot>, foldhash::fast::RandomState>;
+/// The read index: customer id → snapshot. Ids of up to 23 bytes are kept in the entry
+/// ([`SmolStr`]), so a lookup compares the key without reading another cache line; longer
+/// ones share the snapshot's copy.
+type Index = papaya::HashMap<SmolStr, Arc<Snapshot>, foldhash::fast::RandomState>;
 
 /// The cache's maps and settings; cloning shares them (a load's task stores into them).
 #[derive(Clone)]
@@ -506,13 +510,13 @@ impl Shelves {
         }
         // The key shares the snapshot's own copy of the id (Kelviq answers with it).
         let shared = snapshot.fetched_entitlements().shared_customer_id();
-        let customer: Arc<str> = if **shared == *customer_id {
-            Arc::clone(shared)
+        let customer = if shared == customer_id {
+            shared.clone()
         } else {
-            Arc::from(customer_id)
+            SmolStr::new(customer_id)
         };
         let index = self.index.pin();
-        let stored = index.compute(Arc::clone(&customer), |current| match current {
+        let stored = index.compute(customer.clone(), |current| match current {
             Some((_, current)) if current.fetched_at() >= snapshot.fetched_at() => {
                 Operation::Abort(())
             }

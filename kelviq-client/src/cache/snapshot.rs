@@ -5,22 +5,23 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::applied::AppliedUsage;
+use super::slot::{Matches, Slot};
 use crate::error::Error;
-use crate::models::{Entitlement, Entitlements, FeatureType};
+use crate::models::{Entitlement, Entitlements, SCAN_LIMIT};
 
 /// All of a customer's entitlements at one moment, shared between every check that reads
 /// them, plus the usage this process reported since.
 ///
 /// Reported usage is kept beside the fetched entitlements, one counter per feature (an
 /// atomic, spread over per-thread stripes when threads contend), so that applying it and
-/// checking access never copy the snapshot nor make cores fight over one cache line.
+/// checking access never copy the snapshot nor make cores fight over one cache line. A
+/// check reads one small slot per feature tried (the id's first bytes, the answer the
+/// fetched entitlement gives, the counter), not the entitlements themselves.
 #[derive(Debug)]
 pub struct Snapshot {
     entitlements: Entitlements,
-    /// Usage reported by this process since the fetch, per feature (in `entitlements`'
-    /// order).
-    applied: Box<[AppliedUsage]>,
+    /// One slot per feature, in `entitlements`' order.
+    slots: Box<[Slot]>,
     fetched_at: Instant,
     /// Made in code by a gate's fallback, not fetched from Kelviq.
     fallback: bool,
@@ -28,12 +29,10 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub(crate) fn new(entitlements: Entitlements) -> Self {
-        let applied = (0..entitlements.len())
-            .map(|_| AppliedUsage::default())
-            .collect();
+        let slots = entitlements.iter().map(Slot::new).collect();
         Snapshot {
             entitlements,
-            applied,
+            slots,
             fetched_at: Instant::now(),
             fallback: false,
         }
@@ -64,60 +63,70 @@ impl Snapshot {
         self.fallback
     }
 
+    /// Where a feature is, and its slot: found by the slots' inline ids (a whole compare
+    /// only for ids longer than a slot keeps), or by the entitlements' index for a
+    /// customer with many features.
+    fn slot(&self, feature_id: &str) -> Option<(usize, &Slot)> {
+        if self.slots.len() >= SCAN_LIMIT {
+            let position = self.entitlements.position(feature_id)?;
+            return Some((position, self.slots.get(position)?));
+        }
+        self.slots
+            .iter()
+            .enumerate()
+            .find(|(position, slot)| match slot.matches(feature_id) {
+                Matches::Yes => true,
+                Matches::No => false,
+                Matches::Maybe => self
+                    .entitlements
+                    .at(*position)
+                    .is_some_and(|entitlement| entitlement.feature_id() == feature_id),
+            })
+    }
+
     fn applied(&self, position: usize) -> i64 {
-        self.applied.get(position).map_or(0, AppliedUsage::get)
+        self.slots
+            .get(position)
+            .map_or(0, |slot| slot.applied.get())
     }
 
     /// Applies usage reported by this process: `set` replaces the usage, else `value` is
     /// added. Only metered and customizable features count usage.
     pub(crate) fn apply_usage(&self, feature_id: &str, value: i64, set: bool) {
-        let Some(position) = self.entitlements.position(feature_id) else {
+        let Some((position, slot)) = self.slot(feature_id) else {
             return;
         };
-        let (Some(entitlement), Some(applied)) =
-            (self.entitlements.at(position), self.applied.get(position))
-        else {
-            return;
-        };
-        if !matches!(
-            entitlement.feature_type(),
-            Some(FeatureType::Meter | FeatureType::Customizable)
-        ) {
+        if !slot.counts_usage() {
             return;
         }
         if set {
-            let fetched = entitlement.usage().unwrap_or(0);
-            applied.set(value.saturating_sub(fetched));
+            let fetched = self
+                .entitlements
+                .at(position)
+                .and_then(Entitlement::usage)
+                .unwrap_or(0);
+            slot.applied.set(value.saturating_sub(fetched));
         } else {
             // Saturating: a huge amount pins the usage at a bound (a hard limit then denies)
             // instead of wrapping round to a small or negative usage.
-            applied.add(value, entitlement.hard_headroom());
+            slot.applied.add(value, slot.hard_headroom());
         }
     }
 
     /// Whether the customer may use the feature (`false` for a feature it lacks), counting
     /// the usage this process reported. Allocates nothing.
     pub fn has_access(&self, feature_id: &str) -> bool {
-        let Some(position) = self.entitlements.position(feature_id) else {
-            return false;
-        };
-        let (Some(entitlement), Some(applied)) =
-            (self.entitlements.at(position), self.applied.get(position))
-        else {
+        let Some((position, slot)) = self.slot(feature_id) else {
             return false;
         };
         // Read only what can change the answer: a hot customer's usage, spread over the
         // stripes other cores write, is summed only near its limit.
-        if let Some(access) = entitlement.access_regardless_of_usage() {
+        if let Some(access) = slot.quick_access() {
             return access;
         }
-        if entitlement
-            .hard_headroom()
-            .is_some_and(|headroom| applied.surely_below(headroom))
-        {
-            return entitlement.has_access();
-        }
-        entitlement.has_access_with_delta(applied.get())
+        self.entitlements
+            .at(position)
+            .is_some_and(|entitlement| entitlement.has_access_with_delta(slot.applied.get()))
     }
 
     /// One feature's entitlement, counting the usage this process reported.
