@@ -1,6 +1,6 @@
 //! [`Kelviq`]: the client, cheap to clone, with one accessor per API resource.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::builder::KelviqBuilder;
 use crate::cache::{CachedEntitlements, EntitlementCache, Snapshot};
@@ -14,6 +14,7 @@ use crate::resources::{
     Charges, Checkout, Customers, Entitlements, License, PaymentMethods, Portal, Refunds,
     Reporting, Subscriptions, Transactions,
 };
+use crate::sync::lock;
 
 /// The Kelviq client.
 ///
@@ -237,11 +238,7 @@ impl Kelviq {
         if let Some(meter) = self.inner.meter.get() {
             return Ok(meter);
         }
-        let _starting = self
-            .inner
-            .meter_start
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _starting = lock(&self.inner.meter_start);
         if let Some(meter) = self.inner.meter.get() {
             return Ok(meter);
         }

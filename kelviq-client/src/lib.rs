@@ -55,6 +55,7 @@ pub mod meter;
 pub mod models;
 mod resources;
 mod stripes;
+mod sync;
 pub mod telemetry;
 pub mod webhook;
 

@@ -11,13 +11,14 @@
 //! constant per store on average and the records take 32 bytes per customer, 48 at most.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use smol_str::SmolStr;
 use tokio::time::Instant;
 
 use super::Index;
+use crate::sync::lock;
 
 /// The store order of the indexed snapshots.
 #[derive(Default)]
@@ -37,7 +38,7 @@ impl StoreOrder {
         capacity: usize,
         lifetime: Duration,
     ) {
-        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut records = lock(&self.records);
         records.push_back((customer, fetched_at));
         let index = index.pin();
         // Whether the customer's indexed snapshot is the one fetched at `fetched_at`.
@@ -69,10 +70,7 @@ impl StoreOrder {
 
     /// Forgets every record (the index was cleared).
     pub(super) fn clear(&self) {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        lock(&self.records).clear();
     }
 }
 

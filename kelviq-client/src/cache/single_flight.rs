@@ -3,8 +3,9 @@
 //! when it ends — even if every caller gave up waiting.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
+use crate::sync::lock;
 use futures::future::{BoxFuture, FutureExt, Shared};
 
 /// Shares in-flight calls by key.
@@ -26,10 +27,6 @@ impl<T: Clone> Default for SingleFlight<T> {
             })),
         }
     }
-}
-
-fn lock<T: Clone>(inflight: &Mutex<Inflight<T>>) -> MutexGuard<'_, Inflight<T>> {
-    inflight.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<T: Clone + Send + Sync + 'static> SingleFlight<T> {

@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use redis::Script;
@@ -36,6 +36,7 @@ use super::reservation::{lua_safe, shared_limit};
 use super::stats::Event;
 use super::{Fleet, Shared};
 use crate::cache::{EntitlementCache, Snapshot};
+use crate::sync::lock;
 
 /// The most (customer, feature) pairs synced at once; past it, new pairs are judged
 /// locally only (counted in [`FleetStats::limit_sync_untracked`](super::FleetStats)).
@@ -100,7 +101,7 @@ struct Item {
 
 impl FastLimits {
     fn tracked(&self) -> MutexGuard<'_, Tracked> {
-        self.tracked.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.tracked)
     }
 }
 

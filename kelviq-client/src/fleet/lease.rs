@@ -2,7 +2,7 @@
 //! fleet under a lease, or wait for the instance that holds the lease.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::Method;
@@ -19,6 +19,7 @@ use crate::cache::Snapshot;
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::models::{Entitlements, RawEntitlements};
+use crate::sync::lock;
 
 /// The snapshot if there is one; else the lease if free (with the customer's generation);
 /// else nothing. `KEYS`: snapshot, lease, generation; `ARGV`: token, lease ms.
@@ -420,7 +421,7 @@ pub(super) struct Waiter<'a> {
 
 impl Waiters {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, (usize, Arc<Notify>)>> {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.map)
     }
 
     /// Registers a waiter for the customer; `None` when too many customers are waited for

@@ -218,7 +218,7 @@ mod usage;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -237,6 +237,7 @@ pub(crate) use usage::Taken;
 
 use crate::cache::{CacheConfig, EntitlementCache};
 use crate::error::{Error, Result};
+use crate::sync::lock;
 use connection::Connection;
 use keys::Keys;
 use stats::{Counters, Event};
@@ -449,9 +450,7 @@ impl Shared {
     }
 
     fn invalidating(&self) -> MutexGuard<'_, HashMap<String, (usize, Arc<Notify>)>> {
-        self.invalidating
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.invalidating)
     }
 
     fn begin_invalidating(self: &Arc<Self>, customer_id: &str) -> Invalidating {

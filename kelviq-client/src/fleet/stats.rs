@@ -1,8 +1,9 @@
 //! [`FleetStats`]: what the fleet did, and every time it fell back to single-instance
 //! behaviour; and the rate-limited warning that goes with a fallback.
 
+use crate::sync::lock;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 /// Counters of one client's use of its fleet, from
@@ -152,20 +153,12 @@ impl Counters {
 
     /// Adds to the delivered unit totals.
     pub(crate) fn delivered(&self, change: impl FnOnce(&mut DeliveredUnits)) {
-        change(
-            &mut self
-                .delivered
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
+        change(&mut lock(&self.delivered));
     }
 
     pub(crate) fn snapshot(&self) -> FleetStats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let delivered = *self
-            .delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let delivered = *lock(&self.delivered);
         FleetStats {
             usage_delivered: delivered.delivered,
             usage_unknown: delivered.unknown,

@@ -19,7 +19,7 @@
 //! processing (`429`, `503`, connection refused) → moved back to `pending`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
+use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
 use redis::{Script, Value};
@@ -30,6 +30,7 @@ use super::lease::{millis, unix_millis};
 use super::reservation::lua_safe;
 use super::{Fleet, Shared};
 use crate::cache::Batch;
+use crate::sync::lock;
 
 /// Adds usage to a customer's pending hash unless this instance's push number `ARGV[2]`
 /// was applied already. Refuses (an error, nothing written) a total Lua cannot hold
@@ -188,11 +189,11 @@ pub(super) struct Usage {
 
 impl Usage {
     fn limbo(&self) -> MutexGuard<'_, Vec<Limbo>> {
-        self.limbo.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.limbo)
     }
 
     fn restores(&self) -> MutexGuard<'_, Vec<(String, String, String)>> {
-        self.restores.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.restores)
     }
 
     /// Remembers flight entries to move back to pending.

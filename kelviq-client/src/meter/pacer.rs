@@ -4,9 +4,10 @@
 //! next report, moved on by one emission interval per report. Small enough to write here;
 //! it runs on tokio's clock, so paused-time tests see it.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::sync::lock;
 use tokio::time::Instant;
 
 /// Hands out send times at most `rate` a second.
@@ -35,7 +36,7 @@ impl Pacer {
     /// Reserves the next report's slot: the time it may be sent (now, or later).
     pub(super) fn reserve(&self) -> Instant {
         let now = Instant::now();
-        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = lock(&self.next);
         let arrival = next.map_or(now, |next| next.max(now));
         *next = Some(arrival.checked_add(self.interval).unwrap_or(arrival));
         arrival
@@ -46,7 +47,7 @@ impl Pacer {
     /// Gives a reserved slot back (its report was not sent), so that the budget is not
     /// spent on it.
     pub(super) fn release(&self) {
-        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut next = lock(&self.next);
         if let Some(at) = *next {
             *next = at.checked_sub(self.interval).or(Some(at));
         }

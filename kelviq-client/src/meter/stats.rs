@@ -1,11 +1,12 @@
 //! What the meter counted: every recorded unit ends as sent, pending, failed or unknown.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
 
 use crate::cache::Locked;
 pub use crate::cache::UsageLine;
 use crate::resources::ReportEvent;
+use crate::sync::lock;
 
 /// How many pending lines a warning lists (the count is always given).
 pub(crate) const LOGGED_LINES: usize = 20;
@@ -127,7 +128,7 @@ pub(crate) struct Counters {
 impl Counters {
     /// Changes the unit totals; returns them as changed.
     pub(crate) fn units(&self, change: impl FnOnce(&mut Units)) -> Units {
-        let mut units = self.units.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut units = lock(&self.units);
         change(&mut units);
         *units
     }
@@ -138,14 +139,14 @@ impl Counters {
 
     /// Keeps a line for the shutdown report, up to a bound.
     pub(crate) fn keep(lines: &Mutex<Vec<UsageLine>>, line: UsageLine) {
-        let mut lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut lines = lock(lines);
         if lines.len() < MAX_LINES {
             lines.push(line);
         }
     }
 
     pub(crate) fn lines(lines: &Mutex<Vec<UsageLine>>) -> Vec<UsageLine> {
-        lines.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        lock(lines).clone()
     }
 
     /// Events recorded and not settled (queued or in flight).
@@ -158,7 +159,7 @@ impl Counters {
     /// The counters, with the `ledger` (locked, so that units are in one place).
     pub(crate) fn snapshot(&self, ledger: &Locked<'_>) -> MeterStats {
         let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let units = *self.units.lock().unwrap_or_else(PoisonError::into_inner);
+        let units = *lock(&self.units);
         let waiting = ledger.units();
         let keys = ledger.keys();
         MeterStats {

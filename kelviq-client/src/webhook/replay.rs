@@ -3,12 +3,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
 use super::{Webhook, WebhookEvent};
+use crate::sync::lock;
 
 /// How many delivery ids a [`ReplayGuard`] remembers by default.
 pub const DEFAULT_REPLAY_CAPACITY: usize = 10_000;
@@ -340,10 +341,6 @@ impl Seen {
             self.entries.remove(&id);
         }
     }
-}
-
-fn lock(seen: &Mutex<Seen>) -> MutexGuard<'_, Seen> {
-    seen.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -33,13 +33,14 @@ mod intake;
 
 use std::collections::HashSet;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use crossbeam_utils::CachePadded;
 use tokio::time::Instant;
 
 use crate::resources::ReportEvent;
 use crate::stripes;
+use crate::sync::lock;
 pub(crate) use backlog::Backlog;
 use backlog::chunk;
 pub(crate) use intake::Intake;
@@ -101,10 +102,6 @@ impl Default for UsageLedger {
             entries: AtomicUsize::new(0),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl UsageLedger {
