@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{AppState, PathParam, authorize};
 use crate::console::{self, MAX_CONTROL_RULES};
@@ -46,27 +46,34 @@ const MAX_LATENCY_MS: i64 = 60_000;
 /// The longest `Retry-After` a rate-limit fault added over HTTP sends, in seconds.
 const MAX_RETRY_AFTER_SECS: i64 = 3_600;
 
+/// Every control route's shape: the bearer token checked first, then `handle`'s answer,
+/// or its error as Kelviq's error body.
+fn controlled(
+    shared: &AppState,
+    headers: &HeaderMap,
+    handle: impl FnOnce() -> Result<Response, ApiError>,
+) -> Response {
+    if let Some(refused) = authorize(shared, headers) {
+        return refused;
+    }
+    handle().unwrap_or_else(IntoResponse::into_response)
+}
+
 pub(super) async fn set_plan(
     State(shared): State<AppState>,
     headers: HeaderMap,
     PathParam(customer_id): PathParam,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = authorize(&shared, &headers) {
-        return refused;
-    }
-    let answer = (|| {
+    controlled(&shared, &headers, || {
         let mut body = BodyReader::parse(&body)?;
         let plan = body.req_str("plan");
         body.finish()?;
-        lock(&shared.state)
+        let id = lock(&shared.state)
             .set_plan(&customer_id, &plan)
-            .map_err(|error| refusal(error, "plan"))
-    })();
-    match answer {
-        Ok(id) => Json(json!({"subscriptionId": id})).into_response(),
-        Err(error) => error.into_response(),
-    }
+            .map_err(|error| refusal(error, "plan"))?;
+        Ok(Json(json!({"subscriptionId": id})).into_response())
+    })
 }
 
 pub(super) async fn set_usage(
@@ -75,10 +82,7 @@ pub(super) async fn set_usage(
     PathParam(customer_id): PathParam,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = authorize(&shared, &headers) {
-        return refused;
-    }
-    let answer = (|| {
+    controlled(&shared, &headers, || {
         let mut body = BodyReader::parse(&body)?;
         let feature_id = body.req_str("featureId");
         let value = body.req_int("value");
@@ -86,16 +90,13 @@ pub(super) async fn set_usage(
         lock(&shared.state)
             .set_usage(&customer_id, &feature_id, value)
             .map_err(|error| refusal(error, "featureId"))?;
-        Ok::<Value, ApiError>(json!({
+        Ok(Json(json!({
             "customerId": customer_id,
             "featureId": feature_id,
             "value": value,
         }))
-    })();
-    match answer {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => error.into_response(),
-    }
+        .into_response())
+    })
 }
 
 /// `GET /_mock/state`: everything the console shows. No query parameter is accepted.
@@ -104,13 +105,10 @@ pub(super) async fn state(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Some(refused) = authorize(&shared, &headers) {
-        return refused;
-    }
-    match QueryReader::parse(query.as_deref()).and_then(QueryReader::finish) {
-        Ok(()) => Json(console::snapshot(&shared)).into_response(),
-        Err(error) => error.into_response(),
-    }
+    controlled(&shared, &headers, || {
+        QueryReader::parse(query.as_deref()).and_then(QueryReader::finish)?;
+        Ok(Json(console::snapshot(&shared)).into_response())
+    })
 }
 
 /// What `POST /_mock/faults` asked for.
@@ -125,26 +123,22 @@ pub(super) async fn inject_fault(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(refused) = authorize(&shared, &headers) {
-        return refused;
-    }
-    let answer = read_fault(&body).and_then(|change| {
-        let mut plan = lock(&shared.faults);
-        match change {
-            FaultChange::Rule(_) if plan.rule_count() >= MAX_CONTROL_RULES => {
-                return Err(ApiError::bad_request(format!(
-                    "At most {MAX_CONTROL_RULES} fault rules can wait at once: clear them first."
-                )));
+    controlled(&shared, &headers, || {
+        let change = read_fault(&body)?;
+        {
+            let mut plan = lock(&shared.faults);
+            match change {
+                FaultChange::Rule(_) if plan.rule_count() >= MAX_CONTROL_RULES => {
+                    return Err(ApiError::bad_request(format!(
+                        "At most {MAX_CONTROL_RULES} fault rules can wait at once: clear them first."
+                    )));
+                }
+                FaultChange::Rule(rule) => plan.push(rule),
+                FaultChange::Latency(latency) => plan.set_latency(None, latency),
             }
-            FaultChange::Rule(rule) => plan.push(rule),
-            FaultChange::Latency(latency) => plan.set_latency(None, latency),
         }
-        Ok(())
-    });
-    match answer {
-        Ok(()) => faults_answer(&shared),
-        Err(error) => error.into_response(),
-    }
+        Ok(faults_answer(&shared))
+    })
 }
 
 fn read_fault(body: &[u8]) -> Result<FaultChange, ApiError> {
@@ -185,11 +179,10 @@ fn fault_rule(body: &mut BodyReader, fault: Fault) -> FaultChange {
 
 /// `DELETE /_mock/faults`: removes every rule, latency and random fault.
 pub(super) async fn clear_faults(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(refused) = authorize(&shared, &headers) {
-        return refused;
-    }
-    *lock(&shared.faults) = FaultPlan::default();
-    faults_answer(&shared)
+    controlled(&shared, &headers, || {
+        *lock(&shared.faults) = FaultPlan::default();
+        Ok(faults_answer(&shared))
+    })
 }
 
 /// `{"faults": ...}`: the fault plan now.
