@@ -27,9 +27,11 @@
 //! with the spinning threads (the real Kelviq would not).
 //!
 //! Run: `scripts/engine-scaling.sh [seconds per side per cell, default 3]
-//! [--oversubscribe] [--flush-interval SECONDS]`, or `cargo run --release -p
-//! kelviq-examples --bin engine-scaling -- 3`. A cell takes `2 × seconds` plus the warm-up
-//! and flushes; on 2 cores the whole run takes under a minute. Markdown tables, ready for the README.
+//! [--oversubscribe] [--in-place] [--flush-interval SECONDS] [--runs N]`, or `cargo run
+//! --release -p kelviq-examples --bin engine-scaling -- 3`. A cell takes `2 × seconds` plus
+//! the warm-up and flushes; on 2 cores the whole run takes under a minute. `--runs N`
+//! measures each cell N times and shows each side's median run: the 10,000-customer cells
+//! are memory-bound, and on a shared or monitored machine one run can be off by half. Markdown tables, ready for the README.
 //! Absolute figures depend on the machine and on what else runs; the ratios to the
 //! baseline of the same run are the figures to compare.
 
@@ -79,9 +81,12 @@ struct Options {
     flush_interval: Duration,
     /// Check with `with_cached_entitlements` instead of `cached_entitlements`.
     in_place: bool,
+    /// How many times each cell is measured; the table shows each side's median.
+    runs: usize,
 }
 
-const USAGE: &str = "usage: engine-scaling [seconds per side per cell] [--oversubscribe] [--flush-interval SECONDS]";
+const USAGE: &str = "usage: engine-scaling [seconds per side per cell] [--oversubscribe] [--in-place] \
+                     [--flush-interval SECONDS] [--runs N]";
 
 fn seconds(arg: Option<String>) -> Result<Duration, BoxError> {
     let arg = arg.ok_or(USAGE)?;
@@ -96,12 +101,21 @@ impl Options {
             oversubscribe: false,
             flush_interval: Duration::from_secs(1),
             in_place: false,
+            runs: 1,
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--oversubscribe" => options.oversubscribe = true,
                 "--in-place" => options.in_place = true,
                 "--flush-interval" => options.flush_interval = seconds(args.next())?,
+                "--runs" => {
+                    let runs = args.next().ok_or(USAGE)?;
+                    options.runs = runs
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|&runs| (1..=99).contains(&runs))
+                        .ok_or_else(|| format!("--runs takes 1 to 99; got \"{runs}\""))?;
+                }
                 _ => options.per_cell = seconds(Some(arg))?,
             }
         }
@@ -343,6 +357,20 @@ fn measure(
     Ok(cell)
 }
 
+/// The median of several measurements of one cell, each side on its own: kelviq-rs's
+/// median run (with the meter's figures of that run) beside the baseline's median run.
+fn median(mut runs: Vec<Cell>) -> Result<Cell, BoxError> {
+    let by_cost = |a: &Throughput, b: &Throughput| a.ns_per_op(1).total_cmp(&b.ns_per_op(1));
+    let mut baselines: Vec<Throughput> = runs.iter().map(|cell| cell.baseline).collect();
+    baselines.sort_by(by_cost);
+    runs.sort_by(|a, b| by_cost(&a.kelviq, &b.kelviq));
+    let middle = runs.len() / 2;
+    let baseline = *baselines.get(middle).ok_or("no run measured")?;
+    let mut cell = runs.swap_remove(middle);
+    cell.baseline = baseline;
+    Ok(cell)
+}
+
 /// Threads 1, 2, 4, … below `cores`, then `cores` (and twice that when asked).
 fn thread_counts(cores: usize, oversubscribe: bool) -> Vec<usize> {
     let mut counts: Vec<usize> = std::iter::successors(Some(1_usize), |n| n.checked_mul(2))
@@ -382,8 +410,9 @@ fn run(options: Options) -> Result<(), BoxError> {
     let threads = thread_counts(cores, options.oversubscribe);
     eprintln!(
         "engine-scaling: {cores} cores, threads {threads:?}, customers {CUSTOMER_COUNTS:?}, \
-         {:.1} s per side per cell{}",
+         {:.1} s per side per cell, median of {} run(s){}",
         options.per_cell.as_secs_f64(),
+        options.runs,
         if cfg!(debug_assertions) {
             " (DEBUG BUILD: use --release)"
         } else {
@@ -394,14 +423,17 @@ fn run(options: Options) -> Result<(), BoxError> {
     let mut cells = Vec::new();
     for &customers in &CUSTOMER_COUNTS {
         for &threads in &threads {
-            let cell = measure(
-                &runtime,
-                &engine,
-                &baseline,
-                threads,
-                customers,
-                options.per_cell,
-            )?;
+            let runs = (0..options.runs).map(|_| {
+                measure(
+                    &runtime,
+                    &engine,
+                    &baseline,
+                    threads,
+                    customers,
+                    options.per_cell,
+                )
+            });
+            let cell = median(runs.collect::<Result<_, _>>()?)?;
             eprintln!(
                 "  {threads} threads, {customers} customers: {} ops/s kelviq-rs, {} ops/s baseline",
                 thousands(cell.kelviq.ops_per_second()),
