@@ -286,7 +286,61 @@ mod tests {
         );
     }
 
+    /// A metered feature as Kelviq could send it, from the strategy's values.
+    fn metered(
+        feature_id: &str,
+        has_access: bool,
+        hard_limit: Option<bool>,
+        usage_limit: Option<i64>,
+        current_usage: Option<i64>,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "featureId": feature_id, "featureType": "METER", "hasAccess": has_access,
+            "hardLimit": hard_limit, "usageLimit": usage_limit, "currentUsage": current_usage,
+        })
+    }
+
     proptest::proptest! {
+        /// The slots answer as the entitlement itself does with the applied usage counted
+        /// (`get`), whatever the limits, the usage applied (added or set) and the id's length.
+        #[test]
+        fn slots_answer_as_the_entitlement_does(
+            has_access in proptest::bool::ANY,
+            hard_limit in proptest::option::weighted(0.9, proptest::bool::weighted(0.8)),
+            usage_limit in proptest::option::weighted(0.9, -1i64..8),
+            current_usage in proptest::option::of(-1i64..8),
+            changes in proptest::collection::vec((-2i64..4, proptest::bool::weighted(0.1)), 0..12),
+            long_ids in proptest::bool::ANY,
+        ) {
+            let (calls, twin) = if long_ids {
+                ("calls-of-the-metered-api", "calls-of-the-metered-apx")
+            } else {
+                ("calls", "callz")
+            };
+            let raw: RawEntitlements = serde_json::from_value(serde_json::json!({
+                "customerId": "c",
+                "entitlements": [
+                    {"featureId": twin, "featureType": "BOOLEAN", "hasAccess": !has_access},
+                    metered(calls, has_access, hard_limit, usage_limit, current_usage),
+                    {"featureId": "seats", "featureType": "CUSTOMIZABLE", "hasAccess": true,
+                     "usageLimit": usage_limit},
+                ]
+            }))
+            .unwrap();
+            let snapshot = Snapshot::new(Entitlements::from_raw(raw));
+            for (amount, set) in changes {
+                snapshot.apply_usage(calls, amount, set);
+                snapshot.apply_usage("seats", amount, set);
+                snapshot.apply_usage(twin, amount, set);
+                for feature in [calls, twin, "seats"] {
+                    let expected = snapshot.get(feature).unwrap().has_access();
+                    proptest::prop_assert_eq!(snapshot.has_access(feature), expected, "{}", feature);
+                }
+            }
+            proptest::prop_assert_eq!(snapshot.has_access(twin), !has_access);
+            proptest::prop_assert!(!snapshot.has_access("call"));
+        }
+
         #[test]
         fn applied_usage_saturates_never_wraps(
             amounts in proptest::collection::vec(
