@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::sync::lock;
 use futures::future::{BoxFuture, FutureExt, Shared};
+
+use crate::sync::lock;
 
 /// Shares in-flight calls by key.
 pub(crate) struct SingleFlight<T: Clone> {

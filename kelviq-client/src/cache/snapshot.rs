@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::slot::{Matches, Slot};
 use crate::error::Error;
-use crate::models::{Entitlement, Entitlements, SCAN_LIMIT};
+use crate::models::{Entitlement, Entitlements};
 
 /// All of a customer's entitlements at one moment, shared between every check that reads
 /// them, plus the usage this process reported since.
@@ -67,7 +67,7 @@ impl Snapshot {
     /// only for ids longer than a slot keeps), or by the entitlements' index for a
     /// customer with many features.
     fn slot(&self, feature_id: &str) -> Option<(usize, &Slot)> {
-        if self.slots.len() >= SCAN_LIMIT {
+        if self.entitlements.is_indexed() {
             let position = self.entitlements.position(feature_id)?;
             return Some((position, self.slots.get(position)?));
         }
@@ -266,6 +266,30 @@ mod tests {
             Some(4)
         );
         assert!(!snapshot.has_access("unknown"));
+    }
+
+    #[test]
+    fn a_customer_with_many_features_is_checked_through_the_index() {
+        let features: Vec<serde_json::Value> = (0..40)
+            .map(|i| {
+                serde_json::json!({"featureId": format!("feature-{i}"), "featureType": "METER",
+                 "hasAccess": true, "hardLimit": true, "usageLimit": 2, "currentUsage": i % 2})
+            })
+            .collect();
+        let raw: RawEntitlements = serde_json::from_value(
+            serde_json::json!({"customerId": "c", "entitlements": features}),
+        )
+        .unwrap();
+        let snapshot = Snapshot::new(Entitlements::from_raw(raw));
+        assert!(snapshot.fetched_entitlements().is_indexed());
+        assert!(snapshot.has_access("feature-0") && snapshot.has_access("feature-39"));
+        assert!(!snapshot.has_access("feature-40"));
+        snapshot.apply_usage("feature-39", 1, false);
+        assert!(
+            !snapshot.has_access("feature-39"),
+            "1 + 1 reaches the limit of 2"
+        );
+        assert!(snapshot.has_access("feature-38"));
     }
 
     #[test]

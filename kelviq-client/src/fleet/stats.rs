@@ -1,10 +1,11 @@
 //! [`FleetStats`]: what the fleet did, and every time it fell back to single-instance
 //! behaviour; and the rate-limited warning that goes with a fallback.
 
-use crate::sync::lock;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+use crate::sync::lock;
 
 /// Counters of one client's use of its fleet, from
 /// [`Kelviq::fleet_stats`](crate::Kelviq::fleet_stats).

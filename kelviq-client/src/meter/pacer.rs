@@ -7,8 +7,9 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::sync::lock;
 use tokio::time::Instant;
+
+use crate::sync::lock;
 
 /// Hands out send times at most `rate` a second.
 #[derive(Debug)]

@@ -315,7 +315,7 @@ impl Entitlement {
 /// index: below it, comparing the ids one by one is faster than hashing one and costs no
 /// memory (a cached snapshot of a few features would spend more on an index than on the
 /// features themselves).
-pub(crate) const SCAN_LIMIT: usize = 16;
+const SCAN_LIMIT: usize = 16;
 
 /// All of a customer's entitlements, one aggregate per feature, in first-seen order.
 #[derive(Debug, Clone, PartialEq)]
@@ -384,6 +384,12 @@ impl Entitlements {
     pub fn get_mut(&mut self, feature_id: &str) -> Option<&mut Entitlement> {
         self.position(feature_id)
             .and_then(|position| self.features.get_mut(position))
+    }
+
+    /// Whether features are found through an index (customers with many features) rather
+    /// than by a scan.
+    pub(crate) fn is_indexed(&self) -> bool {
+        self.index.is_some()
     }
 
     /// Where a feature is in [`Entitlements::iter`]'s order.

@@ -20,7 +20,6 @@ mod transactions;
 pub use charges::{Charge, ChargePlan, ChargeProduct};
 pub use checkout::CheckoutSession;
 pub use customers::{ArchivedCustomer, Customer};
-pub(crate) use entitlements::SCAN_LIMIT;
 pub use entitlements::{Entitlement, EntitlementEntry, Entitlements, RawEntitlements};
 pub use enums::{Behaviour, ChargePeriod, FeatureType, TaxBehavior};
 pub use license::{
