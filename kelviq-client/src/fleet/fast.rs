@@ -262,9 +262,6 @@ async fn send(shared: &Shared, cache: &EntitlementCache, items: &[Item]) {
     for invocation in &invocations {
         pipe.invoke_script(invocation);
     }
-    for item in items {
-        shared.counters.max_synced(item.delta);
-    }
     let replies = match shared
         .redis
         .pipeline("sync fast limits", &pipe, &shared.counters)
@@ -304,6 +301,10 @@ fn give_back(shared: &Shared, items: &[Item]) {
 
 /// Raises the customer's local view to the fleet's `total` plus the units recorded here
 /// since the round took them.
+///
+/// Measures the bound's `A` on the way: the units recorded here from the previous round's
+/// take to this application — the units this instance admitted while its view of the
+/// others was that round's (those taken now, plus those recorded since).
 fn apply(shared: &Shared, cache: &EntitlementCache, item: &Item, total: i64) {
     let recorded_since = shared
         .fast
@@ -312,6 +313,9 @@ fn apply(shared: &Shared, cache: &EntitlementCache, item: &Item, total: i64) {
         .get(&item.feature)
         .and_then(|customers| customers.get(&item.customer))
         .map_or(0, |entry| entry.unsynced);
+    shared
+        .counters
+        .max_synced(item.delta.saturating_add(recorded_since));
     let Some(snapshot) = cache.get_fresh(&item.customer) else {
         return;
     };

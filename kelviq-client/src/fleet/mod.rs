@@ -89,22 +89,25 @@
 //! more: the limit stays reachable. A snapshot loaded anew starts from Kelviq's usage
 //! plus the fleet's pending usage, and takes the counter's total in at its next round.
 //!
-//! *The overshoot bound.* Take `N` instances, `A` the most units one instance records in
-//! one sync interval ([`FleetStats::limit_sync_max_units`] measures it), `C` the requests
-//! one instance runs at once and `a` the metered amount of one request. An instance admits
-//! only while its view is below the limit `L`, and its view is at least the last total it
-//! read, `r`, plus what it recorded since. Let `r*` be the largest total any instance read
-//! while still admitting (the counter only grows, so every unit synced before any such read
-//! is in `r*`), read by instance `i*`. After that read `i*` records at most `L − r*` units
-//! before its own view reaches `L`, plus `C × a` admitted before it tripped. Any other
-//! instance `j` admits after its last read `r_j` (its units up to `r_j` are in `r*`) for at
-//! most one more interval — at its next round it reads a total that stops it — so at most
-//! `A`, plus `C × a` in flight. Summing: usage ≤ `r* + (L − r*) + C × a + (N − 1)(A + C × a)`,
-//! that is **at most `(N − 1) × A + N × C × a` units beyond the limit**. `A` is the
-//! instance's admission rate times the interval: at 1,000 metered requests a second per
-//! instance and 100 ms, `A` ≈ 100, so 4 instances pass a limit by at most ~300 units plus
-//! their requests in flight. (While Redis is failing, each instance judges the limit
-//! alone: up to `N`-fold, as without a fleet.)
+//! *The overshoot bound.* Take `N` instances, `C` the requests one instance runs at once,
+//! `a` the metered amount of one request, and `A` the most units of one customer's feature
+//! one instance records from a round taking its units to the next round applying the
+//! fleet's total (its admission rate times the interval plus a round trip;
+//! [`FleetStats::limit_sync_max_units`] measures it). An instance admits only while its view
+//! is below the limit `L`. Let `r*` be the largest total any instance applied and still
+//! admitted after (the counter only grows, so every unit added before that read is in
+//! `r*`), applied by instance `i*`. From then on `i*`'s view is `r*` plus what it recorded
+//! since that round took its units, less the requests caught between their two records at
+//! that instant (at most `C × a`: a round applies less, never more); so `i*` records at
+//! most `L − r* + C × a` units not in `r*`, plus `C × a` admitted before its view tripped.
+//! Any other instance `j`: its units up to its last admitting round's take are in `r*`;
+//! after it, `j` admits until its next round applies a total, and nothing after that (else
+//! that round would be its last admitting one), so at most `A`, plus `C × a` in flight.
+//! Summing: usage ≤ `L + 2 × C × a + (N − 1)(A + C × a)`, that is **at most
+//! `(N − 1) × A + (N + 1) × C × a` units beyond the limit**. At 1,000 metered requests a
+//! second per instance, 100 ms and a round trip of a few ms, `A` ≈ 100: 4 instances pass
+//! a limit by at most ~300 units plus about five times their requests in flight. (While Redis is failing,
+//! each instance judges the limit alone: up to `N`-fold, as without a fleet.)
 //!
 //! *Strict or fast.* Strict when the limit is money or a contract (it is never passed)
 //! and a Redis round trip per metered request is acceptable; fast when the request path

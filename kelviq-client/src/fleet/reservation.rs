@@ -35,11 +35,12 @@ pub enum FleetLimits {
     /// admitted to the same shared counters and applies what the other instances used to
     /// its snapshot, so access flips fleet-wide within about one interval.
     ///
-    /// The limit can be passed, by at most `(N − 1) × A + N × C × a` units across `N`
-    /// instances, where `A` is the most units one instance admits in one sync interval
-    /// ([`FleetStats::limit_sync_max_units`](super::FleetStats::limit_sync_max_units)
+    /// The limit can be passed, by at most `(N − 1) × A + (N + 1) × C × a` units across `N`
+    /// instances, where `A` is the most units one instance admits from one sync round to
+    /// the next one's answer (about its admission rate times the interval plus a round trip;
+    /// [`FleetStats::limit_sync_max_units`](super::FleetStats::limit_sync_max_units)
     /// measures it), `C` the requests one instance runs at once and `a` the metered amount
-    /// per request (requests admitted before the local limit tripped). See
+    /// per request (requests in flight when the local limit tripped). See
     /// [`fleet`](super) for the derivation. Redis failing or slow: each instance judges the
     /// limit alone.
     Fast,

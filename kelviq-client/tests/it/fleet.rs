@@ -426,8 +426,8 @@ async fn fast_limit_overshoot_is_bounded() {
     })
     .await;
     assert!(reached, "only {successes} successes for a limit of {LIMIT}");
-    // The documented bound, (N − 1) × A + N × C × a, with A measured by the instances once
-    // each has synced all it recorded.
+    // The documented bound, (N − 1) × A + (N + 1) × C × a, with A measured by the instances
+    // once each has synced and applied all it recorded.
     let synced: Vec<u64> = fleet
         .iter()
         .map(|kelviq| stats(kelviq).limit_syncs)
@@ -445,7 +445,7 @@ async fn fast_limit_overshoot_is_bounded() {
         .map(|kelviq| stats(kelviq).limit_sync_max_units)
         .max()
         .unwrap();
-    let bound = (INSTANCES - 1) * most_per_sync + INSTANCES * WORKERS;
+    let bound = (INSTANCES - 1) * most_per_sync + (INSTANCES + 1) * WORKERS;
     eprintln!(
         "fast limits: {successes} successes for a limit of {LIMIT}; A = {most_per_sync}, \
          bound {LIMIT} + {bound}"
