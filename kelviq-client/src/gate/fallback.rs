@@ -2,7 +2,7 @@
 //! and a customer has no usable snapshot ([`FailurePolicy::Fallback`](super::FailurePolicy::Fallback)).
 
 use crate::cache::Snapshot;
-use crate::models::{EntitlementEntry, Entitlements, FeatureType, RawEntitlements};
+use crate::models::{EntitlementEntry, Entitlements, FeatureType, RawEntitlements, SmolStr};
 
 /// The entitlements a gate answers with when Kelviq cannot be reached and a customer has no
 /// usable snapshot: the features listed are granted (without limits), every other one is
@@ -60,7 +60,7 @@ impl Fallback {
             .features
             .iter()
             .map(|feature| EntitlementEntry {
-                feature_id: feature.clone(),
+                feature_id: SmolStr::from(feature),
                 feature_type: Some(FeatureType::Boolean),
                 has_access: true,
                 reset_at: None,

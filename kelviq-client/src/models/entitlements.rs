@@ -24,8 +24,8 @@ pub struct RawEntitlements {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct EntitlementEntry {
-    /// The feature identifier.
-    pub feature_id: String,
+    /// The feature identifier (kept inline up to 23 bytes: no allocation per cached entry).
+    pub feature_id: SmolStr,
     /// The kind of feature.
     #[serde(default)]
     pub feature_type: Option<FeatureType>,
@@ -33,7 +33,7 @@ pub struct EntitlementEntry {
     pub has_access: bool,
     /// When usage resets (`YYYY-MM-DD HH:MM:SS`).
     #[serde(default)]
-    pub reset_at: Option<String>,
+    pub reset_at: Option<SmolStr>,
     /// Whether access stops at the limit.
     #[serde(default)]
     pub hard_limit: Option<bool>,
@@ -335,7 +335,7 @@ impl Entitlements {
     /// Aggregates a raw response.
     pub fn from_raw(raw: RawEntitlements) -> Self {
         let mut groups: Vec<Vec<EntitlementEntry>> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut index: HashMap<SmolStr, usize> = HashMap::new();
         for entry in raw.entitlements {
             match index.get(&entry.feature_id) {
                 Some(&position) => groups[position].push(entry),
