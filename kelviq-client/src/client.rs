@@ -146,6 +146,11 @@ impl Kelviq {
     /// The customer's cached snapshot if it is fresh, without I/O and without allocating:
     /// the fast path of a gate. `None` without a cache, or when the snapshot is missing or
     /// stale (then use [`Kelviq::entitlements_snapshot`]).
+    ///
+    /// The answer is a reference ([`Arc`]) to the shared snapshot: taking and dropping one
+    /// writes its count, so one customer checked this way in a tight loop on several cores
+    /// makes those cores take turns on that line. To check on the hottest paths, read in
+    /// place with [`Kelviq::with_cached_entitlements`].
     pub fn cached_entitlements(&self, customer_id: &str) -> Option<Arc<Snapshot>> {
         self.cache().get_fresh(customer_id)
     }

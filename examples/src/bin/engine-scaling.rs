@@ -4,7 +4,9 @@
 //! One op is what a gated, metered request costs the engine on a warm cache:
 //! `kelviq.cached_entitlements(id)` → `has_access("api-calls")`, then
 //! `meter.record(id, "api-calls", 1)` (`--in-place`: the check reads the snapshot in
-//! place with `with_cached_entitlements`, taking no reference to it). The baseline op is a read of a plain
+//! place with `with_cached_entitlements`, taking no reference to it; `--gate`: the op is
+//! what the adapters run per request, `Gate::admit` with the request's own `Arc<str>` id,
+//! then `Gate::finish(200)` metering one unit). The baseline op is a read of a plain
 //! `HashMap<String, HashMap<String, bool>>`, then an increment in one shared
 //! `Mutex<HashMap<(String, String), i64>>`; its keys are built once, so it allocates
 //! nothing (the criterion bench `hot_path` builds them on every call, so its baseline is
@@ -27,7 +29,7 @@
 //! with the spinning threads (the real Kelviq would not).
 //!
 //! Run: `scripts/engine-scaling.sh [seconds per side per cell, default 3]
-//! [--oversubscribe] [--in-place] [--flush-interval SECONDS] [--runs N]`, or `cargo run
+//! [--oversubscribe] [--in-place | --gate] [--flush-interval SECONDS] [--runs N]`, or `cargo run
 //! --release -p kelviq-examples --bin engine-scaling -- 3`. A cell takes `2 × seconds` plus
 //! the warm-up and flushes (sent at the meter's report budget: 10,000 pending keys take
 //! 50 s at 200 reports/s); on 2 cores a run takes a few minutes. `--runs N`
@@ -41,10 +43,11 @@
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Barrier, Mutex, PoisonError};
+use std::sync::{Arc, Barrier, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use kelviq_client::Kelviq;
+use kelviq_client::gate::{Admission, Gate, Metered};
 use kelviq_client::meter::{MeterConfig, MeterStats, UsageMeter};
 use kelviq_examples::bench::{self, METERED};
 
@@ -80,13 +83,13 @@ struct Options {
     oversubscribe: bool,
     /// The meter's flush interval.
     flush_interval: Duration,
-    /// Check with `with_cached_entitlements` instead of `cached_entitlements`.
-    in_place: bool,
+    /// What one op runs on the kelviq-rs side.
+    op: Op,
     /// How many times each cell is measured; the table shows each side's median.
     runs: usize,
 }
 
-const USAGE: &str = "usage: engine-scaling [seconds per side per cell] [--oversubscribe] [--in-place] \
+const USAGE: &str = "usage: engine-scaling [seconds per side per cell] [--oversubscribe] [--in-place | --gate] \
                      [--flush-interval SECONDS] [--runs N]";
 
 fn seconds(arg: Option<String>) -> Result<Duration, BoxError> {
@@ -101,13 +104,14 @@ impl Options {
             per_cell: Duration::from_secs(3),
             oversubscribe: false,
             flush_interval: Duration::from_secs(1),
-            in_place: false,
+            op: Op::Shared,
             runs: 1,
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--oversubscribe" => options.oversubscribe = true,
-                "--in-place" => options.in_place = true,
+                "--in-place" => options.op = Op::InPlace,
+                "--gate" => options.op = Op::Gate,
                 "--flush-interval" => options.flush_interval = seconds(args.next())?,
                 "--runs" => {
                     let runs = args.next().ok_or(USAGE)?;
@@ -124,36 +128,77 @@ impl Options {
     }
 }
 
-/// The kelviq-rs side: the client (its cache warm) and its meter.
+/// What one op of the kelviq-rs side runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `cached_entitlements` + `has_access`, then `record`.
+    Shared,
+    /// `with_cached_entitlements` + `has_access`, then `record`.
+    InPlace,
+    /// `Gate::admit`, then `Gate::finish(200)`.
+    Gate,
+}
+
+impl Op {
+    fn describe(self) -> &'static str {
+        match self {
+            Op::Shared => "check with `cached_entitlements` (an `Arc` per op), then `record`",
+            Op::InPlace => "check with `with_cached_entitlements` (in place), then `record`",
+            Op::Gate => "`Gate::admit` (the request's own `Arc<str>` id), then `Gate::finish(200)`",
+        }
+    }
+}
+
+/// The kelviq-rs side: the client (its cache warm), its meter, and a gate requiring and
+/// metering the feature.
 struct Engine {
     kelviq: Kelviq,
     meter: UsageMeter,
+    gate: Gate,
     ids: Vec<String>,
     /// Ops that found no fresh snapshot, or no access (never on a warm cache).
     misses: AtomicU64,
     /// Records the meter refused.
     refused: AtomicU64,
-    /// Check with `with_cached_entitlements`.
-    in_place: bool,
+    op: Op,
 }
 
 impl Engine {
     fn op(&self, index: usize) {
         let id = self.ids[index].as_str();
-        let allowed = if self.in_place {
-            self.kelviq
-                .with_cached_entitlements(id, |snapshot| snapshot.has_access(METERED))
-                .unwrap_or(false)
-        } else {
-            self.kelviq
+        let allowed = match self.op {
+            Op::Shared => self
+                .kelviq
                 .cached_entitlements(id)
-                .is_some_and(|snapshot| snapshot.has_access(METERED))
+                .is_some_and(|snapshot| snapshot.has_access(METERED)),
+            Op::InPlace => self
+                .kelviq
+                .with_cached_entitlements(id, |snapshot| snapshot.has_access(METERED))
+                .unwrap_or(false),
+            Op::Gate => {
+                self.request(id);
+                return;
+            }
         };
         if !allowed {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return;
         }
         if self.meter.record(id, METERED, 1).is_err() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// What an adapter runs for one request on a warm cache.
+    fn request(&self, id: &str) {
+        let Admission::Ready(Ok(context)) = self.gate.admit(Some(Arc::from(id))) else {
+            self.misses.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        if !matches!(
+            self.gate.finish(&context, 200, None),
+            Metered::Recorded { .. }
+        ) {
             self.refused.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -399,11 +444,13 @@ fn run(options: Options) -> Result<(), BoxError> {
         let _runtime = runtime.enter();
         kelviq.usage_meter()?.clone()
     };
+    let gate = kelviq.gate().require(METERED).meter(METERED, 1).build()?;
     let engine = Engine {
         kelviq,
         meter,
+        gate,
         ids: ids.clone(),
-        in_place: options.in_place,
+        op: options.op,
         misses: AtomicU64::new(0),
         refused: AtomicU64::new(0),
     };
@@ -489,13 +536,9 @@ fn print_tables(cells: &[Cell], cores: usize, options: &Options) {
 
     println!(
         "{cores} cores, release build, {:.1} s per side per cell, one process (fake Kelviq and \
-         meter on a tokio runtime beside the spinning threads); check: {}\n",
+         meter on a tokio runtime beside the spinning threads); op: {}\n",
         options.per_cell.as_secs_f64(),
-        if options.in_place {
-            "`with_cached_entitlements` (in place)"
-        } else {
-            "`cached_entitlements` (an `Arc` per op)"
-        }
+        options.op.describe(),
     );
     println!("| case | kelviq-rs | the same run's baseline | goal |");
     println!("|---|---|---|---|");

@@ -47,15 +47,16 @@
 //! measured: beside the index, each snapshot cost moka about 400 bytes of bookkeeping (7
 //! allocations: its hash-table entry, access and write deques, timer wheel, frequency
 //! sketch), a fifth of what a cached customer cost, to evict on loads the index already
-//! sees. The store-order queue costs 32–48 bytes per customer. moka still bounds the
+//! sees. The store-order queue costs 40–80 bytes per customer. moka still bounds the
 //! small maps of failures and invalidations.
 //!
 //! # Memory
 //!
-//! A cached customer with 3 features (one entry each) takes **about 1,020 bytes** of
+//! A cached customer with 3 features (one entry each) takes **about 940 bytes** of
 //! resident memory, measured at 100,000 customers (`cargo run --release -p
-//! kelviq-examples --bin cache-memory`): 1,000,000 customers fit in about 970 MiB. Most of
-//! it is the entries as Kelviq sent them (128 bytes each, plus their strings), which
+//! kelviq-examples --bin cache-memory`): 1,000,000 customers fit in about 900 MiB. Most of
+//! it is the entries as Kelviq sent them (128 bytes each; their ids and reset times of up to
+//! 23 bytes inline), which
 //! [`Entitlement::items`](crate::models::Entitlement::items) returns; a feature with one
 //! entry keeps it inline, a customer with fewer than 16 features has no feature index (a
 //! scan is faster), a customer id of up to 23 bytes is kept inline in the key and in the
