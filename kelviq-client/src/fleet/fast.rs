@@ -45,9 +45,8 @@ const MAX_TRACKED: usize = 10_000;
 /// The most keys in one pipeline: a round sends several when it has more.
 const CHUNK: usize = 500;
 
-/// Rounds a pair stays tracked with nothing recorded (to keep seeing the fleet's usage),
-/// or without a fresh snapshot, before it is dropped; the next recorded unit tracks it
-/// again.
+/// Rounds a pair stays tracked with nothing recorded (to keep seeing the fleet's usage)
+/// before it is dropped; the next recorded unit tracks it again.
 const MAX_IDLE_ROUNDS: u32 = 600;
 
 /// Seeds the counter with `ARGV[2]` when it is missing, adds `ARGV[1]`, and renews its TTL
@@ -84,7 +83,11 @@ struct Tracked {
 struct Entry {
     /// Units recorded here and not yet added to the shared counter.
     unsynced: i64,
-    /// Rounds in a row with nothing to add, or without a fresh snapshot.
+    /// Units recorded here since the take of the last round whose total was applied: what
+    /// this instance admitted on that view of the others (the bound's `A` is the most it
+    /// reaches when the next total is applied; rounds that fail or apply nothing extend it).
+    window: i64,
+    /// Rounds in a row with nothing recorded.
     idle: u32,
 }
 
@@ -118,6 +121,8 @@ impl Fleet {
             .and_then(|customers| customers.get_mut(&**customer))
         {
             entry.unsynced = entry.unsynced.saturating_add(units);
+            entry.window = entry.window.saturating_add(units);
+            entry.idle = 0;
             return;
         }
         if tracked.len >= MAX_TRACKED {
@@ -134,6 +139,7 @@ impl Fleet {
                 Arc::clone(customer),
                 Entry {
                     unsynced: units,
+                    window: units,
                     idle: 0,
                 },
             );
@@ -210,9 +216,10 @@ async fn sync(shared: &Shared, cache: &EntitlementCache) {
     }
 }
 
-/// Takes each item's units, and ages the pairs: one with units this round starts again;
-/// one idle (or without a fresh snapshot, or a shared limit) for too many rounds is
-/// dropped, with its units (they reach Kelviq through the meter all the same).
+/// Takes each item's units, and ages the pairs: one with nothing recorded for too many
+/// rounds is dropped (a pair without a fresh snapshot or a shared limit keeps its units
+/// meanwhile; if it is dropped with some, they reach Kelviq through the meter all the
+/// same, but not the shared counter).
 fn take_units(shared: &Shared, items: &mut [Item]) {
     let mut tracked = shared.fast.tracked();
     for item in items.iter_mut() {
@@ -222,9 +229,6 @@ fn take_units(shared: &Shared, items: &mut [Item]) {
             .and_then(|customers| customers.get_mut(&item.customer))
         {
             item.delta = std::mem::take(&mut entry.unsynced);
-            if item.delta != 0 {
-                entry.idle = 0;
-            }
         }
     }
     let mut removed = 0usize;
@@ -279,6 +283,8 @@ async fn send(shared: &Shared, cache: &EntitlementCache, items: &[Item]) {
     shared.count(Event::LimitSync);
     for (item, reply) in items.iter().zip(replies) {
         let Ok(total) = redis::from_redis_value::<i64>(reply) else {
+            // Redis refused this key's script: its view stays local this round.
+            shared.count(Event::LimitSyncFallback);
             continue;
         };
         apply(shared, cache, item, total);
@@ -302,22 +308,25 @@ fn give_back(shared: &Shared, items: &[Item]) {
 /// Raises the customer's local view to the fleet's `total` plus the units recorded here
 /// since the round took them.
 ///
-/// Measures the bound's `A` on the way: the units recorded here from the previous round's
-/// take to this application — the units this instance admitted while its view of the
-/// others was that round's (those taken now, plus those recorded since).
+/// Measures the bound's `A` on the way: the pair's window, the units recorded here from
+/// the take of the last round whose total was applied to this application; the next
+/// window starts at this round's take.
 fn apply(shared: &Shared, cache: &EntitlementCache, item: &Item, total: i64) {
-    let recorded_since = shared
-        .fast
-        .tracked()
-        .features
-        .get(&item.feature)
-        .and_then(|customers| customers.get(&item.customer))
-        .map_or(0, |entry| entry.unsynced);
-    shared
-        .counters
-        .max_synced(item.delta.saturating_add(recorded_since));
     let Some(snapshot) = cache.get_fresh(&item.customer) else {
         return;
+    };
+    let recorded_since = {
+        let mut tracked = shared.fast.tracked();
+        let Some(entry) = tracked
+            .features
+            .get_mut(&item.feature)
+            .and_then(|customers| customers.get_mut(&item.customer))
+        else {
+            return;
+        };
+        shared.counters.max_synced(entry.window);
+        entry.window = entry.unsynced;
+        entry.unsynced
     };
     let view = usage(&snapshot, &item.feature);
     let others = total.saturating_add(recorded_since).saturating_sub(view);

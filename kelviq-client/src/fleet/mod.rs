@@ -91,8 +91,9 @@
 //!
 //! *The overshoot bound.* Take `N` instances, `C` the requests one instance runs at once,
 //! `a` the metered amount of one request, and `A` the most units of one customer's feature
-//! one instance records from a round taking its units to the next round applying the
-//! fleet's total (its admission rate times the interval plus a round trip;
+//! one instance records from the take of a round whose total it applied to the next
+//! application (its admission rate times the interval plus the round's time in Redis, one
+//! round trip per 500 keys; rounds that fail or apply nothing lengthen it;
 //! [`FleetStats::limit_sync_max_units`] measures it). An instance admits only while its view
 //! is below the limit `L`. Let `r*` be the largest total any instance applied and still
 //! admitted after (the counter only grows, so every unit added before that read is in
@@ -106,16 +107,21 @@
 //! Summing: usage ≤ `L + 2 × C × a + (N − 1)(A + C × a)`, that is **at most
 //! `(N − 1) × A + (N + 1) × C × a` units beyond the limit**. At 1,000 metered requests a
 //! second per instance, 100 ms and a round trip of a few ms, `A` ≈ 100: 4 instances pass
-//! a limit by at most ~300 units plus about five times their requests in flight. (While Redis is failing,
-//! each instance judges the limit alone: up to `N`-fold, as without a fleet.)
+//! a limit by at most ~300 units plus `5 × C × a`. The bound assumes views that only grow
+//! and every unit synced. Outside it: a snapshot reloaded near the limit (its TTL, a
+//! webhook) restarts from Kelviq's usage plus the usage the fleet pushed, without what the
+//! others recorded since their last push, so the instance may admit up to one more window
+//! until its next round; a round whose answer was lost leaves its units out of the counter
+//! (below); pairs past 10,000 tracked ones are judged locally; and while Redis is failing,
+//! each instance judges the limit alone: up to `N`-fold, as without a fleet.
 //!
 //! *Strict or fast.* Strict when the limit is money or a contract (it is never passed)
 //! and a Redis round trip per metered request is acceptable; fast when the request path
 //! must stay in microseconds and passing the limit by a few intervals' worth of traffic
 //! is acceptable (rate-style quotas, generous plans). A round whose pipeline Redis
 //! certainly did not receive keeps its units for the next; one whose answer was lost drops
-//! them (they may have been added), so the counter errs by at most one round's units,
-//! caught up when the next snapshot stored raises it to Kelviq's usage. Durable usage is
+//! them (they may have been added), so the counter can miss that round's units, caught
+//! up when the next snapshot stored raises it to Kelviq's usage. Durable usage is
 //! the same in both modes: the meter delivers what was recorded.
 //!
 //! # Durable usage

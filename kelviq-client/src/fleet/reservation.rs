@@ -37,7 +37,7 @@ pub enum FleetLimits {
     ///
     /// The limit can be passed, by at most `(N − 1) × A + (N + 1) × C × a` units across `N`
     /// instances, where `A` is the most units one instance admits from one sync round to
-    /// the next one's answer (about its admission rate times the interval plus a round trip;
+    /// the next one applied (about its admission rate times the interval plus a round trip;
     /// [`FleetStats::limit_sync_max_units`](super::FleetStats::limit_sync_max_units)
     /// measures it), `C` the requests one instance runs at once and `a` the metered amount
     /// per request (requests in flight when the local limit tripped). See

@@ -56,11 +56,13 @@ pub struct FleetStats {
     pub usage_given_back: u64,
     /// Fast-limit sync pipelines Redis answered.
     pub limit_syncs: u64,
-    /// Fast-limit sync pipelines that failed or timed out: the limits stayed local.
+    /// Fast-limit sync pipelines that failed or timed out, and keys whose sync Redis
+    /// refused: the limits stayed local.
     pub limit_sync_fallbacks: u64,
-    /// The most units of one customer's feature recorded here from one fast-limit sync
-    /// round taking its units to the next round applying the fleet's total: the `A` of the
-    /// fast limits' overshoot bound (see [`FleetLimits::Fast`](super::FleetLimits::Fast)).
+    /// The most units of one customer's feature recorded here from the take of a fast-limit
+    /// sync round whose total was applied to the next application (longer across rounds
+    /// that failed): the `A` of the fast limits' overshoot bound (see
+    /// [`FleetLimits::Fast`](super::FleetLimits::Fast)).
     pub limit_sync_max_units: u64,
     /// Customer and feature pairs judged locally only under fast limits, because too many
     /// were tracked already.
@@ -146,8 +148,8 @@ impl Counters {
         record(event);
     }
 
-    /// Keeps the most units one key recorded from a fast-limit round's take to the next
-    /// round's application.
+    /// Keeps the most units one key recorded between two applications of fast-limit
+    /// rounds (from the first one's take).
     pub(crate) fn max_synced(&self, units: i64) {
         let units = u64::try_from(units).unwrap_or(0);
         self.limit_sync_max_units
