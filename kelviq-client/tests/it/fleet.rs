@@ -506,6 +506,73 @@ async fn fast_limits_flip_an_idle_instance_within_a_few_syncs() {
     assert_eq!(mock.usage_total(CUSTOMER, "api-calls"), 1_000);
 }
 
+/// `A`, the window of the overshoot bound, runs from the last round whose total was
+/// applied: units taken by rounds that timed out (their answers lost) are in the next
+/// window measured, not forgotten with those rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sync_rounds_lengthen_the_measured_window() {
+    if !RedisServer::available() {
+        return;
+    }
+    let redis = RedisServer::start().unwrap();
+    const CUSTOMER: &str = "cust_window";
+    const UNITS: u64 = 100;
+    let mock = mock_with(&[(CUSTOMER, "free")]).await;
+    let kelviq = client_for(&mock)
+        .entitlement_cache(CacheConfig::default().load_timeout(Duration::from_secs(5)))
+        .fleet(
+            FleetConfig::redis(redis.url())
+                .prefix(prefix("window"))
+                .sync_interval(Duration::from_millis(10))
+                .command_timeout(Duration::from_millis(50)),
+        )
+        .build()
+        .unwrap();
+    let gate = shared_limit_gate(&kelviq, FleetLimits::Fast);
+    let context = admit(&gate, CUSTOMER).await.unwrap();
+    gate.finish(&context, 200, None);
+    assert!(
+        eventually(Duration::from_secs(5), async || stats(&kelviq).limit_syncs
+            >= 2)
+        .await
+    );
+    assert!(stats(&kelviq).limit_sync_max_units < UNITS);
+    // Redis stops answering for 600 ms: the rounds meanwhile take the units and time out.
+    let mut pauser = raw(redis.url()).await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(600)
+        .arg("ALL")
+        .query_async(&mut pauser)
+        .await
+        .unwrap();
+    for _ in 0..UNITS {
+        let context = admit(&gate, CUSTOMER).await.unwrap();
+        gate.finish(&context, 200, None);
+    }
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            stats(&kelviq).limit_sync_fallbacks >= 2
+        })
+        .await,
+        "no round failed during the pause"
+    );
+    let synced = stats(&kelviq).limit_syncs;
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            stats(&kelviq).limit_syncs >= synced + 2
+        })
+        .await,
+        "the rounds did not resume"
+    );
+    let window = stats(&kelviq).limit_sync_max_units;
+    assert!(
+        window >= UNITS,
+        "A = {window}: the failed rounds' units were forgotten"
+    );
+    assert!(window <= UNITS + 1, "A = {window}: more than was recorded");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_counter_is_seeded_from_kelviq_and_never_counts_twice() {
     let Some(redis) = RedisServer::shared() else {
