@@ -1,0 +1,74 @@
+//! The warm paths allocate nothing: a check of a cached customer (by reference or in
+//! place) and a record of usage already pending, counted by an instrumented global
+//! allocator. Its own test binary, with one test, so that nothing else allocates while it
+//! counts; the fake Kelviq and the meter run on a current-thread runtime that is idle
+//! while the ops run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::alloc::System;
+use std::time::Duration;
+
+use kelviq_client::meter::MeterConfig;
+use kelviq_client::{CacheConfig, Kelviq};
+use kelviq_mock::MockServer;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const CUSTOMER: &str = "cust_pro";
+const METERED: &str = "api-calls";
+
+#[test]
+fn warm_checks_and_records_allocate_nothing() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mock = runtime.block_on(MockServer::start());
+    let kelviq = Kelviq::builder()
+        .access_token(mock.token())
+        .api_url(mock.url())
+        .edge_url(mock.edge_url())
+        .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(3600)))
+        .usage_meter(MeterConfig::default().flush_interval(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    let meter = {
+        let _runtime = runtime.enter();
+        kelviq.usage_meter().unwrap().clone()
+    };
+    runtime
+        .block_on(kelviq.entitlements_snapshot(CUSTOMER))
+        .unwrap();
+    // Once outside the count: the first op on a thread sets up its per-thread state, and
+    // the first record makes the key pending.
+    let op = || {
+        let by_reference = kelviq
+            .cached_entitlements(CUSTOMER)
+            .is_some_and(|snapshot| snapshot.has_access(METERED));
+        let in_place = kelviq
+            .with_cached_entitlements(CUSTOMER, |snapshot| snapshot.has_access(METERED))
+            .unwrap_or(false);
+        meter.record(CUSTOMER, METERED, 1).unwrap();
+        by_reference && in_place
+    };
+    assert!(op(), "{CUSTOMER} has {METERED}");
+
+    let region = Region::new(GLOBAL);
+    let allowed = (0..1_000).filter(|_| op()).count();
+    let change = region.change();
+    assert_eq!(allowed, 1_000);
+    assert_eq!(
+        (change.allocations, change.reallocations),
+        (0, 0),
+        "1,000 warm checks and records allocated"
+    );
+    assert_eq!(meter.stats().recorded, 1_001);
+
+    // The count sees this thread's allocations: one box, one allocation.
+    let region = Region::new(GLOBAL);
+    drop(std::hint::black_box(Box::new(1_u64)));
+    assert_eq!(region.change().allocations, 1);
+}
