@@ -1,14 +1,16 @@
 //! The warm paths allocate nothing: a check of a cached customer (by reference or in
 //! place) and a record of usage already pending, counted by an instrumented global
-//! allocator. Its own test binary, with one test, so that nothing else allocates while it
+//! allocator; a gate's decision allocates the request's context only. Its own test binary, with one test, so that nothing else allocates while it
 //! counts; the fake Kelviq and the meter run on a current-thread runtime that is idle
 //! while the ops run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::alloc::System;
+use std::sync::Arc;
 use std::time::Duration;
 
+use kelviq_client::gate::{Admission, Metered};
 use kelviq_client::meter::MeterConfig;
 use kelviq_client::{CacheConfig, Kelviq};
 use kelviq_mock::MockServer;
@@ -35,9 +37,15 @@ fn warm_checks_and_records_allocate_nothing() {
         .usage_meter(MeterConfig::default().flush_interval(Duration::from_secs(3600)))
         .build()
         .unwrap();
-    let meter = {
+    let (meter, gate) = {
         let _runtime = runtime.enter();
-        kelviq.usage_meter().unwrap().clone()
+        let gate = kelviq
+            .gate()
+            .require(METERED)
+            .meter(METERED, 1)
+            .build()
+            .unwrap();
+        (kelviq.usage_meter().unwrap().clone(), gate)
     };
     runtime
         .block_on(kelviq.entitlements_snapshot(CUSTOMER))
@@ -66,6 +74,28 @@ fn warm_checks_and_records_allocate_nothing() {
         "1,000 warm checks and records allocated"
     );
     assert_eq!(meter.stats().recorded, 1_001);
+
+    // A gate's decision allocates the request's context, and nothing else: the customer
+    // id comes with the request, and finishing records without allocating.
+    let customer: Arc<str> = Arc::from(CUSTOMER);
+    let request = || {
+        let Admission::Ready(Ok(context)) = gate.admit(Some(Arc::clone(&customer))) else {
+            panic!("{CUSTOMER} is not admitted on a warm cache");
+        };
+        gate.finish(&context, 200, None)
+    };
+    assert!(matches!(request(), Metered::Recorded { amount: 1 }));
+    let region = Region::new(GLOBAL);
+    let recorded = (0..1_000)
+        .filter(|_| matches!(request(), Metered::Recorded { amount: 1 }))
+        .count();
+    let change = region.change();
+    assert_eq!(recorded, 1_000);
+    assert_eq!(
+        (change.allocations, change.reallocations),
+        (1_000, 0),
+        "1,000 warm requests through the gate"
+    );
 
     // The count sees this thread's allocations: one box, one allocation.
     let region = Region::new(GLOBAL);
