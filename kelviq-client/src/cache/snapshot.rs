@@ -5,9 +5,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use smol_str::SmolStr;
+
 use super::slot::{Matches, Slot};
+use super::stored::StoredEntitlement;
 use crate::error::Error;
-use crate::models::{Entitlement, Entitlements};
+use crate::models::{Entitlement, Entitlements, FeatureIndex};
 
 /// All of a customer's entitlements at one moment, shared between every check that reads
 /// them, plus the usage this process reported since.
@@ -16,23 +19,53 @@ use crate::models::{Entitlement, Entitlements};
 /// atomic, spread over per-thread stripes when threads contend), so that applying it and
 /// checking access never copy the snapshot nor make cores fight over one cache line. A
 /// check reads one small slot per feature tried (the id's first bytes, the answer the
-/// fetched entitlement gives, the counter), not the entitlements themselves.
+/// fetched entitlement gives, the counter), not the entitlements themselves, which are
+/// kept packed (`stored.rs`) and rebuilt when asked for.
 #[derive(Debug)]
 pub struct Snapshot {
-    entitlements: Entitlements,
-    /// One slot per feature, in `entitlements`' order.
-    slots: Box<[Slot]>,
+    customer_id: SmolStr,
+    /// One per feature, in the order Kelviq sent them.
+    features: Box<[Feature]>,
+    /// For customers with many features.
+    index: Option<Box<FeatureIndex>>,
     fetched_at: Instant,
     /// Made in code by a gate's fallback, not fetched from Kelviq.
     fallback: bool,
 }
 
+/// One feature of a snapshot: what a check reads first, then the entitlement as fetched.
+#[derive(Debug)]
+struct Feature {
+    slot: Slot,
+    stored: StoredEntitlement,
+}
+
+impl Feature {
+    /// The entitlement as fetched, with the usage applied since.
+    fn applied(&self) -> Entitlement {
+        let mut entitlement = self.stored.rebuild();
+        let delta = self.slot.applied.get();
+        if delta != 0 {
+            entitlement.apply_usage(delta, false);
+        }
+        entitlement
+    }
+}
+
 impl Snapshot {
     pub(crate) fn new(entitlements: Entitlements) -> Self {
-        let slots = entitlements.iter().map(Slot::new).collect();
+        let (customer_id, features, index) = entitlements.into_parts();
+        let features = features
+            .iter()
+            .map(|entitlement| Feature {
+                slot: Slot::new(entitlement),
+                stored: StoredEntitlement::new(entitlement),
+            })
+            .collect();
         Snapshot {
-            entitlements,
-            slots,
+            customer_id,
+            features,
+            index,
             fetched_at: Instant::now(),
             fallback: false,
         }
@@ -66,45 +99,41 @@ impl Snapshot {
     /// Where a feature is, and its slot: found by the slots' inline ids (a whole compare
     /// only for ids longer than a slot keeps), or by the entitlements' index for a
     /// customer with many features.
-    fn slot(&self, feature_id: &str) -> Option<(usize, &Slot)> {
-        if self.entitlements.is_indexed() {
-            let position = self.entitlements.position(feature_id)?;
-            return Some((position, self.slots.get(position)?));
+    fn feature(&self, feature_id: &str) -> Option<&Feature> {
+        if let Some(index) = &self.index {
+            return self.features.get(index.position(feature_id)?);
         }
-        self.slots
+        self.features
             .iter()
-            .enumerate()
-            .find(|(position, slot)| match slot.matches(feature_id) {
+            .find(|feature| match feature.slot.matches(feature_id) {
                 Matches::Yes => true,
                 Matches::No => false,
-                Matches::Maybe => self
-                    .entitlements
-                    .at(*position)
-                    .is_some_and(|entitlement| entitlement.feature_id() == feature_id),
+                Matches::Maybe => feature.stored.id() == feature_id,
             })
     }
 
-    fn applied(&self, position: usize) -> i64 {
-        self.slots
-            .get(position)
-            .map_or(0, |slot| slot.applied.get())
+    /// The customer id, inline when short, else shared (the cache keys the snapshot by
+    /// it).
+    pub(crate) fn shared_customer_id(&self) -> &SmolStr {
+        &self.customer_id
+    }
+
+    /// The customer these entitlements belong to.
+    pub fn customer_id(&self) -> &str {
+        &self.customer_id
     }
 
     /// Applies usage reported by this process: `set` replaces the usage, else `value` is
     /// added. Only metered and customizable features count usage.
     pub(crate) fn apply_usage(&self, feature_id: &str, value: i64, set: bool) {
-        let Some((position, slot)) = self.slot(feature_id) else {
+        let Some(Feature { slot, stored }) = self.feature(feature_id) else {
             return;
         };
         if !slot.counts_usage() {
             return;
         }
         if set {
-            let fetched = self
-                .entitlements
-                .at(position)
-                .and_then(Entitlement::usage)
-                .unwrap_or(0);
+            let fetched = stored.rebuild().usage().unwrap_or(0);
             slot.applied.set(value.saturating_sub(fetched));
         } else {
             // Saturating: a huge amount pins the usage at a bound (a hard limit then denies)
@@ -116,7 +145,7 @@ impl Snapshot {
     /// Whether the customer may use the feature (`false` for a feature it lacks), counting
     /// the usage this process reported. Allocates nothing.
     pub fn has_access(&self, feature_id: &str) -> bool {
-        let Some((position, slot)) = self.slot(feature_id) else {
+        let Some(Feature { slot, stored }) = self.feature(feature_id) else {
             return false;
         };
         // Read only what can change the answer: a hot customer's usage, spread over the
@@ -124,27 +153,39 @@ impl Snapshot {
         if let Some(access) = slot.quick_access() {
             return access;
         }
-        self.entitlements
-            .at(position)
-            .is_some_and(|entitlement| entitlement.has_access_with_delta(slot.applied.get()))
+        stored.rebuild().has_access_with_delta(slot.applied.get())
     }
 
     /// One feature's entitlement, counting the usage this process reported.
     pub fn get(&self, feature_id: &str) -> Option<Entitlement> {
-        let position = self.entitlements.position(feature_id)?;
-        let entitlement = self.entitlements.at(position)?;
-        Some(entitlement.with_applied_delta(self.applied(position)))
+        self.feature(feature_id).map(Feature::applied)
     }
 
     /// Every entitlement, counting the usage this process reported.
     pub fn to_entitlements(&self) -> Entitlements {
-        self.entitlements
-            .with_applied_deltas(|position| self.applied(position))
+        Entitlements::from_parts(
+            self.customer_id.clone(),
+            self.features.iter().map(Feature::applied).collect(),
+        )
     }
 
-    /// The entitlements as Kelviq sent them, without the usage reported since.
-    pub fn fetched_entitlements(&self) -> &Entitlements {
-        &self.entitlements
+    /// One feature's entitlement as Kelviq sent it, without the usage reported since.
+    #[cfg(feature = "redis")]
+    pub(crate) fn fetched(&self, feature_id: &str) -> Option<Entitlement> {
+        self.feature(feature_id)
+            .map(|feature| feature.stored.rebuild())
+    }
+
+    /// The entitlements as Kelviq sent them, without the usage reported since (rebuilt
+    /// from the packed copy: a new value on each call).
+    pub fn fetched_entitlements(&self) -> Entitlements {
+        Entitlements::from_parts(
+            self.customer_id.clone(),
+            self.features
+                .iter()
+                .map(|feature| feature.stored.rebuild())
+                .collect(),
+        )
     }
 
     /// How long ago it was fetched (on tokio's clock, so paused-time tests see it age).
@@ -281,7 +322,7 @@ mod tests {
         )
         .unwrap();
         let snapshot = Snapshot::new(Entitlements::from_raw(raw));
-        assert!(snapshot.fetched_entitlements().is_indexed());
+        assert!(snapshot.index.is_some());
         assert!(snapshot.has_access("feature-0") && snapshot.has_access("feature-39"));
         assert!(!snapshot.has_access("feature-40"));
         snapshot.apply_usage("feature-39", 1, false);
@@ -351,7 +392,9 @@ mod tests {
                 ]
             }))
             .unwrap();
-            let snapshot = Snapshot::new(Entitlements::from_raw(raw));
+            let fetched = Entitlements::from_raw(raw);
+            let snapshot = Snapshot::new(fetched.clone());
+            proptest::prop_assert_eq!(&snapshot.fetched_entitlements(), &fetched);
             for (amount, set) in changes {
                 snapshot.apply_usage(calls, amount, set);
                 snapshot.apply_usage("seats", amount, set);

@@ -143,11 +143,8 @@ impl Fleet {
         feature_id: &str,
         amount: i64,
     ) -> Reserved {
-        let Some((limit, period)) = snapshot
-            .fetched_entitlements()
-            .get(feature_id)
-            .and_then(shared_limit)
-        else {
+        let fetched = snapshot.fetched(feature_id);
+        let Some((limit, period)) = fetched.as_ref().and_then(shared_limit) else {
             return Reserved::Unlimited;
         };
         self.start();

@@ -111,10 +111,19 @@ impl Entries {
     }
 }
 
-impl Entitlement {
-    /// Aggregates the entries of one feature (all with the same `feature_id`, at least one).
-    fn aggregate(mut items: Vec<EntitlementEntry>) -> Option<Self> {
-        let first = items.first()?;
+/// What a feature's entries add up to, before any usage is applied.
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    kind: Kind,
+    any_access: bool,
+    usage_limit: Option<i64>,
+    current_usage: Option<i64>,
+    hard_limit: bool,
+}
+
+impl Summary {
+    /// Combines `items` by the type of the first entry (see [`Entitlement`]).
+    fn of(first: &EntitlementEntry, items: &[EntitlementEntry]) -> Self {
         let kind = match first.feature_type {
             Some(FeatureType::Meter) => Kind::Meter,
             Some(FeatureType::Customizable) => Kind::Customizable,
@@ -139,11 +148,43 @@ impl Entitlement {
             ),
             Kind::Other => (None, Some(0), false),
         };
+        Summary {
+            kind,
+            any_access,
+            usage_limit,
+            current_usage,
+            hard_limit,
+        }
+    }
+}
+
+impl Entitlement {
+    /// Aggregates the entries of one feature (all with the same `feature_id`); `None`
+    /// without any.
+    fn from_entries(mut items: Vec<EntitlementEntry>) -> Option<Self> {
+        let summary = Summary::of(items.first()?, &items);
         let entries = if items.len() == 1 {
             Entries::One(items.pop()?)
         } else {
             Entries::Many(items.into_boxed_slice())
         };
+        Some(Entitlement::summarised(summary, entries))
+    }
+
+    /// The aggregate of a feature with one entry (allocates nothing).
+    pub(crate) fn from_entry(entry: EntitlementEntry) -> Self {
+        let summary = Summary::of(&entry, std::slice::from_ref(&entry));
+        Entitlement::summarised(summary, Entries::One(entry))
+    }
+
+    fn summarised(summary: Summary, entries: Entries) -> Self {
+        let Summary {
+            kind,
+            any_access,
+            usage_limit,
+            current_usage,
+            hard_limit,
+        } = summary;
         let mut entitlement = Entitlement {
             limit_value: usage_limit.unwrap_or(0),
             limited: usage_limit.is_some(),
@@ -157,7 +198,7 @@ impl Entitlement {
             usage_applied: false,
         };
         entitlement.recompute_meter();
-        Some(entitlement)
+        entitlement
     }
 
     /// For a meter: access from the hard limit and the usage.
@@ -239,16 +280,6 @@ impl Entitlement {
         }
     }
 
-    /// This entitlement with `delta` units of usage added (the usage this process reported
-    /// since the entitlement was fetched).
-    pub(crate) fn with_applied_delta(&self, delta: i64) -> Entitlement {
-        let mut applied = self.clone();
-        if delta != 0 {
-            applied.apply_usage(delta, false);
-        }
-        applied
-    }
-
     /// [`Entitlement::has_access`] once `delta` units of usage are added, computed without
     /// copying anything.
     pub(crate) fn has_access_with_delta(&self, delta: i64) -> bool {
@@ -327,9 +358,27 @@ pub struct Entitlements {
     index: Option<Box<FeatureIndex>>,
 }
 
-/// Feature id → position in [`Entitlements`]' features.
+/// Feature id → position in a customer's features, for customers with [`SCAN_LIMIT`]
+/// features or more.
 #[derive(Debug, Clone, PartialEq)]
-struct FeatureIndex(HashMap<Box<str>, usize>);
+pub(crate) struct FeatureIndex(HashMap<Box<str>, usize>);
+
+impl FeatureIndex {
+    /// The index of these ids (in order), if there are enough of them to need one.
+    pub(crate) fn of<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Option<Box<Self>> {
+        (ids.len() >= SCAN_LIMIT).then(|| {
+            let positions = ids
+                .enumerate()
+                .map(|(position, id)| (Box::from(id), position));
+            Box::new(FeatureIndex(positions.collect()))
+        })
+    }
+
+    /// Where the feature is.
+    pub(crate) fn position(&self, feature_id: &str) -> Option<usize> {
+        self.0.get(feature_id).copied()
+    }
+}
 
 impl Entitlements {
     /// Aggregates a raw response.
@@ -347,30 +396,28 @@ impl Entitlements {
         }
         let features: Box<[Entitlement]> = groups
             .into_iter()
-            .filter_map(Entitlement::aggregate)
+            .filter_map(Entitlement::from_entries)
             .collect();
-        let index = (features.len() >= SCAN_LIMIT).then(|| {
-            let positions = features
-                .iter()
-                .enumerate()
-                .map(|(position, feature)| (Box::from(feature.feature_id()), position));
-            Box::new(FeatureIndex(positions.collect()))
-        });
+        Entitlements::from_parts(SmolStr::from(raw.customer_id), features)
+    }
+
+    /// A customer's features, already aggregated.
+    pub(crate) fn from_parts(customer_id: SmolStr, features: Box<[Entitlement]>) -> Self {
+        let index = FeatureIndex::of(features.iter().map(Entitlement::feature_id));
         Entitlements {
-            customer_id: SmolStr::from(raw.customer_id),
+            customer_id,
             features,
             index,
         }
     }
 
-    /// The customer these entitlements belong to.
-    pub fn customer_id(&self) -> &str {
-        &self.customer_id
+    /// The customer id, the features and their index.
+    pub(crate) fn into_parts(self) -> (SmolStr, Box<[Entitlement]>, Option<Box<FeatureIndex>>) {
+        (self.customer_id, self.features, self.index)
     }
 
-    /// The customer id, inline when short, else shared (the cache keys the snapshot by
-    /// it).
-    pub(crate) fn shared_customer_id(&self) -> &SmolStr {
+    /// The customer these entitlements belong to.
+    pub fn customer_id(&self) -> &str {
         &self.customer_id
     }
 
@@ -386,38 +433,15 @@ impl Entitlements {
             .and_then(|position| self.features.get_mut(position))
     }
 
-    /// Whether features are found through an index (customers with many features) rather
-    /// than by a scan.
-    pub(crate) fn is_indexed(&self) -> bool {
-        self.index.is_some()
-    }
-
     /// Where a feature is in [`Entitlements::iter`]'s order.
-    pub(crate) fn position(&self, feature_id: &str) -> Option<usize> {
+    fn position(&self, feature_id: &str) -> Option<usize> {
         match &self.index {
-            Some(index) => index.0.get(feature_id).copied(),
+            Some(index) => index.position(feature_id),
             None => self
                 .features
                 .iter()
                 .position(|feature| feature.feature_id() == feature_id),
         }
-    }
-
-    /// The feature at a position of [`Entitlements::iter`]'s order.
-    pub(crate) fn at(&self, position: usize) -> Option<&Entitlement> {
-        self.features.get(position)
-    }
-
-    /// A copy with `deltas[i]` units of usage added to the `i`-th feature.
-    pub(crate) fn with_applied_deltas(&self, deltas: impl Fn(usize) -> i64) -> Entitlements {
-        let mut applied = self.clone();
-        for (position, entitlement) in applied.features.iter_mut().enumerate() {
-            let delta = deltas(position);
-            if delta != 0 {
-                entitlement.apply_usage(delta, false);
-            }
-        }
-        applied
     }
 
     /// Whether the customer may use the feature: `false` for a feature it does not have.

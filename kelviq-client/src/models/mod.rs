@@ -20,6 +20,7 @@ mod transactions;
 pub use charges::{Charge, ChargePlan, ChargeProduct};
 pub use checkout::CheckoutSession;
 pub use customers::{ArchivedCustomer, Customer};
+pub(crate) use entitlements::FeatureIndex;
 pub use entitlements::{Entitlement, EntitlementEntry, Entitlements, RawEntitlements};
 pub use enums::{Behaviour, ChargePeriod, FeatureType, TaxBehavior};
 pub use license::{
