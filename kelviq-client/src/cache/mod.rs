@@ -53,15 +53,16 @@
 //!
 //! # Memory
 //!
-//! A cached customer with 3 features (one entry each) takes **about 690 bytes** of
+//! A cached customer with 3 features (one entry each) takes **about 700 bytes** of
 //! resident memory, measured at 100,000 customers (`cargo run --release -p
-//! kelviq-examples --bin cache-memory`): 1,000,000 customers fit in about 660 MiB. Each
-//! feature is one record of the snapshot's one array: its 40-byte check slot (`slot.rs`:
-//! the id's first bytes, the fetched answer, an uncontended usage counter of 16 bytes), so
-//! that a check reads a few lines, and the entitlement as fetched, packed (`stored.rs`: the
+//! kelviq-examples --bin cache-memory`): 1,000,000 customers fit in about 670 MiB. Each
+//! feature has a 40-byte check slot (`slot.rs`: the id's first bytes, the fetched answer,
+//! an uncontended usage counter of 16 bytes; a snapshot's slots are in one array, so that
+//! a check reads a line or two), and its entitlement as fetched, packed (`stored.rs`: the
 //! entry Kelviq sent in 56 bytes instead of 128, its id once, ids and reset times of up to
-//! 23 bytes inline), rebuilt when [`Snapshot::get`] or a check near a hard limit asks for
-//! it. A customer with 16 features or more has a feature index (below, a scan is faster),
+//! 23 bytes inline), rebuilt when [`Snapshot::get`], `to_entitlements` or
+//! `fetched_entitlements` ask for it, and on the stack for a check at or near a hard
+//! limit or a usage `SET`. A customer with 16 features or more has a feature index (below, a scan is faster),
 //! and a customer id of up to 23 bytes is kept inline in the key and in the snapshot (a
 //! longer one is shared by both).
 //!

@@ -5,7 +5,8 @@
 //! With thousands of customers active, each line a check reads is a likely cache miss.
 //! Answering from the entitlement itself means comparing heap-allocated feature ids
 //! (a line per feature tried, plus its string), then reading the entitlement's fields and
-//! a separate usage counter. A slot is 40 bytes in one array: a check compares the ids
+//! a separate usage counter. A slot is 40 bytes, a snapshot's slots are in one array
+//! (the entitlements are kept apart, packed: `stored.rs`): a check compares the ids
 //! inline (ids of up to [`HEAD`] bytes, most of them, entirely) and answers from the slot
 //! alone unless the usage is near a hard limit.
 

@@ -24,8 +24,11 @@ use crate::models::{Entitlement, Entitlements, FeatureIndex};
 #[derive(Debug)]
 pub struct Snapshot {
     customer_id: SmolStr,
-    /// One per feature, in the order Kelviq sent them.
-    features: Box<[Feature]>,
+    /// One per feature, in the order Kelviq sent them: together, so that a check trying
+    /// several features reads a line or two.
+    slots: Box<[Slot]>,
+    /// The features' entitlements as fetched, packed, in the same order.
+    stored: Box<[StoredEntitlement]>,
     /// For customers with many features.
     index: Option<Box<FeatureIndex>>,
     fetched_at: Instant,
@@ -33,16 +36,16 @@ pub struct Snapshot {
     fallback: bool,
 }
 
-/// One feature of a snapshot: what a check reads first, then the entitlement as fetched.
-#[derive(Debug)]
-struct Feature {
-    slot: Slot,
-    stored: StoredEntitlement,
+/// One feature of a snapshot: its slot, and its entitlement as fetched.
+#[derive(Debug, Clone, Copy)]
+struct Feature<'a> {
+    slot: &'a Slot,
+    stored: &'a StoredEntitlement,
 }
 
-impl Feature {
+impl Feature<'_> {
     /// The entitlement as fetched, with the usage applied since.
-    fn applied(&self) -> Entitlement {
+    fn applied(self) -> Entitlement {
         let mut entitlement = self.stored.rebuild();
         let delta = self.slot.applied.get();
         if delta != 0 {
@@ -53,18 +56,22 @@ impl Feature {
 }
 
 impl Snapshot {
+    /// A snapshot of `entitlements` as aggregated from Kelviq's entries
+    /// ([`Entitlements::from_raw`]): the stored form keeps the entries and aggregates them
+    /// again when asked, so usage applied to `entitlements` beforehand would not be kept
+    /// (usage applied since is kept beside, in the slots).
     pub(crate) fn new(entitlements: Entitlements) -> Self {
         let (customer_id, features, index) = entitlements.into_parts();
-        let features = features
-            .iter()
-            .map(|entitlement| Feature {
-                slot: Slot::new(entitlement),
-                stored: StoredEntitlement::new(entitlement),
-            })
-            .collect();
+        let slots = features.iter().map(Slot::new).collect();
+        // A new allocation of the packed size: collecting from the features' own vector
+        // would reuse (and keep) their larger one.
+        let mut stored = Vec::with_capacity(features.len());
+        stored.extend(features.into_vec().into_iter().map(StoredEntitlement::new));
+        let stored = stored.into_boxed_slice();
         Snapshot {
             customer_id,
-            features,
+            slots,
+            stored,
             index,
             fetched_at: Instant::now(),
             fallback: false,
@@ -96,20 +103,39 @@ impl Snapshot {
         self.fallback
     }
 
-    /// Where a feature is, and its slot: found by the slots' inline ids (a whole compare
-    /// only for ids longer than a slot keeps), or by the entitlements' index for a
+    /// A feature's slot and stored entitlement: found by the slots' inline ids (a whole
+    /// compare only for ids longer than a slot keeps), or by the snapshot's index for a
     /// customer with many features.
-    fn feature(&self, feature_id: &str) -> Option<&Feature> {
-        if let Some(index) = &self.index {
-            return self.features.get(index.position(feature_id)?);
-        }
-        self.features
+    fn feature(&self, feature_id: &str) -> Option<Feature<'_>> {
+        let position = match &self.index {
+            Some(index) => index.position(feature_id)?,
+            None => {
+                self.slots
+                    .iter()
+                    .enumerate()
+                    .find(|(position, slot)| match slot.matches(feature_id) {
+                        Matches::Yes => true,
+                        Matches::No => false,
+                        Matches::Maybe => self
+                            .stored
+                            .get(*position)
+                            .is_some_and(|stored| stored.id() == feature_id),
+                    })?
+                    .0
+            }
+        };
+        Some(Feature {
+            slot: self.slots.get(position)?,
+            stored: self.stored.get(position)?,
+        })
+    }
+
+    /// Every feature, in order.
+    fn features(&self) -> impl Iterator<Item = Feature<'_>> {
+        self.slots
             .iter()
-            .find(|feature| match feature.slot.matches(feature_id) {
-                Matches::Yes => true,
-                Matches::No => false,
-                Matches::Maybe => feature.stored.id() == feature_id,
-            })
+            .zip(&self.stored)
+            .map(|(slot, stored)| Feature { slot, stored })
     }
 
     /// The customer id, inline when short, else shared (the cache keys the snapshot by
@@ -133,7 +159,7 @@ impl Snapshot {
             return;
         }
         if set {
-            let fetched = stored.rebuild().usage().unwrap_or(0);
+            let fetched = stored.with(|entitlement| entitlement.usage().unwrap_or(0));
             slot.applied.set(value.saturating_sub(fetched));
         } else {
             // Saturating: a huge amount pins the usage at a bound (a hard limit then denies)
@@ -143,7 +169,9 @@ impl Snapshot {
     }
 
     /// Whether the customer may use the feature (`false` for a feature it lacks), counting
-    /// the usage this process reported. Allocates nothing.
+    /// the usage this process reported. Allocates nothing: far from a hard limit it reads
+    /// the feature's slot only; at or near one it rebuilds a one-entry feature's
+    /// entitlement on the stack (or reads a stored one) to compute the answer.
     pub fn has_access(&self, feature_id: &str) -> bool {
         let Some(Feature { slot, stored }) = self.feature(feature_id) else {
             return false;
@@ -153,7 +181,7 @@ impl Snapshot {
         if let Some(access) = slot.quick_access() {
             return access;
         }
-        stored.rebuild().has_access_with_delta(slot.applied.get())
+        stored.with(|entitlement| entitlement.has_access_with_delta(slot.applied.get()))
     }
 
     /// One feature's entitlement, counting the usage this process reported.
@@ -165,7 +193,7 @@ impl Snapshot {
     pub fn to_entitlements(&self) -> Entitlements {
         Entitlements::from_parts(
             self.customer_id.clone(),
-            self.features.iter().map(Feature::applied).collect(),
+            self.features().map(Feature::applied).collect(),
         )
     }
 
@@ -181,10 +209,7 @@ impl Snapshot {
     pub fn fetched_entitlements(&self) -> Entitlements {
         Entitlements::from_parts(
             self.customer_id.clone(),
-            self.features
-                .iter()
-                .map(|feature| feature.stored.rebuild())
-                .collect(),
+            self.stored.iter().map(StoredEntitlement::rebuild).collect(),
         )
     }
 
@@ -279,6 +304,35 @@ mod tests {
         }))
         .unwrap();
         Snapshot::new(Entitlements::from_raw(raw))
+    }
+
+    /// A feature of several entries is stored whole, not packed: it answers as its
+    /// entitlement does, near the limit and after a `set` too.
+    #[test]
+    fn a_feature_of_several_entries_answers_as_its_entitlement() {
+        let raw: RawEntitlements = serde_json::from_value(serde_json::json!({
+            "customerId": "c",
+            "entitlements": [
+                {"featureId": "calls", "featureType": "METER", "hasAccess": true,
+                 "hardLimit": true, "usageLimit": 3, "currentUsage": 1},
+                {"featureId": "calls", "featureType": "METER", "hasAccess": true,
+                 "hardLimit": false, "usageLimit": 2, "currentUsage": 1}
+            ]
+        }))
+        .unwrap();
+        let fetched = Entitlements::from_raw(raw);
+        let snapshot = Snapshot::new(fetched.clone());
+        assert_eq!(snapshot.fetched_entitlements(), fetched);
+        // A limit of 5 (hard), 2 used.
+        snapshot.apply_usage("calls", 2, false);
+        assert!(snapshot.has_access("calls"));
+        snapshot.apply_usage("calls", 1, false);
+        assert!(!snapshot.has_access("calls"));
+        let calls = snapshot.get("calls").unwrap();
+        assert_eq!((calls.usage(), calls.items().len()), (Some(5), 2));
+        snapshot.apply_usage("calls", 4, true);
+        assert!(snapshot.has_access("calls"));
+        assert_eq!(snapshot.get("calls").unwrap().remaining(), Some(1));
     }
 
     #[test]

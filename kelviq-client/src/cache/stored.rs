@@ -58,13 +58,17 @@ enum KnownType {
 }
 
 impl StoredEntitlement {
-    pub(super) fn new(entitlement: &Entitlement) -> Self {
-        let id = SmolStr::from(entitlement.feature_id());
+    pub(super) fn new(entitlement: Entitlement) -> Self {
+        // The entry's own id: a long one is shared, not copied.
+        let id = entitlement
+            .items()
+            .first()
+            .map_or_else(SmolStr::default, |entry| entry.feature_id.clone());
         let entries = match entitlement.items() {
             [entry] => Packed::new(entry).map(Entries::One),
             _ => None,
         }
-        .unwrap_or_else(|| Entries::Full(Box::new(entitlement.clone())));
+        .unwrap_or_else(|| Entries::Full(Box::new(entitlement)));
         StoredEntitlement { id, entries }
     }
 
@@ -73,9 +77,19 @@ impl StoredEntitlement {
         &self.id
     }
 
-    /// The entitlement as it was fetched: equal to the one this was stored from. Allocates
-    /// only for a feature with several entries (or an id or reset time over 23 bytes,
-    /// whose shared copy is counted).
+    /// `read`'s answer about the entitlement as it was fetched: a one-entry feature is
+    /// rebuilt on the stack (no allocation; an id or reset time over 23 bytes is shared,
+    /// one count), any other is lent as it is stored.
+    pub(super) fn with<R>(&self, read: impl FnOnce(&Entitlement) -> R) -> R {
+        match &self.entries {
+            Entries::One(packed) => read(&Entitlement::from_entry(packed.unpack(&self.id))),
+            Entries::Full(entitlement) => read(entitlement),
+        }
+    }
+
+    /// The entitlement as it was fetched: equal to the one this was stored from (a copy:
+    /// allocates for a feature with several entries or of a type this version does not
+    /// know).
     pub(super) fn rebuild(&self) -> Entitlement {
         match &self.entries {
             Entries::One(packed) => Entitlement::from_entry(packed.unpack(&self.id)),
@@ -198,9 +212,10 @@ mod tests {
                 entitlements: short.into_iter().chain(long).collect(),
             });
             for entitlement in &fetched {
-                let stored = StoredEntitlement::new(entitlement);
+                let stored = StoredEntitlement::new(entitlement.clone());
                 prop_assert_eq!(stored.id(), entitlement.feature_id());
                 prop_assert_eq!(&stored.rebuild(), entitlement);
+                prop_assert_eq!(&stored.with(Entitlement::clone), entitlement);
             }
         }
     }
@@ -222,10 +237,15 @@ mod tests {
         let packed: Vec<bool> = fetched
             .iter()
             .map(|entitlement| {
-                matches!(StoredEntitlement::new(entitlement).entries, Entries::One(_))
+                matches!(
+                    StoredEntitlement::new(entitlement.clone()).entries,
+                    Entries::One(_)
+                )
             })
             .collect();
         assert_eq!(packed, [true, false, false]);
+        // What the memory figures count on.
         assert!(size_of::<Packed>() <= 56);
+        assert!(size_of::<StoredEntitlement>() <= 80);
     }
 }
