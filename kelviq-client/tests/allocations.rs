@@ -22,6 +22,15 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const CUSTOMER: &str = "cust_pro";
 const METERED: &str = "api-calls";
 
+/// Runs `op` `times` times: how many times it answered `true`, and the allocations and
+/// reallocations meanwhile.
+fn counted(times: usize, mut op: impl FnMut() -> bool) -> (usize, (usize, usize)) {
+    let region = Region::new(GLOBAL);
+    let successes = (0..times).filter(|_| op()).count();
+    let change = region.change();
+    (successes, (change.allocations, change.reallocations))
+}
+
 #[test]
 fn warm_checks_and_records_allocate_nothing() {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -64,12 +73,10 @@ fn warm_checks_and_records_allocate_nothing() {
     };
     assert!(op(), "{CUSTOMER} has {METERED}");
 
-    let region = Region::new(GLOBAL);
-    let allowed = (0..1_000).filter(|_| op()).count();
-    let change = region.change();
+    let (allowed, allocations) = counted(1_000, op);
     assert_eq!(allowed, 1_000);
     assert_eq!(
-        (change.allocations, change.reallocations),
+        allocations,
         (0, 0),
         "1,000 warm checks and records allocated"
     );
@@ -85,14 +92,12 @@ fn warm_checks_and_records_allocate_nothing() {
         gate.finish(&context, 200, None)
     };
     assert!(matches!(request(), Metered::Recorded { amount: 1 }));
-    let region = Region::new(GLOBAL);
-    let recorded = (0..1_000)
-        .filter(|_| matches!(request(), Metered::Recorded { amount: 1 }))
-        .count();
-    let change = region.change();
+    let (recorded, allocations) = counted(1_000, || {
+        matches!(request(), Metered::Recorded { amount: 1 })
+    });
     assert_eq!(recorded, 1_000);
     assert_eq!(
-        (change.allocations, change.reallocations),
+        allocations,
         (1_000, 0),
         "1,000 warm requests through the gate"
     );

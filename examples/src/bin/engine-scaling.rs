@@ -29,12 +29,13 @@
 //! with the spinning threads (the real Kelviq would not).
 //!
 //! Run: `scripts/engine-scaling.sh [seconds per side per cell, default 3]
-//! [--oversubscribe] [--in-place | --gate] [--flush-interval SECONDS] [--runs N]`, or `cargo run
-//! --release -p kelviq-examples --bin engine-scaling -- 3`. A cell takes `2 × seconds` plus
-//! the warm-up and flushes (sent at the meter's report budget: 10,000 pending keys take
-//! 50 s at 200 reports/s); on 2 cores a run takes a few minutes. `--runs N`
-//! measures each cell N times and shows each side's median run: the 10,000-customer cells
-//! are memory-bound, and on a shared or monitored machine one run can be off by half. Markdown tables, ready for the README.
+//! [--oversubscribe] [--in-place | --gate] [--flush-interval SECONDS] [--runs N]`, or
+//! `cargo run --release -p kelviq-examples --bin engine-scaling -- 3`. A cell takes
+//! `2 × seconds` plus the warm-up and flushes (sent at the meter's report budget: 10,000
+//! pending keys take 50 s at 200 reports/s); on 2 cores a run takes a few minutes.
+//! `--runs N` measures each cell N times and shows each side's median run: the
+//! 10,000-customer cells are memory-bound, and on a shared or monitored machine one run
+//! can be off by half. Markdown tables, ready for the README.
 //! Absolute figures depend on the machine and on what else runs; the ratios to the
 //! baseline of the same run are the figures to compare.
 

@@ -62,9 +62,9 @@
 //! entry Kelviq sent in 56 bytes instead of 128, its id once, ids and reset times of up to
 //! 23 bytes inline), rebuilt when [`Snapshot::get`], `to_entitlements` or
 //! `fetched_entitlements` ask for it, and on the stack for a check at or near a hard
-//! limit or a usage `SET`. A customer with 16 features or more has a feature index (below, a scan is faster),
-//! and a customer id of up to 23 bytes is kept inline in the key and in the snapshot (a
-//! longer one is shared by both).
+//! limit or a usage `SET`. A customer with 16 features or more has a feature index
+//! (below, a scan is faster), and a customer id of up to 23 bytes is kept inline in the
+//! key and in the snapshot (a longer one is shared by both).
 //!
 //! # The usage ledger
 //!

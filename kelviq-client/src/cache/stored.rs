@@ -82,7 +82,7 @@ impl StoredEntitlement {
     /// one count), any other is lent as it is stored.
     pub(super) fn with<R>(&self, read: impl FnOnce(&Entitlement) -> R) -> R {
         match &self.entries {
-            Entries::One(packed) => read(&Entitlement::from_entry(packed.unpack(&self.id))),
+            Entries::One(_) => read(&self.rebuild()),
             Entries::Full(entitlement) => read(entitlement),
         }
     }

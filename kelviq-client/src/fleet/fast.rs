@@ -108,6 +108,15 @@ impl FastLimits {
     }
 }
 
+impl Tracked {
+    /// The pair's entry, if it is tracked.
+    fn entry(&mut self, feature: &str, customer: &str) -> Option<&mut Entry> {
+        self.features
+            .get_mut(feature)
+            .and_then(|customers| customers.get_mut(customer))
+    }
+}
+
 impl Fleet {
     /// Counts `units` of `feature` recorded for `customer` under fast limits: added to the
     /// shared counter at the next sync. The request path's only cost: one short lock.
@@ -115,11 +124,7 @@ impl Fleet {
         self.start_sync();
         let fast = &self.shared.fast;
         let mut tracked = fast.tracked();
-        if let Some(entry) = tracked
-            .features
-            .get_mut(feature)
-            .and_then(|customers| customers.get_mut(&**customer))
-        {
+        if let Some(entry) = tracked.entry(feature, customer) {
             entry.unsynced = entry.unsynced.saturating_add(units);
             entry.window = entry.window.saturating_add(units);
             entry.idle = 0;
@@ -223,11 +228,7 @@ async fn sync(shared: &Shared, cache: &EntitlementCache) {
 fn take_units(shared: &Shared, items: &mut [Item]) {
     let mut tracked = shared.fast.tracked();
     for item in items.iter_mut() {
-        if let Some(entry) = tracked
-            .features
-            .get_mut(&item.feature)
-            .and_then(|customers| customers.get_mut(&item.customer))
-        {
+        if let Some(entry) = tracked.entry(&item.feature, &item.customer) {
             item.delta = std::mem::take(&mut entry.unsynced);
         }
     }
@@ -295,11 +296,7 @@ async fn send(shared: &Shared, cache: &EntitlementCache, items: &[Item]) {
 fn give_back(shared: &Shared, items: &[Item]) {
     let mut tracked = shared.fast.tracked();
     for item in items {
-        if let Some(entry) = tracked
-            .features
-            .get_mut(&item.feature)
-            .and_then(|customers| customers.get_mut(&item.customer))
-        {
+        if let Some(entry) = tracked.entry(&item.feature, &item.customer) {
             entry.unsynced = entry.unsynced.saturating_add(item.delta);
         }
     }
@@ -317,11 +314,7 @@ fn apply(shared: &Shared, cache: &EntitlementCache, item: &Item, total: i64) {
     };
     let recorded_since = {
         let mut tracked = shared.fast.tracked();
-        let Some(entry) = tracked
-            .features
-            .get_mut(&item.feature)
-            .and_then(|customers| customers.get_mut(&item.customer))
-        else {
+        let Some(entry) = tracked.entry(&item.feature, &item.customer) else {
             return;
         };
         shared.counters.max_synced(entry.window);

@@ -201,11 +201,12 @@ impl Entitlement {
         entitlement
     }
 
-    /// For a meter: access from the hard limit and the usage.
+    /// The limit, `None` when unlimited or not metered.
     fn usage_limit_opt(&self) -> Option<i64> {
         self.limited.then_some(self.limit_value)
     }
 
+    /// The usage, `None` when unknown.
     fn current_usage_opt(&self) -> Option<i64> {
         self.usage_known.then_some(self.usage_value)
     }
@@ -215,6 +216,7 @@ impl Entitlement {
         self.usage_known = true;
     }
 
+    /// For a meter: access from the hard limit and the usage.
     fn recompute_meter(&mut self) {
         if self.kind == Kind::Meter {
             self.has_access = self.meter_access(self.current_usage_opt().unwrap_or(0));
@@ -257,25 +259,18 @@ impl Entitlement {
     /// Applies usage this process reported, before the service confirms it: `DELTA` adds
     /// (`set == false`), `SET` replaces. Only meters and customizable features change.
     pub fn apply_usage(&mut self, value: i64, set: bool) {
+        if self.kind == Kind::Other {
+            return;
+        }
+        let usage = if set {
+            value
+        } else {
+            self.current_usage_opt().unwrap_or(0).saturating_add(value)
+        };
+        self.set_usage(usage);
         match self.kind {
-            Kind::Meter => {
-                let usage = if set {
-                    value
-                } else {
-                    self.current_usage_opt().unwrap_or(0).saturating_add(value)
-                };
-                self.set_usage(usage);
-                self.recompute_meter();
-            }
-            Kind::Customizable => {
-                let usage = if set {
-                    value
-                } else {
-                    self.current_usage_opt().unwrap_or(0).saturating_add(value)
-                };
-                self.set_usage(usage);
-                self.usage_applied = true;
-            }
+            Kind::Meter => self.recompute_meter(),
+            Kind::Customizable => self.usage_applied = true,
             Kind::Other => {}
         }
     }
