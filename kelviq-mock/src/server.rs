@@ -673,6 +673,27 @@ impl MockServer {
     }
 }
 
+impl MockServer {
+    /// Starts a new usage period, as the real service does at each reset: every
+    /// customer's metered usage goes back to 0, and from now on meters answer `resetAt:
+    /// period_end` (`None`: the start of next month, the default). Announces nothing.
+    ///
+    /// For tests of what happens at a reset: seed a customer at its limit, set the
+    /// period's end a few seconds ahead with [`MockServer::set_period_end`], let the
+    /// client fetch, then start the next period here.
+    pub fn start_period(&self, period_end: Option<jiff::Timestamp>) {
+        let mut state = lock(&self.shared.state);
+        state.reset_metered_usage();
+        state.period_end = period_end;
+    }
+
+    /// Sets the end of the current usage period: meters answer `resetAt: period_end`
+    /// (`None`: the start of next month, the default). Usage is unchanged.
+    pub fn set_period_end(&self, period_end: Option<jiff::Timestamp>) {
+        lock(&self.shared.state).period_end = period_end;
+    }
+}
+
 fn dashboard_error(error: DashboardError, customer_id: &str, plan_id: &str) -> MockError {
     match error {
         DashboardError::UnknownCustomer => MockError::UnknownCustomer(customer_id.to_owned()),

@@ -35,6 +35,21 @@ impl State {
             .unwrap_or(0)
     }
 
+    /// Starts a new usage period: every customer's usage of its metered features is 0.
+    pub(crate) fn reset_metered_usage(&mut self) {
+        let metered: Vec<(String, String)> = self
+            .usage
+            .keys()
+            .filter(|(customer, feature)| {
+                self.feature_kind(customer, feature) == Some(FeatureKind::Meter)
+            })
+            .cloned()
+            .collect();
+        for key in metered {
+            self.usage.insert(key, 0);
+        }
+    }
+
     /// Whether any active subscription of the customer includes the feature, and its kind.
     pub(crate) fn feature_kind(&self, customer_id: &str, feature_id: &str) -> Option<FeatureKind> {
         self.active_subscriptions(customer_id)
@@ -51,7 +66,10 @@ impl State {
         customer_id: &str,
         feature_id: Option<&str>,
     ) -> Vec<EntitlementEntry> {
-        let reset_at = format_reset_at(self.now());
+        let reset_at = match self.period_end {
+            Some(end) => crate::wire::format_reset_instant(end),
+            None => format_reset_at(self.now()),
+        };
         let features: Vec<_> = self
             .active_subscriptions(customer_id)
             .into_iter()

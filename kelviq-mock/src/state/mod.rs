@@ -80,6 +80,9 @@ pub(crate) struct State {
     pub(crate) payment_methods: Vec<PaymentMethod>,
     /// Where state changes are announced; `None` while seeding (seeded state is no change).
     pub(crate) webhooks: Option<Arc<Webhooks>>,
+    /// The end of the usage period, when a test set one: every meter's `resetAt` (else the
+    /// start of next month).
+    pub(crate) period_end: Option<Timestamp>,
 }
 
 impl State {
@@ -104,6 +107,7 @@ impl State {
             refunds: Vec::new(),
             payment_methods: Vec::new(),
             webhooks: None,
+            period_end: None,
         };
         for seeded in &seed.customers {
             state.insert_customer(

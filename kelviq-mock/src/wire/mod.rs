@@ -14,5 +14,5 @@ pub(crate) use page::paginate;
 pub(crate) use query::QueryReader;
 pub(crate) use time::{
     DayOrInstant, format_date, format_datetime, format_event_timestamp, format_reset_at,
-    parse_date, parse_event_timestamp, parse_trial_end, today,
+    format_reset_instant, parse_date, parse_event_timestamp, parse_trial_end, today,
 };

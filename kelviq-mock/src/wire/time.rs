@@ -35,6 +35,13 @@ pub(crate) fn format_reset_at(at: Timestamp) -> String {
         .to_string()
 }
 
+/// `at` (whole seconds, UTC) as `resetAt`: `YYYY-MM-DD HH:MM:SS`.
+pub(crate) fn format_reset_instant(at: Timestamp) -> String {
+    at.to_zoned(TimeZone::UTC)
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
 /// Parses a strict `YYYY-MM-DD`.
 pub(crate) fn parse_date(text: &str) -> Option<Date> {
     if text.len() != 10 {
