@@ -236,17 +236,22 @@ impl<F: Feature> FromRequest for Entitled<F> {
 /// the handler knows: [`record`](UsageRecorder::record) any feature now, as with
 /// kelviq-axum, or [`set_amount`](UsageRecorder::set_amount) of the gate's metered feature,
 /// recorded only if the response is a success (a [`UsageAmount`](kelviq_client::gate::UsageAmount)
-/// response extension wins over it).
+/// response extension wins over it) and, on a hard-limited feature, at most what the
+/// request holds: [`reserve`](UsageRecorder::reserve) up to the amount first.
 ///
 /// ```
 /// use actix_web::web;
 /// use kelviq_actix::prelude::*;
 ///
-/// async fn export(usage: UsageRecorder) -> web::Json<Vec<u32>> {
-///     let rows = vec![1, 2, 3];
+/// async fn export(
+///     usage: UsageRecorder,
+/// ) -> Result<web::Json<Vec<u32>>, kelviq_actix::FeatureNotEntitled> {
+///     // Up to 100 rows, as far as the plan's hard limit allows (refused when it allows none).
+///     let held = usage.reserve(100).await?;
+///     let rows: Vec<u32> = (1..=3).take(usize::try_from(held).unwrap_or(0)).collect();
 ///     // Metered by the gate's `.meter("exported-rows", ..)` if this succeeds.
 ///     usage.set_amount(rows.len() as i64);
-///     web::Json(rows)
+///     Ok(web::Json(rows))
 /// }
 /// # let _ = web::post().to(export);
 /// ```
@@ -288,6 +293,24 @@ impl UsageRecorder {
     /// The amount set so far, if any.
     pub fn amount(&self) -> Option<i64> {
         self.context.usage_amount()
+    }
+
+    /// Holds up to `units` of the gate's metered feature in total for this request, before
+    /// doing work whose amount is known only once done; answers the units held (fewer
+    /// than asked when the hard limit leaves fewer). The gate then meters the amount
+    /// [`set_amount`](UsageRecorder::set_amount) gives, capped at the hold, and gives back
+    /// the rest. See [`RequestContext::reserve`](kelviq_client::gate::RequestContext::reserve);
+    /// without a hard limit, `units` as is.
+    ///
+    /// # Errors
+    ///
+    /// [`FeatureNotEntitled`] (`usage_limit_reached`, with the gate's limit status) when
+    /// the request holds nothing and the limit leaves nothing: return it from the handler.
+    pub async fn reserve(&self, units: i64) -> Result<i64, FeatureNotEntitled> {
+        self.context
+            .reserve(units)
+            .await
+            .map_err(FeatureNotEntitled::from)
     }
 }
 

@@ -57,6 +57,7 @@ mod resources;
 mod stripes;
 mod sync;
 pub mod telemetry;
+mod usage;
 pub mod webhook;
 
 pub use builder::{DEFAULT_TIMEOUT, KelviqBuilder};

@@ -91,7 +91,11 @@ fn warm_checks_and_records_allocate_nothing() {
         };
         gate.finish(&context, 200, None)
     };
-    assert!(matches!(request(), Metered::Recorded { amount: 1 }));
+    // Outside the count: the customer's holds on its hard limit are made with the first
+    // request, and their per-stripe cells once it is in steady use (a few dozen requests).
+    for _ in 0..64 {
+        assert!(matches!(request(), Metered::Recorded { amount: 1 }));
+    }
     let (recorded, allocations) = counted(1_000, || {
         matches!(request(), Metered::Recorded { amount: 1 })
     });

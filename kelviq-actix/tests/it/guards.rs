@@ -150,7 +150,11 @@ async fn a_metered_feature_at_its_hard_limit_no_longer_matches() {
     let setup = Setup::start().await;
     let app = test::init_service(
         App::new()
-            .wrap(middleware(setup.gate().meter("api-calls", 1)))
+            // The guard, not the gate, decides at the limit: the gate meters without
+            // enforcing (else it refuses `usage_limit_reached` before routing).
+            .wrap(middleware(
+                setup.gate().meter("api-calls", 1).unenforced_limit(),
+            ))
             .service(
                 web::resource("/api/calls")
                     .route(web::post().guard(guard::feature("api-calls")).to(report))

@@ -115,8 +115,11 @@ async fn a_usage_amount_in_the_response_extensions_replaces_the_configured_amoun
             .route(
                 "/batch",
                 web::post().to(
-                    |query: web::Query<std::collections::HashMap<String, i64>>| async move {
+                    |query: web::Query<std::collections::HashMap<String, i64>>,
+                     usage: UsageRecorder| async move {
                         let items = query.get("items").copied().unwrap_or(0);
+                        // api-calls has a hard limit: hold the amount before using it.
+                        assert_eq!(usage.reserve(items).await.unwrap(), items.max(1));
                         let mut response =
                             HttpResponse::Ok().json(serde_json::json!({ "items": items }));
                         response.extensions_mut().insert(UsageAmount(items));
@@ -142,6 +145,7 @@ async fn the_usage_recorder_sets_the_amount_the_middleware_meters() {
                 "/export",
                 web::post().to(|usage: UsageRecorder| async move {
                     assert_eq!(usage.amount(), None);
+                    assert_eq!(usage.reserve(30).await.unwrap(), 30);
                     usage.set_amount(7);
                     usage.set_amount(30);
                     assert_eq!(usage.amount(), Some(30));
@@ -151,6 +155,7 @@ async fn the_usage_recorder_sets_the_amount_the_middleware_meters() {
             .route(
                 "/both",
                 web::post().to(|usage: UsageRecorder| async move {
+                    usage.reserve(1000).await.unwrap();
                     usage.set_amount(1000);
                     let mut response = HttpResponse::Ok().finish();
                     response.extensions_mut().insert(UsageAmount(5));
@@ -160,6 +165,7 @@ async fn the_usage_recorder_sets_the_amount_the_middleware_meters() {
             .route(
                 "/failed-export",
                 web::post().to(|usage: UsageRecorder| async move {
+                    usage.reserve(99).await.unwrap();
                     usage.set_amount(99);
                     HttpResponse::InternalServerError().finish()
                 }),
@@ -171,7 +177,8 @@ async fn the_usage_recorder_sets_the_amount_the_middleware_meters() {
     for uri in ["/export", "/both", "/failed-export", "/nothing"] {
         call!(&app, post(uri, Some("cust_pro"))).await;
     }
-    // 30 recorded, 5 from the response (which wins), a failure and a zero amount: nothing.
+    // 7 then 30 set (30 held), 5 from the response (which wins), a failure and a zero
+    // amount: nothing.
     assert_eq!(setup.usage("cust_pro", "api-calls").await, 12 + 30 + 5);
 }
 
@@ -241,6 +248,7 @@ async fn set_amount_is_metered_on_success_on_the_cold_and_the_warm_path() {
             .route(
                 "/export",
                 web::post().to(|usage: UsageRecorder| async move {
+                    usage.reserve(7).await.unwrap();
                     usage.set_amount(7);
                     HttpResponse::Ok().finish()
                 }),
@@ -248,6 +256,7 @@ async fn set_amount_is_metered_on_success_on_the_cold_and_the_warm_path() {
             .route(
                 "/failed",
                 web::post().to(|usage: UsageRecorder| async move {
+                    usage.reserve(1000).await.unwrap();
                     usage.set_amount(1000);
                     HttpResponse::BadRequest().finish()
                 }),
@@ -275,6 +284,8 @@ async fn a_usage_amount_response_extension_wins_over_set_amount() {
             .route(
                 "/both",
                 web::post().to(|usage: UsageRecorder| async move {
+                    // cust_free has 100 api-calls: the hold is all of it, then what is left.
+                    assert!(usage.reserve(1000).await.unwrap() >= 95);
                     usage.set_amount(1000);
                     let mut response = HttpResponse::Ok().finish();
                     response.extensions_mut().insert(UsageAmount(5));
@@ -309,4 +320,35 @@ async fn a_usage_amount_in_the_request_extensions_is_not_read() {
 
     call!(&app, post("/request-extension", Some("cust_free"))).await;
     assert_eq!(setup.usage("cust_free", "api-calls").await, 1);
+}
+
+#[actix_web::test]
+async fn an_amount_beyond_the_hold_is_capped_at_it() {
+    let setup = Setup::start().await;
+    let app = test::init_service(
+        App::new()
+            .wrap(middleware(setup.gate().meter("api-calls", 1)))
+            .route(
+                "/export",
+                web::post().to(|usage: UsageRecorder| async move {
+                    assert_eq!(usage.reserve(10).await.unwrap(), 10);
+                    usage.set_amount(80);
+                    HttpResponse::Ok().finish()
+                }),
+            )
+            .route(
+                "/unheld",
+                web::post().to(|usage: UsageRecorder| async move {
+                    usage.set_amount(80);
+                    HttpResponse::Ok().finish()
+                }),
+            ),
+    )
+    .await;
+
+    call!(&app, post("/export", Some("cust_free"))).await;
+    call!(&app, post("/unheld", Some("cust_free"))).await;
+    // 10 held and recorded, then the admission's 1: never the 160 asked for.
+    assert_eq!(setup.usage("cust_free", "api-calls").await, 11);
+    assert_eq!(setup.meter().stats().over_hold, 70 + 79);
 }

@@ -7,7 +7,7 @@ use http::request::Parts;
 use kelviq_client::gate::RequestContext;
 
 use super::context::request_context;
-use crate::rejection::UsageRecorderRejection;
+use crate::rejection::{FeatureNotEntitled, UsageRecorderRejection};
 
 /// Usage of the request's customer, for amounts only the handler knows.
 ///
@@ -17,6 +17,9 @@ use crate::rejection::UsageRecorderRejection;
 ///   response is a success. Nothing is metered on a route whose gate does not meter. A
 ///   [`UsageAmount`](crate::UsageAmount) response extension, if the handler also sets one,
 ///   wins.
+/// - [`reserve`](UsageRecorder::reserve): for an amount learnt while the handler works,
+///   holds up to so many units of the metered feature's hard limit first; the layer then
+///   meters at most the hold (see [`RequestContext::reserve`]).
 /// - [`record`](UsageRecorder::record): records usage of any feature now, with the client's
 ///   meter, whatever the response.
 ///
@@ -31,11 +34,13 @@ use crate::rejection::UsageRecorderRejection;
 /// }
 ///
 /// // Behind `gates.clone().meter(ExportedRows, 1).into_layer()`.
-/// async fn export(usage: UsageRecorder) -> &'static str {
-///     let rows = 120;
+/// async fn export(usage: UsageRecorder) -> Result<String, kelviq_axum::rejection::FeatureNotEntitled> {
+///     // Up to 500 rows, as far as the plan's hard limit allows (403 when it allows none).
+///     let held = usage.reserve(500).await?;
+///     let rows = 120.min(held);
 ///     usage.set_amount(rows); // metered by the layer if the export succeeds
 ///     let _ = usage.record(Exports, 1); // recorded now
-///     "exported"
+///     Ok(format!("exported {rows} rows"))
 /// }
 /// # let _: axum::routing::MethodRouter = axum::routing::post(export);
 /// ```
@@ -69,6 +74,23 @@ impl UsageRecorder {
     /// last call wins.
     pub fn set_amount(&self, amount: i64) {
         self.context.set_usage_amount(amount);
+    }
+
+    /// Holds up to `units` of the gate's metered feature in total for this request, before
+    /// doing work whose amount is known only once done; answers the units held (fewer
+    /// than asked when the hard limit leaves fewer). The layer then meters the amount
+    /// [`set_amount`](UsageRecorder::set_amount) gives, capped at the hold, and gives back
+    /// the rest. See [`RequestContext::reserve`]; without a hard limit, `units` as is.
+    ///
+    /// # Errors
+    ///
+    /// [`FeatureNotEntitled`] (`usage_limit_reached`, with the gate's limit status) when
+    /// the request holds nothing and the limit leaves nothing: return it from the handler.
+    pub async fn reserve(&self, units: i64) -> Result<i64, FeatureNotEntitled> {
+        self.context
+            .reserve(units)
+            .await
+            .map_err(FeatureNotEntitled::from)
     }
 
     /// The amount given to [`set_amount`](UsageRecorder::set_amount), if any.

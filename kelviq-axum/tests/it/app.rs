@@ -98,8 +98,14 @@ pub async fn start(cache: CacheConfig, policy: FailurePolicy) -> App {
         )
         .route(
             "/api/batch",
-            post(|Query(query): Query<HashMap<String, i64>>| async move {
+            post(|usage: UsageRecorder, Query(query): Query<HashMap<String, i64>>| async move {
                 let items = query.get("items").copied().unwrap_or(0);
+                // api-calls has a hard limit: hold what the batch may use first.
+                let held = match usage.reserve(items).await {
+                    Ok(held) => held,
+                    Err(refused) => return refused.into_response(),
+                };
+                let items = items.min(held);
                 let mut response = format!("{items} items").into_response();
                 response.extensions_mut().insert(UsageAmount(items));
                 response
@@ -110,6 +116,7 @@ pub async fn start(cache: CacheConfig, policy: FailurePolicy) -> App {
             "/api/set-amount",
             post(|usage: UsageRecorder, Query(query): Query<HashMap<String, i64>>| async move {
                 let items = query.get("items").copied().unwrap_or(0);
+                usage.reserve(items).await.unwrap();
                 usage.set_amount(items);
                 let status = if query.contains_key("fail") {
                     StatusCode::INTERNAL_SERVER_ERROR

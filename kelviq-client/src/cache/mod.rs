@@ -88,7 +88,6 @@
 mod applied;
 mod bound;
 mod config;
-mod ledger;
 mod single_flight;
 mod slot;
 mod snapshot;
@@ -104,14 +103,15 @@ use smol_str::SmolStr;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+pub use crate::usage::UsageLine;
 pub use config::CacheConfig;
-pub use ledger::UsageLine;
-pub(crate) use ledger::{Added, Batch, Locked, QueuedEvent, UsageLedger};
+pub(crate) use snapshot::HardRef;
 pub use snapshot::{CachedEntitlements, Freshness, Snapshot};
 
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::telemetry;
+use crate::usage::UsageLedger;
 use bound::StoreOrder;
 use config::{MAX_DURATION, MAX_RETRY_AFTER};
 use single_flight::SingleFlight;
@@ -349,6 +349,36 @@ impl EntitlementCache {
         }
     }
 
+    /// Loads the customer's snapshot anew (or joins the load in flight) and waits for it,
+    /// at most the load timeout: a usage reset passed, so the cached one may say a limit
+    /// is reached that has reopened. Backing off after a failure, or without room for
+    /// another load, it answers the error at once.
+    pub(crate) async fn reload(&self, customer_id: &str) -> Result<Arc<Snapshot>> {
+        let Some(shelves) = &self.shelves else {
+            return self
+                .get(customer_id)
+                .await
+                .map(CachedEntitlements::into_snapshot);
+        };
+        if let Some(error) = shelves.failure(customer_id) {
+            return Err(Error::shared(error));
+        }
+        if !self.has_room(shelves, customer_id) {
+            return Err(unloaded());
+        }
+        tracing::debug!("a usage reset passed: loading the entitlement snapshot anew");
+        let load = self.load(shelves, customer_id);
+        match tokio::time::timeout(shelves.config.load_timeout, load).await {
+            Ok(loaded) => loaded.map_err(Error::shared),
+            Err(_) => Err(unloaded()),
+        }
+    }
+
+    /// Whether a load of the customer's snapshot is in flight.
+    pub(crate) fn is_loading(&self, customer_id: &str) -> bool {
+        self.loads.is_running(customer_id)
+    }
+
     /// Starts a background refresh of the customer's snapshot, unless one runs, a failure
     /// backs off, or there is no runtime to run it on.
     fn refresh(&self, shelves: &Shelves, customer_id: &str) {
@@ -416,7 +446,11 @@ impl EntitlementCache {
                     .map(|snapshot| Arc::new(counted(&ledger, &customer, snapshot)))
                     .map_err(Arc::new);
                 match &loaded {
-                    Ok(snapshot) => shelves.store(&customer, snapshot, started),
+                    Ok(snapshot) => {
+                        shelves.store(&customer, snapshot, started);
+                        // Rooms granted to the stripes on the old snapshot's view.
+                        ledger.holds().revoke(&customer);
+                    }
                     Err(error) => {
                         telemetry::cache_load_error(error);
                         shelves.remember_failure(&customer, error);
@@ -538,6 +572,9 @@ impl Shelves {
             }
             _ => Operation::Insert(Arc::clone(snapshot)),
         });
+        if let Compute::Updated { old: (_, old), .. } = &stored {
+            old.supersede();
+        }
         if matches!(stored, Compute::Inserted(..) | Compute::Updated { .. }) {
             let capacity = usize::try_from(self.config.max_customers).unwrap_or(usize::MAX);
             self.order.stored(

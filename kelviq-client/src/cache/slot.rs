@@ -107,6 +107,16 @@ impl Slot {
         matches!(self.rule, Rule::BelowHeadroom(_)).then_some(self.headroom)
     }
 
+    /// What was left of the hard limit at the fetch, when requests hold units of this
+    /// feature: a hard limit decides, and the fetch granted access or the limit was
+    /// reached (a hold is then refused). `None` for a feature denied for another reason.
+    pub(super) fn holdable_headroom(&self) -> Option<i64> {
+        match self.rule {
+            Rule::BelowHeadroom(access) if access || self.headroom <= 0 => Some(self.headroom),
+            _ => None,
+        }
+    }
+
     /// The answer, when the slot alone gives it: always for a fixed rule, and below the
     /// headroom for a hard limit (reading only lines no other core writes while the
     /// usage is far from it). `None`: compute it from the entitlement and

@@ -1,6 +1,7 @@
 //! A customer's entitlements as cached, and how fresh they are.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -11,6 +12,7 @@ use super::slot::{Matches, Slot};
 use super::stored::StoredEntitlement;
 use crate::error::Error;
 use crate::models::{Entitlement, Entitlements, FeatureIndex};
+use crate::usage::{Holds, HoldsRegistry};
 
 /// All of a customer's entitlements at one moment, shared between every check that reads
 /// them, plus the usage this process reported since.
@@ -34,7 +36,29 @@ pub struct Snapshot {
     fetched_at: Instant,
     /// Made in code by a gate's fallback, not fetched from Kelviq.
     fallback: bool,
+    /// The features a hard limit decides: where requests hold units (empty, no
+    /// allocation, for most customers).
+    hard: Box<[HardFeature]>,
+    /// The earliest usage reset of a hard-limited feature, on tokio's clock: when a limit
+    /// reached on this snapshot may have reopened.
+    resets_at: Option<Instant>,
+    /// Whether a load was started because `resets_at` passed (one per snapshot).
+    reset_reload: AtomicBool,
+    /// Whether a newer snapshot of the customer replaced this one in the cache.
+    superseded: AtomicBool,
 }
+
+/// A hard-limited feature of a snapshot: its position, and the customer's holds on it
+/// (shared with the customer's other snapshots; attached at the first hold).
+#[derive(Debug)]
+struct HardFeature {
+    position: usize,
+    holds: OnceLock<Arc<Holds>>,
+}
+
+/// A snapshot's hard-limited feature, as [`Snapshot::hard_feature`] found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HardRef(usize);
 
 /// One feature of a snapshot: its slot, and its entitlement as fetched.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +86,17 @@ impl Snapshot {
     /// (usage applied since is kept beside, in the slots).
     pub(crate) fn new(entitlements: Entitlements) -> Self {
         let (customer_id, features, index) = entitlements.into_parts();
-        let slots = features.iter().map(Slot::new).collect();
+        let slots: Box<[Slot]> = features.iter().map(Slot::new).collect();
+        let hard: Box<[HardFeature]> = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.hard_headroom().is_some())
+            .map(|(position, _)| HardFeature {
+                position,
+                holds: OnceLock::new(),
+            })
+            .collect();
+        let resets_at = next_reset(&features, &hard);
         // A new allocation of the packed size: collecting from the features' own vector
         // would reuse (and keep) their larger one.
         let mut stored = Vec::with_capacity(features.len());
@@ -75,6 +109,10 @@ impl Snapshot {
             index,
             fetched_at: Instant::now(),
             fallback: false,
+            hard,
+            resets_at,
+            reset_reload: AtomicBool::new(false),
+            superseded: AtomicBool::new(false),
         }
     }
 
@@ -107,27 +145,37 @@ impl Snapshot {
     /// compare only for ids longer than a slot keeps), or by the snapshot's index for a
     /// customer with many features.
     fn feature(&self, feature_id: &str) -> Option<Feature<'_>> {
-        let position = match &self.index {
-            Some(index) => index.position(feature_id)?,
-            None => {
-                self.slots
-                    .iter()
-                    .enumerate()
-                    .find(|(position, slot)| match slot.matches(feature_id) {
-                        Matches::Yes => true,
-                        Matches::No => false,
-                        Matches::Maybe => self
-                            .stored
-                            .get(*position)
-                            .is_some_and(|stored| stored.id() == feature_id),
-                    })?
-                    .0
-            }
-        };
+        self.feature_at(self.position(feature_id)?)
+    }
+
+    /// The feature at a position.
+    fn feature_at(&self, position: usize) -> Option<Feature<'_>> {
         Some(Feature {
             slot: self.slots.get(position)?,
             stored: self.stored.get(position)?,
         })
+    }
+
+    /// A feature's position: found by the slots' inline ids (a whole compare only for ids
+    /// longer than a slot keeps), or by the snapshot's index for a customer with many
+    /// features.
+    fn position(&self, feature_id: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.position(feature_id),
+            None => self
+                .slots
+                .iter()
+                .enumerate()
+                .find(|(position, slot)| match slot.matches(feature_id) {
+                    Matches::Yes => true,
+                    Matches::No => false,
+                    Matches::Maybe => self
+                        .stored
+                        .get(*position)
+                        .is_some_and(|stored| stored.id() == feature_id),
+                })
+                .map(|(position, _)| position),
+        }
     }
 
     /// Every feature, in order.
@@ -152,7 +200,10 @@ impl Snapshot {
     /// Applies usage reported by this process: `set` replaces the usage, else `value` is
     /// added. Only metered and customizable features count usage.
     pub(crate) fn apply_usage(&self, feature_id: &str, value: i64, set: bool) {
-        let Some(Feature { slot, stored }) = self.feature(feature_id) else {
+        let Some(position) = self.position(feature_id) else {
+            return;
+        };
+        let Some(Feature { slot, stored }) = self.feature_at(position) else {
             return;
         };
         if !slot.counts_usage() {
@@ -166,6 +217,107 @@ impl Snapshot {
             // instead of wrapping round to a small or negative usage.
             slot.applied.add(value, slot.hard_headroom());
         }
+        // Usage that arrived outside a hold: rooms granted on the old view may be too large.
+        if (set || value > 0)
+            && let Some(holds) = self
+                .hard
+                .iter()
+                .find(|hard| hard.position == position)
+                .and_then(|hard| hard.holds.get())
+        {
+            holds.revoke();
+        }
+    }
+
+    /// The hard-limited feature `feature_id`, if a hard limit decides it and the fetch
+    /// granted it access or found the limit reached: where a request holds its units.
+    pub(crate) fn hard_feature(&self, feature_id: &str) -> Option<HardRef> {
+        if self.hard.is_empty() {
+            return None;
+        }
+        let position = self.position(feature_id)?;
+        self.slots.get(position)?.holdable_headroom()?;
+        self.hard
+            .iter()
+            .position(|hard| hard.position == position)
+            .map(HardRef)
+    }
+
+    /// Holds between `at_least` and `want` units of a hard-limited feature, against
+    /// `limit − (Kelviq's usage + undelivered + held)`: the units held, or `None` when the
+    /// limit leaves fewer than `max(at_least, 1)`. The customer's holds come from
+    /// `registry` (the same for each of its snapshots).
+    pub(crate) fn hold(
+        &self,
+        registry: &HoldsRegistry,
+        hard: HardRef,
+        at_least: i64,
+        want: i64,
+    ) -> Option<i64> {
+        let feature = self.hard.get(hard.0)?;
+        let slot = self.slots.get(feature.position)?;
+        let headroom = slot.holdable_headroom()?;
+        let holds = feature.holds.get_or_init(|| {
+            let id = self
+                .stored
+                .get(feature.position)
+                .map_or("", |stored| stored.id());
+            registry.of(&self.customer_id, id)
+        });
+        holds.hold(at_least, want, || {
+            headroom.saturating_sub(slot.applied.get())
+        })
+    }
+
+    /// Settles a hold of `held` units of a hard-limited feature of which `kept` were used:
+    /// the kept units are applied to this snapshot (they are usage now), the rest given
+    /// back.
+    pub(crate) fn settle(&self, hard: HardRef, held: i64, kept: i64) {
+        let Some(feature) = self.hard.get(hard.0) else {
+            return;
+        };
+        let kept = kept.clamp(0, held.max(0));
+        if kept > 0
+            && let Some(slot) = self.slots.get(feature.position)
+        {
+            slot.applied.add(kept, slot.hard_headroom());
+        }
+        if let Some(holds) = feature.holds.get() {
+            holds.settle(held);
+        }
+    }
+
+    /// The hard-limited feature's id.
+    pub(crate) fn hard_feature_id(&self, hard: HardRef) -> &str {
+        self.hard
+            .get(hard.0)
+            .and_then(|feature| self.stored.get(feature.position))
+            .map_or("", |stored| stored.id())
+    }
+
+    /// Whether a usage reset of a hard-limited feature passed since the fetch, and no load
+    /// was started for it yet: the first caller to see it (`true`) loads the customer
+    /// anew, so that a limit reached in the old period reopens at the reset, not at the
+    /// TTL. One load per snapshot at most: a snapshot fetched after the reset with the
+    /// same `resetAt` (a stale or hostile answer) has no reset ahead, so nothing loops.
+    pub(crate) fn take_reset(&self) -> bool {
+        self.reset_passed() && !self.reset_reload.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether a usage reset of a hard-limited feature passed since the fetch.
+    pub(crate) fn reset_passed(&self) -> bool {
+        self.resets_at.is_some_and(|reset| Instant::now() >= reset)
+    }
+
+    /// Marks the snapshot replaced by a newer one in the cache.
+    pub(crate) fn supersede(&self) {
+        self.superseded.store(true, Ordering::Release);
+    }
+
+    /// Whether a newer snapshot replaced this one in the cache: usage kept by requests
+    /// admitted on this one is applied to the newer one too.
+    pub(crate) fn is_superseded(&self) -> bool {
+        self.superseded.load(Ordering::Acquire)
     }
 
     /// Whether the customer may use the feature (`false` for a feature it lacks), counting
@@ -222,6 +374,24 @@ impl Snapshot {
     pub fn fetched_at(&self) -> Instant {
         self.fetched_at
     }
+}
+
+/// The earliest usage reset of the hard-limited features, as an instant on tokio's clock
+/// (`resetAt` is wall-clock time: its distance from now, from now on tokio's clock).
+/// Resets in the past, unparsable ones and those more than a year ahead are none.
+fn next_reset(features: &[Entitlement], hard: &[HardFeature]) -> Option<Instant> {
+    const HORIZON: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+    let now = jiff::Timestamp::now();
+    let reset = hard
+        .iter()
+        .filter_map(|hard| features.get(hard.position))
+        .filter_map(|entitlement| entitlement.next_reset(now))
+        .min()?;
+    let wait = Duration::try_from(reset.duration_since(now)).ok()?;
+    if wait > HORIZON {
+        return None;
+    }
+    Instant::now().checked_add(wait)
 }
 
 /// Whether a cached answer is current.

@@ -29,8 +29,8 @@ use super::connection::Failure;
 use super::lease::{millis, unix_millis};
 use super::reservation::lua_safe;
 use super::{Fleet, Shared};
-use crate::cache::Batch;
 use crate::sync::lock;
+use crate::usage::Batch;
 
 /// Adds usage to a customer's pending hash unless this instance's push number `ARGV[2]`
 /// was applied already. Refuses (an error, nothing written) a total Lua cannot hold

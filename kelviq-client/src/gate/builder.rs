@@ -182,7 +182,27 @@ impl GateBuilder {
                 format!("the amount must not be negative, got {amount}"),
             ));
         }
-        self.metering = Some(MeterSpec { feature, amount });
+        self.metering = Some(MeterSpec {
+            feature,
+            amount,
+            enforce: true,
+        });
+        self
+    }
+
+    /// Meters without enforcing the metered feature's hard limit: no units are held at
+    /// admission, so requests in flight, and amounts chosen by handlers, can pass it. By
+    /// default a gate that meters a hard-limited feature enforces its limit whether or not
+    /// it also [`require`](Self::require)s it (see the [module docs](super), *Hard
+    /// limits*). For a feature whose overage the plan bills rather than refuses; set after
+    /// [`meter`](Self::meter).
+    pub fn unenforced_limit(mut self) -> Self {
+        match &mut self.metering {
+            Some(spec) => spec.enforce = false,
+            None => self.fail(Error::Config(
+                "gate unenforced_limit() needs meter(..) first: the gate meters nothing".to_owned(),
+            )),
+        }
         self
     }
 

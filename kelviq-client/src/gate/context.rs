@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use http::StatusCode;
 
-use crate::cache::Snapshot;
+use crate::cache::{HardRef, Snapshot};
 use crate::client::Kelviq;
 use crate::customer_client::CustomerClient;
 use crate::meter::UsageMeter;
 
 use super::denial::Denial;
 use super::engine::Gate;
+use super::refusal::Refusal;
 use super::requirement::evaluate_feature_with;
 
 /// An amount of usage to meter for this request instead of the gate's configured one (the
@@ -42,6 +43,11 @@ struct Inner {
     /// The amount a handler asked to meter, when `amount_set`.
     amount: AtomicI64,
     amount_set: AtomicBool,
+    /// The gate's metered feature, when the request holds units of its hard limit.
+    hard: Option<HardRef>,
+    /// The units held (admission's hold plus the handler's), or [`SETTLED`] once
+    /// [`Gate::finish`] settled them or the context was dropped.
+    held: AtomicI64,
     /// Units reserved on the fleet's shared counter (strict limits); given back when the
     /// context is dropped unsettled.
     #[cfg(feature = "redis")]
@@ -62,8 +68,35 @@ impl std::fmt::Debug for Inner {
                     .load(Ordering::Relaxed)
                     .then(|| self.amount.load(Ordering::Relaxed)),
             )
+            .field(
+                "held",
+                &self.hard.map(|_| self.held.load(Ordering::Relaxed)),
+            )
             .finish_non_exhaustive()
     }
+}
+
+/// What [`Inner::held`] says once the hold is settled.
+const SETTLED: i64 = i64::MIN;
+
+impl Drop for Inner {
+    /// A request dropped before [`Gate::finish`] (cancelled, or its response never made)
+    /// gives back every unit it held.
+    fn drop(&mut self) {
+        if let (Some(hard), Some(snapshot)) = (self.hard, &self.snapshot) {
+            let held = self.held.swap(SETTLED, Ordering::AcqRel);
+            if held > 0 {
+                snapshot.settle(hard, held, 0);
+            }
+        }
+    }
+}
+
+/// A request's hold on its gate's metered feature, taken by [`RequestContext::take_hold`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hold {
+    pub(super) hard: HardRef,
+    pub(super) held: i64,
 }
 
 impl RequestContext {
@@ -74,6 +107,7 @@ impl RequestContext {
         snapshot: Option<Arc<Snapshot>>,
         stale: bool,
         gate: &Gate,
+        hold: Option<Hold>,
     ) -> Self {
         RequestContext {
             inner: Arc::new(Inner {
@@ -83,6 +117,8 @@ impl RequestContext {
                 gate: gate.clone(),
                 amount: AtomicI64::new(0),
                 amount_set: AtomicBool::new(false),
+                hard: hold.map(|hold| hold.hard),
+                held: AtomicI64::new(hold.map_or(0, |hold| hold.held)),
                 #[cfg(feature = "redis")]
                 reservation: std::sync::OnceLock::new(),
             }),
@@ -183,6 +219,109 @@ impl RequestContext {
     #[cfg(feature = "redis")]
     pub(super) fn reservation(&self) -> Option<&crate::fleet::Reservation> {
         self.inner.reservation.get()
+    }
+
+    /// Holds up to `units` of the gate's metered feature in total for this request, before
+    /// doing work whose amount is known only once done (rows exported, tokens generated):
+    /// the hold-and-capture of card payments. Answers the units held now: at least what
+    /// the request held already (its admission's hold), at most `units` — fewer when the
+    /// hard limit leaves fewer. Then give the amount used with
+    /// [`set_usage_amount`](Self::set_usage_amount) (or a [`UsageAmount`]): on a success
+    /// [`Gate::finish`] records it, **capped at the hold** (the rest is refused and counted,
+    /// [`Metered::Capped`](super::Metered::Capped)), and gives back what was not used; any
+    /// other outcome, or a dropped request, gives the whole hold back.
+    ///
+    /// When the metered feature has no hard limit (or the gate meters nothing, or the
+    /// request was let through without a snapshot), nothing needs holding: `units` is
+    /// answered as is.
+    ///
+    /// # Errors
+    ///
+    /// A [`Refusal`] of [`LimitReached`](super::DenialReason::LimitReached) when the
+    /// request holds nothing and the limit leaves nothing: answer it
+    /// ([`Refusal::to_response`], as the gate answers its denials).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kelviq_client::Error> {
+    /// # let mock = kelviq_mock::MockServer::start().await;
+    /// # let kelviq = kelviq_client::Kelviq::builder()
+    /// #     .access_token(mock.token()).api_url(mock.url()).edge_url(mock.edge_url()).build()?;
+    /// use kelviq_client::gate::Admission;
+    ///
+    /// // cust_free may make 100 API calls; an export costs one per row.
+    /// let export = kelviq.gate().meter("api-calls", 1).build()?;
+    /// let Admission::Loading(admitting) = export.admit(Some("cust_free".into())) else {
+    ///     unreachable!("the first request of a customer loads it")
+    /// };
+    /// let context = admitting.await.expect("cust_free is under its limit");
+    /// let held = context.reserve(250).await.expect("the limit leaves some");
+    /// assert_eq!(held, 100); // all the limit leaves
+    /// let rows = 60.min(held); // the export writes at most what it holds
+    /// context.set_usage_amount(rows);
+    /// assert!(export.finish(&context, 200, None).is_recorded());
+    /// // The 40 units not used were given back.
+    /// # let next = match export.admit(Some("cust_free".into())) {
+    /// #     Admission::Ready(ready) => ready, Admission::Loading(loading) => loading.await };
+    /// # let next = next.expect("40 left");
+    /// # assert_eq!(next.reserve(1_000).await.expect("40 left"), 40);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn reserve(&self, units: i64) -> Result<i64, Refusal> {
+        let units = units.max(0);
+        let (Some(hard), Some(snapshot)) = (self.inner.hard, &self.inner.snapshot) else {
+            return Ok(units);
+        };
+        let ledger = self.kelviq().cache().ledger();
+        let current = self.inner.held.load(Ordering::Acquire);
+        if current == SETTLED {
+            return Ok(0);
+        }
+        if units <= current {
+            return Ok(current);
+        }
+        let at_least = i64::from(current == 0);
+        let Some(granted) = snapshot.hold(ledger.holds(), hard, at_least, units - current) else {
+            return if current > 0 {
+                Ok(current)
+            } else {
+                Err(Refusal::new(
+                    self.inner.gate.limit_denial(snapshot, hard),
+                    self,
+                ))
+            };
+        };
+        let added = self
+            .inner
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held != SETTLED).then(|| held.saturating_add(granted))
+            });
+        match added {
+            Ok(before) => Ok(before.saturating_add(granted)),
+            Err(_) => {
+                // Settled meanwhile (the response is made): nothing to hold for.
+                snapshot.settle(hard, granted, 0);
+                Ok(0)
+            }
+        }
+    }
+
+    /// The units this request holds of its gate's metered hard limit (its admission's
+    /// hold plus what [`reserve`](Self::reserve) granted); `None` when it holds none (no
+    /// hard limit, or already settled).
+    pub fn held_units(&self) -> Option<i64> {
+        self.inner.hard?;
+        let held = self.inner.held.load(Ordering::Acquire);
+        (held != SETTLED).then_some(held)
+    }
+
+    /// Takes the request's hold, once: [`Gate::finish`] settles it.
+    pub(super) fn take_hold(&self) -> Option<Hold> {
+        let hard = self.inner.hard?;
+        let held = self.inner.held.swap(SETTLED, Ordering::AcqRel);
+        (held != SETTLED).then_some(Hold { hard, held })
     }
 
     /// The amount set with [`RequestContext::set_usage_amount`], if any.

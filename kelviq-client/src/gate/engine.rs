@@ -10,19 +10,19 @@ use bytes::Bytes;
 use crossbeam_utils::CachePadded;
 use http::StatusCode;
 
-use crate::cache::Snapshot;
+use crate::cache::{HardRef, Snapshot};
 use crate::client::Kelviq;
 use crate::error::{ApiErrorKind, Error};
 use crate::meter::UsageMeter;
 use crate::stripes;
 use crate::telemetry::{self, Outcome};
 
-use super::context::{RequestContext, UsageAmount};
+use super::context::{Hold, RequestContext, UsageAmount};
 use super::decision::{Admission, Admitting, Decision};
 use super::denial::{Denial, DenialHandler, DenialReason, answer};
 use super::metering::{MeterSpec, Metered};
 use super::policy::{FailurePolicy, StatusFilter};
-use super::requirement::Requirement;
+use super::requirement::{Requirement, limit_reached};
 
 #[cfg(feature = "redis")]
 mod fleet;
@@ -123,33 +123,150 @@ impl Gate {
         };
         if let Some(snapshot) = self.inner.kelviq.cached_entitlements(&customer_id) {
             tracing::trace!("entitlement cache hit");
-            let verdict = self.evaluate(&snapshot);
-            match &verdict {
-                Ok(()) => telemetry::gate_decision(Outcome::Allowed, None),
-                Err(denial) => telemetry::gate_decision(Outcome::Denied, Some(denial.reason())),
-            }
-            #[cfg(feature = "redis")]
-            if verdict.is_ok()
-                && let Some(reserving) = self.reserving(&customer_id, &snapshot)
-            {
-                return reserving;
-            }
-            return Admission::Ready(
-                verdict.map(|()| self.context(customer_id, Some(snapshot), false)),
-            );
+            return match self.admit_on(&customer_id, snapshot, false) {
+                Ok(context) => {
+                    telemetry::gate_decision(Outcome::Allowed, None);
+                    #[cfg(feature = "redis")]
+                    let context = match self.reserving(context) {
+                        Ok(reserving) => return reserving,
+                        Err(context) => context,
+                    };
+                    Admission::Ready(Ok(context))
+                }
+                Err((denial, snapshot)) if self.reopens(&denial, &snapshot, &customer_id) => {
+                    let gate = self.clone();
+                    Admission::Loading(Admitting::new(async move {
+                        gate.admit_after_reset(customer_id, denial).await
+                    }))
+                }
+                Err((denial, _)) => {
+                    telemetry::gate_decision(Outcome::Denied, Some(denial.reason()));
+                    Admission::Ready(Err(denial))
+                }
+            };
         }
         let gate = self.clone();
         Admission::Loading(Admitting::new(async move {
-            match gate.check(&customer_id).await {
-                Decision::Allow { snapshot, stale } => {
-                    let context = gate.context(customer_id, snapshot, stale);
-                    #[cfg(feature = "redis")]
-                    let context = gate.reserve(context).await?;
-                    Ok(context)
-                }
-                Decision::Deny(denial) | Decision::Unavailable(denial) => Err(denial),
-            }
+            gate.admit_loading(customer_id).await
         }))
+    }
+
+    /// The admission of a request whose customer's snapshot must be loaded: decided as
+    /// [`Gate::check`], then the metered amount held (and reserved in a strict fleet).
+    async fn admit_loading(&self, customer_id: Arc<str>) -> Result<RequestContext, Denial> {
+        let (snapshot, stale) = match self.check(&customer_id).await {
+            Decision::Allow {
+                snapshot: Some(snapshot),
+                stale,
+            } => (snapshot, stale),
+            Decision::Allow {
+                snapshot: None,
+                stale,
+            } => return Ok(self.context(customer_id, None, stale, None)),
+            Decision::Deny(denial) | Decision::Unavailable(denial) => return Err(denial),
+        };
+        match self.admit_on(&customer_id, snapshot, stale) {
+            Ok(context) => self.reserve_in_fleet(context).await,
+            Err((denial, snapshot)) if self.reopens(&denial, &snapshot, &customer_id) => {
+                Box::pin(self.admit_after_reset(customer_id, denial)).await
+            }
+            Err((denial, _)) => Err(denial),
+        }
+    }
+
+    /// The admission of a request refused for a limit reached before a usage reset that
+    /// has passed since: the customer's snapshot is loaded anew (one load, shared with
+    /// every request that arrives meanwhile) and the request judged on it. If the load
+    /// fails, the refusal stands.
+    async fn admit_after_reset(
+        &self,
+        customer_id: Arc<str>,
+        denial: Denial,
+    ) -> Result<RequestContext, Denial> {
+        let snapshot = match self.inner.kelviq.cache().reload(&customer_id).await {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                tracing::debug!(error = %error, "reload after a usage reset failed; the limit stands");
+                telemetry::gate_decision(Outcome::Denied, Some(denial.reason()));
+                return Err(denial);
+            }
+        };
+        match self.admit_on(&customer_id, snapshot, false) {
+            Ok(context) => {
+                telemetry::gate_decision(Outcome::Allowed, None);
+                self.reserve_in_fleet(context).await
+            }
+            Err((denial, _)) => {
+                telemetry::gate_decision(Outcome::Denied, Some(denial.reason()));
+                Err(denial)
+            }
+        }
+    }
+
+    /// In a strict fleet (cargo feature `redis`), reserves the request's amount on the
+    /// fleet's counter too; else the context as it is.
+    async fn reserve_in_fleet(&self, context: RequestContext) -> Result<RequestContext, Denial> {
+        #[cfg(feature = "redis")]
+        return self.reserve(context).await;
+        #[cfg(not(feature = "redis"))]
+        Ok(context)
+    }
+
+    /// Whether a request refused with `denial` on `snapshot` is judged again on a new
+    /// snapshot: the limit was reached, and a usage reset of a hard-limited feature passed
+    /// since the snapshot was fetched (the first such request loads it; the others join
+    /// that load while it runs).
+    fn reopens(&self, denial: &Denial, snapshot: &Snapshot, customer_id: &str) -> bool {
+        denial.reason() == DenialReason::LimitReached
+            && (snapshot.take_reset()
+                || (snapshot.reset_passed() && self.inner.kelviq.cache().is_loading(customer_id)))
+    }
+
+    /// Judges the gate's requirements on `snapshot`, then holds the metered amount of a
+    /// hard-limited feature: the request's context, or its denial (with the snapshot).
+    fn admit_on(
+        &self,
+        customer_id: &Arc<str>,
+        snapshot: Arc<Snapshot>,
+        stale: bool,
+    ) -> Result<RequestContext, (Denial, Arc<Snapshot>)> {
+        if let Err(denial) = self.evaluate(&snapshot) {
+            return Err((denial, snapshot));
+        }
+        match self.hold_metered(&snapshot) {
+            Ok(hold) => Ok(self.context(Arc::clone(customer_id), Some(snapshot), stale, hold)),
+            Err(denial) => Err((denial, snapshot)),
+        }
+    }
+
+    /// Holds the gate's metered amount when the metered feature has a hard limit (and the
+    /// gate enforces it): against `limit − (Kelviq's usage + undelivered + held)`, so
+    /// that requests in flight count. Not on fallback entitlements (configured in code,
+    /// judged per request).
+    fn hold_metered(&self, snapshot: &Snapshot) -> Result<Option<Hold>, Denial> {
+        let Some(spec) = &self.inner.metering else {
+            return Ok(None);
+        };
+        if !spec.enforce || snapshot.is_fallback() {
+            return Ok(None);
+        }
+        let Some(hard) = snapshot.hard_feature(&spec.feature) else {
+            return Ok(None);
+        };
+        let holds = self.inner.kelviq.cache().ledger().holds();
+        match snapshot.hold(holds, hard, spec.amount, spec.amount) {
+            Some(held) => Ok(Some(Hold { hard, held })),
+            None => Err(self.limit_denial(snapshot, hard)),
+        }
+    }
+
+    /// The denial of a request the hard limit of `hard` leaves nothing to hold for.
+    pub(super) fn limit_denial(&self, snapshot: &Snapshot, hard: HardRef) -> Denial {
+        limit_reached(
+            snapshot,
+            snapshot.hard_feature_id(hard),
+            self.inner.limit_reached_status,
+        )
     }
 
     /// Finishes a request the gate admitted, once its response status is known: the
@@ -158,6 +275,11 @@ impl Gate {
     /// records the amount — the response's [`UsageAmount`] extension, else the one set on
     /// the context ([`RequestContext::set_usage_amount`]), else the configured one — of the
     /// metered feature, applied to the snapshot the request was gated with.
+    ///
+    /// A request that holds units of the feature's hard limit settles them here: the amount
+    /// recorded is kept (at most the hold: a larger amount is capped,
+    /// [`Metered::Capped`]), the rest given back; any other outcome gives the whole hold
+    /// back.
     ///
     /// A negative per-response amount is refused ([`Metered::Refused`]): logged at `warn`,
     /// counted in [`MeterStats::refused_amounts`](crate::meter::MeterStats::refused_amounts),
@@ -171,12 +293,33 @@ impl Gate {
         status: u16,
         response_amount: Option<UsageAmount>,
     ) -> Metered {
+        let hold = context.take_hold();
+        let metered = self.meter_finished(context, status, response_amount, hold);
         #[cfg(feature = "redis")]
-        self.settle_reservation(context, status, response_amount);
+        fleet::settle_reservation(context, &metered);
+        metered
+    }
+
+    /// [`Gate::finish`] but the fleet's reservation: meters, and settles the request's
+    /// hold.
+    fn meter_finished(
+        &self,
+        context: &RequestContext,
+        status: u16,
+        response_amount: Option<UsageAmount>,
+        hold: Option<Hold>,
+    ) -> Metered {
+        let give_back = || {
+            if let (Some(hold), Some(snapshot)) = (hold, context.snapshot()) {
+                snapshot.settle(hold.hard, hold.held, 0);
+            }
+        };
         let Some(spec) = &self.inner.metering else {
+            give_back();
             return Metered::NotConfigured;
         };
         if !self.inner.success.matches(status) {
+            give_back();
             return Metered::NotSuccess;
         }
         let amount = response_amount
@@ -184,9 +327,11 @@ impl Gate {
             .or_else(|| context.usage_amount())
             .unwrap_or(spec.amount);
         if amount == 0 {
+            give_back();
             return Metered::Zero;
         }
         if amount < 0 {
+            give_back();
             // A handler's amount is usage consumed: a negative one would hand quota back
             // (locally and at Kelviq). Refused, logged and counted; nothing is metered.
             self.inner.meter.refuse_amount();
@@ -197,17 +342,51 @@ impl Gate {
             );
             return Metered::Refused { amount };
         }
-        let recorded = self.inner.meter.record_on(
-            context.snapshot().map(|snapshot| &**snapshot),
-            context.customer_id(),
-            &spec.feature,
-            amount,
-        );
-        match recorded {
+        let (recorded, result) = match (hold, context.snapshot()) {
+            (Some(hold), Some(snapshot)) => {
+                let kept = amount.min(hold.held);
+                let result = self.inner.meter.record_held(
+                    snapshot,
+                    hold.hard,
+                    hold.held,
+                    context.customer_id(),
+                    &spec.feature,
+                    kept,
+                );
+                (kept, result)
+            }
+            _ => {
+                let result = self.inner.meter.record_on(
+                    context.snapshot().map(|snapshot| &**snapshot),
+                    context.customer_id(),
+                    &spec.feature,
+                    amount,
+                );
+                (amount, result)
+            }
+        };
+        match result {
             Ok(()) => {
                 #[cfg(feature = "redis")]
-                self.record_fast(context, &spec.feature, amount);
-                Metered::Recorded { amount }
+                self.record_fast(context, &spec.feature, recorded);
+                if recorded < amount {
+                    self.inner
+                        .meter
+                        .refuse_over_hold(amount.saturating_sub(recorded));
+                    tracing::warn!(
+                        feature = %spec.feature,
+                        asked = amount,
+                        held = recorded,
+                        "usage amount larger than the request's hold of a hard limit: \
+                         the hold was recorded, the rest refused"
+                    );
+                    Metered::Capped {
+                        amount: recorded,
+                        asked: amount,
+                    }
+                } else {
+                    Metered::Recorded { amount }
+                }
             }
             Err(error) => {
                 tracing::error!(
@@ -281,8 +460,9 @@ impl Gate {
         customer_id: Arc<str>,
         snapshot: Option<Arc<Snapshot>>,
         stale: bool,
+        hold: Option<Hold>,
     ) -> RequestContext {
-        RequestContext::new(customer_id, snapshot, stale, self.for_this_thread())
+        RequestContext::new(customer_id, snapshot, stale, self.for_this_thread(), hold)
     }
 
     fn decide(&self, snapshot: Arc<Snapshot>, stale: bool) -> Decision {
@@ -428,9 +608,14 @@ mod tests {
         let gate = Kelviq::new("k").unwrap().gate().build().unwrap();
         let (there, stripe) = {
             let gate = gate.clone();
-            std::thread::spawn(move || (gate.context("c".into(), None, false), stripes::current()))
-                .join()
-                .unwrap()
+            std::thread::spawn(move || {
+                (
+                    gate.context("c".into(), None, false, None),
+                    stripes::current(),
+                )
+            })
+            .join()
+            .unwrap()
         };
         let handle = &there.gate().inner;
         assert!(Arc::ptr_eq(handle, &gate.inner.stripes[stripe].inner));

@@ -7,6 +7,9 @@ use crate::error::Error;
 pub(super) struct MeterSpec {
     pub(super) feature: String,
     pub(super) amount: i64,
+    /// Whether the feature's hard limit is enforced (units held at admission); off only
+    /// with [`GateBuilder::unenforced_limit`](super::GateBuilder::unenforced_limit).
+    pub(super) enforce: bool,
 }
 
 /// What [`Gate::finish`](super::Gate::finish) did.
@@ -33,6 +36,19 @@ pub enum Metered {
         /// The amount refused.
         amount: i64,
     },
+    /// The amount asked for ([`UsageAmount`](super::UsageAmount) or
+    /// [`RequestContext::set_usage_amount`](super::RequestContext::set_usage_amount)) was
+    /// more than the request held of the feature's hard limit (its admission's hold plus
+    /// what [`RequestContext::reserve`](super::RequestContext::reserve) granted): the hold
+    /// was recorded, the rest refused — logged at `warn`, counted in
+    /// [`MeterStats::over_hold`](crate::meter::MeterStats::over_hold). A hard limit is
+    /// never passed by an amount chosen after the fact.
+    Capped {
+        /// The units recorded: the request's hold.
+        amount: i64,
+        /// The units asked for.
+        asked: i64,
+    },
     /// The meter refused the usage ([`Error::MeterClosed`] after shutdown,
     /// [`Error::MeterStopped`] once its task is gone, [`Error::MeterFull`] at its key cap,
     /// [`Error::Validation`] for an empty customer id); it was logged at `error` level.
@@ -42,6 +58,6 @@ pub enum Metered {
 impl Metered {
     /// Whether usage was recorded.
     pub fn is_recorded(&self) -> bool {
-        matches!(self, Metered::Recorded { .. })
+        matches!(self, Metered::Recorded { .. } | Metered::Capped { .. })
     }
 }

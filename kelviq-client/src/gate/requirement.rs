@@ -106,15 +106,20 @@ fn judge_feature(snapshot: &Snapshot, feature_id: &str) -> Option<Failure> {
 fn resets_in(entitlement: &crate::models::Entitlement) -> Option<Duration> {
     let now = jiff::Timestamp::now();
     entitlement
-        .items()
-        .iter()
-        .filter_map(|item| item.reset_at.as_deref())
-        .filter_map(|reset| reset.trim().parse::<jiff::civil::DateTime>().ok())
-        .filter_map(|reset| reset.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map(|reset| reset.timestamp())
-        .filter(|reset| *reset > now)
-        .min()
+        .next_reset(now)
         .and_then(|reset| Duration::try_from(reset.duration_since(now)).ok())
+}
+
+/// The denial of a request refused because the feature's hard limit leaves nothing to
+/// hold: [`LimitReached`](super::DenialReason::LimitReached) with `limit_status` and, when
+/// the snapshot gives the reset, a `Retry-After` until it.
+pub(super) fn limit_reached(
+    snapshot: &Snapshot,
+    feature_id: &str,
+    limit_status: StatusCode,
+) -> Denial {
+    let resets = snapshot.get(feature_id).as_ref().and_then(resets_in);
+    Failure::LimitReached(resets).denial(feature_id, limit_status)
 }
 
 /// Judges one feature of a snapshot as a gate requiring it would: `Ok` when the customer

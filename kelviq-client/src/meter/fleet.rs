@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use super::shared::Shared;
 use super::stats::Counters;
 use super::worker::{MAX_WAIT, Reported, Settlement, after, report};
-use crate::cache::{Batch, UsageLine};
 use crate::fleet::{Fleet, Taken};
+use crate::usage::{Batch, UsageLine};
 
 /// The most keys pushed in one flush; the rest wait for the next one.
 const MAX_PUSH_KEYS: usize = 10_000;

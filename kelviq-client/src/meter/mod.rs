@@ -105,10 +105,12 @@ use tokio::time::Instant;
 pub use config::MeterConfig;
 pub use stats::{MeterStats, ShutdownReport, UsageLine};
 
-use crate::cache::{Added, EntitlementCache, QueuedEvent, Snapshot};
+use crate::cache::{EntitlementCache, HardRef, Snapshot};
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::resources::{ReportEvent, require};
+use crate::sync::lock;
+use crate::usage::{Added, QueuedEvent};
 use shared::Shared;
 use stats::{Counters, LOGGED_LINES};
 use worker::Command;
@@ -198,6 +200,46 @@ impl UsageMeter {
         feature_id: &str,
         amount: i64,
     ) -> Result<()> {
+        self.add_to_ledger(customer_id, feature_id, amount)?;
+        self.shared()
+            .cache
+            .apply_usage(snapshot, customer_id, feature_id, amount, false);
+        Ok(())
+    }
+
+    /// Records `kept` units of a request's hold of `held` units on a hard-limited feature
+    /// of `snapshot` (the one the request was admitted on), and settles the hold: the kept
+    /// units move from held to recorded, the rest is given back — all of it when the
+    /// record is refused. A newer snapshot of the customer that replaced `snapshot`
+    /// meanwhile gets the kept units too.
+    ///
+    /// # Errors
+    ///
+    /// As [`UsageMeter::record`].
+    pub(crate) fn record_held(
+        &self,
+        snapshot: &Snapshot,
+        hard: HardRef,
+        held: i64,
+        customer_id: &str,
+        feature_id: &str,
+        kept: i64,
+    ) -> Result<()> {
+        if let Err(error) = self.add_to_ledger(customer_id, feature_id, kept) {
+            snapshot.settle(hard, held, 0);
+            return Err(error);
+        }
+        snapshot.settle(hard, held, kept);
+        if snapshot.is_superseded() {
+            self.shared()
+                .cache
+                .apply_usage(None, customer_id, feature_id, kept, false);
+        }
+        Ok(())
+    }
+
+    /// Adds `amount` units of a key to the ledger's intake (not to any snapshot).
+    fn add_to_ledger(&self, customer_id: &str, feature_id: &str, amount: i64) -> Result<()> {
         require("customer_id", customer_id)?;
         require("feature_id", feature_id)?;
         let shared = self.shared();
@@ -237,9 +279,6 @@ impl UsageMeter {
                 limit: max_keys,
             });
         }
-        shared
-            .cache
-            .apply_usage(snapshot, customer_id, feature_id, amount, false);
         Ok(())
     }
 
@@ -269,6 +308,12 @@ impl UsageMeter {
     /// Counts a per-response amount a gate refused (negative).
     pub(crate) fn refuse_amount(&self) {
         Counters::bump(&self.shared().counters.refused_amounts);
+    }
+
+    /// Counts units a gate refused to meter beyond a request's hold of a hard limit.
+    pub(crate) fn refuse_over_hold(&self, units: i64) {
+        let mut over_hold = lock(&self.shared().counters.over_hold);
+        *over_hold = over_hold.saturating_add(i128::from(units));
     }
 
     /// Records an event, to be delivered at least once; returns its idempotency key

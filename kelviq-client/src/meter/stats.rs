@@ -3,10 +3,10 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::cache::Locked;
-pub use crate::cache::UsageLine;
 use crate::resources::ReportEvent;
 use crate::sync::lock;
+use crate::usage::Locked;
+pub use crate::usage::UsageLine;
 
 /// How many pending lines a warning lists (the count is always given).
 pub(crate) const LOGGED_LINES: usize = 20;
@@ -52,6 +52,10 @@ pub struct MeterStats {
     /// Per-response amounts a [`Gate`](crate::gate::Gate) refused to meter (negative):
     /// logged, nothing recorded.
     pub refused_amounts: u64,
+    /// Units a [`Gate`](crate::gate::Gate) refused to meter because a request asked for
+    /// more than it held of a hard limit ([`Metered::Capped`](crate::gate::Metered::Capped)):
+    /// its hold was recorded, these units were not.
+    pub over_hold: i128,
     /// Events recorded with [`UsageMeter::record_event`](super::UsageMeter::record_event).
     pub events_recorded: u64,
     /// Events Kelviq confirmed.
@@ -115,6 +119,7 @@ pub(crate) struct Counters {
     pub(crate) retried: AtomicU64,
     pub(crate) refused: AtomicU64,
     pub(crate) refused_amounts: AtomicU64,
+    pub(crate) over_hold: Mutex<i128>,
     pub(crate) events_recorded: AtomicU64,
     pub(crate) events_sent: AtomicU64,
     pub(crate) events_retried: AtomicU64,
@@ -175,6 +180,7 @@ impl Counters {
             pending_keys: u64::try_from(keys).unwrap_or(u64::MAX),
             refused: count(&self.refused),
             refused_amounts: count(&self.refused_amounts),
+            over_hold: *lock(&self.over_hold),
             events_recorded: count(&self.events_recorded),
             events_sent: count(&self.events_sent),
             events_retried: count(&self.events_retried),

@@ -10,10 +10,10 @@ use tokio::time::Instant;
 
 use super::shared::Shared;
 use super::stats::{Counters, LOGGED_LINES, ShutdownReport};
-use crate::cache::{Batch, QueuedEvent, UsageLine};
 use crate::error::Error;
 use crate::resources::{self, ReportUsage};
 use crate::telemetry::{self, Report};
+use crate::usage::{Batch, QueuedEvent, UsageLine};
 
 /// What a handle asks the worker.
 pub(crate) enum Command {

@@ -250,6 +250,17 @@ impl Entitlement {
             .map(|limit| limit.saturating_sub(self.current_usage_opt().unwrap_or(0)))
     }
 
+    /// The earliest usage reset among the feature's entries (`resetAt`, UTC, as
+    /// `YYYY-MM-DD HH:MM:SS` or RFC 3339), if one parses and is later than `now`.
+    pub(crate) fn next_reset(&self, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        self.items()
+            .iter()
+            .filter_map(|item| item.reset_at.as_deref())
+            .filter_map(parse_reset)
+            .filter(|reset| *reset > now)
+            .min()
+    }
+
     /// A meter's access at `usage`: denied once a hard limit is reached, else any entry's.
     fn meter_access(&self, usage: i64) -> bool {
         let limit_reached = self.hard_limit && self.remaining_at(usage) == Some(0);
@@ -471,6 +482,21 @@ impl<'a> IntoIterator for &'a Entitlements {
 
 /// The sum of values from the network, pinned at `i64`'s bounds instead of wrapping (or
 /// panicking in a debug build).
+/// A `resetAt` value as a UTC instant: Kelviq's `YYYY-MM-DD HH:MM:SS` (UTC), or an RFC 3339
+/// timestamp. Anything else (or a value too long to be either) is no reset.
+fn parse_reset(reset: &str) -> Option<jiff::Timestamp> {
+    let reset = reset.trim();
+    if reset.len() > 64 {
+        return None;
+    }
+    reset
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|reset| reset.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|reset| reset.timestamp())
+        .or_else(|| reset.parse::<jiff::Timestamp>().ok())
+}
+
 fn saturating_sum(values: impl Iterator<Item = i64>) -> i64 {
     values.fold(0, i64::saturating_add)
 }

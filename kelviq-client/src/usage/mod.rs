@@ -1,12 +1,48 @@
-//! The usage ledger: usage this process recorded and has not delivered yet, coalesced per
-//! (customer, feature), and the events waiting to be sent.
+//! The usage ledger: the one home of a unit of usage, from the moment a request holds it
+//! until Kelviq has it (or it is counted as failed or unknown).
 //!
-//! The ledger is owned by the [entitlement cache](super): the usage meter writes what it
-//! records into it and takes from it what it delivers; a freshly fetched snapshot reads
-//! from it the units Kelviq has not counted yet. Nothing else holds usage state, so the
-//! client never asks a meter for anything.
+//! # A unit's life
 //!
-//! # Two parts, so that recording scales with cores
+//! ```text
+//!            hold (admission, or a handler's reserve)
+//!   ──────────────► RESERVED ─── settle: not a success, dropped, unused part ──► (given back)
+//!                      │
+//!                      │ settle: a success keeps what it used
+//!                      ▼
+//!   record ───────► RECORDED (intake: one stripe per thread)
+//!                      │ the meter's task collects, once per flush
+//!                      ▼
+//!                   PENDING (backlog: coalesced per customer and feature)
+//!                      │ taken within the report budget          ▲ refused before processing
+//!                      ▼                                         │ (429, 503, refused): retried
+//!                   IN FLIGHT ───────────────────────────────────┘
+//!                      │
+//!          ┌───────────┼────────────────┐
+//!          ▼           ▼                ▼
+//!      DELIVERED     FAILED          UNKNOWN
+//!      (Kelviq      (refused:       (timeout, dropped
+//!       counts it)   other 4xx)      connection, 5xx: never resent)
+//! ```
+//!
+//! **The invariant.** Every unit admitted is in exactly one of these states, and their sum
+//! is what was admitted: `reserved + recorded + pending + in flight + delivered + failed +
+//! unknown` (given-back units leave the count). The meter's [`MeterStats`] read the
+//! recorded-to-unknown part (`recorded == sent + failed + unknown + pending`); the
+//! [`Holds`] the reserved part. In a fleet (cargo feature `redis`), *pending* units
+//! are pushed to Redis and delivered by whichever instance holds the delivery lease (see
+//! the `fleet` module).
+//!
+//! **Who does what.** The gate holds and settles through [`Holds`] (one per customer and
+//! hard-limited feature, shared by the customer's snapshots through the
+//! [`HoldsRegistry`]); the meter records into the intake and drains the backlog; the
+//! entitlement cache reads what a customer has not delivered ([`UsageLedger::waiting_for`])
+//! and what it holds, so that a limit is judged on
+//! `limit − (Kelviq's usage + undelivered + reserved)`. The cache owns the ledger (one per
+//! client), and nobody else keeps a copy of a unit.
+//!
+//! [`MeterStats`]: crate::meter::MeterStats
+//!
+//! # Recorded and pending: two parts, so that recording scales with cores
 //!
 //! - The **intake**: one small map per [stripe](crate::stripes), each behind its own lock.
 //!   A record locks its thread's stripe — a lock no other core takes, in practice — and
@@ -22,14 +58,12 @@
 //!
 //! Locks are always taken in one order: intake stripes (ascending), then the backlog, then
 //! the meter's unit counters.
-//!
-//! **This is the seam where shared state goes.** Run alone, the ledger lives in memory;
-//! run as a fleet, the backlog's operations (collect, take what is due, put back, read one
-//! customer's waiting units) map onto a shared store, so that pending usage survives an
-//! instance and one instance delivers it.
 
 mod backlog;
+mod holds;
 mod intake;
+#[cfg(test)]
+mod model;
 
 use std::collections::HashSet;
 use std::sync::atomic::AtomicUsize;
@@ -43,6 +77,7 @@ use crate::stripes;
 use crate::sync::lock;
 pub(crate) use backlog::Backlog;
 use backlog::chunk;
+pub(crate) use holds::{Holds, HoldsRegistry};
 pub(crate) use intake::Intake;
 
 /// One customer's usage of one feature, in units.
@@ -90,6 +125,8 @@ pub(crate) struct UsageLedger {
     backlog: Mutex<Backlog>,
     /// Keys held in the intake stripes and the backlog, and reports in flight.
     entries: AtomicUsize,
+    /// The units reserved by requests in flight, per customer and hard-limited feature.
+    holds: HoldsRegistry,
 }
 
 impl Default for UsageLedger {
@@ -100,6 +137,7 @@ impl Default for UsageLedger {
                 .collect(),
             backlog: Mutex::default(),
             entries: AtomicUsize::new(0),
+            holds: HoldsRegistry::default(),
         }
     }
 }
@@ -119,6 +157,11 @@ impl UsageLedger {
     /// The backlog, locked. Not while holding it: an intake stripe.
     pub(crate) fn backlog(&self) -> MutexGuard<'_, Backlog> {
         lock(&self.backlog)
+    }
+
+    /// The units reserved by requests in flight.
+    pub(crate) fn holds(&self) -> &HoldsRegistry {
+        &self.holds
     }
 
     /// The entries held (the key cap's count).

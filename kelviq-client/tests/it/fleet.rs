@@ -479,9 +479,12 @@ async fn fast_limits_flip_an_idle_instance_within_a_few_syncs() {
     // The idle instance serves the customer once, then nothing more.
     let context = admit(&idle_gate, CUSTOMER).await.unwrap();
     idle_gate.finish(&context, 200, None);
-    // The busy one uses the rest of the limit in one response.
+    // The busy one uses the rest of the limit in one response: it holds all its view
+    // leaves, and uses it.
     let context = admit(&busy_gate, CUSTOMER).await.unwrap();
-    busy_gate.finish(&context, 200, Some(UsageAmount(999)));
+    let held = context.reserve(999).await.unwrap();
+    assert!(held >= 99, "{held}");
+    busy_gate.finish(&context, 200, Some(UsageAmount(held)));
     let started = Instant::now();
     // Two syncs of each instance suffice (busy adds, idle reads); 20 leave room for a
     // busy box.

@@ -24,6 +24,7 @@ mod failures;
 mod fleet;
 mod gate;
 mod license;
+mod limits;
 mod meter;
 #[cfg(feature = "metrics")]
 mod metrics;

@@ -54,6 +54,13 @@ impl ReportService for Reports {
         &self,
         request: Request<ReportRequest>,
     ) -> Result<Response<Report>, Status> {
+        // The rows may pass the admission's hold of a hard limit: hold them first.
+        if let Some(context) = request.extensions().get::<RequestContext>() {
+            context
+                .reserve(i64::from(request.get_ref().rows))
+                .await
+                .map_err(|refused| Status::resource_exhausted(refused.to_string()))?;
+        }
         let request = request.into_inner();
         if request.fail {
             return Err(Status::internal("the report failed"));
@@ -80,6 +87,10 @@ impl ReportService for Reports {
         let context = request.extensions().get::<RequestContext>().cloned();
         let request = request.into_inner();
         if let Some(context) = context {
+            context
+                .reserve(i64::from(request.rows))
+                .await
+                .map_err(|refused| Status::resource_exhausted(refused.to_string()))?;
             context.set_usage_amount(i64::from(request.rows));
         }
         let name = request.name;

@@ -301,7 +301,7 @@ async fn an_amount_set_on_the_context_is_metered_and_the_response_extension_wins
         .service_fn(handler);
     for path in [
         "/set?set=7",
-        "/both?set=7&amount=100",
+        "/both?set=7&amount=50",
         "/failed?set=7&status=500",
     ] {
         service
@@ -311,7 +311,7 @@ async fn an_amount_set_on_the_context_is_metered_and_the_response_extension_wins
             .unwrap();
     }
     setup.meter().flush().await.unwrap();
-    assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 107);
+    assert_eq!(setup.mock.usage_total("cust_free", "api-calls"), 57);
 }
 
 #[tokio::test]

@@ -70,6 +70,14 @@ pub async fn handler(request: Request<String>) -> Result<Response<String>, Infal
         ),
         None => "no context".to_owned(),
     };
+    // The amounts may pass the admission's hold of a hard limit: hold them first.
+    let asked = ["set", "amount"]
+        .into_iter()
+        .filter_map(|name| param(name)?.parse::<i64>().ok())
+        .max();
+    if let (Some(context), Some(asked)) = (context, asked) {
+        context.reserve(asked).await.unwrap();
+    }
     if let (Some(context), Some(set)) = (context, param("set")) {
         context.set_usage_amount(set.parse().unwrap());
     }

@@ -5,24 +5,22 @@
 use std::sync::Arc;
 
 use super::Gate;
-use crate::cache::Snapshot;
 use crate::fleet::{Fleet, FleetLimits, Reserved};
-use crate::gate::context::{RequestContext, UsageAmount};
+use crate::gate::context::RequestContext;
 use crate::gate::decision::{Admission, Admitting};
 use crate::gate::denial::Denial;
+use crate::gate::metering::Metered;
 
 impl Gate {
-    /// For a gate with strict fleet limits, the admission of a request its snapshot
-    /// allows: a future that reserves first. `None` for other gates.
-    pub(super) fn reserving(
-        &self,
-        customer_id: &Arc<str>,
-        snapshot: &Arc<Snapshot>,
-    ) -> Option<Admission> {
-        self.strict_fleet()?;
+    /// For a gate with strict fleet limits, the admission of a request the local decision
+    /// let through: a future that reserves on the fleet's counter first. The context back
+    /// for other gates.
+    pub(super) fn reserving(&self, context: RequestContext) -> Result<Admission, RequestContext> {
+        if self.strict_fleet().is_none() {
+            return Err(context);
+        }
         let gate = self.clone();
-        let context = self.context(Arc::clone(customer_id), Some(Arc::clone(snapshot)), false);
-        Some(Admission::Loading(Admitting::new(async move {
+        Ok(Admission::Loading(Admitting::new(async move {
             gate.reserve(context).await
         })))
     }
@@ -40,7 +38,7 @@ impl Gate {
         ) else {
             return Ok(context);
         };
-        if snapshot.is_fallback() {
+        if snapshot.is_fallback() || !spec.enforce {
             return Ok(context);
         }
         match fleet
@@ -51,6 +49,7 @@ impl Gate {
                 context.hold(reservation);
                 Ok(context)
             }
+            // Dropping the context gives back the units it holds locally.
             Reserved::Refused => Err(Denial::limit_reached(spec.feature.clone())
                 .with_status(self.inner.limit_reached_status)),
             Reserved::Unlimited | Reserved::Fallback => Ok(context),
@@ -72,25 +71,17 @@ impl Gate {
             fleet.record_fast(context.shared_customer_id(), feature, amount);
         }
     }
+}
 
-    /// Settles the request's reservation, if it holds one: a success keeps the amount
-    /// metered (as [`Gate::finish`] resolves it), anything else gives it all back.
-    pub(super) fn settle_reservation(
-        &self,
-        context: &RequestContext,
-        status: u16,
-        response_amount: Option<UsageAmount>,
-    ) {
-        let Some(reservation) = context.reservation() else {
-            return;
-        };
-        let kept = match &self.inner.metering {
-            Some(spec) if self.inner.success.matches(status) => response_amount
-                .map(|amount| amount.0)
-                .or_else(|| context.usage_amount())
-                .unwrap_or(spec.amount),
-            _ => 0,
-        };
-        reservation.settle(kept);
-    }
+/// Settles the request's reservation on the fleet's counter, if it holds one: the units
+/// [`Gate::finish`] recorded stay counted, the rest is given back.
+pub(super) fn settle_reservation(context: &RequestContext, metered: &Metered) {
+    let Some(reservation) = context.reservation() else {
+        return;
+    };
+    let kept = match metered {
+        Metered::Recorded { amount } | Metered::Capped { amount, .. } => *amount,
+        _ => 0,
+    };
+    reservation.settle(kept);
 }
