@@ -70,6 +70,8 @@ impl Fleet {
 impl Shared {
     fn set_subscriber(&self, state: Subscriber) {
         self.subscriber.send_replace(state);
+        self.counters
+            .subscriber_connected(state == Subscriber::Subscribed);
     }
 
     /// Applies one message of the channel; `false` once the cache is gone.
@@ -112,6 +114,16 @@ async fn ping(sink: &mut PubSubSink, timeout: Duration) -> Result<(), Failure> {
     }
 }
 
+/// Marks the subscriber disconnected when its task ends, however it ends (the fleet
+/// dropped, the cache gone, the runtime shut down).
+struct Listening<'a>(&'a Shared);
+
+impl Drop for Listening<'_> {
+    fn drop(&mut self) {
+        self.0.set_subscriber(Subscriber::Down);
+    }
+}
+
 /// The subscriber task: listens on the fleet's channel until the fleet is dropped,
 /// reconnecting with backoff. After any gap (a failed first attempt, a disconnect) it
 /// empties the local cache: invalidations may have been published meanwhile.
@@ -120,6 +132,7 @@ pub(super) async fn subscribe(
     cache: Weak<EntitlementCache>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let _listening = Listening(&shared);
     let channel = shared.keys.channel();
     let mut backoff = MIN_BACKOFF;
     let mut gap = false;
