@@ -27,6 +27,7 @@
 //! | `kelviq_meter_reports_unknown_total` | counter | | Usage reports with an unknown outcome. |
 //! | `kelviq_meter_pending_keys` | gauge | | (customer, feature) keys waiting to be reported. |
 //! | `kelviq_meter_pending_units` | gauge | | Units recorded and not yet settled (waiting or in flight). |
+//! | `kelviq_fleet_subscriber_connected` | gauge | | With the cargo feature `redis`, in a fleet: 1 while the fleet's subscriber is subscribed to its channel, 0 while it reconnects (it then misses invalidations; with several fleet clients in one process, how many are subscribed). |
 //! | `kelviq_upstream_request_duration_seconds` | histogram | `route` = the operation (`entitlements.snapshot`, `reporting.report_usage`…); `result` = `ok` \| `error` | Time of one API call to Kelviq, retries included. |
 //!
 //! Unit counters are monotonic: negative amounts (credits) are not counted in them;
@@ -167,6 +168,12 @@ mod on {
             METER_PENDING_UNITS,
             Unit::Count,
             "Usage units recorded and not yet settled"
+        );
+        #[cfg(feature = "redis")]
+        describe_gauge!(
+            crate::fleet::FLEET_SUBSCRIBER_CONNECTED,
+            Unit::Count,
+            "Whether the fleet's subscriber is subscribed to its channel (1) or reconnecting (0)"
         );
         describe_histogram!(
             UPSTREAM_REQUEST_DURATION,

@@ -6,7 +6,8 @@ use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
-use redis::{Msg, Script};
+use redis::aio::PubSubSink;
+use redis::{Msg, Script, Value};
 use tokio::sync::watch;
 
 use super::connection::Failure;
@@ -69,6 +70,8 @@ impl Fleet {
 impl Shared {
     fn set_subscriber(&self, state: Subscriber) {
         self.subscriber.send_replace(state);
+        self.counters
+            .subscriber_connected(state == Subscriber::Subscribed);
     }
 
     /// Applies one message of the channel; `false` once the cache is gone.
@@ -98,6 +101,29 @@ impl Shared {
     }
 }
 
+/// Pings a subscribed connection, within `timeout`. Subscribed, Redis answers `PING` with
+/// an array (`pong` and an empty message) under RESP2 and a plain `PONG` under RESP3: any
+/// answer but an error is a live connection.
+async fn ping(sink: &mut PubSubSink, timeout: Duration) -> Result<(), Failure> {
+    match tokio::time::timeout(timeout, sink.ping::<Value>()).await {
+        Ok(answer) => answer
+            .and_then(Value::extract_error)
+            .map(drop)
+            .map_err(Failure::Redis),
+        Err(_) => Err(Failure::Timeout),
+    }
+}
+
+/// Marks the subscriber disconnected when its task ends, however it ends (the fleet
+/// dropped, the cache gone, the runtime shut down).
+struct Listening<'a>(&'a Shared);
+
+impl Drop for Listening<'_> {
+    fn drop(&mut self) {
+        self.0.set_subscriber(Subscriber::Down);
+    }
+}
+
 /// The subscriber task: listens on the fleet's channel until the fleet is dropped,
 /// reconnecting with backoff. After any gap (a failed first attempt, a disconnect) it
 /// empties the local cache: invalidations may have been published meanwhile.
@@ -106,6 +132,7 @@ pub(super) async fn subscribe(
     cache: Weak<EntitlementCache>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let _listening = Listening(&shared);
     let channel = shared.keys.channel();
     let mut backoff = MIN_BACKOFF;
     let mut gap = false;
@@ -149,15 +176,9 @@ pub(super) async fn subscribe(
                             None => break Failure::Timeout,
                         },
                         _ = heartbeat.tick() => {
-                            let ping = tokio::time::timeout(
-                                shared.redis.connect_timeout(),
-                                sink.ping::<String>(),
-                            )
-                            .await;
-                            match ping {
-                                Ok(Ok(_)) => {}
-                                Ok(Err(error)) => break Failure::Redis(error),
-                                Err(_) => break Failure::Timeout,
+                            let timeout = shared.redis.connect_timeout();
+                            if let Err(failure) = ping(&mut sink, timeout).await {
+                                break failure;
                             }
                         }
                         _ = stop.changed() => return,

@@ -52,8 +52,11 @@
 //! stored) and publishes on the fleet's channel, all in one script; every instance's
 //! subscriber drops its local snapshot. A load on the invalidating instance waits for that
 //! script first, so it cannot read back the snapshot being deleted. The subscriber has its
-//! own connection, pings it every few seconds and reconnects by itself with backoff; after
-//! any gap it empties the local cache, since invalidations may have been missed.
+//! own connection, pings it every 5 s (any answer but an error, or none within
+//! [`FleetConfig::connect_timeout`], is a lost connection) and reconnects by itself with
+//! backoff; after any gap it empties the local cache, since invalidations may have been
+//! missed. Whether it is subscribed now is [`FleetStats::subscriber_connected`]; the
+//! reconnections are [`FleetStats::subscriber_reconnects`], and a healthy fleet has none.
 //! `invalidate_all_entitlements` stays local.
 //!
 //! **Strict limits** ([`FleetLimits::Strict`], a gate option). Before the handler runs, a
@@ -205,7 +208,8 @@
 //! [`FLEET_RESERVATIONS`] (`result` = `granted` | `refused` | `released` | `fallback`),
 //! [`FLEET_INVALIDATIONS`] (`direction` = `sent` | `received`), [`FLEET_LIMIT_SYNCS`]
 //! (`result` = `synced` | `fallback`), [`FLEET_REDIS_ERRORS`],
-//! [`FLEET_SUBSCRIBER_RECONNECTS`].
+//! [`FLEET_SUBSCRIBER_RECONNECTS`], and the gauge [`FLEET_SUBSCRIBER_CONNECTED`] (1 while
+//! the subscriber is subscribed, 0 while it reconnects).
 //!
 //! # Why a feature of kelviq-client, not a crate
 //!
@@ -237,7 +241,7 @@ pub use config::FleetConfig;
 pub use reservation::FleetLimits;
 pub use stats::{
     FLEET_INVALIDATIONS, FLEET_LIMIT_SYNCS, FLEET_REDIS_ERRORS, FLEET_RESERVATIONS,
-    FLEET_SNAPSHOTS, FLEET_SUBSCRIBER_RECONNECTS, FleetStats,
+    FLEET_SNAPSHOTS, FLEET_SUBSCRIBER_CONNECTED, FLEET_SUBSCRIBER_RECONNECTS, FleetStats,
 };
 
 pub(crate) use lease::fetch_snapshot;

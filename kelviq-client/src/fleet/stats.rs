@@ -2,7 +2,7 @@
 //! behaviour; and the rate-limited warning that goes with a fallback.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::sync::lock;
@@ -11,7 +11,8 @@ use crate::sync::lock;
 /// [`Kelviq::fleet_stats`](crate::Kelviq::fleet_stats).
 ///
 /// With the cargo feature `metrics`, the same events are counted as
-/// `kelviq_fleet_*_total` (see [`fleet`](super)).
+/// `kelviq_fleet_*_total`, and the subscriber's state is the gauge
+/// [`FLEET_SUBSCRIBER_CONNECTED`] (see [`fleet`](super)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct FleetStats {
@@ -40,6 +41,10 @@ pub struct FleetStats {
     /// Times the subscriber (re)subscribed after a failure or a disconnect; each time the
     /// local cache was emptied, since invalidations may have been missed meanwhile.
     pub subscriber_reconnects: u64,
+    /// Whether the subscriber is subscribed to the fleet's channel now: `false` before the
+    /// fleet's first use, while it reconnects (invalidations from other instances are not
+    /// heard meanwhile) and once the client is dropped.
+    pub subscriber_connected: bool,
     /// Background Redis updates (releases, invalidations) dropped because too many were
     /// in flight.
     pub background_dropped: u64,
@@ -92,6 +97,7 @@ pub(crate) struct Counters {
     pub(crate) reservation_fallbacks: AtomicU64,
     pub(crate) redis_errors: AtomicU64,
     pub(crate) subscriber_reconnects: AtomicU64,
+    pub(crate) subscriber_connected: AtomicBool,
     pub(crate) background_dropped: AtomicU64,
     pub(crate) usage_given_back: AtomicU64,
     pub(crate) limit_syncs: AtomicU64,
@@ -156,6 +162,14 @@ impl Counters {
             .fetch_max(units, Ordering::Relaxed);
     }
 
+    /// Records whether the subscriber is subscribed now; the gauge moves on a change only.
+    pub(crate) fn subscriber_connected(&self, connected: bool) {
+        if self.subscriber_connected.swap(connected, Ordering::Relaxed) != connected {
+            #[cfg(feature = "metrics")]
+            record_connected(connected);
+        }
+    }
+
     /// Adds to the delivered unit totals.
     pub(crate) fn delivered(&self, change: impl FnOnce(&mut DeliveredUnits)) {
         change(&mut lock(&self.delivered));
@@ -181,6 +195,7 @@ impl Counters {
             reservation_fallbacks: read(&self.reservation_fallbacks),
             redis_errors: read(&self.redis_errors),
             subscriber_reconnects: read(&self.subscriber_reconnects),
+            subscriber_connected: self.subscriber_connected.load(Ordering::Relaxed),
             background_dropped: read(&self.background_dropped),
             limit_syncs: read(&self.limit_syncs),
             limit_sync_fallbacks: read(&self.limit_sync_fallbacks),
@@ -204,6 +219,9 @@ pub const FLEET_REDIS_ERRORS: &str = "kelviq_fleet_redis_errors_total";
 pub const FLEET_LIMIT_SYNCS: &str = "kelviq_fleet_limit_syncs_total";
 /// Subscriber reconnections.
 pub const FLEET_SUBSCRIBER_RECONNECTS: &str = "kelviq_fleet_subscriber_reconnects_total";
+/// Gauge: 1 while the fleet's subscriber is subscribed to its channel, 0 while it
+/// reconnects (with several fleet clients in one process, how many are subscribed).
+pub const FLEET_SUBSCRIBER_CONNECTED: &str = "kelviq_fleet_subscriber_connected";
 
 #[cfg(feature = "metrics")]
 fn record(event: Event) {
@@ -237,6 +255,17 @@ fn record(event: Event) {
             counter!(FLEET_LIMIT_SYNCS, "result" => "fallback").increment(1);
         }
         Event::LoadWait | Event::BackgroundDropped | Event::LimitSyncUntracked => {}
+    }
+}
+
+/// Moves [`FLEET_SUBSCRIBER_CONNECTED`] by one: each fleet client adds 1 while subscribed.
+#[cfg(feature = "metrics")]
+fn record_connected(connected: bool) {
+    let gauge = metrics::gauge!(FLEET_SUBSCRIBER_CONNECTED);
+    if connected {
+        gauge.increment(1.0);
+    } else {
+        gauge.decrement(1.0);
     }
 }
 
@@ -345,5 +374,52 @@ mod tests {
             stats.limit_sync_untracked,
         ];
         assert_eq!(all, [1; 16]);
+    }
+
+    #[test]
+    fn the_subscriber_is_connected_only_while_it_says_so() {
+        let counters = Counters::default();
+        assert!(!counters.snapshot().subscriber_connected);
+        counters.subscriber_connected(true);
+        assert!(counters.snapshot().subscriber_connected);
+        counters.subscriber_connected(false);
+        assert!(!counters.snapshot().subscriber_connected);
+    }
+
+    /// The gauge is 1 while subscribed and 0 otherwise, however often a state is repeated.
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn the_connected_gauge_moves_on_changes_only() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        // A snapshot takes the gauge's value and resets it: what it reads is the change
+        // since the last one.
+        let change = || {
+            snapshotter
+                .snapshot()
+                .into_vec()
+                .into_iter()
+                .find_map(|(key, _, _, value)| match value {
+                    DebugValue::Gauge(value) if key.key().name() == FLEET_SUBSCRIBER_CONNECTED => {
+                        Some(value.into_inner())
+                    }
+                    _ => None,
+                })
+                .unwrap_or(0.0)
+        };
+        let counters = Counters::default();
+        let seen = metrics::with_local_recorder(&recorder, || {
+            let mut gauge = 0.0;
+            let mut seen = Vec::new();
+            for connected in [true, true, false, false, true, false] {
+                counters.subscriber_connected(connected);
+                gauge += change();
+                seen.push(gauge);
+            }
+            seen
+        });
+        assert_eq!(seen, [1.0, 1.0, 0.0, 0.0, 1.0, 0.0]);
     }
 }
