@@ -317,6 +317,10 @@ pub(crate) struct Shared {
     fast: fast::FastLimits,
     /// How often fast limits sync.
     sync_interval: Duration,
+    /// Strict limits: the holds of this instance's reservations.
+    holds: reservation::Holds,
+    /// How long a strict hold lasts without renewal.
+    hold_time: Duration,
 }
 
 impl Fleet {
@@ -353,6 +357,8 @@ impl Fleet {
                 delivery_lease: config.delivery_lease,
                 fast: fast::FastLimits::default(),
                 sync_interval: config.sync_interval,
+                holds: reservation::Holds::default(),
+                hold_time: config.hold_time,
             }),
             stop,
             started: AtomicBool::new(false),
@@ -412,6 +418,12 @@ impl Fleet {
 impl Shared {
     fn count(&self, event: Event) {
         self.counters.count(event);
+    }
+
+    /// How long a shared limit's keys (its counter and holds) live after their last use:
+    /// the counter TTL, and never less than a hold.
+    fn limit_ttl(&self) -> Duration {
+        self.counter_ttl.max(self.hold_time)
     }
 
     /// A message on the fleet's channel: `<kind> <instance> <customer>`.

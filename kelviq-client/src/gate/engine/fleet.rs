@@ -44,7 +44,13 @@ impl Gate {
             return Ok(context);
         }
         match fleet
-            .reserve(context.customer_id(), snapshot, &spec.feature, spec.amount)
+            .reserve(
+                context.customer_id(),
+                snapshot,
+                &spec.feature,
+                spec.amount,
+                spec.amount,
+            )
             .await
         {
             Reserved::Granted(reservation) => {
