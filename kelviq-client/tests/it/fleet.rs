@@ -21,7 +21,7 @@ use kelviq_mock::{Feature, MockServer, Plan, RedisServer, Route, Seed, SeedCusto
 use crate::support::client_for;
 
 /// A key prefix no other test uses.
-fn prefix(test: &str) -> String {
+pub(crate) fn prefix(test: &str) -> String {
     format!("t-{test}-{:08x}", fastrand::u32(..))
 }
 
@@ -32,7 +32,7 @@ fn member(mock: &MockServer, redis: &str, prefix: &str) -> Kelviq {
     member_with(mock, FleetConfig::redis(redis).prefix(prefix))
 }
 
-fn member_with(mock: &MockServer, fleet: FleetConfig) -> Kelviq {
+pub(crate) fn member_with(mock: &MockServer, fleet: FleetConfig) -> Kelviq {
     client_for(mock)
         .entitlement_cache(CacheConfig::default().load_timeout(Duration::from_secs(5)))
         .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(20)))
@@ -46,7 +46,7 @@ fn member_with(mock: &MockServer, fleet: FleetConfig) -> Kelviq {
 }
 
 /// A gate on `api-calls` metering one unit per success, its hard limit held fleet-wide.
-fn strict_gate(kelviq: &Kelviq) -> Gate {
+pub(crate) fn strict_gate(kelviq: &Kelviq) -> Gate {
     shared_limit_gate(kelviq, FleetLimits::Strict)
 }
 
@@ -73,7 +73,7 @@ async fn shut_down_cleanly(fleet: &[Kelviq]) {
     }
 }
 
-fn stats(kelviq: &Kelviq) -> FleetStats {
+pub(crate) fn stats(kelviq: &Kelviq) -> FleetStats {
     kelviq.fleet_stats().expect("a fleet member")
 }
 
@@ -82,7 +82,10 @@ fn total(fleet: &[Kelviq], counter: impl Fn(&FleetStats) -> u64) -> u64 {
     fleet.iter().map(|kelviq| counter(&stats(kelviq))).sum()
 }
 
-async fn admit(gate: &Gate, customer: &str) -> Result<RequestContext, kelviq_client::gate::Denial> {
+pub(crate) async fn admit(
+    gate: &Gate,
+    customer: &str,
+) -> Result<RequestContext, kelviq_client::gate::Denial> {
     match gate.admit(Some(customer.into())) {
         Admission::Ready(ready) => ready,
         Admission::Loading(loading) => loading.await,
@@ -90,7 +93,7 @@ async fn admit(gate: &Gate, customer: &str) -> Result<RequestContext, kelviq_cli
 }
 
 /// A raw connection for looking at (and tampering with) the fleet's keys.
-async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+pub(crate) async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(url)
         .unwrap()
         .get_multiplexed_async_connection()
@@ -99,7 +102,7 @@ async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
 }
 
 /// Polls `done` every 2 ms until it holds, for at most `within`.
-async fn eventually(within: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
+pub(crate) async fn eventually(within: Duration, mut done: impl AsyncFnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if done().await {

@@ -22,6 +22,8 @@ mod entitlements;
 mod failures;
 #[cfg(feature = "redis")]
 mod fleet;
+#[cfg(feature = "redis")]
+mod fleet_holds;
 mod gate;
 mod license;
 mod meter;
