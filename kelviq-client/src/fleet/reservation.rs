@@ -1,5 +1,6 @@
 //! Strict shared limits: an atomic reservation on the customer's shared usage counter
-//! before the handler runs, given back unless the response is a success.
+//! before the handler runs, held under an id and a lease, given back unless the response
+//! is a success. See [`fleet`](super), "Strict limits".
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,8 +33,21 @@ pub enum FleetLimits {
     /// [`LimitReached`](crate::gate::DenialReason::LimitReached); given back when the
     /// response is not a success. A hard limit is never passed across the fleet. Costs
     /// one Redis round trip per request of a hard-limited meter (no decision is
-    /// [`Ready`](crate::gate::Admission::Ready) any more). Redis failing or slow: the
-    /// local decision stands. See [`fleet`](super) for how the counter is seeded.
+    /// [`Ready`](crate::gate::Admission::Ready) any more).
+    ///
+    /// Each reservation is held in Redis under its own id, with a lease:
+    ///
+    /// - a request cancelled at any point of its admission (the admission future dropped
+    ///   before, while or after its script ran) or of its handler gives its units back, by
+    ///   id, in the background; releasing and settling are idempotent by id;
+    /// - a hold lapses [`hold_time`](super::FleetConfig::hold_time) (30 s) after it was
+    ///   last renewed, on Redis's clock; the instance renews its live holds in the
+    ///   background every third of it, so a request may run as long as it likes, and an
+    ///   instance that vanishes holds its units at most a hold time.
+    ///
+    /// Redis failing or slow: the local decision stands (a reservation that may have been
+    /// granted is released by id). See [`fleet`](super) for how the counter is seeded and
+    /// what an outage costs.
     Strict,
     /// Judged on the local snapshot, with no Redis on the request path (decisions stay
     /// [`Ready`](crate::gate::Admission::Ready) on a warm cache); every
