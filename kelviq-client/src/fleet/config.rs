@@ -35,6 +35,7 @@ pub struct FleetConfig {
     pub(crate) counter_ttl: Duration,
     pub(crate) delivery_lease: Duration,
     pub(crate) sync_interval: Duration,
+    pub(crate) hold_time: Duration,
 }
 
 /// The longest any fleet duration may be: longer ones are cut to it.
@@ -51,7 +52,7 @@ impl FleetConfig {
     /// Defaults: prefix `kelviq`, 50 ms per command, 1 s to connect, loader leases of
     /// 300 ms (renewed while the load runs), waiters poll every 20 ms when no notification
     /// came, shared usage counters kept 1 hour after their last use, a delivery lease of
-    /// 3 s, fast limits synced every 100 ms.
+    /// 3 s, fast limits synced every 100 ms, strict reservations held 30 s without renewal.
     pub fn redis(url: impl Into<String>) -> Self {
         FleetConfig {
             url: url.into(),
@@ -63,6 +64,7 @@ impl FleetConfig {
             counter_ttl: Duration::from_secs(60 * 60),
             delivery_lease: Duration::from_secs(3),
             sync_interval: Duration::from_millis(100),
+            hold_time: Duration::from_secs(30),
         }
     }
 
@@ -132,6 +134,20 @@ impl FleetConfig {
         self
     }
 
+    /// How long a [strict](super::FleetLimits::Strict) reservation holds its units in
+    /// Redis without being renewed (default 30 s; at most a week). While its request runs,
+    /// the instance renews every hold it has each third of this (one pipelined round for
+    /// all of them), so a request may run as long as it likes; a hold whose instance
+    /// vanished (crashed, killed, cut off from Redis) lapses, and its units return to the
+    /// limit, at most this long after its last renewal. Shorter: a dead instance blocks its
+    /// units for less time, at the cost of more renewals (one script per hold in flight per
+    /// third of it), and a hold lapses after a shorter outage of Redis (its request then
+    /// runs on, and a success's units are not counted in Redis; see [`fleet`](super)).
+    pub fn hold_time(mut self, hold: Duration) -> Self {
+        self.hold_time = hold.min(MAX_FLEET_DURATION);
+        self
+    }
+
     /// The server, with the password replaced by `***`.
     pub fn redacted_url(&self) -> String {
         redact(&self.url)
@@ -160,6 +176,7 @@ impl FleetConfig {
             ("counter_ttl", self.counter_ttl),
             ("delivery_lease", self.delivery_lease),
             ("sync_interval", self.sync_interval),
+            ("hold_time", self.hold_time),
         ] {
             if value < Duration::from_millis(1) {
                 return Err(Error::Config(format!(
@@ -198,6 +215,7 @@ impl std::fmt::Debug for FleetConfig {
             .field("counter_ttl", &self.counter_ttl)
             .field("delivery_lease", &self.delivery_lease)
             .field("sync_interval", &self.sync_interval)
+            .field("hold_time", &self.hold_time)
             .finish()
     }
 }
@@ -265,6 +283,11 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(error.to_string().contains("command_timeout"), "{error}");
+        let error = FleetConfig::redis("redis://127.0.0.1")
+            .hold_time(Duration::ZERO)
+            .validate()
+            .unwrap_err();
+        assert!(error.to_string().contains("hold_time"), "{error}");
         assert!(
             FleetConfig::redis("redis://127.0.0.1:6379/2")
                 .prefix("svc:billing")

@@ -90,6 +90,31 @@ impl CustomerKeys {
             encode(period)
         )
     }
+
+    /// The keys of one feature's shared limit in one usage period: its counter and the
+    /// holds of the reservations in flight against it.
+    pub(crate) fn limit(&self, feature_id: &str, period: &str) -> LimitKeys {
+        let (feature, period) = (encode(feature_id), encode(period));
+        LimitKeys {
+            counter: format!("{}:used:{feature}:{period}", self.base),
+            holds: format!("{}:holds:{feature}:{period}", self.base),
+            expiry: format!("{}:holds-until:{feature}:{period}", self.base),
+        }
+    }
+}
+
+/// The keys of one shared limit (strict reservations): all on the customer's hash tag, so
+/// that one script touches the three.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LimitKeys {
+    /// The units counted against the limit: kept ones plus every hold's (see
+    /// [`CustomerKeys::counter`]).
+    pub(crate) counter: String,
+    /// The holds in flight: reservation id → units held.
+    pub(crate) holds: String,
+    /// When each hold lapses unless renewed: reservation id scored by Redis's clock (Unix
+    /// milliseconds).
+    pub(crate) expiry: String,
 }
 
 /// An id, escaped for a key.
@@ -143,6 +168,8 @@ mod tests {
                 &customer.flight,
                 &customer.pushed,
                 &customer.counter("api:calls}", "2026-01-01 00:00:00"),
+                &customer.limit("api:calls}", "p").holds,
+                &customer.limit("api:calls}", "p").expiry,
             ] {
                 assert_eq!(hash_slot_part(key), tag, "{id:?}: {key}");
             }
@@ -185,6 +212,10 @@ mod tests {
             customer.counter("api-calls", "2026-02-01 00:00:00"),
             "svc:{cust%201}:used:api-calls:2026-02-01%2000%3A00%3A00"
         );
+        let limit = customer.limit("api-calls", "p");
+        assert_eq!(limit.counter, customer.counter("api-calls", "p"));
+        assert_eq!(limit.holds, "svc:{cust%201}:holds:api-calls:p");
+        assert_eq!(limit.expiry, "svc:{cust%201}:holds-until:api-calls:p");
         assert_eq!(keys.channel(), "svc:fleet:events");
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::keys::CustomerKeys;
+use super::keys::{CustomerKeys, LimitKeys};
 use super::reservation::{lua_safe, shared_limit};
 use super::stats::Event;
 use super::{Fleet, Shared, token};
@@ -38,23 +38,40 @@ return {0, ''}
 
 /// Stores a loaded snapshot unless the customer was invalidated since the claim (its
 /// generation changed), raises the hard-limit counters to Kelviq's usage, frees the lease
-/// and announces the end of the load. `KEYS`: snapshot, lease, generation, counters…;
-/// `ARGV`: token, generation, snapshot JSON, TTL ms, counter TTL ms, channel, message,
-/// one usage per counter.
+/// and announces the end of the load. `KEYS`: snapshot, lease, generation, then per shared
+/// limit its counter, holds and hold expiries; `ARGV`: token, generation, snapshot JSON,
+/// TTL ms, limit keys' TTL ms, channel, message, one usage per limit.
+///
+/// A counter counts kept units plus the units its holds hold, so it is raised to Kelviq's
+/// usage *plus* the held units: `max(counter, usage + held)`, which keeps every kept unit
+/// once and every hold apart. Holds never outlive their counter: with none, any left are
+/// dropped.
 static STORE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local stored = 0
 if (redis.call('GET', KEYS[3]) or '') == ARGV[2] then
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-  for i = 4, #KEYS do
-    local usage = tonumber(ARGV[i + 4])
-    local current = tonumber(redis.call('GET', KEYS[i]) or '0')
-    if usage > current then
-      redis.call('SET', KEYS[i], ARGV[i + 4], 'PX', ARGV[5])
+  for i = 4, #KEYS, 3 do
+    local usage = tonumber(ARGV[8 + (i - 4) / 3])
+    local current = redis.call('GET', KEYS[i])
+    local held = 0
+    if current then
+      current = tonumber(current)
+      for _, units in ipairs(redis.call('HVALS', KEYS[i + 1])) do
+        held = held + tonumber(units)
+      end
+    else
+      current = 0
+      redis.call('DEL', KEYS[i + 1], KEYS[i + 2])
+    end
+    if usage + held > current then
+      redis.call('SET', KEYS[i], string.format('%d', usage + held), 'PX', ARGV[5])
     else
       redis.call('PEXPIRE', KEYS[i], ARGV[5])
     end
+    redis.call('PEXPIRE', KEYS[i + 1], ARGV[5])
+    redis.call('PEXPIRE', KEYS[i + 2], ARGV[5])
   end
   stored = 1
 end
@@ -335,12 +352,12 @@ impl Shared {
         }) else {
             return;
         };
-        let counters: Vec<(String, i64)> = entitlements
+        let limits: Vec<(LimitKeys, i64)> = entitlements
             .iter()
             .filter_map(|entitlement| {
                 let (_, period) = shared_limit(entitlement)?;
                 Some((
-                    keys.counter(entitlement.feature_id(), period),
+                    keys.limit(entitlement.feature_id(), period),
                     lua_safe(entitlement.usage().unwrap_or(0)),
                 ))
             })
@@ -350,18 +367,21 @@ impl Shared {
             .key(&keys.snapshot)
             .key(&keys.lease)
             .key(&keys.generation);
-        for (key, _) in &counters {
-            invocation.key(key);
+        for (limit, _) in &limits {
+            invocation
+                .key(&limit.counter)
+                .key(&limit.holds)
+                .key(&limit.expiry);
         }
         invocation
             .arg(token)
             .arg(generation)
             .arg(json)
             .arg(millis(self.snapshot_ttl))
-            .arg(millis(self.counter_ttl))
+            .arg(millis(self.limit_ttl()))
             .arg(self.keys.channel())
             .arg(self.message('r', customer_id));
-        for (_, usage) in &counters {
+        for (_, usage) in &limits {
             invocation.arg(*usage);
         }
         if let Ok(stored) = self

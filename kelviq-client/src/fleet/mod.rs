@@ -61,24 +61,64 @@
 //!
 //! **Strict limits** ([`FleetLimits::Strict`], a gate option). Before the handler runs, a
 //! Lua script checks `used + amount ≤ limit` on the customer's shared counter for the
-//! metered feature and adds the amount; a response that is not a success (or a request
-//! dropped before its response) gives it back; a success keeps it, and the usage meter
-//! delivers it to Kelviq as always. So a hard limit is never passed across the fleet.
+//! metered feature, adds the amount and records it as a *hold* under the reservation's
+//! id; a response that is not a success (or a request dropped before its response) gives
+//! the hold back; a success keeps its units (the hold goes, the units stay counted), and
+//! the usage meter delivers them to Kelviq as always. So a hard limit is never passed
+//! across the fleet. A reservation may also ask for a range — at least `m` units, at most
+//! `n` — and is granted as many as the limit leaves, up to `n` (the gate asks for its
+//! fixed amount exactly).
+//!
+//! *Ids: cancel-safe by construction.* A reservation gets its id (the instance's id and a
+//! number) and a guard before its script is sent. Dropped at any point — before the script
+//! is sent, while it runs, or after Redis answered but before the gate handed the
+//! reservation over (a client disconnect, an outer timeout) — the guard gives back by id,
+//! in the background. Releases and settlements are idempotent by id: an id that holds
+//! nothing (never granted, released or settled already, lapsed) changes nothing, so a
+//! cancelled reservation whose script had not run yet costs nothing, and a settlement sent
+//! again after a lost answer never keeps its units twice.
+//!
+//! *Leases: crash-safe.* A hold lapses [`FleetConfig::hold_time`] (30 s by default) after
+//! it was granted or last renewed, judged on Redis's clock (`TIME`), so the instances'
+//! clocks do not matter. While its request runs, the instance renews it: one background
+//! task renews all of the instance's live holds every third of the hold time, in
+//! pipelines of at most 500, so a request may run as long as it likes. Per customer,
+//! feature and period, holds live in a hash (id → units) beside a sorted set (id by
+//! expiry); every reservation and settlement first returns up to 32 lapsed holds to the
+//! limit (counted in [`FleetStats::holds_expired`]), so lapsed holds cannot pile up and no
+//! script's work grows with them. An instance that vanishes (crashed, killed, cut off)
+//! therefore holds its units at most a hold time after its last renewal: the next
+//! reservation after that finds them free. Holds never outlive their counter: a counter
+//! that is gone (expired, evicted) takes its holds with it.
+//!
+//! *Redis failing mid-reservation.* A reservation whose script fails or times out falls
+//! back to the local decision (see below); it may have been granted all the same, so its
+//! guard releases it by id in the background (a no-op if it was not). A settlement whose
+//! answer was lost is sent again, with its id, by the renewal task for up to a hold time;
+//! past that the hold lapses by itself. A hold that cannot be renewed for a whole hold time
+//! (Redis unreachable that long) lapses while its request runs: its units return to the
+//! limit, and should the request then succeed, its units reach Kelviq through the meter but
+//! not the counter until the next stored snapshot raises it (erring towards admitting, by
+//! at most what was in flight through the outage). A release that overtakes its own
+//! reservation (only possible across a reconnection) leaves a hold that lapses within a
+//! hold time. An instance tracks (renews) at most 65,536 holds at once; past that, new
+//! holds are not renewed (counted in [`FleetStats::background_dropped`]) and lapse after
+//! a hold time.
 //!
 //! The counter is keyed per customer, feature and usage period (Kelviq's `resetAt`): a new
 //! period starts a new counter. It counts the period's usage as Kelviq knows it *plus* the
-//! units admitted since, so it is seeded from Kelviq's usage and never double counts:
-//! when a snapshot is stored, each hard-limited meter's counter becomes
-//! `max(counter, Kelviq's usage)` — units already delivered are in both, and the maximum
-//! counts them once; units admitted but not yet delivered are in the counter only, and the
-//! maximum keeps them; usage reported some other way raises the counter. A missing counter
-//! (first use, expired after [`FleetConfig::counter_ttl`] unused, or Redis restarted
-//! empty) is seeded by the first reservation from its snapshot's usage (Kelviq's plus this
-//! instance's undelivered units). Known bounds: after Redis loses its data, units admitted
-//! elsewhere and not yet delivered can be admitted once more; a reservation held by an
-//! instance that dies stays counted until the counter expires or the period ends (it errs
-//! towards refusing). A per-response amount larger than the reserved one is added after
-//! the fact (it cannot be refused once the handler ran).
+//! units admitted since (kept, or held by a request in flight), so it is seeded from
+//! Kelviq's usage and never double counts: when a snapshot is stored, each hard-limited
+//! meter's counter becomes `max(counter, Kelviq's usage + held units)` — units already
+//! delivered are in both, and the maximum counts them once; units kept but not yet
+//! delivered are in the counter only, and the maximum keeps them; holds stay apart; usage
+//! reported some other way raises the counter. A missing counter (first use, expired after
+//! [`FleetConfig::counter_ttl`] unused, or Redis restarted empty) is seeded by the first
+//! reservation from its snapshot's usage (Kelviq's plus this instance's undelivered
+//! units). Known bounds: after Redis loses its data, units admitted elsewhere and not yet
+//! delivered can be admitted once more; a hold of an instance that dies stays counted up
+//! to a hold time (it errs towards refusing). A per-response amount larger than the
+//! reserved one is added after the fact (it cannot be refused once the handler ran).
 //!
 //! **Fast limits** ([`FleetLimits::Fast`], a gate option, with the same needs as strict).
 //! Requests are judged on the local snapshot: no Redis on the request path. Every
@@ -189,11 +229,14 @@
 //! load is done locally, the limit is judged on the local snapshot (strict and fast
 //! alike), the invalidation
 //! stays local. No request fails because Redis did. The command connection reconnects by
-//! itself; background updates (releases, invalidations) are bounded in number.
+//! itself; background updates (releases, settlements, invalidations) are bounded in
+//! number.
 //!
 //! # Keys
 //!
-//! `<prefix>:{<customer>}:snap`, `:lease`, `:gen`, `:used:<feature>:<period>`, and for
+//! `<prefix>:{<customer>}:snap`, `:lease`, `:gen`, `:used:<feature>:<period>` (a shared
+//! limit's counter) with `:holds:<feature>:<period>` and `:holds-until:<feature>:<period>`
+//! (its holds, and when each lapses), and for
 //! durable usage `:pending`, `:flight` and `:pushed`; the fleet-wide one-key structures
 //! `<prefix>:fleet:usage` (the index of pending usage) and `<prefix>:fleet:delivery` (the
 //! delivery lease), and the channel `<prefix>:fleet:events`. The customer id is the hash tag, so one customer's keys
@@ -205,7 +248,8 @@
 //!
 //! [`Kelviq::fleet_stats`](crate::Kelviq::fleet_stats), and with the cargo feature
 //! `metrics`: [`FLEET_SNAPSHOTS`] (`source` = `redis` | `loaded` | `fallback`),
-//! [`FLEET_RESERVATIONS`] (`result` = `granted` | `refused` | `released` | `fallback`),
+//! [`FLEET_RESERVATIONS`] (`result` = `granted` | `refused` | `released` | `cancelled` |
+//! `expired` | `fallback`),
 //! [`FLEET_INVALIDATIONS`] (`direction` = `sent` | `received`), [`FLEET_LIMIT_SYNCS`]
 //! (`result` = `synced` | `fallback`), [`FLEET_REDIS_ERRORS`],
 //! [`FLEET_SUBSCRIBER_RECONNECTS`], and the gauge [`FLEET_SUBSCRIBER_CONNECTED`] (1 while
@@ -321,6 +365,10 @@ pub(crate) struct Shared {
     fast: fast::FastLimits,
     /// How often fast limits sync.
     sync_interval: Duration,
+    /// Strict limits: the holds of this instance's reservations.
+    holds: reservation::Holds,
+    /// How long a strict hold lasts without renewal.
+    hold_time: Duration,
 }
 
 impl Fleet {
@@ -357,6 +405,8 @@ impl Fleet {
                 delivery_lease: config.delivery_lease,
                 fast: fast::FastLimits::default(),
                 sync_interval: config.sync_interval,
+                holds: reservation::Holds::default(),
+                hold_time: config.hold_time,
             }),
             stop,
             started: AtomicBool::new(false),
@@ -416,6 +466,12 @@ impl Fleet {
 impl Shared {
     fn count(&self, event: Event) {
         self.counters.count(event);
+    }
+
+    /// How long a shared limit's keys (its counter and holds) live after their last use:
+    /// the counter TTL, and never less than a hold.
+    fn limit_ttl(&self) -> Duration {
+        self.counter_ttl.max(self.hold_time)
     }
 
     /// A message on the fleet's channel: `<kind> <instance> <customer>`.

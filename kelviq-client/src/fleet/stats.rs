@@ -34,6 +34,13 @@ pub struct FleetStats {
     pub reservations_refused: u64,
     /// Reservations released (the response was not a success, or it was dropped).
     pub reservations_released: u64,
+    /// Reservations given back by their guard because the admission was dropped (a client
+    /// disconnect, an outer timeout) before it handed them over: before its script was
+    /// sent, while it ran or after it answered. Released by id in the background.
+    pub reservations_cancelled: u64,
+    /// Holds whose lease ran out in Redis (their instance vanished, or could not renew
+    /// them) and whose units this instance's scripts returned to the limit.
+    pub holds_expired: u64,
     /// Reservations decided locally because Redis failed or was too slow.
     pub reservation_fallbacks: u64,
     /// Redis commands that failed or timed out (each one fell back).
@@ -46,7 +53,8 @@ pub struct FleetStats {
     /// heard meanwhile) and once the client is dropped.
     pub subscriber_connected: bool,
     /// Background Redis updates (releases, invalidations) dropped because too many were
-    /// in flight.
+    /// in flight, and strict holds left without renewal because too many were tracked
+    /// (such a hold lapses after the hold time, its request still running).
     pub background_dropped: u64,
     /// Units of the fleet's durable usage this instance delivered to Kelviq as holder of
     /// the delivery lease (whoever pushed them; see [`MeterStats::pushed`](crate::meter::MeterStats::pushed)).
@@ -94,6 +102,8 @@ pub(crate) struct Counters {
     pub(crate) reservations_granted: AtomicU64,
     pub(crate) reservations_refused: AtomicU64,
     pub(crate) reservations_released: AtomicU64,
+    pub(crate) reservations_cancelled: AtomicU64,
+    pub(crate) holds_expired: AtomicU64,
     pub(crate) reservation_fallbacks: AtomicU64,
     pub(crate) redis_errors: AtomicU64,
     pub(crate) subscriber_reconnects: AtomicU64,
@@ -120,6 +130,8 @@ pub(crate) enum Event {
     ReservationGranted,
     ReservationRefused,
     ReservationReleased,
+    ReservationCancelled,
+    HoldExpired,
     ReservationFallback,
     RedisError,
     SubscriberReconnect,
@@ -131,6 +143,14 @@ pub(crate) enum Event {
 
 impl Counters {
     pub(crate) fn count(&self, event: Event) {
+        self.add(event, 1);
+    }
+
+    /// Counts `times` occurrences of `event` at once.
+    pub(crate) fn add(&self, event: Event, times: u64) {
+        if times == 0 {
+            return;
+        }
         let counter = match event {
             Event::SnapshotShared => &self.snapshots_shared,
             Event::SnapshotLoaded => &self.snapshots_loaded,
@@ -141,6 +161,8 @@ impl Counters {
             Event::ReservationGranted => &self.reservations_granted,
             Event::ReservationRefused => &self.reservations_refused,
             Event::ReservationReleased => &self.reservations_released,
+            Event::ReservationCancelled => &self.reservations_cancelled,
+            Event::HoldExpired => &self.holds_expired,
             Event::ReservationFallback => &self.reservation_fallbacks,
             Event::RedisError => &self.redis_errors,
             Event::SubscriberReconnect => &self.subscriber_reconnects,
@@ -149,9 +171,9 @@ impl Counters {
             Event::LimitSyncFallback => &self.limit_sync_fallbacks,
             Event::LimitSyncUntracked => &self.limit_sync_untracked,
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.fetch_add(times, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
-        record(event);
+        record(event, times);
     }
 
     /// Keeps the most units one key recorded between two applications of fast-limit
@@ -192,6 +214,8 @@ impl Counters {
             reservations_granted: read(&self.reservations_granted),
             reservations_refused: read(&self.reservations_refused),
             reservations_released: read(&self.reservations_released),
+            reservations_cancelled: read(&self.reservations_cancelled),
+            holds_expired: read(&self.holds_expired),
             reservation_fallbacks: read(&self.reservation_fallbacks),
             redis_errors: read(&self.redis_errors),
             subscriber_reconnects: read(&self.subscriber_reconnects),
@@ -209,7 +233,8 @@ impl Counters {
 /// `fallback`).
 pub const FLEET_SNAPSHOTS: &str = "kelviq_fleet_snapshots_total";
 /// Strict-limit reservations (label `result` = `granted` | `refused` | `released` |
-/// `fallback`).
+/// `cancelled` (given back by the guard of a dropped admission) | `expired` (a hold whose
+/// lease ran out, returned to the limit) | `fallback`).
 pub const FLEET_RESERVATIONS: &str = "kelviq_fleet_reservations_total";
 /// Invalidations (label `direction` = `sent` | `received`).
 pub const FLEET_INVALIDATIONS: &str = "kelviq_fleet_invalidations_total";
@@ -224,35 +249,45 @@ pub const FLEET_SUBSCRIBER_RECONNECTS: &str = "kelviq_fleet_subscriber_reconnect
 pub const FLEET_SUBSCRIBER_CONNECTED: &str = "kelviq_fleet_subscriber_connected";
 
 #[cfg(feature = "metrics")]
-fn record(event: Event) {
+fn record(event: Event, times: u64) {
     use metrics::counter;
     match event {
-        Event::SnapshotShared => counter!(FLEET_SNAPSHOTS, "source" => "redis").increment(1),
-        Event::SnapshotLoaded => counter!(FLEET_SNAPSHOTS, "source" => "loaded").increment(1),
-        Event::LoadFallback => counter!(FLEET_SNAPSHOTS, "source" => "fallback").increment(1),
+        Event::SnapshotShared => counter!(FLEET_SNAPSHOTS, "source" => "redis").increment(times),
+        Event::SnapshotLoaded => {
+            counter!(FLEET_SNAPSHOTS, "source" => "loaded").increment(times);
+        }
+        Event::LoadFallback => {
+            counter!(FLEET_SNAPSHOTS, "source" => "fallback").increment(times);
+        }
         Event::ReservationGranted => {
-            counter!(FLEET_RESERVATIONS, "result" => "granted").increment(1);
+            counter!(FLEET_RESERVATIONS, "result" => "granted").increment(times);
         }
         Event::ReservationRefused => {
-            counter!(FLEET_RESERVATIONS, "result" => "refused").increment(1);
+            counter!(FLEET_RESERVATIONS, "result" => "refused").increment(times);
         }
         Event::ReservationReleased => {
-            counter!(FLEET_RESERVATIONS, "result" => "released").increment(1);
+            counter!(FLEET_RESERVATIONS, "result" => "released").increment(times);
+        }
+        Event::ReservationCancelled => {
+            counter!(FLEET_RESERVATIONS, "result" => "cancelled").increment(times);
+        }
+        Event::HoldExpired => {
+            counter!(FLEET_RESERVATIONS, "result" => "expired").increment(times);
         }
         Event::ReservationFallback => {
-            counter!(FLEET_RESERVATIONS, "result" => "fallback").increment(1);
+            counter!(FLEET_RESERVATIONS, "result" => "fallback").increment(times);
         }
         Event::InvalidationSent => {
-            counter!(FLEET_INVALIDATIONS, "direction" => "sent").increment(1);
+            counter!(FLEET_INVALIDATIONS, "direction" => "sent").increment(times);
         }
         Event::InvalidationReceived => {
-            counter!(FLEET_INVALIDATIONS, "direction" => "received").increment(1);
+            counter!(FLEET_INVALIDATIONS, "direction" => "received").increment(times);
         }
-        Event::RedisError => counter!(FLEET_REDIS_ERRORS).increment(1),
-        Event::SubscriberReconnect => counter!(FLEET_SUBSCRIBER_RECONNECTS).increment(1),
-        Event::LimitSync => counter!(FLEET_LIMIT_SYNCS, "result" => "synced").increment(1),
+        Event::RedisError => counter!(FLEET_REDIS_ERRORS).increment(times),
+        Event::SubscriberReconnect => counter!(FLEET_SUBSCRIBER_RECONNECTS).increment(times),
+        Event::LimitSync => counter!(FLEET_LIMIT_SYNCS, "result" => "synced").increment(times),
         Event::LimitSyncFallback => {
-            counter!(FLEET_LIMIT_SYNCS, "result" => "fallback").increment(1);
+            counter!(FLEET_LIMIT_SYNCS, "result" => "fallback").increment(times);
         }
         Event::LoadWait | Event::BackgroundDropped | Event::LimitSyncUntracked => {}
     }
@@ -344,6 +379,8 @@ mod tests {
             Event::ReservationGranted,
             Event::ReservationRefused,
             Event::ReservationReleased,
+            Event::ReservationCancelled,
+            Event::HoldExpired,
             Event::ReservationFallback,
             Event::RedisError,
             Event::SubscriberReconnect,
@@ -365,6 +402,8 @@ mod tests {
             stats.reservations_granted,
             stats.reservations_refused,
             stats.reservations_released,
+            stats.reservations_cancelled,
+            stats.holds_expired,
             stats.reservation_fallbacks,
             stats.redis_errors,
             stats.subscriber_reconnects,
@@ -373,7 +412,9 @@ mod tests {
             stats.limit_sync_fallbacks,
             stats.limit_sync_untracked,
         ];
-        assert_eq!(all, [1; 16]);
+        assert_eq!(all, [1; 18]);
+        counters.add(Event::HoldExpired, 4);
+        assert_eq!(counters.snapshot().holds_expired, 5);
     }
 
     #[test]

@@ -48,10 +48,10 @@ struct Inner {
     /// The units held (admission's hold plus the handler's), or [`SETTLED`] once
     /// [`Gate::finish`] settled them or the context was dropped.
     held: AtomicI64,
-    /// Units reserved on the fleet's shared counter (strict limits); given back when the
-    /// context is dropped unsettled.
+    /// Units reserved on the fleet's shared counter (strict limits): the admission's, then
+    /// each of the handler's holds; given back when the context is dropped unsettled.
     #[cfg(feature = "redis")]
-    reservation: std::sync::OnceLock<crate::fleet::Reservation>,
+    reservations: std::sync::Mutex<Vec<crate::fleet::Reservation>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -120,7 +120,7 @@ impl RequestContext {
                 hard: hold.map(|hold| hold.hard),
                 held: AtomicI64::new(hold.map_or(0, |hold| hold.held)),
                 #[cfg(feature = "redis")]
-                reservation: std::sync::OnceLock::new(),
+                reservations: std::sync::Mutex::default(),
             }),
         }
     }
@@ -209,16 +209,22 @@ impl RequestContext {
         self.inner.amount_set.store(true, Ordering::Release);
     }
 
-    /// Holds the units reserved for this request on the fleet's shared counter.
+    /// Holds units reserved for this request on the fleet's shared counter.
     #[cfg(feature = "redis")]
     pub(super) fn hold(&self, reservation: crate::fleet::Reservation) {
-        let _ = self.inner.reservation.set(reservation);
+        crate::sync::lock(&self.inner.reservations).push(reservation);
     }
 
-    /// The units reserved for this request on the fleet's shared counter, if any.
+    /// Settles the request's reservations on the fleet's shared counter: `kept` units stay
+    /// counted (the admission's first, then the handler's holds'), the rest is given back.
     #[cfg(feature = "redis")]
-    pub(super) fn reservation(&self) -> Option<&crate::fleet::Reservation> {
-        self.inner.reservation.get()
+    pub(super) fn settle_reservations(&self, kept: i64) {
+        let mut left = kept.max(0);
+        for reservation in crate::sync::lock(&self.inner.reservations).iter() {
+            let keep = left.min(reservation.granted());
+            reservation.settle(keep);
+            left = left.saturating_sub(keep);
+        }
     }
 
     /// Holds up to `units` of the gate's metered feature in total for this request, before
@@ -292,20 +298,43 @@ impl RequestContext {
                 ))
             };
         };
-        let added = self
-            .inner
-            .held
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                (held != SETTLED).then(|| held.saturating_add(granted))
-            });
-        match added {
-            Ok(before) => Ok(before.saturating_add(granted)),
-            Err(_) => {
-                // Settled meanwhile (the response is made): nothing to hold for.
-                snapshot.settle(hard, granted, 0);
-                Ok(0)
+        // Counted as held before any further await: a handler dropped from here on gives
+        // these units back with its context.
+        let Some(before) = self.add_held(granted) else {
+            // Settled meanwhile (the response is made): nothing to hold for.
+            snapshot.settle(hard, granted, 0);
+            return Ok(0);
+        };
+        #[cfg(feature = "redis")]
+        {
+            // In a strict fleet the fleet's counter must grant them too.
+            let shared = self.inner.gate.reserve_more(self, granted).await;
+            if shared < granted {
+                let back = granted.saturating_sub(shared);
+                if self.add_held(back.saturating_neg()).is_some() {
+                    snapshot.settle(hard, back, 0);
+                }
+                if shared == 0 && before == 0 {
+                    return Err(Refusal::new(
+                        self.inner.gate.limit_denial(snapshot, hard),
+                        self,
+                    ));
+                }
+                return Ok(before.saturating_add(shared));
             }
         }
+        Ok(before.saturating_add(granted))
+    }
+
+    /// Adds `units` (negative: takes them back) to the units held, unless the hold is
+    /// settled: the units held before, or `None` once settled.
+    fn add_held(&self, units: i64) -> Option<i64> {
+        self.inner
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held != SETTLED).then(|| held.saturating_add(units))
+            })
+            .ok()
     }
 
     /// The units this request holds of its gate's metered hard limit (its admission's

@@ -32,7 +32,7 @@ fn member(mock: &MockServer, redis: &str, prefix: &str) -> Kelviq {
     member_with(mock, FleetConfig::redis(redis).prefix(prefix))
 }
 
-fn member_with(mock: &MockServer, fleet: FleetConfig) -> Kelviq {
+pub(crate) fn member_with(mock: &MockServer, fleet: FleetConfig) -> Kelviq {
     client_for(mock)
         .entitlement_cache(CacheConfig::default().load_timeout(Duration::from_secs(5)))
         .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(20)))

@@ -23,6 +23,8 @@ mod failures;
 #[cfg(feature = "redis")]
 mod fleet;
 #[cfg(feature = "redis")]
+mod fleet_holds;
+#[cfg(feature = "redis")]
 mod fleet_soak;
 mod gate;
 mod license;

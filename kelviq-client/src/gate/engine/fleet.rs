@@ -42,7 +42,13 @@ impl Gate {
             return Ok(context);
         }
         match fleet
-            .reserve(context.customer_id(), snapshot, &spec.feature, spec.amount)
+            .reserve(
+                context.customer_id(),
+                snapshot,
+                &spec.feature,
+                spec.amount,
+                spec.amount,
+            )
             .await
         {
             Reserved::Granted(reservation) => {
@@ -53,6 +59,35 @@ impl Gate {
             Reserved::Refused => Err(Denial::limit_reached(spec.feature.clone())
                 .with_status(self.inner.limit_reached_status)),
             Reserved::Unlimited | Reserved::Fallback => Ok(context),
+        }
+    }
+
+    /// In a strict fleet, reserves `units` more on the fleet's counter for a handler's
+    /// hold ([`RequestContext::reserve`]): the units the fleet granted (fewer when it has
+    /// fewer left, 0 at its limit); all of them without strict limits, on fallback
+    /// entitlements, or when Redis fails (the local hold stands).
+    pub(in crate::gate) async fn reserve_more(&self, context: &RequestContext, units: i64) -> i64 {
+        let (Some(fleet), Some(spec), Some(snapshot)) = (
+            self.strict_fleet(),
+            &self.inner.metering,
+            context.snapshot(),
+        ) else {
+            return units;
+        };
+        if snapshot.is_fallback() || !spec.enforce {
+            return units;
+        }
+        match fleet
+            .reserve(context.customer_id(), snapshot, &spec.feature, units, 1)
+            .await
+        {
+            Reserved::Granted(reservation) => {
+                let granted = reservation.granted();
+                context.hold(reservation);
+                granted
+            }
+            Reserved::Refused => 0,
+            Reserved::Unlimited | Reserved::Fallback => units,
         }
     }
 
@@ -73,15 +108,12 @@ impl Gate {
     }
 }
 
-/// Settles the request's reservation on the fleet's counter, if it holds one: the units
+/// Settles the request's reservations on the fleet's counter, if it holds any: the units
 /// [`Gate::finish`] recorded stay counted, the rest is given back.
 pub(super) fn settle_reservation(context: &RequestContext, metered: &Metered) {
-    let Some(reservation) = context.reservation() else {
-        return;
-    };
     let kept = match metered {
         Metered::Recorded { amount } | Metered::Capped { amount, .. } => *amount,
         _ => 0,
     };
-    reservation.settle(kept);
+    context.settle_reservations(kept);
 }
