@@ -12,7 +12,10 @@
 //! customer (`pro-key`, `free-key`), turned into a `CustomerId` request extension by an
 //! interceptor layer in front of the Kelviq layer. Every call needs `reports` (pro only);
 //! an `OK` unary call meters 1 api-call, an `OK` stream meters its rows once it ends; an
-//! error status meters nothing.
+//! error status meters nothing. `api-calls` has a hard limit (10,000 for pro): a stream
+//! holds its rows before sending them (it sends only the rows the limit leaves), and once
+//! the limit is reached every call is refused with `RESOURCE_EXHAUSTED`
+//! (`kelviq-error: usage_limit_reached`).
 
 #![allow(clippy::print_stdout)]
 
@@ -66,13 +69,20 @@ impl ReportService for ReportApi {
         &self,
         request: Request<ReportRequest>,
     ) -> Result<Response<RowStream>, Status> {
-        // Meter the rows sent instead of the gate's 1, if the stream ends OK.
+        // Meter the rows sent instead of the gate's 1, if the stream ends OK: held first, so
+        // that a stream never passes the hard limit; it sends the rows the limit leaves.
+        let mut rows = request.get_ref().rows;
         if let Some(context) = request.extensions().get::<RequestContext>() {
-            context.set_usage_amount(i64::from(request.get_ref().rows));
+            let held = context
+                .reserve(i64::from(rows))
+                .await
+                .map_err(|refused| Status::resource_exhausted(refused.to_string()))?;
+            rows = rows.min(u32::try_from(held).unwrap_or(u32::MAX));
+            context.set_usage_amount(i64::from(rows));
         }
         let request = request.into_inner();
         let name = request.name;
-        let rows = (1..=request.rows).map(move |row| {
+        let rows = (1..=rows).map(move |row| {
             Ok(Report {
                 name: name.clone(),
                 row,
@@ -199,6 +209,8 @@ Try it from another terminal:
   PORT={port} {me} --call pro-key stream 3 --fail
   # no key: Unauthenticated
   PORT={port} {me} --call nobody get
+  # past the hard limit of api-calls (10,000 for pro): ResourceExhausted, kelviq-error
+  # usage_limit_reached (`--demo` shows it: it sets the fake's usage near the limit)
 Or with grpcurl (no reflection: give it the proto):
   grpcurl -plaintext -import-path examples/proto -proto report.proto \\
     -H 'x-api-key: pro-key' -d '{{\"name\":\"q3\",\"rows\":3}}' \\
@@ -214,7 +226,12 @@ fn port() -> u16 {
         .unwrap_or(50051)
 }
 
-/// `--demo`: a server on a free port, each kind of call once, the usage metered.
+/// The usage of api-calls `--demo` sets cust_pro to: 2 below its hard limit of 10,000.
+const LIMIT_DEMO_USED: i64 = 9_998;
+
+/// `--demo`: a server on a free port, each kind of call once, the usage metered; then,
+/// near the hard limit, a stream that gets only the rows the limit leaves and a call
+/// refused with `RESOURCE_EXHAUSTED`.
 async fn demo() -> Result<(), Error> {
     let backend = backend().await.map_err(|error| error.to_string())?;
     let incoming = TcpIncoming::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
@@ -239,13 +256,28 @@ async fn demo() -> Result<(), Error> {
         println!("{key} {method} rows={rows} fail={fail}");
         call(addr, key, method, rows, fail).await?;
     }
+    // Near the hard limit: set in the fake's dashboard, then seen by the app.
+    if let Some(mock) = &backend.mock {
+        backend.kelviq.usage_meter()?.flush().await?;
+        let used = mock.usage_total("cust_pro", "api-calls");
+        mock.set_usage("cust_pro", "api-calls", LIMIT_DEMO_USED)?;
+        backend.kelviq.invalidate_entitlements("cust_pro");
+        println!(
+            "cust_pro's usage of api-calls set from {used} to {LIMIT_DEMO_USED} of 10,000 in the fake"
+        );
+        for (method, rows) in [("stream", 5), ("get", 0)] {
+            println!("pro-key {method} rows={rows} fail=false");
+            call(addr, "pro-key", method, rows, false).await?;
+        }
+    }
     let _ = stop.send(());
     server.await??;
     let meter = backend.kelviq.usage_meter()?;
     meter.flush().await?;
     if let Some(mock) = &backend.mock {
         println!(
-            "api-calls metered for cust_pro: {} (1 OK unary call + 3 rows of an OK stream; the failed calls count nothing)",
+            "api-calls metered for cust_pro: {} (the limit: 1 OK unary call + 3 rows of an OK stream \
+             before, the failed calls nothing, then the 2 rows the limit left)",
             mock.usage_total("cust_pro", "api-calls")
         );
     }

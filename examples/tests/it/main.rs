@@ -13,4 +13,5 @@ mod support;
 mod console;
 mod denials;
 mod fleet;
+mod grpc;
 mod webhooks;
