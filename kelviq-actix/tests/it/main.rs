@@ -8,6 +8,7 @@ mod extractors;
 mod failures;
 mod gating;
 mod guards;
+mod limits;
 mod metering;
 mod sources;
 mod support;

@@ -11,5 +11,6 @@ mod app;
 
 mod assembly;
 mod extractors;
+mod limits;
 mod routes;
 mod webhook;

@@ -388,3 +388,49 @@ async fn plain_http_requests_keep_http_answers_beside_grpc() {
     assert_eq!(status, 403);
     assert!(body.contains("feature_not_entitled"));
 }
+
+/// A gate that only meters a hard-limited feature (the gRPC example's shape: it requires
+/// `reports` and meters `api-calls`) enforces that limit: past it, `RESOURCE_EXHAUSTED`,
+/// never more OK calls than the limit.
+#[tokio::test]
+async fn metered_hard_limit_is_enforced_without_require() {
+    let mock = MockServer::builder()
+        .plan(
+            kelviq_mock::Plan::new("small")
+                .feature(kelviq_mock::Feature::boolean("reports"))
+                .feature(kelviq_mock::Feature::metered("api-calls").limit(5)),
+        )
+        .customer(kelviq_mock::SeedCustomer::new("acme").subscribe("small"))
+        .start()
+        .await
+        .unwrap();
+    let setup = Setup::with(mock, CacheConfig::default()).await;
+    let layer = setup
+        .kelviq
+        .gate()
+        .require("reports")
+        .meter("api-calls", 1)
+        .into_layer();
+    let mut client = serve(layer, Reports::default()).await;
+    let mut ok = 0;
+    let mut exhausted = 0;
+    for _ in 0..8 {
+        match client
+            .get_report(call(Some("acme"), report(0, false)))
+            .await
+        {
+            Ok(_) => ok += 1,
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                assert_eq!(
+                    metadata(&status, "kelviq-error"),
+                    Some("usage_limit_reached")
+                );
+                exhausted += 1;
+            }
+        }
+    }
+    assert_eq!((ok, exhausted), (5, 3));
+    setup.meter().flush().await.unwrap();
+    assert_eq!(setup.mock.usage_total("acme", "api-calls"), 5);
+}
