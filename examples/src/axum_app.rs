@@ -44,9 +44,15 @@ async fn api_call(entitlements: Entitlements) -> Json<serde_json::Value> {
     Json(json!({"ok": true, "remaining_after_this_call": remaining}))
 }
 
-async fn batch(Query(query): Query<HashMap<String, i64>>) -> Response {
-    let items = query.get("items").copied().unwrap_or(1).max(0);
-    let mut response = Json(json!({"processed": items})).into_response();
+async fn batch(usage: UsageRecorder, Query(query): Query<HashMap<String, i64>>) -> Response {
+    let asked = query.get("items").copied().unwrap_or(1).max(0);
+    // api-calls has a hard limit: hold the items first (the limit may leave fewer), then
+    // process at most what is held.
+    let items = match usage.reserve(asked).await {
+        Ok(held) => asked.min(held),
+        Err(refused) => return refused.into_response(),
+    };
+    let mut response = Json(json!({"processed": items, "asked": asked})).into_response();
     // Meter what the batch really cost, instead of the route's default of 1.
     response.extensions_mut().insert(UsageAmount(items));
     response

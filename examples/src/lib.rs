@@ -42,7 +42,7 @@
 //! | `GET /` | a free route: no customer needed |
 //! | `GET /reports` | gated on the `reports` feature (pro only) |
 //! | `POST /api/calls` | gated on `api-calls`, one unit metered per successful call |
-//! | `POST /api/batch?items=N` | metered by the amount the handler reports (`N` units) |
+//! | `POST /api/batch?items=N` | holds `N` units of the hard limit first (fewer if the limit leaves fewer), processes and meters what it holds |
 //! | `GET /me` | the customer's entitlements and subscriptions, from a handler |
 //! | `POST /webhooks/kelviq` | verifies a Kelviq webhook and refreshes that customer |
 

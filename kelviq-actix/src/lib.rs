@@ -162,8 +162,8 @@ pub mod prelude {
     pub use crate::guard::{self, FeatureGuard};
     pub use crate::webhook::webhook;
     pub use crate::{
-        Customer, CustomerIdSource, Entitled, Entitlements, FromPath, GateBuilderExt,
-        KelviqContext, KelviqMiddleware, UsageRecorder,
+        Customer, CustomerIdSource, Entitled, Entitlements, FeatureNotEntitled, FromPath,
+        GateBuilderExt, KelviqContext, KelviqMiddleware, UsageRecorder,
     };
 }
 

@@ -10,7 +10,8 @@
 //!   sources [`CustomerId`], [`FromExtension`], [`FromHeader`], [`FromFn`] (over a
 //!   [`RequestHead`]), [`FromPath`], and [`UsageAmount`];
 //! - the extractors [`Customer`], [`Entitlements`], [`Entitled`], [`UsageRecorder`],
-//!   [`KelviqContext`];
+//!   [`KelviqContext`], and [`FeatureNotEntitled`] (what a handler's
+//!   [`UsageRecorder::reserve`] refuses with);
 //! - webhooks: the [`webhook`] route, [`WebhookRoute`], [`Webhook`], [`ReplayGuard`],
 //!   [`WebhookEvent`], [`WebhookError`].
 
@@ -30,4 +31,5 @@ pub use kelviq_tower::{
 
 pub use crate::extract::{Customer, Entitled, Entitlements, KelviqContext, UsageRecorder};
 pub use crate::path::FromPath;
+pub use crate::rejection::FeatureNotEntitled;
 pub use crate::webhook::webhook;

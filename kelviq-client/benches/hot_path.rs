@@ -5,7 +5,10 @@
 //!   a request on a warm cache (`Gate::admit`, what every adapter calls), against a plain
 //!   `HashMap<String, HashMap<String, bool>>` lookup;
 //! - recording usage with the meter against incrementing a counter in a
-//!   `Mutex<HashMap<(String, String), i64>>`.
+//!   `Mutex<HashMap<(String, String), i64>>`;
+//! - a warm request through a gate metering a hard-limited feature (`Gate::admit` then
+//!   `Gate::finish(200)`): holding its unit while in flight, against the same gate without
+//!   holds (`unenforced_limit`, what a request cost before holds existed).
 //!
 //! Run: `cargo bench -p kelviq-client --bench hot_path`.
 
@@ -20,7 +23,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use kelviq_client::gate::Admission;
 use kelviq_client::meter::MeterConfig;
 use kelviq_client::{CacheConfig, Kelviq};
-use kelviq_mock::MockServer;
+use kelviq_mock::{Feature, MockServer, Plan, SeedCustomer};
 
 fn hot_path(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -114,6 +117,63 @@ fn hot_path(c: &mut Criterion) {
         });
     });
     record.finish();
+    runtime.block_on(meter.shutdown(Duration::from_secs(10)));
+
+    gate_request(c, &runtime);
+}
+
+/// Admit + finish on a warm cache, with and without the hold of a hard limit far away.
+fn gate_request(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
+    let mock = runtime.block_on(async {
+        MockServer::builder()
+            .plan(Plan::new("big").feature(Feature::metered("api-calls").limit(1 << 60)))
+            .customer(SeedCustomer::new("hot").subscribe("big"))
+            .start()
+            .await
+            .unwrap()
+    });
+    let kelviq = Kelviq::builder()
+        .access_token(mock.token())
+        .api_url(mock.url())
+        .edge_url(mock.edge_url())
+        .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(3600)))
+        .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    let (holding, unenforced) = {
+        let _guard = runtime.enter();
+        (
+            kelviq.gate().meter("api-calls", 1).build().unwrap(),
+            kelviq
+                .gate()
+                .meter("api-calls", 1)
+                .unenforced_limit()
+                .build()
+                .unwrap(),
+        )
+    };
+    runtime
+        .block_on(kelviq.entitlements_snapshot("hot"))
+        .unwrap();
+    let customer: Arc<str> = "hot".into();
+    let mut group = c.benchmark_group("gate_request");
+    for (name, gate) in [
+        ("admit_finish_unenforced_baseline", &unenforced),
+        ("admit_finish_holding", &holding),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let Admission::Ready(Ok(context)) =
+                    gate.admit(Some(black_box(Arc::clone(&customer))))
+                else {
+                    panic!("a warm customer far from its limit is admitted");
+                };
+                gate.finish(&context, 200, None).is_recorded()
+            });
+        });
+    }
+    group.finish();
+    let meter = kelviq.usage_meter().unwrap();
     runtime.block_on(meter.shutdown(Duration::from_secs(10)));
 }
 

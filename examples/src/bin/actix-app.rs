@@ -66,12 +66,18 @@ async fn api_call(entitlements: Entitlements) -> HttpResponse {
     HttpResponse::Ok().json(json!({"ok": true, "remaining_after_this_call": remaining}))
 }
 
-async fn batch(query: web::Query<HashMap<String, i64>>) -> HttpResponse {
-    let items = query.get("items").copied().unwrap_or(1).max(0);
-    let mut response = HttpResponse::Ok().json(json!({"processed": items}));
+async fn batch(
+    usage: UsageRecorder,
+    query: web::Query<HashMap<String, i64>>,
+) -> Result<HttpResponse, FeatureNotEntitled> {
+    let asked = query.get("items").copied().unwrap_or(1).max(0);
+    // api-calls has a hard limit: hold the items first (the limit may leave fewer), then
+    // process at most what is held.
+    let items = asked.min(usage.reserve(asked).await?);
+    let mut response = HttpResponse::Ok().json(json!({"processed": items, "asked": asked}));
     // Meter what the batch really cost, instead of the route's default of 1.
     response.extensions_mut().insert(UsageAmount(items));
-    response
+    Ok(response)
 }
 
 async fn me(customer: Customer, entitlements: Entitlements) -> HttpResponse {

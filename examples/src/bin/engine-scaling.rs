@@ -6,7 +6,9 @@
 //! `meter.record(id, "api-calls", 1)` (`--in-place`: the check reads the snapshot in
 //! place with `with_cached_entitlements`, taking no reference to it; `--gate`: the op is
 //! what the adapters run per request, `Gate::admit` with the request's own `Arc<str>` id,
-//! then `Gate::finish(200)` metering one unit). The baseline op is a read of a plain
+//! then `Gate::finish(200)` metering one unit of a hard-limited feature, so each request
+//! holds its unit while in flight; `--gate-unenforced`: the same gate with
+//! `unenforced_limit()`, no holds, what a request cost before holds existed). The baseline op is a read of a plain
 //! `HashMap<String, HashMap<String, bool>>`, then an increment in one shared
 //! `Mutex<HashMap<(String, String), i64>>`; its keys are built once, so it allocates
 //! nothing (the criterion bench `hot_path` builds them on every call, so its baseline is
@@ -29,7 +31,8 @@
 //! with the spinning threads (the real Kelviq would not).
 //!
 //! Run: `scripts/engine-scaling.sh [seconds per side per cell, default 3]
-//! [--oversubscribe] [--in-place | --gate] [--flush-interval SECONDS] [--runs N]`, or
+//! [--oversubscribe] [--in-place | --gate | --gate-unenforced] [--flush-interval SECONDS]
+//! [--runs N]`, or
 //! `cargo run --release -p kelviq-examples --bin engine-scaling -- 3`. A cell takes
 //! `2 × seconds` plus the warm-up and flushes (sent at the meter's report budget: 10,000
 //! pending keys take 50 s at 200 reports/s); on 2 cores a run takes a few minutes.
@@ -90,7 +93,8 @@ struct Options {
     runs: usize,
 }
 
-const USAGE: &str = "usage: engine-scaling [seconds per side per cell] [--oversubscribe] [--in-place | --gate] \
+const USAGE: &str = "usage: engine-scaling [seconds per side per cell] [--oversubscribe] \
+                     [--in-place | --gate | --gate-unenforced] \
                      [--flush-interval SECONDS] [--runs N]";
 
 fn seconds(arg: Option<String>) -> Result<Duration, BoxError> {
@@ -113,6 +117,7 @@ impl Options {
                 "--oversubscribe" => options.oversubscribe = true,
                 "--in-place" => options.op = Op::InPlace,
                 "--gate" => options.op = Op::Gate,
+                "--gate-unenforced" => options.op = Op::GateUnenforced,
                 "--flush-interval" => options.flush_interval = seconds(args.next())?,
                 "--runs" => {
                     let runs = args.next().ok_or(USAGE)?;
@@ -136,8 +141,10 @@ enum Op {
     Shared,
     /// `with_cached_entitlements` + `has_access`, then `record`.
     InPlace,
-    /// `Gate::admit`, then `Gate::finish(200)`.
+    /// `Gate::admit`, then `Gate::finish(200)`: the request holds its unit.
     Gate,
+    /// The same, with a gate that does not enforce the limit (no holds).
+    GateUnenforced,
 }
 
 impl Op {
@@ -145,7 +152,14 @@ impl Op {
         match self {
             Op::Shared => "check with `cached_entitlements` (an `Arc` per op), then `record`",
             Op::InPlace => "check with `with_cached_entitlements` (in place), then `record`",
-            Op::Gate => "`Gate::admit` (the request's own `Arc<str>` id), then `Gate::finish(200)`",
+            Op::Gate => {
+                "`Gate::admit` (the request's own `Arc<str>` id, holding one unit of the hard \
+                 limit), then `Gate::finish(200)`"
+            }
+            Op::GateUnenforced => {
+                "`Gate::admit` (the request's own `Arc<str>` id, `unenforced_limit`: no hold), \
+                 then `Gate::finish(200)`"
+            }
         }
     }
 }
@@ -176,7 +190,7 @@ impl Engine {
                 .kelviq
                 .with_cached_entitlements(id, |snapshot| snapshot.has_access(METERED))
                 .unwrap_or(false),
-            Op::Gate => {
+            Op::Gate | Op::GateUnenforced => {
                 self.request(id);
                 return;
             }
@@ -445,7 +459,13 @@ fn run(options: Options) -> Result<(), BoxError> {
         let _runtime = runtime.enter();
         kelviq.usage_meter()?.clone()
     };
-    let gate = kelviq.gate().require(METERED).meter(METERED, 1).build()?;
+    let gate = kelviq.gate().require(METERED).meter(METERED, 1);
+    let gate = if options.op == Op::GateUnenforced {
+        gate.unenforced_limit()
+    } else {
+        gate
+    }
+    .build()?;
     let engine = Engine {
         kelviq,
         meter,

@@ -57,6 +57,45 @@
 //! A stale snapshot — older than the cache TTL, within its stale window, served because
 //! Kelviq cannot be reached — is usable: the decision is made on it and says it is stale.
 //!
+//! # Hard limits
+//!
+//! A gate that [meters](GateBuilder::meter) a feature with a hard limit enforces that
+//! limit, whether or not it also requires the feature: every request **holds** its amount
+//! while in flight, admitted only while
+//!
+//! ```text
+//! amount ≤ limit − (Kelviq's usage + usage not delivered yet + units held by requests in flight)
+//! ```
+//!
+//! and otherwise refused as [`LimitReached`](DenialReason::LimitReached) (the gate's
+//! [limit status](GateBuilder::limit_reached_status), `RESOURCE_EXHAUSTED` on gRPC). A
+//! success keeps what it used ([`Gate::finish`]), anything else — an error status, a
+//! request dropped before its response (a client gone, an outer timeout) — gives the
+//! hold back. A handler that learns its amount while it works holds first
+//! ([`RequestContext::reserve`]: up to so many units, possibly fewer), and is metered at
+//! most its hold ([`Metered::Capped`] beyond it). To meter without enforcing (an overage
+//! the plan bills rather than refuses), say so: [`GateBuilder::unenforced_limit`].
+//!
+//! A limit reopens at its period's reset: a snapshot knows when its hard limits reset
+//! (Kelviq's `resetAt`), and the first request refused after that time loads the customer
+//! anew (one load, shared by the requests that arrive meanwhile) and is judged on the new
+//! period, instead of waiting for the cache's TTL. A `resetAt` in the past, unparsable or
+//! more than a year ahead schedules nothing, and a snapshot triggers at most one such load.
+//!
+//! What "hard" promises, by mode:
+//!
+//! | mode | promise |
+//! |---|---|
+//! | one instance | never passed, at any concurrency: holds and usage are counted in one process (usage reported by other services to Kelviq counts from the next fetch) |
+//! | a fleet, [`FleetLimits::Strict`](crate::fleet::FleetLimits::Strict) (cargo feature `redis`) | never passed across the fleet: each hold is granted by the local count *and* the shared counter in Redis; holds of a vanished instance return within the [hold time](crate::fleet::FleetConfig::hold_time) |
+//! | a fleet, [`FleetLimits::Fast`](crate::fleet::FleetLimits::Fast) | each instance holds locally, and the instances' usage is synced every interval: passed by at most the bound the fleet docs derive |
+//! | a fleet without shared limits | each instance holds against what it knows: up to `N`-fold between refreshes |
+//! | Redis failing (strict or fast) | each instance holds locally, as alone |
+//! | Kelviq unreachable, a stale snapshot within its window | holds on the stale snapshot, as on a fresh one |
+//! | Kelviq unreachable, no usable snapshot, [`FailurePolicy::Deny`] | nothing is admitted (`503`) |
+//! | the same, [`FailurePolicy::Allow`] | admitted unchecked: the limit is not enforced while Kelviq is down (usage is still metered) |
+//! | the same, [`FailurePolicy::Fallback`] | judged on the fallback entitlements, per request, without holds |
+//!
 //! # Denials
 //!
 //! Every [`Denial`] has one JSON body shape; `feature` is `null` when the denial is about no
