@@ -14,6 +14,7 @@ use crate::config::{
 use crate::error::{Error, Result};
 use crate::http::{RetryPolicy, Transport};
 use crate::meter::MeterConfig;
+use crate::usage::UsageLedger;
 
 #[cfg(feature = "redis")]
 mod fleet;
@@ -378,7 +379,12 @@ impl KelviqBuilder {
             Some(fleet) => Some(crate::fleet::Fleet::new(fleet, self.cache.as_ref())?),
             None => None,
         };
-        let cache = Arc::new(EntitlementCache::new(self.cache, Arc::clone(&transport)));
+        let ledger = Arc::new(UsageLedger::default());
+        let cache = Arc::new(EntitlementCache::new(
+            self.cache,
+            Arc::clone(&transport),
+            Arc::clone(&ledger),
+        ));
         #[cfg(feature = "redis")]
         if let Some(fleet) = &fleet {
             crate::fleet::Fleet::attach(fleet, &cache);
@@ -386,6 +392,7 @@ impl KelviqBuilder {
         Ok(Kelviq {
             inner: Arc::new(Inner {
                 cache,
+                ledger,
                 #[cfg(feature = "redis")]
                 fleet,
                 meter_config: self.meter,

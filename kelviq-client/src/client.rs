@@ -15,6 +15,7 @@ use crate::resources::{
     Reporting, Subscriptions, Transactions,
 };
 use crate::sync::lock;
+use crate::usage::UsageLedger;
 
 /// The Kelviq client.
 ///
@@ -49,8 +50,11 @@ pub struct Kelviq {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) transport: Arc<Transport>,
-    /// The entitlement cache (possibly keeping no snapshot), which owns the usage ledger.
+    /// The entitlement cache (possibly keeping no snapshot).
     pub(crate) cache: Arc<EntitlementCache>,
+    /// The usage ledger: what requests hold, and what the meter has not delivered; the
+    /// cache reads it, the meter drains it, the gate holds and settles through it.
+    pub(crate) ledger: Arc<UsageLedger>,
     pub(crate) meter_config: MeterConfig,
     /// The client's usage meter, once started.
     pub(crate) meter: OnceLock<UsageMeter>,
@@ -250,9 +254,15 @@ impl Kelviq {
         let meter = UsageMeter::start(
             Arc::clone(&self.inner.transport),
             Arc::clone(&self.inner.cache),
+            Arc::clone(&self.inner.ledger),
             self.inner.meter_config.clone(),
         )?;
         Ok(self.inner.meter.get_or_init(|| meter))
+    }
+
+    /// The client's usage ledger.
+    pub(crate) fn ledger(&self) -> &UsageLedger {
+        &self.inner.ledger
     }
 
     /// A builder for a [`Gate`](crate::gate::Gate) deciding with this client: no

@@ -68,11 +68,12 @@
 //!
 //! # The usage ledger
 //!
-//! The cache owns the usage ledger: the usage the client's
-//! [`UsageMeter`](crate::meter::UsageMeter) recorded and has not delivered yet. A freshly
-//! fetched snapshot counts those units, which Kelviq's answer cannot include yet. The ledger
-//! and the snapshot shelves are the one place where usage and entitlement state lives:
-//! this is where state shared between instances plugs in.
+//! The cache reads the client's usage ledger (its own module, below the cache and the
+//! meter): a freshly fetched snapshot counts the units the client's
+//! [`UsageMeter`](crate::meter::UsageMeter) recorded and has not delivered yet, which
+//! Kelviq's answer cannot include yet, and the units requests hold against a hard limit
+//! are shared by every snapshot of the customer. A new snapshot takes back the rooms its
+//! customer's holds granted on the old one.
 //!
 //! # Time
 //!
@@ -189,8 +190,13 @@ fn unloaded() -> Error {
 
 impl EntitlementCache {
     /// A cache with `config`, or — `None` — one that keeps no snapshot; it loads through
-    /// `transport`.
-    pub(crate) fn new(config: Option<CacheConfig>, transport: Arc<Transport>) -> Self {
+    /// `transport`, and counts the units `ledger` holds for a customer in each snapshot it
+    /// loads.
+    pub(crate) fn new(
+        config: Option<CacheConfig>,
+        transport: Arc<Transport>,
+        ledger: Arc<UsageLedger>,
+    ) -> Self {
         let shelves = config.map(|config| {
             let lifetime = config
                 .ttl
@@ -234,7 +240,7 @@ impl EntitlementCache {
         EntitlementCache {
             shelves,
             loads: SingleFlight::default(),
-            ledger: Arc::new(UsageLedger::default()),
+            ledger,
             transport,
             #[cfg(feature = "redis")]
             fleet: std::sync::OnceLock::new(),
@@ -256,11 +262,6 @@ impl EntitlementCache {
     /// Whether snapshots are kept at all.
     pub(crate) fn is_enabled(&self) -> bool {
         self.shelves.is_some()
-    }
-
-    /// The usage ledger.
-    pub(crate) fn ledger(&self) -> &UsageLedger {
-        &self.ledger
     }
 
     /// The customer's snapshot if it is fresh: the warm path, no allocation. A snapshot in

@@ -279,7 +279,7 @@ impl RequestContext {
         let (Some(hard), Some(snapshot)) = (self.inner.hard, &self.inner.snapshot) else {
             return Ok(units);
         };
-        let ledger = self.kelviq().cache().ledger();
+        let ledger = self.kelviq().ledger();
         let current = self.inner.held.load(Ordering::Acquire);
         if current == SETTLED {
             return Ok(0);

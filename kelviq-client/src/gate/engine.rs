@@ -253,7 +253,7 @@ impl Gate {
         let Some(hard) = snapshot.hard_feature(&spec.feature) else {
             return Ok(None);
         };
-        let holds = self.inner.kelviq.cache().ledger().holds();
+        let holds = self.inner.kelviq.ledger().holds();
         match snapshot.hold(holds, hard, spec.amount, spec.amount) {
             Some(held) => Ok(Some(Hold { hard, held })),
             None => Err(self.limit_denial(snapshot, hard)),

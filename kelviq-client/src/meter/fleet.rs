@@ -27,7 +27,7 @@ const MAX_TAKE: usize = 1_000;
 /// Pushes the local backlog to Redis (every key, backoffs included: Redis is where they
 /// wait now). What Redis does not take goes back to the backlog, due at once.
 pub(super) async fn push(shared: &Shared, fleet: &Fleet) {
-    let ledger = shared.cache.ledger();
+    let ledger = &shared.ledger;
     let counters = &shared.counters;
     let batches = {
         let mut backlog = ledger.backlog();
@@ -138,7 +138,7 @@ pub(super) async fn leave(shared: &Shared, fleet: &Fleet, deadline: Instant) {
     let outcome = fleet.push(Vec::new()).await;
     let mut rest = fleet.abandon_limbo();
     rest.extend(outcome.unknown);
-    let ledger = shared.cache.ledger();
+    let ledger = &shared.ledger;
     {
         let mut backlog = ledger.backlog();
         let (pushed, unknown) = (units(&outcome.pushed), units(&rest));

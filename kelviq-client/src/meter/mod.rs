@@ -110,7 +110,7 @@ use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::resources::{ReportEvent, require};
 use crate::sync::lock;
-use crate::usage::{Added, QueuedEvent};
+use crate::usage::{Added, QueuedEvent, UsageLedger};
 use shared::Shared;
 use stats::{Counters, LOGGED_LINES};
 use worker::Command;
@@ -135,7 +135,7 @@ impl Drop for Handle {
         if self.shared.closed.load(Ordering::SeqCst) {
             return;
         }
-        let pending = self.shared.cache.ledger().lock_all().lines();
+        let pending = self.shared.ledger.lock_all().lines();
         if !pending.is_empty() {
             tracing::warn!(
                 keys = pending.len(),
@@ -152,6 +152,7 @@ impl UsageMeter {
     pub(crate) fn start(
         transport: Arc<Transport>,
         cache: Arc<EntitlementCache>,
+        ledger: Arc<UsageLedger>,
         config: MeterConfig,
     ) -> Result<UsageMeter> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -161,7 +162,7 @@ impl UsageMeter {
                     .to_owned(),
             )
         })?;
-        let shared = Arc::new(Shared::new(transport, cache, config));
+        let shared = Arc::new(Shared::new(transport, cache, ledger, config));
         let (commands, receiver) = mpsc::unbounded_channel();
         runtime.spawn(worker::run(Arc::clone(&shared), receiver));
         Ok(UsageMeter {
@@ -243,7 +244,7 @@ impl UsageMeter {
         require("customer_id", customer_id)?;
         require("feature_id", feature_id)?;
         let shared = self.shared();
-        let ledger = shared.cache.ledger();
+        let ledger = &shared.ledger;
         let mut intake = ledger.intake();
         // Checked under the stripe's lock: `close` drains under it, so no unit slips in
         // after.
@@ -328,7 +329,7 @@ impl UsageMeter {
         event.validate()?;
         let key = event.fill_defaults().to_owned();
         let shared = self.shared();
-        let mut backlog = shared.cache.ledger().backlog();
+        let mut backlog = shared.ledger.backlog();
         if let Err(error) = self.usable() {
             drop(backlog);
             return Err(self.refused(error));
@@ -356,7 +357,7 @@ impl UsageMeter {
     pub fn stats(&self) -> MeterStats {
         let shared = self.shared();
         // The ledger and the in-flight counter change together under the ledger's locks.
-        let ledger = shared.cache.ledger().lock_all();
+        let ledger = shared.ledger.lock_all();
         shared.counters.snapshot(&ledger)
     }
 
@@ -437,6 +438,7 @@ mod tests {
         let shared = Arc::new(Shared::new(
             Arc::clone(&kelviq.inner.transport),
             Arc::clone(&kelviq.inner.cache),
+            Arc::clone(&kelviq.inner.ledger),
             MeterConfig::default(),
         ));
         let (commands, receiver) = mpsc::unbounded_channel();

@@ -11,13 +11,18 @@ use super::pacer::Pacer;
 use super::stats::{Counters, MeterStats, ShutdownReport};
 use crate::cache::EntitlementCache;
 use crate::http::Transport;
+use crate::usage::UsageLedger;
 
-/// State shared by the handles and the background task. It holds the client's transport
-/// and cache, not the client, so that the client can own its meter without a cycle.
+/// State shared by the handles and the background task. It holds the client's transport,
+/// cache and usage ledger, not the client, so that the client can own its meter without a
+/// cycle.
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) transport: Arc<Transport>,
+    /// Where records apply at once (the customer's cached snapshot).
     pub(super) cache: Arc<EntitlementCache>,
+    /// Where records go, and what the task drains.
+    pub(super) ledger: Arc<UsageLedger>,
     pub(super) config: MeterConfig,
     pub(super) counters: Counters,
     /// The report budget.
@@ -32,11 +37,13 @@ impl Shared {
     pub(super) fn new(
         transport: Arc<Transport>,
         cache: Arc<EntitlementCache>,
+        ledger: Arc<UsageLedger>,
         config: MeterConfig,
     ) -> Self {
         Shared {
             transport,
             cache,
+            ledger,
             pacer: Pacer::new(config.max_reports_per_second),
             config,
             counters: Counters::default(),
@@ -90,7 +97,7 @@ impl Shared {
     /// from now on, and units that were in flight — sent or not, nobody knows — count as
     /// unknown, so that the units still balance.
     pub(super) fn stop(&self) {
-        let backlog = self.cache.ledger().backlog();
+        let backlog = self.ledger.backlog();
         if self.closed.load(Ordering::SeqCst) || self.stopped() {
             return;
         }
@@ -119,7 +126,7 @@ impl Shared {
 
     /// Stops taking usage and reports what is left.
     pub(super) fn close(&self) -> ShutdownReport {
-        let mut ledger = self.cache.ledger().lock_all();
+        let mut ledger = self.ledger.lock_all();
         // Set under the ledger's locks: records check it under one of them.
         self.closed.store(true, Ordering::SeqCst);
         let stats = self.counters.snapshot(&ledger);

@@ -161,7 +161,7 @@ async fn drain(shared: &Shared, deadline: Instant) {
         }
         flush(shared, usize::MAX).await;
         let next = {
-            let backlog = shared.cache.ledger().backlog();
+            let backlog = shared.ledger.backlog();
             if backlog.is_empty() {
                 return;
             }
@@ -179,7 +179,7 @@ async fn drain(shared: &Shared, deadline: Instant) {
 /// Collects the intake, then sends due reports — at most `quota` keys, the oldest first —
 /// and every due event, once each, within the report budget.
 async fn flush(shared: &Shared, quota: usize) {
-    let ledger = shared.cache.ledger();
+    let ledger = &shared.ledger;
     telemetry::meter_recorded(ledger.collect());
     // In a fleet, the usage goes to Redis; what Redis does not take is sent below, alone.
     #[cfg(feature = "redis")]
@@ -200,7 +200,7 @@ async fn flush(shared: &Shared, quota: usize) {
 /// Sends due reports of the local backlog — at most `quota` keys, the oldest first — and
 /// every due event, once each, within the report budget.
 async fn send_local(shared: &Shared, quota: usize) {
-    let ledger = shared.cache.ledger();
+    let ledger = &shared.ledger;
     let now = Instant::now();
     let (batches, events) = {
         let mut backlog = ledger.backlog();
@@ -337,7 +337,7 @@ pub(super) async fn report(shared: &Shared, line: &UsageLine, attempts: u32) -> 
 async fn send_usage(shared: &Shared, batch: Batch) {
     let line = &batch.line;
     let counters = &shared.counters;
-    let ledger = shared.cache.ledger();
+    let ledger = &shared.ledger;
     let (settlement, retry_after) = match report(shared, line, batch.attempts).await {
         Reported::Settled {
             settlement,
@@ -436,7 +436,7 @@ fn log_settlement(settlement: &Settlement, error: &Error, line: &UsageLine, atte
 async fn send_event(shared: &Shared, queued: QueuedEvent) {
     let deadline = shared.deadline();
     if let Err(not_before) = paced(shared, deadline).await {
-        shared.cache.ledger().backlog().push_event(QueuedEvent {
+        shared.ledger.backlog().push_event(QueuedEvent {
             not_before: Some(not_before),
             ..queued
         });
@@ -454,7 +454,7 @@ async fn send_event(shared: &Shared, queued: QueuedEvent) {
             // Cut by the shutdown deadline. The event carries its idempotency key, so it
             // stays queued (and is returned unsent): sending it again is safe.
             tracing::debug!("event delivery cut short by the shutdown deadline; kept");
-            shared.cache.ledger().backlog().push_event(queued);
+            shared.ledger.backlog().push_event(queued);
             return;
         }
     };
@@ -472,7 +472,7 @@ async fn send_event(shared: &Shared, queued: QueuedEvent) {
                 .unwrap_or_default()
                 .min(MAX_RETRY_AFTER);
             tracing::debug!(error = %error, attempts, "event delivery failed; it carries an idempotency key and will be retried");
-            shared.cache.ledger().backlog().push_event(QueuedEvent {
+            shared.ledger.backlog().push_event(QueuedEvent {
                 event: queued.event,
                 attempts,
                 not_before: Some(after(shared.config.backoff(attempts).max(retry_after))),
