@@ -22,6 +22,9 @@
 //! Faults can be injected per route or globally ([`FaultRule`], [`RandomFaults`]):
 //! latency, a status for the next N requests, `429` with `Retry-After`, a dropped
 //! connection, or a change that is applied before the response is delayed or dropped.
+//! [`MockServer::in_flight`] and [`MockServer::peak_in_flight`] count the requests of a
+//! route the mock works on at once, as a backend would: one the client abandons counts
+//! until its latency is over.
 //!
 //! ```
 //! use kelviq_mock::{Fault, FaultRule, MockServer, Route};
@@ -111,6 +114,7 @@
 
 pub mod console;
 mod faults;
+mod in_flight;
 mod journal;
 #[cfg(unix)]
 pub mod redis_server;

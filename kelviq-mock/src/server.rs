@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 
 use crate::faults::{FaultPlan, FaultRule, RandomFaults};
+use crate::in_flight::InFlight;
 use crate::journal::{
     DEFAULT_JOURNAL_BODY_LIMIT, DEFAULT_JOURNAL_CAPACITY, Journal, RecordedRequest,
 };
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     pub(crate) journal: Mutex<Journal>,
     pub(crate) faults: Mutex<FaultPlan>,
+    /// Requests being worked on, per route.
+    pub(crate) in_flight: Arc<InFlight>,
     pub(crate) token: String,
     pub(crate) webhooks: Arc<Webhooks>,
     /// Whether the API listener serves the console ([`MockServerBuilder::console`]).
@@ -291,6 +294,7 @@ impl MockServerBuilder {
             state: Mutex::new(state),
             journal: Mutex::new(Journal::new(self.journal_capacity, self.journal_body_limit)),
             faults: Mutex::new(FaultPlan::default()),
+            in_flight: Arc::default(),
             token: self.token,
             webhooks: Arc::clone(&webhooks),
             console: self.console,
@@ -524,6 +528,19 @@ impl MockServer {
     /// Forgets every recorded request.
     pub fn clear_journal(&self) {
         lock(&self.shared.journal).clear();
+    }
+
+    /// How many requests of `route` the mock is working on now. A request whose client
+    /// gave up before the answer counts until its injected latency is over, as at a
+    /// backend that finishes the work a client walked away from.
+    pub fn in_flight(&self, route: Route) -> usize {
+        self.shared.in_flight.now(route)
+    }
+
+    /// The most requests of `route` the mock worked on at once since it started, counted
+    /// as [`MockServer::in_flight`] counts them: the upstream concurrency a client caused.
+    pub fn peak_in_flight(&self, route: Route) -> usize {
+        self.shared.in_flight.peak(route)
     }
 
     /// Adds a fault rule after the existing ones.

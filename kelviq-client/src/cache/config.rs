@@ -94,9 +94,18 @@ impl CacheConfig {
     }
 
     /// The longest a check waits for a snapshot that must be loaded (no usable one in the
-    /// cache), retries included; past it the gate decides by its failure policy, and the
-    /// load goes on in the background (default 500 ms; from 1 ms to a year). No
+    /// cache): the wait for a [load permit](CacheConfig::max_concurrent_loads) and the call,
+    /// retries included; past it the check answers without the snapshot and the gate
+    /// decides by its failure policy (default 500 ms; from 1 ms to a year). No
     /// `Retry-After` is ever waited out past it.
+    ///
+    /// It bounds the callers' wait, not the call. A load that got its permit within the
+    /// load timeout makes its call and lets it run to its end in the background, under its
+    /// own deadline: the client's [request timeout](crate::KelviqBuilder::timeout), or the
+    /// end of the load timeout if that is later. Its snapshot is then cached for the checks
+    /// that follow, though every caller gave up on it: a call cut short at the callers'
+    /// deadline would be work Kelviq does anyway, for nothing, and beyond the cap of
+    /// concurrent loads. A load that got no permit within the load timeout makes no call.
     pub fn load_timeout(mut self, timeout: Duration) -> Self {
         self.load_timeout = timeout.clamp(Duration::from_millis(1), MAX_DURATION);
         self
@@ -111,7 +120,16 @@ impl CacheConfig {
     }
 
     /// The most snapshot loads in flight at once, whatever the number of customers (or of
-    /// made-up ids); more wait their turn (default 32; at least 1).
+    /// made-up ids): the most entitlement calls Kelviq works on at once for this cache. A
+    /// call holds its permit until it ends — answered, failed, or past its own timeout,
+    /// never cut short when its callers stop waiting — so Kelviq counts no more (a call
+    /// that runs past the request timeout is cut, and its permit freed, while Kelviq may
+    /// still be working on it). More loads wait their turn, up to the
+    /// [load timeout](CacheConfig::load_timeout), at most 16 per permit; past that a check
+    /// that must load answers at once without one (default 32; at least 1).
+    ///
+    /// At most `loads / latency` customers are loaded per second: with 32 permits and
+    /// calls of 200 ms, 160 a second, however many checks ask at once.
     pub fn max_concurrent_loads(mut self, loads: usize) -> Self {
         self.max_concurrent_loads = loads.max(1);
         self

@@ -12,7 +12,8 @@
 //!   [`Freshness::Refreshing`]); a snapshot read in the last part of its TTL is refreshed
 //!   in the background ahead of time, so a customer in steady use never waits; a check
 //!   that must load (no usable snapshot) waits at most the
-//!   [load timeout](CacheConfig::load_timeout), retries and `Retry-After` included;
+//!   [load timeout](CacheConfig::load_timeout), retries and `Retry-After` included, and a
+//!   call it started runs on after it gave up, to fill the cache (below);
 //! - when Kelviq is unreachable, times out, answers `5xx` or rate limits (`429`), the last
 //!   snapshot is served for the stale window, and the answer says so
 //!   ([`Freshness::Stale`]); past the window the error is returned (the official SDK serves
@@ -27,6 +28,26 @@
 //!   `SET` replaces), so access flips at the limit before any refresh;
 //! - snapshots are shared (`Arc`): a check on a warm cache copies a pointer and allocates
 //!   nothing.
+//!
+//! # Loads, and storms of them
+//!
+//! A load runs on its own task, shared by every check of the customer that arrives while
+//! it runs. It waits for one of [`max_concurrent_loads`](CacheConfig::max_concurrent_loads)
+//! permits until the [load timeout](CacheConfig::load_timeout) has passed (and makes no
+//! call if none came); at most 16 loads per permit wait or run, and past that a check that
+//! must load answers at once. Once it has a permit, its call runs to its end under its own
+//! deadline — the client's request timeout, or the end of the load timeout if later —
+//! holding the permit, and its snapshot is stored even if every caller gave up. The
+//! callers' deadline bounds their wait, never the call: a call cut at it would be work
+//! Kelviq does anyway and nobody keeps, and would free its permit while Kelviq still
+//! works on it, so that Kelviq would see more calls at once than the cap.
+//!
+//! So in a storm of first checks for many customers, every check is answered within the
+//! load timeout (with the snapshot, or without one and by the gate's failure policy), the
+//! calls at Kelviq stay within the cap, and the cache fills at the cap's rate — permits ÷
+//! call latency, 160 customers a second with 32 permits and 200 ms calls — for the
+//! checks that come back. A check whose load got its permit late is answered without
+//! the snapshot its call then stores.
 //!
 //! # The index, and what bounds it
 //!
@@ -178,6 +199,16 @@ const RECLAIM_SLACK: Duration = Duration::from_secs(60);
 /// answers at once without one (the gate's failure policy decides).
 const MAX_QUEUED_PER_PERMIT: usize = 16;
 
+/// How long a call that got its permit may run: its own budget, the client's request
+/// `timeout` from now (retries within it), or until the load timeout ends if that is
+/// later — never cut short because its callers stopped waiting: a call cut at the
+/// callers' deadline is work Kelviq still does (beyond the cap of concurrent
+/// loads) for an answer nobody keeps.
+fn call_deadline(permit_by: Instant, timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout).unwrap_or(now).max(permit_by)
+}
+
 /// The answer when no snapshot came within the load timeout (the load ran too long,
 /// waited too long for a permit, or found the queue full): a timeout of the entitlement
 /// call, which the gate's failure policy decides on.
@@ -222,12 +253,15 @@ impl EntitlementCache {
                     .max_capacity(config.max_customers)
                     .time_to_live(failure_lifetime)
                     .build(),
-                // An invalidation must outlive every load that started before it.
+                // An invalidation must outlive every load that started before it: its
+                // wait for a permit (the load timeout), then its call (`call_deadline`).
                 invalidated: Cache::builder()
                     .max_capacity(config.max_customers)
                     .time_to_live(
                         config
                             .load_timeout
+                            .saturating_mul(2)
+                            .saturating_add(transport.timeout)
                             .saturating_add(Duration::from_secs(600))
                             .min(MAX_DURATION),
                     )
@@ -408,8 +442,11 @@ impl EntitlementCache {
 
     /// The load of the customer's snapshot: the one in flight, or a new one on its own
     /// task, which stores its result (a snapshot, or a failure to back off from) even when
-    /// every caller gave up waiting. It waits for one of the cache's permits, and gives up
-    /// without a call if that took the whole load timeout.
+    /// every caller gave up waiting. It waits for one of the cache's permits until the load
+    /// timeout has passed, and gives up without a call if none came by then. A call, once
+    /// it has its permit, runs to its end under its own deadline ([`call_deadline`]), not
+    /// the callers': it holds the permit until then, so the calls Kelviq works on at once
+    /// stay within the cap, and its answer fills the cache.
     fn load(
         &self,
         shelves: &Shelves,
@@ -425,15 +462,16 @@ impl EntitlementCache {
         self.loads.call(
             customer_id,
             || async move {
-                let deadline = started
+                let permit_by = started
                     .checked_add(shelves.config.load_timeout)
                     .unwrap_or(started);
-                let permit = tokio::time::timeout_at(deadline, shelves.permits.acquire()).await;
+                let permit = tokio::time::timeout_at(permit_by, shelves.permits.acquire()).await;
                 let Ok(Ok(_permit)) = permit else {
                     // Waited the whole load timeout for a permit (or the semaphore is
                     // closed): no call, and nothing to back off from.
                     return Err(Arc::new(unloaded()));
                 };
+                let deadline = call_deadline(permit_by, transport.timeout);
                 #[cfg(feature = "redis")]
                 let fetched =
                     crate::fleet::fetch_snapshot(fleet.as_deref(), &transport, &customer, deadline)

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kelviq_client::cache::Freshness;
+use kelviq_client::gate::Admission;
 use kelviq_client::{CacheConfig, Kelviq, ReportUsage, RetryPolicy};
-use kelviq_mock::{Fault, FaultRule, MockServer, Route, Seed, SeedCustomer};
+use kelviq_mock::{Fault, FaultRule, MockServer, Outcome, Route, Seed, SeedCustomer};
 
 use crate::support::client_for;
 
@@ -527,6 +528,36 @@ async fn a_load_whose_callers_gave_up_still_fills_the_cache() {
     assert_eq!(mock.entitlement_calls("cust_pro"), 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_call_longer_than_the_load_timeout_still_fills_the_cache() {
+    let mock = MockServer::start().await;
+    mock.set_route_latency(Route::Entitlements, Duration::from_millis(800));
+    let kelviq = cached(
+        &mock,
+        CacheConfig::default()
+            .ttl(LONG)
+            .load_timeout(Duration::from_millis(500)),
+    );
+    let asked = tokio::time::Instant::now();
+    let error = kelviq.entitlements_snapshot("cust_pro").await.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    // Tokio's timers tick in whole milliseconds.
+    assert!(asked.elapsed() <= Duration::from_millis(501));
+    // The call is not cut at the callers' deadline: it ends, and its answer is kept.
+    until(|| kelviq.cached_entitlements("cust_pro").is_some()).await;
+    let calls = mock.requests(Route::Entitlements);
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].outcome, Outcome::Responded(200));
+    assert!(
+        kelviq
+            .entitlements()
+            .has_access("cust_pro", "reports")
+            .await
+            .unwrap()
+    );
+    assert_eq!(mock.entitlement_calls("cust_pro"), 1);
+}
+
 #[tokio::test]
 async fn an_unknown_customer_is_remembered_for_the_backoff() {
     let mock = MockServer::start().await;
@@ -540,4 +571,115 @@ async fn an_unknown_customer_is_remembered_for_the_backoff() {
         assert_eq!(error.status().unwrap().as_u16(), 404);
     }
     assert_eq!(mock.entitlement_calls("nobody"), 1);
+}
+
+/// A storm of first requests: 3,000 customers never seen before, 150 new ones every 50 ms
+/// for a second, against a Kelviq that answers in 200 ms — far more than 32 loads at once
+/// can serve within a 500 ms load timeout. Every request is answered within that timeout
+/// (allowed, or the failure policy's `503` with `Retry-After`); Kelviq never sees more
+/// than 32 calls at once, and no call is abandoned; every call that started fills the
+/// cache, so the customers loaded per second approach the cap's throughput
+/// (32 / 200 ms = 160/s).
+///
+/// On tokio's paused clock: the fake's latency is a tokio timer on the same runtime.
+#[tokio::test(start_paused = true)]
+async fn cold_storm_loads_at_the_cap() {
+    const CUSTOMERS: usize = 3_000;
+    const WAVES: usize = 20;
+    const EVERY: Duration = Duration::from_millis(50);
+    const LATENCY: Duration = Duration::from_millis(200);
+    const PERMITS: usize = 32;
+    const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
+    let seed = (0..CUSTOMERS).fold(Seed::default(), |seed, n| {
+        seed.customer(SeedCustomer::new(format!("storm-{n}")).subscribe("pro"))
+    });
+    let mock = MockServer::builder().seed(seed).start().await.unwrap();
+    mock.set_route_latency(Route::Entitlements, LATENCY);
+    let kelviq = cached(
+        &mock,
+        CacheConfig::default()
+            .ttl(LONG)
+            .max_customers(10 * CUSTOMERS as u64)
+            .max_concurrent_loads(PERMITS)
+            .load_timeout(LOAD_TIMEOUT),
+    );
+    let gate = kelviq.gate().require("reports").build().unwrap();
+
+    let started = tokio::time::Instant::now();
+    let per_wave = CUSTOMERS / WAVES;
+    let mut requests = Vec::with_capacity(CUSTOMERS);
+    for wave in 0..WAVES {
+        for n in wave * per_wave..(wave + 1) * per_wave {
+            let gate = gate.clone();
+            requests.push(tokio::spawn(async move {
+                let asked = tokio::time::Instant::now();
+                let decision = match gate.admit(Some(format!("storm-{n}").into())) {
+                    Admission::Ready(ready) => ready,
+                    Admission::Loading(loading) => loading.await,
+                };
+                (decision.map(drop), asked.elapsed())
+            }));
+        }
+        tokio::time::sleep(EVERY).await;
+    }
+    let (mut allowed, mut refused, mut late) = (0, 0, 0);
+    for request in requests {
+        let (decision, waited) = request.await.unwrap();
+        // Tokio's timers tick in whole milliseconds.
+        if waited > LOAD_TIMEOUT + Duration::from_millis(1) {
+            late += 1;
+        }
+        match decision {
+            Ok(()) => allowed += 1,
+            Err(denial) => {
+                assert_eq!(denial.status(), 503, "{:?}", denial.error());
+                assert!(denial.retry_after().is_some());
+                refused += 1;
+            }
+        }
+    }
+    // The calls that started after their callers gave up end in the background (within
+    // their own request timeout, far longer than the fake's latency)...
+    until(|| mock.in_flight(Route::Entitlements) == 0).await;
+    let elapsed = started.elapsed();
+    // ... and none follows: no load was left waiting for a permit.
+    let calls_then = mock.calls(Route::Entitlements);
+    tokio::time::sleep(LOAD_TIMEOUT + 2 * LATENCY).await;
+    let calls_later = mock.calls(Route::Entitlements);
+
+    let calls = mock.requests(Route::Entitlements);
+    let answered = calls
+        .iter()
+        .filter(|call| call.outcome == Outcome::Responded(200))
+        .count();
+    let abandoned = calls
+        .iter()
+        .filter(|call| call.outcome == Outcome::Pending)
+        .count();
+    let cached = kelviq.cached_customers();
+    let peak = mock.peak_in_flight(Route::Entitlements);
+    let per_second = cached as f64 / elapsed.as_secs_f64();
+    eprintln!(
+        "storm: {allowed} allowed, {refused} refused, {late} late; {} calls, {answered} answered, \
+         {abandoned} abandoned, peak {peak} at once; {cached} customers cached in {elapsed:?} \
+         ({per_second:.0}/s)",
+        calls.len()
+    );
+    assert_eq!(late, 0, "every request answered within the load timeout");
+    assert_eq!(
+        calls_later, calls_then,
+        "no call after the storm's loads ended"
+    );
+    assert_eq!(allowed + refused, CUSTOMERS);
+    assert!(peak <= PERMITS, "{peak} calls at once at Kelviq");
+    assert_eq!(abandoned, 0, "no call abandoned");
+    assert_eq!(answered, calls.len(), "every call ran to its answer");
+    assert_eq!(cached as usize, answered, "every answer was cached");
+    // The cap's throughput over the storm: permits × elapsed / latency. The storm and its
+    // last loads take about 1.5 s (≈ 240 loads); ask for well over half of it.
+    let capacity = PERMITS as f64 * elapsed.as_secs_f64() / LATENCY.as_secs_f64();
+    assert!(
+        cached as f64 >= 0.6 * capacity,
+        "{cached} customers loaded, the cap allows {capacity:.0}"
+    );
 }

@@ -171,6 +171,7 @@ async fn gate(
         let mut plan = lock(&shared.faults);
         (plan.latency(route), plan.next_fault(route))
     };
+    let _busy = shared.in_flight.enter(route, latency);
     if let Some(JournalSeq(seq)) = request.extensions().get::<JournalSeq>().copied() {
         lock(&shared.journal).set_route(seq, route, fault.clone());
     }
