@@ -234,6 +234,9 @@ mod on {
                     Some("missing_customer") => {
                         counter!(GATE_DECISIONS, "outcome" => $outcome, "reason" => "missing_customer")
                     }
+                    Some("invalid_customer") => {
+                        counter!(GATE_DECISIONS, "outcome" => $outcome, "reason" => "invalid_customer")
+                    }
                     Some("feature_not_entitled") => counter!(
                         GATE_DECISIONS, "outcome" => $outcome, "reason" => "feature_not_entitled"
                     ),
