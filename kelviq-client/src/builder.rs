@@ -23,6 +23,16 @@ mod fleet;
 /// SDK's per-phase timeout, it bounds the whole attempt: connect, send and read.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The default longest customer id the client sends, in bytes (UTF-8): see
+/// [`KelviqBuilder::max_customer_id_len`]. Kelviq's customer ids are short (the ids of your
+/// own users, UUIDs, e-mail addresses); 256 bytes is generous.
+pub const DEFAULT_MAX_CUSTOMER_ID_LEN: usize = 256;
+
+/// The largest [`KelviqBuilder::max_customer_id_len`] `build()` accepts: the id travels in a
+/// request's URL, percent-encoded (up to three bytes per byte), and 2,048 bytes encoded stay
+/// under the 8 KiB request line common HTTP servers and proxies allow.
+pub const MAX_CUSTOMER_ID_LEN_LIMIT: usize = 2048;
+
 /// How long establishing a connection may take (at most the timeout). A connection that
 /// cannot be established is certainly not a request Kelviq processed, so it is retried,
 /// and the usage meter keeps its units pending rather than counting them unknown.
@@ -57,6 +67,7 @@ pub struct KelviqBuilder {
     http: Option<reqwest::Client>,
     cache: Option<CacheConfig>,
     meter: MeterConfig,
+    max_customer_id_len: usize,
     #[cfg(feature = "redis")]
     fleet: Option<crate::fleet::FleetConfig>,
     /// The first bad value of the environment, returned by `build`.
@@ -78,6 +89,7 @@ impl Default for KelviqBuilder {
             http: None,
             cache: Some(CacheConfig::default()),
             meter: MeterConfig::default(),
+            max_customer_id_len: DEFAULT_MAX_CUSTOMER_ID_LEN,
             #[cfg(feature = "redis")]
             fleet: None,
             error: None,
@@ -101,7 +113,8 @@ impl std::fmt::Debug for KelviqBuilder {
             .field("user_agent_suffix", &self.user_agent_suffix)
             .field("http", &self.http)
             .field("cache", &self.cache)
-            .field("meter", &self.meter);
+            .field("meter", &self.meter)
+            .field("max_customer_id_len", &self.max_customer_id_len);
         #[cfg(feature = "redis")]
         debug.field("fleet", &self.fleet);
         debug.finish()
@@ -291,6 +304,37 @@ impl KelviqBuilder {
         self
     }
 
+    /// The longest customer id the client sends, in bytes of UTF-8 (default
+    /// [`DEFAULT_MAX_CUSTOMER_ID_LEN`], 256; at most [`MAX_CUSTOMER_ID_LEN_LIMIT`]).
+    ///
+    /// A longer id is refused before any I/O: every call taking a customer id answers
+    /// [`Error::Validation`] with `field: "customer_id"`, and a [gate](crate::gate) answers
+    /// `400` `invalid_customer` ([`DenialReason::InvalidCustomer`](crate::gate::DenialReason::InvalidCustomer)),
+    /// never `503`: an id no request can carry is the caller's mistake, not an outage.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kelviq_client::Error> {
+    /// # let mock = kelviq_mock::MockServer::start().await;
+    /// use kelviq_client::{Error, Kelviq};
+    ///
+    /// let kelviq = Kelviq::builder()
+    ///     .access_token(mock.token())
+    ///     .api_url(mock.url())
+    ///     .edge_url(mock.edge_url())
+    ///     .max_customer_id_len(64)
+    ///     .build()?;
+    /// let error = kelviq.entitlements().has_access(&"x".repeat(65), "reports").await.unwrap_err();
+    /// assert!(matches!(error, Error::Validation { field: "customer_id", .. }));
+    /// # assert_eq!(mock.journal().len(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn max_customer_id_len(mut self, bytes: usize) -> Self {
+        self.max_customer_id_len = bytes;
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -300,7 +344,9 @@ impl KelviqBuilder {
     /// `http(s)` URL (or is `http` for a host that is not loopback, naming the host, unless
     /// [`allow_insecure_http`](Self::allow_insecure_http)) or only one of the two is overridden, the timeout is zero, the user agent suffix is not header-safe, or the
     /// HTTP client cannot be created, the entitlement cache has room for no customer, or the
-    /// meter's flush interval or concurrency is zero; a missing or invalid environment
+    /// meter's flush interval or concurrency is zero, the
+    /// [longest customer id](Self::max_customer_id_len) is 0 or above
+    /// [`MAX_CUSTOMER_ID_LEN_LIMIT`]; a missing or invalid environment
     /// variable with [`KelviqBuilder::from_env`]. With a fleet (cargo feature `redis`): a
     /// bad [`FleetConfig`](crate::fleet::FleetConfig) setting or URL (never quoting its
     /// password), or no entitlement cache to share.
@@ -364,6 +410,13 @@ impl KelviqBuilder {
                 "the entitlement cache needs room for at least one customer".to_owned(),
             ));
         }
+        if !(1..=MAX_CUSTOMER_ID_LEN_LIMIT).contains(&self.max_customer_id_len) {
+            return Err(Error::Config(format!(
+                "max_customer_id_len must be between 1 and {MAX_CUSTOMER_ID_LEN_LIMIT} bytes, \
+                 not {}",
+                self.max_customer_id_len
+            )));
+        }
         let transport = Arc::new(Transport {
             http,
             api_url,
@@ -373,6 +426,7 @@ impl KelviqBuilder {
             timeout,
             retry: self.retry,
             user_agent,
+            max_customer_id_len: self.max_customer_id_len,
         });
         #[cfg(feature = "redis")]
         let fleet = match self.fleet {

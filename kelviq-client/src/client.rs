@@ -117,6 +117,12 @@ impl Kelviq {
         self.inner.transport.api_version
     }
 
+    /// The longest customer id the client sends, in bytes
+    /// ([`KelviqBuilder::max_customer_id_len`], default 256).
+    pub fn max_customer_id_len(&self) -> usize {
+        self.inner.transport.max_customer_id_len
+    }
+
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
     }
@@ -137,13 +143,14 @@ impl Kelviq {
     ///
     /// # Errors
     ///
-    /// [`Error::Validation`](crate::Error::Validation) for an empty id; the error of the upstream call when there is
+    /// [`Error::Validation`](crate::Error::Validation) for an empty id or one longer than
+    /// [`KelviqBuilder::max_customer_id_len`](KelviqBuilder::max_customer_id_len); the error of the upstream call when there is
     /// no usable snapshot ([`Error::Shared`](crate::Error::Shared) when several callers waited on that call).
     pub async fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedEntitlements> {
         if let Some(snapshot) = self.cache().get_fresh(customer_id) {
             return Ok(CachedEntitlements::fresh(snapshot));
         }
-        crate::resources::require("customer_id", customer_id)?;
+        crate::resources::customer_id(self.transport(), customer_id)?;
         self.cache().get(customer_id).await
     }
 

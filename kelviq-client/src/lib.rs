@@ -60,7 +60,9 @@ pub mod telemetry;
 mod usage;
 pub mod webhook;
 
-pub use builder::{DEFAULT_TIMEOUT, KelviqBuilder};
+pub use builder::{
+    DEFAULT_MAX_CUSTOMER_ID_LEN, DEFAULT_TIMEOUT, KelviqBuilder, MAX_CUSTOMER_ID_LEN_LIMIT,
+};
 pub use cache::CacheConfig;
 pub use client::Kelviq;
 pub use config::{

@@ -9,26 +9,38 @@
 //!
 //! Labels are bounded sets: never a customer id, a feature id or a filled path.
 //!
-//! | Name | Type | Labels | What |
-//! | --- | --- | --- | --- |
-//! | `kelviq_cache_hits_total` | counter | | Checks answered with a fresh cached snapshot (no I/O). |
-//! | `kelviq_cache_misses_total` | counter | | Checks with no usable snapshot: they waited for a load (or its backoff's error). Every check counts here when the client has no cache. |
-//! | `kelviq_cache_stale_answers_total` | counter | `freshness` = `refreshing` \| `stale` | Checks answered with a snapshot past its TTL: `refreshing` while a background refresh runs, `stale` because Kelviq could not be reached. |
-//! | `kelviq_cache_load_errors_total` | counter | `kind` = `timeout` \| `transport` \| `rate_limited` \| `server` \| `unknown_customer` \| `other` | Snapshot loads that failed. |
-//! | `kelviq_cache_customers` | gauge | | Customers with a snapshot in the cache, updated as snapshots are stored. |
-//! | `kelviq_gate_decisions_total` | counter | `outcome` = `allowed` \| `denied` \| `unavailable` \| `fallback`; `reason` = `none` or a [`DenialReason`] code | Gate decisions. `fallback`: decided while Kelviq could not answer, on the fallback entitlements or let through by [`FailurePolicy::Allow`](crate::gate::FailurePolicy::Allow). |
-//! | `kelviq_meter_units_recorded_total` | counter | | Units recorded by the usage meter. |
-//! | `kelviq_meter_units_sent_total` | counter | | Units Kelviq confirmed. |
-//! | `kelviq_meter_units_failed_total` | counter | | Units Kelviq refused (`4xx`). |
-//! | `kelviq_meter_units_unknown_total` | counter | | Units whose report may or may not have counted (never resent). |
-//! | `kelviq_meter_reports_sent_total` | counter | | Usage reports Kelviq confirmed. |
-//! | `kelviq_meter_reports_retried_total` | counter | | Usage reports refused before processing and kept to be retried. |
-//! | `kelviq_meter_reports_failed_total` | counter | | Usage reports Kelviq refused. |
-//! | `kelviq_meter_reports_unknown_total` | counter | | Usage reports with an unknown outcome. |
-//! | `kelviq_meter_pending_keys` | gauge | | (customer, feature) keys waiting to be reported. |
-//! | `kelviq_meter_pending_units` | gauge | | Units recorded and not yet settled (waiting or in flight). |
-//! | `kelviq_fleet_subscriber_connected` | gauge | | With the cargo feature `redis`, in a fleet: 1 while the fleet's subscriber is subscribed to its channel, 0 while it reconnects (it then misses invalidations; with several fleet clients in one process, how many are subscribed). |
-//! | `kelviq_upstream_request_duration_seconds` | histogram | `route` = the operation (`entitlements.snapshot`, `reporting.report_usage`…); `result` = `ok` \| `error` | Time of one API call to Kelviq, retries included. |
+//! Every metric the crate emits, with its type, its unit (as given to [`describe`]) and its
+//! labels; the `kelviq_fleet_*` ones only with the cargo feature `redis`, in a
+//! [fleet](crate::fleet). A test fails when a metric is emitted without a row here or
+//! without a description.
+//!
+//! | Name | Type | Unit | Labels | What |
+//! | --- | --- | --- | --- | --- |
+//! | `kelviq_cache_hits_total` | counter | count | | Checks answered with a fresh cached snapshot (no I/O). |
+//! | `kelviq_cache_misses_total` | counter | count | | Checks with no usable snapshot: they waited for a load (or its backoff's error). Every check counts here when the client has no cache. |
+//! | `kelviq_cache_stale_answers_total` | counter | count | `freshness` = `refreshing` \| `stale` | Checks answered with a snapshot past its TTL: `refreshing` while a background refresh runs, `stale` because Kelviq could not be reached. |
+//! | `kelviq_cache_load_errors_total` | counter | count | `kind` = `timeout` \| `transport` \| `rate_limited` \| `server` \| `unknown_customer` \| `other` | Snapshot loads that failed. |
+//! | `kelviq_cache_customers` | gauge | count | | Customers with a snapshot in the cache, updated as snapshots are stored. |
+//! | `kelviq_gate_decisions_total` | counter | count | `outcome` = `allowed` \| `denied` \| `unavailable` \| `fallback`; `reason` = `none` \| `missing_customer` \| `invalid_customer` \| `feature_not_entitled` \| `usage_limit_reached` \| `unknown_customer` \| `kelviq_unavailable` (the [`DenialReason`] codes), or `other` for a reason without a label of its own | Gate decisions. `fallback`: decided while Kelviq could not answer, on the fallback entitlements or let through by [`FailurePolicy::Allow`](crate::gate::FailurePolicy::Allow). |
+//! | `kelviq_meter_units_recorded_total` | counter | count | | Units recorded by the usage meter. |
+//! | `kelviq_meter_units_sent_total` | counter | count | | Units Kelviq confirmed (and, in a fleet, units handed to the fleet's Redis). |
+//! | `kelviq_meter_units_pushed_total` | counter | count | | In a fleet (cargo feature `redis`): units handed to the fleet's Redis as durable usage, delivered to Kelviq by whichever instance holds the delivery lease; counted in `kelviq_meter_units_sent_total` too. |
+//! | `kelviq_meter_units_failed_total` | counter | count | | Units Kelviq refused (`4xx`). |
+//! | `kelviq_meter_units_unknown_total` | counter | count | | Units whose report may or may not have counted (never resent). |
+//! | `kelviq_meter_reports_sent_total` | counter | count | | Usage reports Kelviq confirmed. |
+//! | `kelviq_meter_reports_retried_total` | counter | count | | Usage reports refused before processing and kept to be retried. |
+//! | `kelviq_meter_reports_failed_total` | counter | count | | Usage reports Kelviq refused. |
+//! | `kelviq_meter_reports_unknown_total` | counter | count | | Usage reports with an unknown outcome. |
+//! | `kelviq_meter_pending_keys` | gauge | count | | (customer, feature) keys waiting to be reported. |
+//! | `kelviq_meter_pending_units` | gauge | count | | Units recorded and not yet settled (waiting or in flight). |
+//! | `kelviq_upstream_request_duration_seconds` | histogram | seconds | `route` = the operation, `<resource>.<call>` (`entitlements.get`, `reporting.report_usage`, `customers.retrieve`…); `result` = `ok` \| `error` | Time of one API call to Kelviq, retries included. |
+//! | `kelviq_fleet_snapshots_total` | counter | count | `source` = `redis` \| `loaded` \| `fallback` | Entitlement snapshots had through the fleet: taken from Redis (`redis`, loaded by another instance or earlier by this one), loaded from Kelviq holding the fleet's lease and stored (`loaded`), or loaded alone because Redis failed or was too slow (`fallback`). |
+//! | `kelviq_fleet_reservations_total` | counter | count | `result` = `granted` \| `refused` \| `released` \| `cancelled` \| `expired` \| `fallback` | Strict-limit reservations: `granted` or `refused` (the limit reached fleet-wide) by Redis; `released` (the response was no success, or was dropped); `cancelled` (given back by the guard of an admission dropped before it handed them over); `expired` (holds whose lease ran out, returned to the limit); `fallback` (decided locally because Redis failed or was too slow). |
+//! | `kelviq_fleet_invalidations_total` | counter | count | `direction` = `sent` \| `received` | Invalidations this instance published (a webhook, an explicit invalidate), and those received from other instances and applied. |
+//! | `kelviq_fleet_redis_errors_total` | counter | count | | Redis commands that failed or timed out, each followed by a fallback. |
+//! | `kelviq_fleet_limit_syncs_total` | counter | count | `result` = `synced` \| `fallback` | Fast-limit sync pipelines: answered by Redis (`synced`), or failed, timed out or refused for a key, the limits staying local (`fallback`). |
+//! | `kelviq_fleet_subscriber_reconnects_total` | counter | count | | Times the fleet's subscriber (re)subscribed after a failure or a disconnect; each time the local cache was emptied, since invalidations may have been missed. |
+//! | `kelviq_fleet_subscriber_connected` | gauge | count | | 1 while the fleet's subscriber is subscribed to its channel, 0 while it reconnects (it then misses invalidations); with several fleet clients in one process, how many are subscribed. |
 //!
 //! Unit counters are monotonic: negative amounts (credits) are not counted in them;
 //! [`MeterStats`](crate::meter::MeterStats) has the exact signed totals.
@@ -170,15 +182,55 @@ mod on {
             "Usage units recorded and not yet settled"
         );
         #[cfg(feature = "redis")]
-        describe_gauge!(
-            crate::fleet::FLEET_SUBSCRIBER_CONNECTED,
-            Unit::Count,
-            "Whether the fleet's subscriber is subscribed to its channel (1) or reconnecting (0)"
-        );
+        describe_fleet();
         describe_histogram!(
             UPSTREAM_REQUEST_DURATION,
             Unit::Seconds,
             "Time of one Kelviq API call, retries included"
+        );
+    }
+
+    /// The fleet's metrics (cargo feature `redis`), emitted by [`crate::fleet`].
+    #[cfg(feature = "redis")]
+    fn describe_fleet() {
+        use crate::fleet::{
+            FLEET_INVALIDATIONS, FLEET_LIMIT_SYNCS, FLEET_REDIS_ERRORS, FLEET_RESERVATIONS,
+            FLEET_SNAPSHOTS, FLEET_SUBSCRIBER_CONNECTED, FLEET_SUBSCRIBER_RECONNECTS,
+        };
+        let counters = [
+            (
+                FLEET_SNAPSHOTS,
+                "Entitlement snapshots had through the fleet, by source (redis, loaded, fallback)",
+            ),
+            (
+                FLEET_RESERVATIONS,
+                "Strict-limit reservations by result (granted, refused, released, cancelled, \
+                 expired, fallback)",
+            ),
+            (
+                FLEET_INVALIDATIONS,
+                "Fleet invalidations by direction (sent, received)",
+            ),
+            (
+                FLEET_REDIS_ERRORS,
+                "Redis commands that failed or timed out, each followed by a fallback",
+            ),
+            (
+                FLEET_LIMIT_SYNCS,
+                "Fast-limit sync pipelines by result (synced, fallback)",
+            ),
+            (
+                FLEET_SUBSCRIBER_RECONNECTS,
+                "Times the fleet's subscriber resubscribed; each emptied the local cache",
+            ),
+        ];
+        for (name, help) in counters {
+            describe_counter!(name, Unit::Count, help);
+        }
+        describe_gauge!(
+            FLEET_SUBSCRIBER_CONNECTED,
+            Unit::Count,
+            "Whether the fleet's subscriber is subscribed to its channel (1) or reconnecting (0)"
         );
     }
 
@@ -233,6 +285,9 @@ mod on {
                     None => counter!(GATE_DECISIONS, "outcome" => $outcome, "reason" => "none"),
                     Some("missing_customer") => {
                         counter!(GATE_DECISIONS, "outcome" => $outcome, "reason" => "missing_customer")
+                    }
+                    Some("invalid_customer") => {
+                        counter!(GATE_DECISIONS, "outcome" => $outcome, "reason" => "invalid_customer")
                     }
                     Some("feature_not_entitled") => counter!(
                         GATE_DECISIONS, "outcome" => $outcome, "reason" => "feature_not_entitled"

@@ -141,10 +141,18 @@ async fn every_denial_is_byte_identical_in_axum_and_actix() {
         .gate()
         .limit_reached_status(StatusCode::TOO_MANY_REQUESTS);
 
+    // Longer than the client's maximum customer id: refused before any I/O.
+    let too_long = "c".repeat(kelviq.max_customer_id_len() + 1);
     // (customer, required feature, status, code)
     let cases = [
         (None, "dashboard", 401, "missing_customer"),
         (Some(""), "dashboard", 401, "missing_customer"),
+        (
+            Some(too_long.as_str()),
+            "dashboard",
+            400,
+            "invalid_customer",
+        ),
         (Some("nobody"), "dashboard", 403, "unknown_customer"),
         (Some("full"), "reports", 403, "feature_not_entitled"),
         (Some("full"), "calls", 429, "usage_limit_reached"),

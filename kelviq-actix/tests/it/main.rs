@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod assembly;
+mod customer_ids;
 mod denials;
 mod extractors;
 mod failures;

@@ -10,6 +10,7 @@
 mod app;
 
 mod assembly;
+mod customer_ids;
 mod extractors;
 mod limits;
 mod routes;

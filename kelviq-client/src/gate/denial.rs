@@ -19,6 +19,11 @@ use crate::error::Error;
 pub enum DenialReason {
     /// The request names no customer: `401`, `missing_customer`.
     MissingCustomer,
+    /// The request names a customer by an id the client cannot send — longer than
+    /// [`KelviqBuilder::max_customer_id_len`](crate::KelviqBuilder::max_customer_id_len):
+    /// `400`, `invalid_customer`. Refused before any I/O: the caller's mistake, not an
+    /// outage.
+    InvalidCustomer,
     /// The customer has the feature but no access to it: `403`, `feature_not_entitled`.
     NoAccess,
     /// A metered feature with a hard limit has no usage left: `403` unless the gate says
@@ -42,6 +47,7 @@ impl DenialReason {
     pub fn code(self) -> &'static str {
         match self {
             DenialReason::MissingCustomer => "missing_customer",
+            DenialReason::InvalidCustomer => "invalid_customer",
             DenialReason::NoAccess => "feature_not_entitled",
             DenialReason::LimitReached => "usage_limit_reached",
             DenialReason::UnknownFeature => "feature_not_entitled",
@@ -51,10 +57,12 @@ impl DenialReason {
     }
 
     /// The status a denial for this reason has unless configured otherwise: `401` for a
-    /// missing customer, `503` when unavailable, `403` for everything else.
+    /// missing customer, `400` for an invalid one, `503` when unavailable, `403` for
+    /// everything else.
     pub fn default_status(self) -> StatusCode {
         match self {
             DenialReason::MissingCustomer => StatusCode::UNAUTHORIZED,
+            DenialReason::InvalidCustomer => StatusCode::BAD_REQUEST,
             DenialReason::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             DenialReason::NoAccess
             | DenialReason::LimitReached
@@ -74,7 +82,7 @@ impl fmt::Display for DenialReason {
 /// so that tower, axum and actix-web refuse alike. Adapters only wrap it.
 ///
 /// The body is always the same shape, `feature` being `null` when the denial concerns no
-/// single feature (missing or unknown customer, unavailable):
+/// single feature (missing, invalid or unknown customer, unavailable):
 ///
 /// ```json
 /// {"error": "feature_not_entitled", "message": "your plan does not include reports", "feature": "reports"}
@@ -128,6 +136,17 @@ impl Denial {
             DenialReason::MissingCustomer,
             None,
             Cow::Borrowed("this request does not identify a customer"),
+        )
+    }
+
+    /// The request's customer id cannot be sent to Kelviq (longer than
+    /// [`KelviqBuilder::max_customer_id_len`](crate::KelviqBuilder::max_customer_id_len)):
+    /// `400`, `invalid_customer`. The message does not quote the id.
+    pub fn invalid_customer() -> Self {
+        Denial::new(
+            DenialReason::InvalidCustomer,
+            None,
+            Cow::Borrowed("the customer id of this request is too long"),
         )
     }
 

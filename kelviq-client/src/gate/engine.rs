@@ -109,7 +109,9 @@ impl Gate {
     }
 
     /// Admits a request: the adapters' first call. `customer_id` is what the adapter's
-    /// customer source found (`None` or empty answers `401` `missing_customer`).
+    /// customer source found (`None` or empty answers `401` `missing_customer`; longer than
+    /// the client's [maximum](crate::KelviqBuilder::max_customer_id_len), `400`
+    /// `invalid_customer`, without I/O).
     ///
     /// On a fresh cached snapshot the answer is [`Admission::Ready`], decided without I/O
     /// or boxing; otherwise [`Admission::Loading`], a future that loads the snapshot (one
@@ -121,6 +123,10 @@ impl Gate {
             telemetry::gate_decision(Outcome::Denied, Some(DenialReason::MissingCustomer));
             return Admission::Ready(Err(Denial::missing_customer()));
         };
+        if let Some(denial) = self.unsendable(&customer_id) {
+            telemetry::gate_decision(Outcome::Denied, Some(denial.reason()));
+            return Admission::Ready(Err(denial));
+        }
         if let Some(snapshot) = self.inner.kelviq.cached_entitlements(&customer_id) {
             tracing::trace!("entitlement cache hit");
             return match self.admit_on(&customer_id, snapshot, false) {
@@ -411,7 +417,9 @@ impl Gate {
     /// snapshot if it must be loaded (from the entitlement cache, shared with every
     /// concurrent check of the customer).
     ///
-    /// - An empty `customer_id` → [`Deny`](Decision::Deny), `401` `missing_customer`.
+    /// - An empty `customer_id` → [`Deny`](Decision::Deny), `401` `missing_customer`; one
+    ///   longer than the client's [maximum](crate::KelviqBuilder::max_customer_id_len) →
+    ///   [`Deny`](Decision::Deny), `400` `invalid_customer`, without I/O.
     /// - A snapshot (fresh, or stale while Kelviq is unreachable) → the requirements are
     ///   judged on it: [`Allow`](Decision::Allow) with the snapshot, or
     ///   [`Deny`](Decision::Deny) naming the first failing feature (see
@@ -430,6 +438,9 @@ impl Gate {
         if customer_id.is_empty() {
             return observed(Decision::Deny(Denial::missing_customer()), false);
         }
+        if let Some(denial) = self.unsendable(customer_id) {
+            return observed(Decision::Deny(denial), false);
+        }
         match self.inner.kelviq.entitlements_snapshot(customer_id).await {
             Ok(cached) => {
                 let stale = cached.is_stale();
@@ -437,6 +448,16 @@ impl Gate {
             }
             Err(error) => self.on_error(customer_id, error),
         }
+    }
+
+    /// The denial of a customer id the client refuses to send (longer than its
+    /// [maximum](crate::KelviqBuilder::max_customer_id_len)): the caller's mistake, `400`
+    /// `invalid_customer`, never a call to Kelviq that fails as an outage. The same check
+    /// as every client call taking a customer id.
+    fn unsendable(&self, customer_id: &str) -> Option<Denial> {
+        crate::resources::customer_id(self.inner.kelviq.transport(), customer_id)
+            .err()
+            .map(|_| Denial::invalid_customer())
     }
 
     /// Judges the gate's requirements on a snapshot, without I/O: `Ok` when the customer

@@ -29,6 +29,7 @@ impl DenialReason {
     /// | reason | code |
     /// |---|---|
     /// | [`MissingCustomer`](DenialReason::MissingCustomer) | `UNAUTHENTICATED` (16) |
+    /// | [`InvalidCustomer`](DenialReason::InvalidCustomer) | `INVALID_ARGUMENT` (3) |
     /// | [`NoAccess`](DenialReason::NoAccess), [`UnknownFeature`](DenialReason::UnknownFeature), [`UnknownCustomer`](DenialReason::UnknownCustomer) | `PERMISSION_DENIED` (7) |
     /// | [`LimitReached`](DenialReason::LimitReached) | `RESOURCE_EXHAUSTED` (8) |
     /// | [`Unavailable`](DenialReason::Unavailable) | `UNAVAILABLE` (14) |
@@ -38,6 +39,7 @@ impl DenialReason {
     pub fn grpc_code(self) -> u8 {
         match self {
             DenialReason::MissingCustomer => 16,
+            DenialReason::InvalidCustomer => 3,
             DenialReason::NoAccess
             | DenialReason::UnknownFeature
             | DenialReason::UnknownCustomer => 7,
@@ -166,6 +168,7 @@ mod tests {
     #[test]
     fn every_reason_has_its_grpc_code() {
         assert_eq!(Denial::missing_customer().grpc_code(), 16);
+        assert_eq!(Denial::invalid_customer().grpc_code(), 3);
         assert_eq!(Denial::no_access("f").grpc_code(), 7);
         assert_eq!(Denial::unknown_feature("f").grpc_code(), 7);
         assert_eq!(Denial::unknown_customer().grpc_code(), 7);

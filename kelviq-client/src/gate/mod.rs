@@ -49,6 +49,7 @@
 //! | situation | decision | status | `error` code |
 //! |---|---|---|---|
 //! | no customer id (empty) | [`MissingCustomer`](DenialReason::MissingCustomer) | `401` | `missing_customer` |
+//! | a customer id longer than [`KelviqBuilder::max_customer_id_len`](crate::KelviqBuilder::max_customer_id_len) (256 bytes by default), refused before any I/O | [`InvalidCustomer`](DenialReason::InvalidCustomer) | `400` | `invalid_customer` |
 //! | Kelviq answers `404`: it does not know the customer | [`UnknownCustomer`](DenialReason::UnknownCustomer) | `403` | `unknown_customer` |
 //! | no usable snapshot (unreachable, timeout, `5xx`, `429`, or `401`/`403` for this service's token), [`FailurePolicy::Deny`] (default) | [`Unavailable`](DenialReason::Unavailable) | `503` with `Retry-After` | `kelviq_unavailable` |
 //! | the same, [`FailurePolicy::Allow`] | allowed without a snapshot, with a warning | | |

@@ -321,6 +321,7 @@ fn an_unavailable_denial_keeps_the_error_out_of_the_body() {
 fn reasons_have_codes_and_default_statuses() {
     let all = [
         (DenialReason::MissingCustomer, "missing_customer", 401),
+        (DenialReason::InvalidCustomer, "invalid_customer", 400),
         (DenialReason::NoAccess, "feature_not_entitled", 403),
         (DenialReason::LimitReached, "usage_limit_reached", 403),
         (DenialReason::UnknownFeature, "feature_not_entitled", 403),

@@ -26,6 +26,8 @@ pub(crate) struct Transport {
     pub(crate) timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) user_agent: HeaderValue,
+    /// The longest customer id sent, in bytes ([`crate::KelviqBuilder::max_customer_id_len`]).
+    pub(crate) max_customer_id_len: usize,
 }
 
 /// A success response.

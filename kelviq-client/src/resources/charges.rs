@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use http::Method;
 use serde::Serialize;
 
-use super::{positive_amount, require};
+use super::{customer_id, positive_amount, require};
 use crate::client::Kelviq;
 use crate::error::{Error, Result};
 use crate::http::{Base, Request};
@@ -171,6 +171,7 @@ impl<'a> Charges<'a> {
     /// customer without a saved payment method; otherwise the errors of any call.
     pub async fn create(&self, params: CreateCharge) -> Result<Charge> {
         params.validate()?;
+        customer_id(self.client.transport(), &params.customer_id)?;
         let request =
             Request::new("charges.create", Method::POST, Base::Api, "/charges/").json(&params)?;
         self.client.transport().json(request).await

@@ -4,7 +4,7 @@ use http::Method;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{positive, positive_amount, require};
+use super::{customer_id, positive, positive_amount, require};
 use crate::client::Kelviq;
 use crate::error::Result;
 use crate::http::{Base, Request};
@@ -229,6 +229,9 @@ impl<'a> Checkout<'a> {
     /// custom amount without currency code and tax behaviour, ...).
     pub async fn create_session(&self, params: CreateCheckoutSession) -> Result<CheckoutSession> {
         params.validate()?;
+        if let Some(id) = &params.customer_id {
+            customer_id(self.client.transport(), id)?;
+        }
         let request = Request::new(
             "checkout.create_session",
             Method::POST,

@@ -4,10 +4,10 @@ use http::Method;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{positive, require};
+use super::{customer_id, positive};
 use crate::client::Kelviq;
 use crate::error::{Error, Result};
-use crate::http::{Base, Request, segment};
+use crate::http::{Base, Request, Transport, segment};
 use crate::models::{ArchivedCustomer, Customer, Page};
 
 /// Handle for the customers resource.
@@ -127,7 +127,10 @@ impl ListCustomers {
 
 const ITEM: &str = "/customers/{customer_id}/";
 
-fn item_path(customer_id: &str) -> Result<String> {
+/// The path of one customer, the id checked as every customer id is.
+fn item_path(transport: &Transport, id: &str) -> Result<String> {
+    customer_id(transport, id)?;
+    let customer_id = id;
     Ok(format!(
         "/customers/{}/",
         segment("customer_id", customer_id)?
@@ -177,7 +180,7 @@ impl<'a> Customers<'a> {
     /// [`Error::Validation`] for an empty `customer_id`; [`Error::Api`] with status 400 when
     /// the id is taken or a field is invalid.
     pub async fn create(&self, params: CreateCustomer) -> Result<Customer> {
-        require("customer_id", &params.customer_id)?;
+        customer_id(self.client.transport(), &params.customer_id)?;
         let request = Request::new("customers.create", Method::POST, Base::Api, "/customers/")
             .json(&params)?;
         self.client.transport().json(request).await
@@ -191,7 +194,7 @@ impl<'a> Customers<'a> {
     /// for an unknown one.
     pub async fn retrieve(&self, customer_id: &str) -> Result<Customer> {
         let request = Request::new("customers.retrieve", Method::GET, Base::Api, ITEM)
-            .with_path(item_path(customer_id)?);
+            .with_path(item_path(self.client.transport(), customer_id)?);
         self.client.transport().json(request).await
     }
 
@@ -209,7 +212,7 @@ impl<'a> Customers<'a> {
             ));
         }
         let request = Request::new("customers.update", Method::PATCH, Base::Api, ITEM)
-            .with_path(item_path(customer_id)?)
+            .with_path(item_path(self.client.transport(), customer_id)?)
             .json(&params)?;
         self.client.transport().json(request).await
     }
@@ -223,7 +226,7 @@ impl<'a> Customers<'a> {
     /// one.
     pub async fn archive(&self, customer_id: &str) -> Result<ArchivedCustomer> {
         let request = Request::new("customers.archive", Method::DELETE, Base::Api, ITEM)
-            .with_path(item_path(customer_id)?);
+            .with_path(item_path(self.client.transport(), customer_id)?);
         let reply = self.client.transport().send(request).await?;
         let message = serde_json::from_slice::<Value>(&reply.body)
             .ok()

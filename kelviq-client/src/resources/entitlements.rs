@@ -6,15 +6,16 @@
 
 use http::Method;
 
-use super::require;
+use super::{customer_id, require};
 use crate::client::Kelviq;
 use crate::error::Result;
 use crate::http::{Base, Request, Transport};
 use crate::models::{Entitlement, Entitlements as AllEntitlements, RawEntitlements};
 
 /// `GET {edge}/api/v1/entitlements`, for one feature or all of them.
-fn request(customer_id: &str, feature_id: Option<&str>) -> Result<Request> {
-    require("customer_id", customer_id)?;
+fn request(transport: &Transport, id: &str, feature_id: Option<&str>) -> Result<Request> {
+    customer_id(transport, id)?;
+    let customer_id = id;
     if let Some(feature_id) = feature_id {
         require("feature_id", feature_id)?;
     }
@@ -33,7 +34,7 @@ pub(crate) async fn fetch_snapshot(
     customer_id: &str,
     deadline: Option<tokio::time::Instant>,
 ) -> Result<AllEntitlements> {
-    let request = request(customer_id, None)?
+    let request = request(transport, customer_id, None)?
         .deadline(deadline)
         .wait_retry_after(deadline.is_none());
     let raw: RawEntitlements = transport.json(request).await?;
@@ -61,9 +62,9 @@ impl<'a> Entitlements<'a> {
     }
 
     async fn fetch(&self, customer_id: &str, feature_id: Option<&str>) -> Result<RawEntitlements> {
-        self.client
-            .transport()
-            .json(request(customer_id, feature_id)?)
+        let transport = self.client.transport();
+        transport
+            .json(request(transport, customer_id, feature_id)?)
             .await
     }
 
@@ -84,7 +85,8 @@ impl<'a> Entitlements<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::Validation`](crate::Error::Validation) for an empty id; [`Error::Api`](crate::Error::Api)
+    /// [`Error::Validation`](crate::Error::Validation) for an empty id or one longer than
+    /// [`KelviqBuilder::max_customer_id_len`](crate::KelviqBuilder::max_customer_id_len), before any I/O; [`Error::Api`](crate::Error::Api)
     /// with 404 for an unknown customer; transport errors.
     pub async fn has_access(&self, customer_id: &str, feature_id: &str) -> Result<bool> {
         if self.client.has_entitlement_cache() {

@@ -6,7 +6,7 @@ use http::Method;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::require;
+use super::{customer_id, require};
 use crate::client::Kelviq;
 use crate::error::Result;
 use crate::http::{Base, Request};
@@ -120,8 +120,8 @@ impl<'a> License<'a> {
     /// that is disabled, expired, at its activation limit or of another customer.
     pub async fn activate(&self, params: ActivateLicense) -> Result<LicenseActivation> {
         require("license_key", &params.license_key)?;
-        if let Some(customer_id) = &params.customer_id {
-            require("customer_id", customer_id)?;
+        if let Some(id) = &params.customer_id {
+            customer_id(self.client.transport(), id)?;
         }
         let request = Request::new(
             "license.activate",

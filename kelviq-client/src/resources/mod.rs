@@ -1,5 +1,10 @@
 //! One handle per API resource, borrowed from the client: `kelviq.customers().create(..)`.
 //! Each file holds the handle and the parameter structs of its operations.
+//!
+//! Every call taking a customer id refuses an empty one, or one longer than
+//! [`KelviqBuilder::max_customer_id_len`](crate::KelviqBuilder::max_customer_id_len) (256
+//! bytes by default), with [`Error::Validation`] `{ field: "customer_id", .. }` before
+//! any I/O.
 
 mod charges;
 mod checkout;
@@ -33,6 +38,7 @@ pub use subscriptions::{
 pub use transactions::{ListTransactions, Transactions};
 
 use crate::error::{Error, Result};
+use crate::http::Transport;
 
 /// Refuses an empty required string.
 pub(crate) fn require(field: &'static str, value: &str) -> Result<()> {
@@ -41,6 +47,25 @@ pub(crate) fn require(field: &'static str, value: &str) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Refuses a customer id no request should carry: empty, or longer than the client's
+/// [maximum](crate::KelviqBuilder::max_customer_id_len). Every call taking a customer id
+/// checks it with this, before any I/O; so does the [gate](crate::gate).
+pub(crate) fn customer_id(transport: &Transport, value: &str) -> Result<()> {
+    require("customer_id", value)?;
+    let max = transport.max_customer_id_len;
+    if value.len() > max {
+        return Err(Error::validation(
+            "customer_id",
+            format!(
+                "is {} bytes long, more than the maximum of {max} \
+                 (KelviqBuilder::max_customer_id_len)",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a page number or page size of zero.

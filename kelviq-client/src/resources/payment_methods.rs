@@ -2,7 +2,7 @@
 
 use http::Method;
 
-use super::{positive, require};
+use super::{customer_id, positive, require};
 use crate::client::Kelviq;
 use crate::error::Result;
 use crate::http::{Base, Request};
@@ -89,8 +89,8 @@ impl<'a> PaymentMethods<'a> {
     /// [`Error::Api`](crate::Error::Api) with status 404 for a page past the end; otherwise
     /// the errors of any call.
     pub async fn list(&self, params: ListPaymentMethods) -> Result<Page<PaymentMethod>> {
-        if let Some(customer_id) = &params.customer_id {
-            require("customer_id", customer_id)?;
+        if let Some(id) = &params.customer_id {
+            customer_id(self.client.transport(), id)?;
         }
         if let Some(email) = &params.customer_email {
             require("customer_email", email)?;

@@ -3,7 +3,6 @@
 use http::Method;
 use serde::Serialize;
 
-use super::require;
 use crate::client::Kelviq;
 use crate::error::Result;
 use crate::http::{Base, Request};
@@ -48,7 +47,7 @@ impl<'a> Portal<'a> {
     /// official SDK sends it, and the service can only refuse it);
     /// [`Error::Api`](crate::Error::Api) with status 400 for an unknown customer.
     pub async fn create_session(&self, customer_id: &str) -> Result<PortalSession> {
-        require("customer_id", customer_id)?;
+        super::customer_id(self.client.transport(), customer_id)?;
         let request = Request::new(
             "portal.create_session",
             Method::POST,

@@ -6,7 +6,7 @@ use http::Method;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::require;
+use super::{customer_id, require};
 use crate::client::Kelviq;
 use crate::error::{Error, Result};
 use crate::http::{Base, Request, Transport};
@@ -276,7 +276,7 @@ pub(crate) async fn send_usage(
     deadline: Option<tokio::time::Instant>,
     retry: bool,
 ) -> Result<UsageReport> {
-    require("customer_id", &params.customer_id)?;
+    customer_id(transport, &params.customer_id)?;
     require("feature_id", &params.feature_id)?;
     let request = Request::new(
         "reporting.report_usage",
@@ -298,6 +298,7 @@ pub(crate) async fn send_event(
     retry: bool,
 ) -> Result<EventReport> {
     params.validate()?;
+    customer_id(transport, &params.customer_id)?;
     params.fill_defaults();
     let request = Request::new(
         "reporting.report_event",

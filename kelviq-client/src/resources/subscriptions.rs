@@ -3,7 +3,7 @@
 use http::Method;
 use serde::Serialize;
 
-use super::{date, positive, require};
+use super::{customer_id, date, positive, require};
 use crate::client::Kelviq;
 use crate::error::{Error, Result};
 use crate::http::{Base, Request, segment};
@@ -665,6 +665,9 @@ impl<'a> Subscriptions<'a> {
     /// or a page or page size of 0; otherwise the errors of any call.
     pub async fn list(&self, params: ListSubscriptions) -> Result<Page<Subscription>> {
         let (modified_on_after, modified_on_before) = params.validate()?;
+        if let Some(id) = &params.customer_id {
+            customer_id(self.client.transport(), id)?;
+        }
         let request = Request::new(
             "subscriptions.list",
             Method::GET,
@@ -725,7 +728,7 @@ impl<'a> Subscriptions<'a> {
     /// with status 400 for an unknown plan or customer or an invalid field.
     pub async fn create(&self, params: CreateSubscription) -> Result<Subscription> {
         require("plan_identifier", &params.plan_identifier)?;
-        require("customer_id", &params.customer_id)?;
+        customer_id(self.client.transport(), &params.customer_id)?;
         let request = Request::new(
             "subscriptions.create",
             Method::POST,

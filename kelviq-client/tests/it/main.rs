@@ -17,6 +17,7 @@ mod cache;
 mod checkout;
 mod config;
 mod customer_client;
+mod customer_ids;
 mod customers;
 mod entitlements;
 mod failures;

@@ -11,8 +11,8 @@ use kelviq_client::gate::FailurePolicy;
 use kelviq_client::{CacheConfig, ReportUsage};
 use kelviq_mock::{Fault, FaultRule, MockServer, Route};
 use kelviq_tower::{
-    CustomerId, CustomerIdSource, FromHeader, GateBuilderExt, KelviqLayer, RequestContext,
-    UsageAmount,
+    CustomerId, CustomerIdSource, FromFn, FromHeader, GateBuilderExt, KelviqLayer, RequestContext,
+    RequestHead, UsageAmount,
 };
 use tokio::sync::Notify;
 use tonic::service::InterceptorLayer;
@@ -369,6 +369,45 @@ async fn grpc_customer_from_a_metadata_key() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn grpc_customer_ids_longer_than_the_maximum_are_invalid_argument_without_a_call() {
+    // HTTP/2 caps a request's metadata (16 KiB by default), so ids this long come from the
+    // app's own lookup: a short `x-who` key names them.
+    let setup = Setup::start().await;
+    let by_key =
+        FromFn::new(
+            |head: RequestHead<'_>| match head.headers.get("x-who")?.to_str().ok()? {
+                "ascii" => Some("c".repeat(100 * 1024)),
+                "non-ascii" => Some("é".repeat(11 * 1024)),
+                other => Some(other.to_owned()),
+            },
+        );
+    let layer = setup
+        .kelviq
+        .gate()
+        .require("reports")
+        .into_layer()
+        .customer(by_key);
+    let mut client = serve(layer, Reports::default()).await;
+    for who in ["ascii", "non-ascii"] {
+        let mut request = Request::new(report(0, false));
+        request.metadata_mut().insert("x-who", who.parse().unwrap());
+        let status = client.get_report(request).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{who}: {status:?}");
+        assert_eq!(
+            status.message(),
+            "the customer id of this request is too long"
+        );
+        assert_eq!(metadata(&status, "kelviq-error"), Some("invalid_customer"));
+        assert_eq!(metadata(&status, "kelviq-feature"), None);
+    }
+    assert!(
+        setup.mock.journal().is_empty(),
+        "{:?}",
+        setup.mock.journal()
+    );
 }
 
 #[tokio::test]
