@@ -179,10 +179,11 @@ impl UsageMeter {
     ///
     /// # Errors
     ///
-    /// [`Error::Validation`] for an empty id; [`Error::MeterClosed`] after
-    /// [`UsageMeter::shutdown`]; [`Error::MeterStopped`] if the background task is gone;
-    /// [`Error::MeterFull`] for a new key when [`MeterConfig::max_keys`] keys are pending.
-    /// Nothing is recorded then.
+    /// [`Error::Validation`] for an empty id, or a customer id longer than the client's
+    /// maximum ([`KelviqBuilder::max_customer_id_len`](crate::KelviqBuilder::max_customer_id_len));
+    /// [`Error::MeterClosed`] after [`UsageMeter::shutdown`]; [`Error::MeterStopped`] if
+    /// the background task is gone; [`Error::MeterFull`] for a new key when
+    /// [`MeterConfig::max_keys`] keys are pending. Nothing is recorded then.
     pub fn record(&self, customer_id: &str, feature_id: &str, amount: i64) -> Result<()> {
         self.record_on(None, customer_id, feature_id, amount)
     }
@@ -241,7 +242,7 @@ impl UsageMeter {
 
     /// Adds `amount` units of a key to the ledger's intake (not to any snapshot).
     fn add_to_ledger(&self, customer_id: &str, feature_id: &str, amount: i64) -> Result<()> {
-        require("customer_id", customer_id)?;
+        crate::resources::customer_id(&self.shared().transport, customer_id)?;
         require("feature_id", feature_id)?;
         let shared = self.shared();
         let ledger = &shared.ledger;

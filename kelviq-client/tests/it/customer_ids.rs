@@ -137,6 +137,10 @@ async fn every_call_refuses(kelviq: &Kelviq, id: &str) -> Vec<(&'static str, boo
                     .await,
             ),
         ),
+        (
+            "usage_meter.record",
+            is_customer_id_error(kelviq.usage_meter().unwrap().record(id, "api-calls", 1)),
+        ),
     ]
 }
 
