@@ -28,14 +28,7 @@ use kelviq_mock::{Feature, MockServer, Plan, SeedCustomer};
 fn hot_path(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mock = runtime.block_on(MockServer::start());
-    let kelviq = Kelviq::builder()
-        .access_token(mock.token())
-        .api_url(mock.url())
-        .edge_url(mock.edge_url())
-        .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(3600)))
-        .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(50)))
-        .build()
-        .unwrap();
+    let kelviq = client(&mock);
     // Building a gate starts the client's meter: on the benchmark's runtime.
     let gate = {
         let _guard = runtime.enter();
@@ -132,14 +125,7 @@ fn gate_request(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
             .await
             .unwrap()
     });
-    let kelviq = Kelviq::builder()
-        .access_token(mock.token())
-        .api_url(mock.url())
-        .edge_url(mock.edge_url())
-        .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(3600)))
-        .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(50)))
-        .build()
-        .unwrap();
+    let kelviq = client(&mock);
     let (holding, unenforced) = {
         let _guard = runtime.enter();
         (
@@ -175,6 +161,18 @@ fn gate_request(c: &mut Criterion, runtime: &tokio::runtime::Runtime) {
     group.finish();
     let meter = kelviq.usage_meter().unwrap();
     runtime.block_on(meter.shutdown(Duration::from_secs(10)));
+}
+
+/// A client of `mock` whose snapshots stay fresh for the whole run.
+fn client(mock: &MockServer) -> Kelviq {
+    Kelviq::builder()
+        .access_token(mock.token())
+        .api_url(mock.url())
+        .edge_url(mock.edge_url())
+        .entitlement_cache(CacheConfig::default().ttl(Duration::from_secs(3600)))
+        .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(50)))
+        .build()
+        .unwrap()
 }
 
 criterion_group!(benches, hot_path);

@@ -31,8 +31,8 @@
 //! with the spinning threads (the real Kelviq would not).
 //!
 //! Run: `scripts/engine-scaling.sh [seconds per side per cell, default 3]
-//! [--oversubscribe] [--in-place | --gate | --gate-unenforced] [--flush-interval SECONDS]
-//! [--runs N]`, or
+//! [--oversubscribe] [--in-place | --gate | --gate-unenforced] [--one-customer]
+//! [--flush-interval SECONDS] [--runs N]`, or
 //! `cargo run --release -p kelviq-examples --bin engine-scaling -- 3`. A cell takes
 //! `2 × seconds` plus the warm-up and flushes (sent at the meter's report budget: 10,000
 //! pending keys take 50 s at 200 reports/s); on 2 cores a run takes a few minutes.
@@ -91,10 +91,12 @@ struct Options {
     op: Op,
     /// How many times each cell is measured; the table shows each side's median.
     runs: usize,
+    /// Only the one-customer cells (the hot customer; a few seconds, not minutes).
+    one_customer: bool,
 }
 
 const USAGE: &str = "usage: engine-scaling [seconds per side per cell] [--oversubscribe] \
-                     [--in-place | --gate | --gate-unenforced] \
+                     [--in-place | --gate | --gate-unenforced] [--one-customer] \
                      [--flush-interval SECONDS] [--runs N]";
 
 fn seconds(arg: Option<String>) -> Result<Duration, BoxError> {
@@ -111,10 +113,12 @@ impl Options {
             flush_interval: Duration::from_secs(1),
             op: Op::Shared,
             runs: 1,
+            one_customer: false,
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--oversubscribe" => options.oversubscribe = true,
+                "--one-customer" => options.one_customer = true,
                 "--in-place" => options.op = Op::InPlace,
                 "--gate" => options.op = Op::Gate,
                 "--gate-unenforced" => options.op = Op::GateUnenforced,
@@ -490,7 +494,10 @@ fn run(options: Options) -> Result<(), BoxError> {
     );
 
     let mut cells = Vec::new();
-    for &customers in &CUSTOMER_COUNTS {
+    let counts = CUSTOMER_COUNTS
+        .into_iter()
+        .filter(|&customers| customers == 1 || !options.one_customer);
+    for customers in counts {
         for &threads in &threads {
             let runs = (0..options.runs).map(|_| {
                 measure(

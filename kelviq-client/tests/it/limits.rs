@@ -284,14 +284,12 @@ async fn cancelled_reservations_are_returned() {
     assert_eq!(delivered(&kelviq, &mock).await, 5);
 }
 
-/// At its limit before the period's reset, a customer is refused with `Retry-After` until
-/// it; within a second after it (the fake answering the new period) it is allowed again,
-/// after one more entitlement call — not at the next TTL.
-#[tokio::test(start_paused = true)]
-async fn limit_reopens_at_reset() {
+/// `acme` at its limit of 3 `exports` until the period ends in `seconds`; a client, and a
+/// gate requiring and metering `exports`; the period's end.
+async fn at_the_limit_until(seconds: i64) -> (MockServer, Kelviq, Gate, jiff::Timestamp) {
     let mock = mock_with_limit(3, 3).await;
     let reset = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_secs(3))
+        .checked_add(jiff::SignedDuration::from_secs(seconds))
         .unwrap();
     mock.set_period_end(Some(reset));
     let kelviq = client(&mock);
@@ -301,6 +299,15 @@ async fn limit_reopens_at_reset() {
         .meter("exports", 1)
         .build()
         .unwrap();
+    (mock, kelviq, gate, reset)
+}
+
+/// At its limit before the period's reset, a customer is refused with `Retry-After` until
+/// it; within a second after it (the fake answering the new period) it is allowed again,
+/// after one more entitlement call — not at the next TTL.
+#[tokio::test(start_paused = true)]
+async fn limit_reopens_at_reset() {
+    let (mock, kelviq, gate, reset) = at_the_limit_until(3).await;
     let denial = admit(&gate, "acme").await.unwrap_err();
     assert_eq!(denial.reason(), DenialReason::LimitReached);
     let retry_after = denial.retry_after().unwrap();
@@ -337,18 +344,7 @@ async fn limit_reopens_at_reset() {
 /// hostile answer), loads at most once per snapshot: no tight loop of loads.
 #[tokio::test(start_paused = true)]
 async fn a_reset_that_does_not_move_loads_once() {
-    let mock = mock_with_limit(3, 3).await;
-    let reset = jiff::Timestamp::now()
-        .checked_add(jiff::SignedDuration::from_secs(2))
-        .unwrap();
-    mock.set_period_end(Some(reset));
-    let kelviq = client(&mock);
-    let gate = kelviq
-        .gate()
-        .require("exports")
-        .meter("exports", 1)
-        .build()
-        .unwrap();
+    let (mock, kelviq, gate, _) = at_the_limit_until(2).await;
     assert!(admit(&gate, "acme").await.is_err());
     tokio::time::advance(Duration::from_secs(5)).await;
     // The fake still answers the old reset, now in the past.
