@@ -52,6 +52,9 @@ struct Inner {
     /// each of the handler's holds; given back when the context is dropped unsettled.
     #[cfg(feature = "redis")]
     reservations: std::sync::Mutex<Vec<crate::fleet::Reservation>>,
+    /// Whether `reservations` holds any (most requests: none; checked without the lock).
+    #[cfg(feature = "redis")]
+    reserved: AtomicBool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -121,6 +124,8 @@ impl RequestContext {
                 held: AtomicI64::new(hold.map_or(0, |hold| hold.held)),
                 #[cfg(feature = "redis")]
                 reservations: std::sync::Mutex::default(),
+                #[cfg(feature = "redis")]
+                reserved: AtomicBool::new(false),
             }),
         }
     }
@@ -213,12 +218,16 @@ impl RequestContext {
     #[cfg(feature = "redis")]
     pub(super) fn hold(&self, reservation: crate::fleet::Reservation) {
         crate::sync::lock(&self.inner.reservations).push(reservation);
+        self.inner.reserved.store(true, Ordering::Release);
     }
 
     /// Settles the request's reservations on the fleet's shared counter: `kept` units stay
     /// counted (the admission's first, then the handler's holds'), the rest is given back.
     #[cfg(feature = "redis")]
     pub(super) fn settle_reservations(&self, kept: i64) {
+        if !self.inner.reserved.load(Ordering::Acquire) {
+            return;
+        }
         let mut left = kept.max(0);
         for reservation in crate::sync::lock(&self.inner.reservations).iter() {
             let keep = left.min(reservation.granted());

@@ -307,7 +307,7 @@ async fn at_the_limit_until(seconds: i64) -> (MockServer, Kelviq, Gate, jiff::Ti
 /// after one more entitlement call — not at the next TTL.
 #[tokio::test(start_paused = true)]
 async fn limit_reopens_at_reset() {
-    let (mock, kelviq, gate, reset) = at_the_limit_until(3).await;
+    let (mock, _kelviq, gate, reset) = at_the_limit_until(3).await;
     let denial = admit(&gate, "acme").await.unwrap_err();
     assert_eq!(denial.reason(), DenialReason::LimitReached);
     let retry_after = denial.retry_after().unwrap();
