@@ -547,14 +547,21 @@ impl EntitlementCache {
             .invalidated
             .insert(customer_id.to_owned(), Instant::now());
         self.loads.forget(customer_id);
-        shelves.index.pin().remove(customer_id);
+        if let Some(removed) = shelves.index.pin().remove(customer_id) {
+            // Requests admitted on it judge their further holds on the next one.
+            removed.supersede();
+        }
         shelves.failures.invalidate(customer_id);
     }
 
     /// Forgets every snapshot.
     pub(crate) fn invalidate_all(&self) {
         if let Some(shelves) = &self.shelves {
-            shelves.index.pin().clear();
+            let index = shelves.index.pin();
+            for snapshot in index.values() {
+                snapshot.supersede();
+            }
+            index.clear();
             shelves.order.clear();
             shelves.failures.invalidate_all();
             shelves.invalidated.invalidate_all();

@@ -297,7 +297,22 @@ impl RequestContext {
             return Ok(current);
         }
         let at_least = i64::from(current == 0);
-        let Some(granted) = snapshot.hold(ledger.holds(), hard, at_least, units - current) else {
+        let want = units - current;
+        // Judged on the customer's current snapshot: a newer one may count usage this one
+        // never saw. The holds are the customer's either way, so this context settles them.
+        let newer = snapshot
+            .is_superseded()
+            .then(|| self.kelviq().cached_entitlements(self.customer_id()))
+            .flatten()
+            .and_then(|newer| {
+                let hard = newer.hard_feature(snapshot.hard_feature_id(hard))?;
+                Some((newer, hard))
+            });
+        let granted = match &newer {
+            Some((newer, newer_hard)) => newer.hold(ledger.holds(), *newer_hard, at_least, want),
+            None => snapshot.hold(ledger.holds(), hard, at_least, want),
+        };
+        let Some(granted) = granted else {
             return if current > 0 {
                 Ok(current)
             } else {

@@ -366,3 +366,31 @@ async fn a_reset_that_does_not_move_loads_once() {
     }
     assert_eq!(mock.entitlement_calls("acme"), 3);
 }
+
+/// A handler holding on a snapshot that a newer one replaced (a webhook, a refresh) is
+/// judged on the newer one: usage it never saw still counts.
+#[tokio::test]
+async fn a_hold_after_a_refresh_counts_what_the_refresh_saw() {
+    let mock = mock_with_limit(10, 0).await;
+    let kelviq = client(&mock);
+    let gate = kelviq.gate().meter("exports", 1).build().unwrap();
+    let first = admit(&gate, "acme").await.unwrap();
+    // Usage reported elsewhere, then a webhook drops the snapshot.
+    mock.set_usage("acme", "exports", 6).unwrap();
+    kelviq.invalidate_entitlements("acme");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let second = admit(&gate, "acme").await.unwrap();
+    // 10 − 6 used − 2 held: 2 more, not the 8 the first snapshot would leave.
+    assert_eq!(first.reserve(100).await.unwrap(), 3);
+    assert!(admit(&gate, "acme").await.is_err());
+    drop((first, second));
+    assert_eq!(
+        admit(&gate, "acme")
+            .await
+            .unwrap()
+            .reserve(100)
+            .await
+            .unwrap(),
+        4
+    );
+}
