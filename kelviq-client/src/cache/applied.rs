@@ -35,8 +35,10 @@ pub(crate) struct AppliedUsage {
 }
 
 /// One padded counter per thread stripe, and whether one reached its share of the
-/// headroom.
+/// headroom. Aligned to a cache line pair, as [`CachePadded`] is: every add and check of a
+/// hot customer reads it, so no allocation a core writes may share its line.
 #[derive(Debug)]
+#[repr(align(128))]
 struct Stripes {
     cells: Box<[CachePadded<AtomicI64>]>,
     crowded: AtomicBool,

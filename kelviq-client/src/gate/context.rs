@@ -13,6 +13,7 @@ use crate::meter::UsageMeter;
 
 use super::denial::Denial;
 use super::engine::Gate;
+use super::lease::SnapshotRef;
 use super::refusal::Refusal;
 use super::requirement::evaluate_feature_with;
 
@@ -37,7 +38,7 @@ pub struct RequestContext {
 
 struct Inner {
     customer_id: Arc<str>,
-    snapshot: Option<Arc<Snapshot>>,
+    snapshot: Option<SnapshotRef>,
     stale: bool,
     gate: Gate,
     /// The amount a handler asked to meter, when `amount_set`.
@@ -107,7 +108,7 @@ impl RequestContext {
     /// unreachable and the failure policy let the request through). Built by the gate.
     pub(super) fn new(
         customer_id: Arc<str>,
-        snapshot: Option<Arc<Snapshot>>,
+        snapshot: Option<SnapshotRef>,
         stale: bool,
         gate: &Gate,
         hold: Option<Hold>,
@@ -144,7 +145,7 @@ impl RequestContext {
     /// The customer's entitlement snapshot; `None` when Kelviq was unreachable and the
     /// request was let through (fail open).
     pub fn snapshot(&self) -> Option<&Arc<Snapshot>> {
-        self.inner.snapshot.as_ref()
+        self.inner.snapshot.as_ref().map(SnapshotRef::get)
     }
 
     /// Whether the snapshot is stale: past its TTL, served while it is refreshed or while

@@ -20,6 +20,7 @@ use crate::telemetry::{self, Outcome};
 use super::context::{Hold, RequestContext, UsageAmount};
 use super::decision::{Admission, Admitting, Decision};
 use super::denial::{Denial, DenialHandler, DenialReason, answer};
+use super::lease::{LeaseSlot, SnapshotRef};
 use super::metering::{MeterSpec, Metered};
 use super::policy::{FailurePolicy, StatusFilter};
 use super::requirement::{Requirement, limit_reached};
@@ -46,6 +47,8 @@ struct Handle {
     config: Arc<GateConfig>,
     /// The per-stripe gates (none in a stripe's own gate).
     stripes: Box<[Gate]>,
+    /// The lease this stripe's contexts share on the snapshot it last admitted on.
+    lease: LeaseSlot,
 }
 
 impl std::ops::Deref for Handle {
@@ -94,6 +97,7 @@ impl Gate {
             inner: Arc::new(CachePadded::new(Handle {
                 config: Arc::clone(config),
                 stripes,
+                lease: LeaseSlot::default(),
             })),
         };
         let stripes = (0..stripes::count())
@@ -127,7 +131,17 @@ impl Gate {
             telemetry::gate_decision(Outcome::Denied, Some(denial.reason()));
             return Admission::Ready(Err(denial));
         }
-        if let Some(snapshot) = self.inner.kelviq.cached_entitlements(&customer_id) {
+        // The snapshot, through this thread's stripe's lease on it: no count that every
+        // core writes (see `lease.rs`).
+        let stripe = self.for_this_thread();
+        let cached = self
+            .inner
+            .kelviq
+            .cache()
+            .with_fresh(&customer_id, |snapshot| {
+                stripe.inner.lease.reference(snapshot)
+            });
+        if let Some(snapshot) = cached {
             tracing::trace!("entitlement cache hit");
             return match self.admit_on(&customer_id, snapshot, false) {
                 Ok(context) => {
@@ -171,7 +185,7 @@ impl Gate {
             } => return Ok(self.context(customer_id, None, stale, None)),
             Decision::Deny(denial) | Decision::Unavailable(denial) => return Err(denial),
         };
-        match self.admit_on(&customer_id, snapshot, stale) {
+        match self.admit_on(&customer_id, SnapshotRef::Owned(snapshot), stale) {
             Ok(context) => self.reserve_in_fleet(context).await,
             Err((denial, snapshot)) if self.reopens(&denial, &snapshot, &customer_id) => {
                 Box::pin(self.admit_after_reset(customer_id, denial)).await
@@ -197,7 +211,7 @@ impl Gate {
                 return Err(denial);
             }
         };
-        match self.admit_on(&customer_id, snapshot, false) {
+        match self.admit_on(&customer_id, SnapshotRef::Owned(snapshot), false) {
             Ok(context) => {
                 telemetry::gate_decision(Outcome::Allowed, None);
                 self.reserve_in_fleet(context).await
@@ -233,9 +247,9 @@ impl Gate {
     fn admit_on(
         &self,
         customer_id: &Arc<str>,
-        snapshot: Arc<Snapshot>,
+        snapshot: SnapshotRef,
         stale: bool,
-    ) -> Result<RequestContext, (Denial, Arc<Snapshot>)> {
+    ) -> Result<RequestContext, (Denial, SnapshotRef)> {
         if let Err(denial) = self.evaluate(&snapshot) {
             return Err((denial, snapshot));
         }
@@ -479,7 +493,7 @@ impl Gate {
     fn context(
         &self,
         customer_id: Arc<str>,
-        snapshot: Option<Arc<Snapshot>>,
+        snapshot: Option<SnapshotRef>,
         stale: bool,
         hold: Option<Hold>,
     ) -> RequestContext {

@@ -159,6 +159,7 @@ mod engine;
 mod fallback;
 mod feature;
 mod grpc;
+mod lease;
 mod metering;
 mod policy;
 mod refusal;

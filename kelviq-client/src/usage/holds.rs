@@ -65,7 +65,11 @@ use crate::sync::lock;
 const STRIPES_AFTER: u32 = 32;
 
 /// Units reserved on one customer's hard-limited feature. See the module docs.
+///
+/// Aligned to a cache line pair, as [`CachePadded`] is: a hot customer's holds are read by
+/// every core on every request, so no allocation that a core writes may share their line.
 #[derive(Debug, Default)]
+#[repr(align(128))]
 pub(crate) struct Holds {
     /// Units taken from the limit: rooms, held units, unfolded spent units.
     granted: Mutex<i64>,
@@ -74,7 +78,9 @@ pub(crate) struct Holds {
     stripes: OnceBox<Stripes>,
 }
 
+/// The cells, behind a pointer read by every hold and settle: aligned as [`Holds`] is.
 #[derive(Debug)]
+#[repr(align(128))]
 struct Stripes {
     cells: Box<[CachePadded<Cell>]>,
 }
