@@ -68,11 +68,13 @@ async fn me(customer: Customer, entitlements: Entitlements) -> Json<serde_json::
 ///
 /// When the webhook secret is empty.
 pub fn router(backend: &Backend) -> Result<Router, Box<dyn std::error::Error>> {
-    // App-wide settings, once: a reached limit answers 429; Kelviq down → 503.
+    // App-wide settings, once: a reached limit answers 429; Kelviq down → 503; metered
+    // routes tell callers their quota (RateLimit-Policy / RateLimit).
     let gates = backend
         .kelviq
         .gate()
         .limit_reached_status(StatusCode::TOO_MANY_REQUESTS)
+        .quota_headers(true)
         .failure_policy(FailurePolicy::Deny);
     // In a fleet (`--redis`), the metered routes' hard limits hold across every instance.
     let metered = if backend.kelviq.fleet_stats().is_some() {

@@ -13,6 +13,8 @@ use futures::future::LocalBoxFuture;
 use kelviq_client::gate::{RequestContext, UsageAmount};
 use pin_project_lite::pin_project;
 
+use crate::response::insert_headers;
+
 /// A request the gate admitted, to be finished — metered if the response is a success —
 /// once the inner service answers. Only made when the gate meters.
 /// The request's context knows its gate: nothing every request shares is referenced.
@@ -29,18 +31,21 @@ impl Metering {
     }
 
     /// Hands the response's status and its [`UsageAmount`] extension (a response extension
-    /// only: a handler's own amount is in the context) to [`Gate::finish`]. Never waits;
-    /// a failure to record is logged by the gate.
-    pub(crate) fn finish<B>(&self, response: &ServiceResponse<B>) {
+    /// only: a handler's own amount is in the context) to [`Gate::finish`], then adds the
+    /// quota headers the gate gives for it (none, without allocating, unless the gate
+    /// sends them). Never waits; a failure to record is logged by the gate.
+    pub(crate) fn finish<B>(&self, response: &mut ServiceResponse<B>) {
         let amount = response
             .response()
             .extensions()
             .get::<UsageAmount>()
             .copied();
-        let _ = self
-            .context
-            .gate()
-            .finish(&self.context, response.status().as_u16(), amount);
+        let status = response.status().as_u16();
+        let gate = self.context.gate();
+        let _ = gate.finish(&self.context, status, amount);
+        if let Some(fields) = gate.quota_headers(&self.context, status) {
+            insert_headers(response.headers_mut(), fields);
+        }
     }
 }
 
@@ -128,9 +133,9 @@ where
                 actix_web::error::ErrorInternalServerError("ResponseFuture polled after completion")
             })),
             StateProj::Inner { future, metering } => {
-                let response = ready!(future.poll(cx))?;
+                let mut response = ready!(future.poll(cx))?;
                 if let Some(metering) = metering.take() {
-                    metering.finish(&response);
+                    metering.finish(&mut response);
                 }
                 Poll::Ready(Ok(response.map_into_left_body()))
             }

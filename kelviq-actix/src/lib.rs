@@ -139,19 +139,24 @@ pub use http;
 /// [`UsageMeter`](prelude::UsageMeter)), the gate ([`Gate`](prelude::Gate),
 /// [`GateBuilder`](prelude::GateBuilder), [`FailurePolicy`](prelude::FailurePolicy) and its
 /// [`Fallback`](prelude::Fallback),
-/// [`StatusFilter`](prelude::StatusFilter), [`Denial`](prelude::Denial), and its status type
-/// as [`GateStatus`](prelude::GateStatus), so as not to clash with actix-web's
-/// `StatusCode`), the [`feature!`](prelude::feature) macro, the middleware and its customer
+/// [`StatusFilter`](prelude::StatusFilter), [`Denial`](prelude::Denial), [`Quota`](prelude::Quota),
+/// and its status type [`StatusCode`](prelude::StatusCode) — `http` 1's, not actix-web's
+/// `actix_web::http::StatusCode`; an explicit `use` of actix-web's shadows this one, and
+/// [`GateStatus`](prelude::GateStatus) names it without clashing), the [`feature!`](prelude::feature) macro, the middleware and its customer
 /// sources, the extractors, the [`guard`] module, and the [`webhook()`] route with its
 /// options ([`WebhookRoute`](prelude::WebhookRoute), [`Webhook`](prelude::Webhook),
 /// [`ReplayGuard`](prelude::ReplayGuard)).
 pub mod prelude {
     pub use kelviq_client::cache::Snapshot;
     pub use kelviq_client::feature;
+    /// The status type the gate takes ([`GateBuilder::limit_reached_status`]): `http` 1's,
+    /// which is not actix-web's own `actix_web::http::StatusCode` (`http` 0.2). Also
+    /// exported as [`GateStatus`], its earlier name, for code that imports both.
+    pub use kelviq_client::gate::StatusCode;
+    pub use kelviq_client::gate::StatusCode as GateStatus;
     pub use kelviq_client::gate::{
         CustomerId, Denial, DenialReason, FailurePolicy, Fallback, Feature, FromExtension, FromFn,
-        FromHeader, Gate, GateBuilder, RequestContext, StatusCode as GateStatus, StatusFilter,
-        UsageAmount,
+        FromHeader, Gate, GateBuilder, Quota, RequestContext, StatusFilter, UsageAmount,
     };
     pub use kelviq_client::meter::{MeterConfig, UsageMeter};
     pub use kelviq_client::webhook::{

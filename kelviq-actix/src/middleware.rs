@@ -81,7 +81,7 @@ use crate::service::KelviqMiddlewareService;
 /// assert_eq!(response.status(), 403);
 /// assert_eq!(
 ///     test::read_body(response).await,
-///     r#"{"error":"feature_not_entitled","message":"your plan does not include reports","feature":"reports"}"#
+///     r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled","title":"Feature not in plan","status":403,"detail":"your plan does not include reports","code":"feature_not_entitled","feature":"reports"}"#
 /// );
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();

@@ -3,8 +3,9 @@
 //! refuse for more than one ([`EntitlementsRejection`], [`EntitledRejection`]), as
 //! actix-web's and axum's own extractors do.
 //!
-//! Each is a [`ResponseError`] answering the shared JSON body
-//! (`{"error": ..., "message": ..., "feature": ...}`, `Content-Type: application/json`):
+//! Each is a [`ResponseError`] answering the shared RFC 9457 problem details
+//! (`{"type": ..., "title": ..., "status": ..., "detail": ..., "code": ..., "feature": ...}`,
+//! `Content-Type: application/problem+json`):
 //! the responses are made by [`kelviq_client::gate`] ([`Refusal::to_response`] — the gate's
 //! denial handler if it has one, else the denial's JSON — and [`LayerMissing::to_response`])
 //! and only converted here, so actix-web refuses exactly as the middleware, tower and axum do.

@@ -39,3 +39,20 @@ pub(crate) fn to_actix(response: http::Response<Bytes>) -> HttpResponse {
     }
     converted
 }
+
+/// Sets the gate's `fields` (the quota headers) on an actix-web response's headers,
+/// replacing any of the same name; a field not representable is left out, as in
+/// [`to_actix`].
+pub(crate) fn insert_headers(
+    headers: &mut actix_web::http::header::HeaderMap,
+    fields: [(http::HeaderName, http::HeaderValue); 2],
+) {
+    for (name, value) in fields {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+}

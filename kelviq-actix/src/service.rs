@@ -99,9 +99,9 @@ where
                     match admitting.await {
                         Ok(context) => {
                             request.extensions_mut().insert(context.clone());
-                            let response = service.call(request).await?;
+                            let mut response = service.call(request).await?;
                             if let Some(metering) = Metering::new(&context) {
-                                metering.finish(&response);
+                                metering.finish(&mut response);
                             }
                             Ok(response.map_into_left_body())
                         }

@@ -4,8 +4,10 @@
 //! - the client: [`Kelviq`], [`KelviqBuilder`], [`CacheConfig`], [`MeterConfig`],
 //!   [`UsageMeter`];
 //! - the gate: [`Gate`], [`GateBuilder`], [`FailurePolicy`] (and its [`Fallback`]),
-//!   [`StatusFilter`], [`Denial`], [`DenialReason`], [`RequestContext`], [`Snapshot`],
-//!   typed features ([`feature!`](crate::feature), [`Feature`]);
+//!   [`StatusFilter`], [`Denial`], [`DenialReason`], [`Quota`], [`RequestContext`],
+//!   [`Snapshot`], typed features ([`feature!`](crate::feature), [`Feature`]), and
+//!   [`StatusCode`] (`http`'s, the same as `axum::http::StatusCode`) for
+//!   [`GateBuilder::limit_reached_status`];
 //! - the layer: [`KelviqLayer`], [`GateBuilderExt`] (`.into_layer()`), the customer
 //!   sources [`CustomerId`], [`FromExtension`], [`FromHeader`], [`FromFn`] (over a
 //!   [`RequestHead`]), [`FromPath`], and [`UsageAmount`];
@@ -18,8 +20,8 @@
 pub use kelviq_client::cache::Snapshot;
 pub use kelviq_client::feature;
 pub use kelviq_client::gate::{
-    Denial, DenialReason, FailurePolicy, Fallback, Feature, Gate, GateBuilder, RequestContext,
-    StatusFilter,
+    Denial, DenialReason, FailurePolicy, Fallback, Feature, Gate, GateBuilder, Quota,
+    RequestContext, StatusCode, StatusFilter,
 };
 pub use kelviq_client::meter::{MeterConfig, UsageMeter};
 pub use kelviq_client::webhook::{ReplayGuard, Webhook, WebhookError, WebhookEvent, WebhookRoute};

@@ -3,8 +3,9 @@
 //! ([`CustomerRejection`], [`EntitlementsRejection`], [`EntitledRejection`],
 //! [`UsageRecorderRejection`], [`KelviqContextRejection`]), as axum's own extractors do.
 //!
-//! Each implements [`IntoResponse`] with the shared JSON body
-//! (`{"error": ..., "message": ..., "feature": ...}`, `Content-Type: application/json`),
+//! Each implements [`IntoResponse`] with the shared RFC 9457 problem details
+//! (`{"type": ..., "title": ..., "status": ..., "detail": ..., "code": ..., "feature": ...}`,
+//! `Content-Type: application/problem+json`),
 //! written by [`kelviq_client::gate`] ([`Refusal::to_response`], [`LayerMissing::to_response`]) so that
 //! axum refuses exactly as the tower layer and actix-web do. Each is logged once, at
 //! `debug`, when it becomes a response.

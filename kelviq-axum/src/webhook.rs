@@ -23,8 +23,8 @@ use crate::response::into_axum;
 ///
 /// | delivery | answer |
 /// |---|---|
-/// | body over the limit | `413` `{"error": "webhook_too_large", ...}` |
-/// | fails verification, whatever the reason | `400` `{"error": "invalid_webhook", "message": "the webhook delivery could not be verified", "feature": null}` (the reason is logged at `warn`, never sent) |
+/// | body over the limit | `413` `{"code":"webhook_too_large", ...}` |
+/// | fails verification, whatever the reason | `400` `{"code":"invalid_webhook", "detail":"the webhook delivery could not be verified"}` (the reason is logged at `warn`, never sent) |
 /// | with a replay guard: a `webhook-id` already processed (a `2xx` from `on_event`) within the tolerance | `200` `{"status":"already_processed"}`, so the sender stops retrying |
 /// | with a replay guard: a `webhook-id` being handled right now | `409` `webhook_in_progress`, `Retry-After: 5` |
 /// | otherwise | `on_event`'s response |

@@ -30,10 +30,19 @@ impl Metering {
     }
 
     /// Meters the request (the gate decides whether the status is a success), with the
-    /// response's [`UsageAmount`] if the handler set one.
-    fn finish<B>(self, response: &Response<B>) {
+    /// response's [`UsageAmount`] if the handler set one; then adds the quota headers the
+    /// gate gives for it (none, without allocating, unless the gate sends them).
+    fn finish<B>(self, response: &mut Response<B>) {
         let amount = response.extensions().get::<UsageAmount>().copied();
-        self.finish_with(response.status().as_u16(), amount);
+        let status = response.status().as_u16();
+        let gate = self.context.gate();
+        // The outcome is logged by the gate; the response is made either way.
+        let _ = gate.finish(&self.context, status, amount);
+        if let Some(fields) = gate.quota_headers(&self.context, status) {
+            for (name, value) in fields {
+                response.headers_mut().insert(name, value);
+            }
+        }
     }
 
     /// Meters the request as if its response had `status`, with `amount` if the handler
@@ -168,13 +177,13 @@ where
                     }
                 }
                 StateProj::Inner { future } => {
-                    let response = ready!(future.poll(cx))?;
+                    let mut response = ready!(future.poll(cx))?;
                     let metering = this.metering.take();
                     if *this.grpc {
                         return Poll::Ready(Ok(grpc::response(response, metering)));
                     }
                     if let Some(metering) = metering {
-                        metering.finish(&response);
+                        metering.finish(&mut response);
                     }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }

@@ -9,10 +9,10 @@
 //!
 //! | situation | answer |
 //! |---|---|
-//! | no customer id | `401` `{"error": "missing_customer", ...}` |
-//! | not entitled | `403` `{"error": "feature_not_entitled", "feature": ...}` |
-//! | metered limit reached | `403`, or the gate's limit status, `{"error": "usage_limit_reached", ...}` |
-//! | Kelviq unreachable, no usable snapshot | `503` `{"error": "kelviq_unavailable"}` with `Retry-After`, let through, or decided on fallback entitlements (the gate's failure policy) |
+//! | no customer id | `401` `{"code":"missing_customer", ...}` |
+//! | not entitled | `403` `{"code":"feature_not_entitled", "feature": ...}` |
+//! | metered limit reached | `403`, or the gate's limit status, `{"code":"usage_limit_reached", ...}` |
+//! | Kelviq unreachable, no usable snapshot | `503` `{"code":"kelviq_unavailable"}` with `Retry-After`, let through, or decided on fallback entitlements (the gate's failure policy) |
 //! | allowed | the inner service's response; usage recorded if the gate meters and it is a success |
 //!
 //! **gRPC** (tonic): a request with `content-type: application/grpc…` is answered in gRPC's

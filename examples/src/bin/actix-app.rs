@@ -143,11 +143,13 @@ struct Routes {
 
 impl Routes {
     fn new(backend: &Backend) -> Result<Self, Box<dyn std::error::Error>> {
-        // App-wide settings, once: a reached limit answers 429; Kelviq down → 503.
+        // App-wide settings, once: a reached limit answers 429; Kelviq down → 503; metered
+        // routes tell callers their quota (RateLimit-Policy / RateLimit).
         let gates = backend
             .kelviq
             .gate()
             .limit_reached_status(GateStatus::TOO_MANY_REQUESTS)
+            .quota_headers(true)
             .failure_policy(FailurePolicy::Deny);
         Ok(Routes {
             kelviq: backend.kelviq.clone(),

@@ -121,6 +121,8 @@ async fn serve(
     let gate = kelviq
         .gate()
         .failure_policy(FailurePolicy::Deny)
+        // gRPC calls carry no quota headers; the REST routes beside them would.
+        .quota_headers(true)
         .require(Reports)
         .meter(ApiCalls, 1)
         .build()?;

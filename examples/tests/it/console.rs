@@ -295,10 +295,7 @@ async fn the_console_shows_and_steers_what_the_example_app_sees() {
     wait_for_text(&browser, "#faults-list", "status 503").await;
     wait_for_text(&browser, "#faults-list", "until cleared").await;
     let (status, body) = app_get(&base, "/reports", "pro-key").await;
-    assert_eq!(
-        (status, &body["error"]),
-        (503, &json!("kelviq_unavailable"))
-    );
+    assert_eq!((status, &body["code"]), (503, &json!("kelviq_unavailable")));
     assert_eq!(app_get(&base, "/reports", "free-key").await.0, 200);
     wait_for_text(
         &browser,

@@ -3,6 +3,8 @@
 
 use actix_web::test as actix_test;
 use axum::body::Body;
+use std::time::Duration;
+
 use http::{HeaderName, Request, StatusCode};
 use kelviq_axum::prelude::{FromHeader, GateBuilder, GateBuilderExt as _, Kelviq};
 use kelviq_client::RetryPolicy;
@@ -130,7 +132,7 @@ async fn same_answer(gates: &GateBuilder, customer: Option<&str>, status: u16, c
     assert_eq!(axum, actix, "customer {customer:?}");
     assert_eq!(axum.status, status, "customer {customer:?}");
     let body: serde_json::Value = serde_json::from_slice(&axum.body).unwrap();
-    assert_eq!(body["error"], code, "customer {customer:?}");
+    assert_eq!(body["code"], code, "customer {customer:?}");
 }
 
 #[actix_web::test]
@@ -295,4 +297,238 @@ async fn a_denial_handler_answers_alike_in_axum_and_actix() {
     assert_eq!(axum, actix);
     assert_eq!(axum.status, 402);
     assert_eq!(axum.body, b"upgrade for reports");
+}
+
+/// The answer of a bare tower service (no axum router) behind `gates`' layer.
+async fn through_tower(gates: &GateBuilder, customer: Option<&str>) -> Answer {
+    let service = tower::ServiceBuilder::new()
+        .layer(gates.clone().into_layer().customer(source()))
+        .service_fn(|_: Request<Body>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("ok")))
+        });
+    let mut request = Request::get("/");
+    if let Some(customer) = customer {
+        request = request.header(CUSTOMER_HEADER, customer);
+    }
+    let response = service
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    let headers = comparable(headers);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    Answer::new(status, headers, &body)
+}
+
+/// The header `name` of an answer, as text.
+fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+    answer
+        .headers
+        .iter()
+        .find(|(header, _)| header == name)
+        .map(|(_, value)| std::str::from_utf8(value).unwrap())
+}
+
+#[actix_web::test]
+async fn denials_are_problem_details() {
+    let mock = mock().await;
+    let kelviq = client(&mock);
+    let gates = kelviq
+        .gate()
+        .limit_reached_status(StatusCode::PAYMENT_REQUIRED);
+    let too_long = "c".repeat(kelviq.max_customer_id_len() + 1);
+    // (customer, required feature, status, code, title, feature member)
+    let cases = [
+        (
+            None,
+            "dashboard",
+            401,
+            "missing_customer",
+            "Customer not identified",
+            None,
+        ),
+        (
+            Some(too_long.as_str()),
+            "dashboard",
+            400,
+            "invalid_customer",
+            "Invalid customer id",
+            None,
+        ),
+        (
+            Some("nobody"),
+            "dashboard",
+            403,
+            "unknown_customer",
+            "Unknown customer",
+            None,
+        ),
+        (
+            Some("full"),
+            "reports",
+            403,
+            "feature_not_entitled",
+            "Feature not in plan",
+            Some("reports"),
+        ),
+        (
+            Some("full"),
+            "calls",
+            402,
+            "usage_limit_reached",
+            "Usage limit reached",
+            Some("calls"),
+        ),
+    ];
+    let mut types = std::collections::HashSet::new();
+    for (customer, feature, status, code, title, member) in cases {
+        let gates = gates.clone().require(feature);
+        let axum = through_axum(&gates, customer).await;
+        let actix = through_actix(&gates, customer).await;
+        let tower = through_tower(&gates, customer).await;
+        assert_eq!(axum, actix, "{code}: axum and actix");
+        assert_eq!(axum, tower, "{code}: axum and tower");
+        assert_eq!(axum.status, status, "{code}");
+        assert_eq!(
+            header(&axum, "content-type"),
+            Some("application/problem+json"),
+            "{code}"
+        );
+        let body: serde_json::Value = serde_json::from_slice(&axum.body).unwrap();
+        let object = body.as_object().unwrap();
+        let kind = body["type"].as_str().unwrap();
+        assert_eq!(
+            kind,
+            format!(
+                "{}{}",
+                kelviq_client::gate::PROBLEM_TYPE_BASE,
+                code.replace('_', "-")
+            )
+        );
+        assert!(types.insert(kind.to_owned()), "one type per kind: {kind}");
+        assert_eq!(body["title"], title);
+        assert_eq!(
+            body["status"], status,
+            "the status member is the response's"
+        );
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|detail| !detail.is_empty())
+        );
+        assert_eq!(body["code"], code);
+        assert_eq!(body["feature"].as_str(), member, "{code}");
+        if code == "usage_limit_reached" {
+            assert_eq!(
+                (&body["limit"], &body["used"], &body["remaining"]),
+                (&3.into(), &3.into(), &0.into())
+            );
+            assert!(body["resetAt"].is_string());
+        } else {
+            for absent in ["limit", "used", "remaining", "resetAt"] {
+                assert!(!object.contains_key(absent), "{code}: {absent}");
+            }
+        }
+        assert!(
+            !object.values().any(serde_json::Value::is_null),
+            "{code}: no null members"
+        );
+    }
+
+    // Kelviq unreachable: 503 problem details with Retry-After, alike everywhere.
+    mock.inject(FaultRule::always(Fault::status(500)).on(Route::Entitlements));
+    let down = client(&mock).gate().require("dashboard");
+    let axum = through_axum(&down, Some("full")).await;
+    assert_eq!(axum, through_actix(&down, Some("full")).await);
+    assert_eq!(axum, through_tower(&down, Some("full")).await);
+    assert_eq!(axum.status, 503);
+    assert_eq!(
+        header(&axum, "content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(header(&axum, "retry-after"), Some("1"));
+    let body: serde_json::Value = serde_json::from_slice(&axum.body).unwrap();
+    assert_eq!(body["code"], "kelviq_unavailable");
+    assert_eq!(body["title"], "Entitlements unavailable");
+
+    // A denial handler still replaces the whole response.
+    let handled = kelviq.gate().require("reports").on_denied(|denial| {
+        let mut response = http::Response::new(bytes::Bytes::from(denial.code()));
+        *response.status_mut() = StatusCode::IM_A_TEAPOT;
+        response
+    });
+    let axum = through_axum(&handled, Some("full")).await;
+    assert_eq!(axum, through_actix(&handled, Some("full")).await);
+    assert_eq!(
+        (axum.status, axum.body.as_slice()),
+        (418, b"feature_not_entitled".as_slice())
+    );
+}
+
+/// The time `seconds` ahead, as the mock's period end.
+fn ahead(seconds: i64) -> jiff::Timestamp {
+    jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(seconds))
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn period_limits_do_not_send_weeks_of_retry_after() {
+    let mock = mock().await;
+    let weeks = 20 * 24 * 3600;
+    mock.set_period_end(Some(ahead(weeks)));
+    let gates = client(&mock)
+        .gate()
+        .limit_reached_status(StatusCode::TOO_MANY_REQUESTS)
+        .quota_headers(true)
+        .meter("calls", 1);
+    for answer in [
+        through_axum(&gates, Some("full")).await,
+        through_actix(&gates, Some("full")).await,
+        through_tower(&gates, Some("full")).await,
+    ] {
+        assert_eq!(answer.status, 429);
+        assert_eq!(
+            header(&answer, "retry-after"),
+            None,
+            "weeks are no Retry-After"
+        );
+        // The reset is in the RateLimit field and the problem details.
+        let current = header(&answer, "ratelimit").unwrap();
+        let t: i64 = current.rsplit_once(";t=").unwrap().1.parse().unwrap();
+        assert!((weeks - 5..=weeks).contains(&t), "{current}");
+        assert!(current.starts_with(r#""calls";r=0;"#), "{current}");
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let reset: jiff::Timestamp = body["resetAt"].as_str().unwrap().parse().unwrap();
+        assert!(reset.duration_since(jiff::Timestamp::now()).as_secs() > weeks - 5);
+    }
+
+    // Two minutes to the reset: a real, short wait, sent as Retry-After.
+    mock.set_period_end(Some(ahead(120)));
+    let soon = client(&mock)
+        .gate()
+        .limit_reached_status(StatusCode::TOO_MANY_REQUESTS)
+        .meter("calls", 1);
+    let answer = through_axum(&soon, Some("full")).await;
+    assert_eq!(answer.status, 429);
+    let wait: u64 = header(&answer, "retry-after").unwrap().parse().unwrap();
+    assert!((115..=120).contains(&wait), "{wait}");
+    // (The same body in actix-web; the seconds may tick between the two calls.)
+    assert_eq!(answer.body, through_actix(&soon, Some("full")).await.body);
+
+    // The maximum is the gate's: below it, no Retry-After even for two minutes.
+    let strict = client(&mock)
+        .gate()
+        .max_retry_after(Duration::from_secs(60))
+        .meter("calls", 1);
+    let answer = through_axum(&strict, Some("full")).await;
+    assert_eq!(answer.status, 403);
+    assert_eq!(header(&answer, "retry-after"), None);
 }

@@ -19,7 +19,7 @@ fn long_non_ascii() -> String {
     "é".repeat(11 * 1024)
 }
 
-const INVALID: &str = r#"{"error":"invalid_customer","message":"the customer id of this request is too long","feature":null}"#;
+const INVALID: &str = r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#invalid-customer","title":"Invalid customer id","status":400,"detail":"the customer id of this request is too long","code":"invalid_customer"}"#;
 
 #[actix_web::test]
 async fn an_id_longer_than_the_maximum_is_a_400_and_kelviq_is_never_called() {

@@ -6,7 +6,7 @@ use kelviq_actix::prelude::*;
 use kelviq_mock::Route;
 
 use crate::support::{
-    ApiCalls, Reports, Setup, call, denial_body, get, middleware, not_entitled, post,
+    ApiCalls, Reports, Setup, call, denial_body, get, limit_body, middleware, not_entitled, post,
 };
 
 #[actix_web::test]
@@ -117,7 +117,7 @@ async fn entitled_lets_entitled_customers_in_and_answers_the_denial_otherwise() 
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         response.headers().get("content-type").unwrap(),
-        "application/json"
+        "application/problem+json"
     );
     assert_eq!(
         test::read_body(response).await,
@@ -130,14 +130,7 @@ async fn entitled_lets_entitled_customers_in_and_answers_the_denial_otherwise() 
     assert_eq!(call!(&app, calls()).await.1, "1 left");
     assert_eq!(
         call!(&app, calls()).await,
-        (
-            StatusCode::FORBIDDEN,
-            denial_body(
-                "usage_limit_reached",
-                "you have reached the usage limit of api-calls",
-                Some("api-calls")
-            )
-        )
+        (StatusCode::FORBIDDEN, limit_body(403, 2))
     );
     // A rejected extractor means an error response: not metered.
     assert_eq!(setup.usage("cust_tiny", "api-calls").await, 2);
@@ -163,14 +156,7 @@ async fn entitled_refuses_a_reached_limit_with_the_gates_limit_status() {
     // cust_spent has used both of its api-calls.
     assert_eq!(
         call!(&app, post("/api/calls", Some("cust_spent"))).await,
-        (
-            StatusCode::PAYMENT_REQUIRED,
-            denial_body(
-                "usage_limit_reached",
-                "you have reached the usage limit of api-calls",
-                Some("api-calls")
-            )
-        )
+        (StatusCode::PAYMENT_REQUIRED, limit_body(402, 2))
     );
     assert_eq!(
         call!(&app, post("/api/calls", Some("cust_tiny"))).await,
@@ -313,7 +299,7 @@ async fn without_the_middleware_extractors_answer_500_kelviq_layer_missing_and_n
         let response = test::call_service(&app, get(uri, Some("cust_pro")).to_request()).await;
         assert_eq!(
             response.headers().get("content-type").unwrap(),
-            "application/json",
+            "application/problem+json",
             "{uri}"
         );
         assert_eq!(

@@ -6,7 +6,7 @@ use actix_web::{App, HttpResponse, test, web};
 use kelviq_actix::prelude::*;
 use kelviq_mock::Route;
 
-use crate::support::{Setup, call, denial_body, get, middleware, not_entitled, whoami};
+use crate::support::{Setup, call, denial_body, get, limit_body, middleware, not_entitled, whoami};
 
 #[actix_web::test]
 async fn an_entitled_customer_reaches_the_handler_with_its_context() {
@@ -37,7 +37,7 @@ async fn a_customer_without_the_feature_gets_403_with_the_gate_json() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         response.headers().get("content-type").unwrap(),
-        "application/json"
+        "application/problem+json"
     );
     assert_eq!(
         test::read_body(response).await,
@@ -82,7 +82,7 @@ async fn a_customer_kelviq_does_not_know_is_403_unknown_customer() {
 
     let (status, body) = call!(&app, get("/", Some("cust_nobody"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(body.contains(r#""error":"unknown_customer""#), "{body}");
+    assert!(body.contains(r#""code":"unknown_customer""#), "{body}");
 }
 
 #[actix_web::test]
@@ -211,14 +211,7 @@ async fn a_reached_hard_limit_is_denied_with_the_configured_status() {
     }
     let (status, body) = call!(&app, crate::support::post("/api/calls", Some("cust_tiny"))).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(
-        body,
-        denial_body(
-            "usage_limit_reached",
-            "you have reached the usage limit of api-calls",
-            Some("api-calls")
-        )
-    );
+    assert_eq!(body, limit_body(429, 2));
     assert_eq!(setup.usage("cust_tiny", "api-calls").await, 2);
 }
 
@@ -296,7 +289,7 @@ async fn an_on_denied_handler_can_keep_the_default_answer_for_some_denials() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         response.headers().get("content-type").unwrap(),
-        "application/json"
+        "application/problem+json"
     );
     assert_eq!(
         test::read_body(response).await,

@@ -150,10 +150,26 @@ pub(crate) async fn whoami(context: KelviqContext) -> impl Responder {
     ))
 }
 
-/// The JSON body of a denial.
-pub(crate) fn denial_body(error: &str, message: &str, feature: Option<&str>) -> String {
-    let feature = feature.map_or("null".to_owned(), |feature| format!("\"{feature}\""));
-    format!(r#"{{"error":"{error}","message":"{message}","feature":{feature}}}"#)
+/// The problem details of a denial (RFC 9457), with the default status of its code.
+pub(crate) fn denial_body(code: &str, message: &str, feature: Option<&str>) -> String {
+    let (title, status) = match code {
+        "missing_customer" => ("Customer not identified", 401),
+        "invalid_customer" => ("Invalid customer id", 400),
+        "feature_not_entitled" => ("Feature not in plan", 403),
+        "usage_limit_reached" => ("Usage limit reached", 403),
+        "unknown_customer" => ("Unknown customer", 403),
+        "kelviq_unavailable" => ("Entitlements unavailable", 503),
+        "kelviq_layer_missing" => ("Internal Server Error", 500),
+        other => panic!("no problem type for {other}"),
+    };
+    let kind = code.replace('_', "-");
+    let feature = feature.map_or(String::new(), |feature| {
+        format!(r#","feature":"{feature}""#)
+    });
+    format!(
+        r#"{{"type":"{}{kind}","title":"{title}","status":{status},"detail":"{message}","code":"{code}"{feature}}}"#,
+        kelviq_client::gate::PROBLEM_TYPE_BASE
+    )
 }
 
 /// The body of a 403 for a feature the plan lacks.
@@ -162,5 +178,37 @@ pub(crate) fn not_entitled(feature: &str) -> String {
         "feature_not_entitled",
         &format!("your plan does not include {feature}"),
         Some(feature),
+    )
+}
+
+/// The mock's `resetAt` by default: the start of next month (UTC), in RFC 3339.
+pub(crate) fn next_month() -> String {
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let first = today
+        .first_of_month()
+        .checked_add(jiff::Span::new().months(1))
+        .unwrap();
+    first
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp()
+        .to_string()
+}
+
+/// The problem details of a reached `api-calls` limit of `limit` units, answered with
+/// `status`: the counts and the mock's reset.
+pub(crate) fn limit_body(status: u16, limit: i64) -> String {
+    let body = denial_body(
+        "usage_limit_reached",
+        "you have reached the usage limit of api-calls",
+        Some("api-calls"),
+    )
+    .replace(r#""status":403"#, &format!(r#""status":{status}"#));
+    format!(
+        r#"{},"limit":{limit},"used":{limit},"remaining":0,"resetAt":"{}"}}"#,
+        body.trim_end_matches('}'),
+        next_month()
     )
 }

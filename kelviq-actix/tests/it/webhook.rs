@@ -14,7 +14,7 @@ use crate::support::{Setup, call, get, whoami};
 
 const SECRET: &str = "whsec_test";
 const BODY: &str = r#"{"type":"subscription.updated","data":{"customerId":"cust_pro"}}"#;
-const GENERIC_REFUSAL: &str = r#"{"error":"invalid_webhook","message":"the webhook delivery could not be verified","feature":null}"#;
+const GENERIC_REFUSAL: &str = r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#invalid-webhook","title":"Bad Request","status":400,"detail":"the webhook delivery could not be verified","code":"invalid_webhook"}"#;
 
 fn delivery(signature: &str, timestamp: u64) -> TestRequest {
     TestRequest::post()
@@ -299,7 +299,7 @@ async fn the_sender_never_sees_the_verification_detail() {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{case}");
         assert_eq!(
             response.headers().get("content-type").unwrap(),
-            "application/json",
+            "application/problem+json",
             "{case}"
         );
         let (_, text) = crate::support::read(response).await;
@@ -347,7 +347,7 @@ async fn an_oversized_delivery_is_413_and_never_reaches_the_handler() {
     let (status, body) = call!(&app, at("/small", "msg_2", 1025)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(json["error"], "webhook_too_large");
+    assert_eq!(json["code"], "webhook_too_large");
     assert_eq!(json["feature"], serde_json::Value::Null);
     assert_eq!(calls.get(), 1, "only the delivery at the limit");
 

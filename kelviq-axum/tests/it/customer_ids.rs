@@ -80,9 +80,11 @@ async fn an_id_longer_than_the_maximum_is_a_400_and_kelviq_is_never_called() {
     for response in answers {
         response.assert_status(StatusCode::BAD_REQUEST);
         response.assert_json(&serde_json::json!({
-            "error": "invalid_customer",
-            "message": "the customer id of this request is too long",
-            "feature": null,
+            "type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#invalid-customer",
+            "title": "Invalid customer id",
+            "status": 400,
+            "detail": "the customer id of this request is too long",
+            "code": "invalid_customer",
         }));
     }
     assert!(mock.journal().is_empty(), "{:?}", mock.journal());

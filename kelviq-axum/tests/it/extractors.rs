@@ -52,10 +52,10 @@ async fn entitled_rejects_with_the_gate_body() {
         .expect_failure()
         .await;
     denied.assert_status_forbidden();
-    denied.assert_header("content-type", "application/json");
+    denied.assert_header("content-type", "application/problem+json");
     assert_eq!(
         denied.json::<Value>(),
-        json!({"error": "feature_not_entitled", "message": "your plan does not include reports", "feature": "reports"})
+        json!({"type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled", "title": "Feature not in plan", "status": 403, "detail": "your plan does not include reports", "code": "feature_not_entitled", "feature": "reports"})
     );
 }
 
@@ -79,11 +79,11 @@ async fn every_extractor_without_the_layer_answers_a_named_500_and_never_calls_k
             .expect_failure()
             .await;
         response.assert_status_internal_server_error();
-        response.assert_header("content-type", "application/json");
+        response.assert_header("content-type", "application/problem+json");
         let body = response.json::<Value>();
-        assert_eq!(body["error"], "kelviq_layer_missing", "{path}");
+        assert_eq!(body["code"], "kelviq_layer_missing", "{path}");
         assert!(
-            body["message"]
+            body["detail"]
                 .as_str()
                 .unwrap()
                 .contains("kelviq_axum::KelviqLayer"),
@@ -150,7 +150,7 @@ async fn without_a_snapshot_entitlements_are_none_or_503_and_entitled_is_503() {
             .await;
         response.assert_status_service_unavailable();
         assert_eq!(
-            response.json::<Value>()["error"],
+            response.json::<Value>()["code"],
             "kelviq_unavailable",
             "{path}"
         );
@@ -273,7 +273,7 @@ async fn entitled_answers_a_reached_limit_with_the_gates_status() {
     let gates = app
         .kelviq
         .gate()
-        .limit_reached_status(http::StatusCode::TOO_MANY_REQUESTS);
+        .limit_reached_status(StatusCode::TOO_MANY_REQUESTS);
     let router = Router::new()
         .route(
             "/calls",
@@ -291,8 +291,8 @@ async fn entitled_answers_a_reached_limit_with_the_gates_status() {
         .get("/calls")
         .expect_failure()
         .await;
-    response.assert_status(http::StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(response.json::<Value>()["error"], "usage_limit_reached");
+    response.assert_status(StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.json::<Value>()["code"], "usage_limit_reached");
 }
 
 #[tokio::test]
@@ -300,7 +300,7 @@ async fn entitled_answers_through_the_gates_denial_handler() {
     let app = app().await;
     let gates = app.kelviq.gate().on_denied(|denial: &Denial| {
         http::Response::builder()
-            .status(http::StatusCode::PAYMENT_REQUIRED)
+            .status(StatusCode::PAYMENT_REQUIRED)
             .header("x-upgrade", denial.feature().unwrap_or("plan"))
             .body(bytes::Bytes::from_static(b"upgrade"))
             .unwrap()
@@ -322,7 +322,7 @@ async fn entitled_answers_through_the_gates_denial_handler() {
         .get("/typed")
         .expect_failure()
         .await;
-    response.assert_status(http::StatusCode::PAYMENT_REQUIRED);
+    response.assert_status(StatusCode::PAYMENT_REQUIRED);
     response.assert_header("x-upgrade", "reports");
     response.assert_text("upgrade");
 }

@@ -29,13 +29,9 @@ async fn entitled_customers_pass_and_others_get_403_json() {
         .add_header("x-api-key", "free-key")
         .expect_failure()
         .await;
-    denied.assert_status(http::StatusCode::FORBIDDEN);
-    denied.assert_header("content-type", "application/json");
-    denied.assert_json(&json!({
-        "error": "feature_not_entitled",
-        "message": "your plan does not include reports",
-        "feature": "reports"
-    }));
+    denied.assert_status(StatusCode::FORBIDDEN);
+    denied.assert_header("content-type", "application/problem+json");
+    denied.assert_json(&json!({"type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled", "title": "Feature not in plan", "status": 403, "detail": "your plan does not include reports", "code": "feature_not_entitled", "feature": "reports"}));
 }
 
 #[tokio::test]
@@ -44,7 +40,7 @@ async fn no_customer_is_401_json() {
     let response = app.server.get("/reports").expect_failure().await;
     response.assert_status_unauthorized();
     assert_eq!(
-        response.json::<serde_json::Value>()["error"],
+        response.json::<serde_json::Value>()["code"],
         "missing_customer"
     );
     let response = app
@@ -73,9 +69,9 @@ async fn metering_counts_successes_until_the_limit_flips_access() {
         .add_header("x-api-key", "free-key")
         .expect_failure()
         .await;
-    limited.assert_status(http::StatusCode::FORBIDDEN);
+    limited.assert_status(StatusCode::FORBIDDEN);
     assert_eq!(
-        limited.json::<serde_json::Value>()["error"],
+        limited.json::<serde_json::Value>()["code"],
         "usage_limit_reached"
     );
     app.meter().flush().await.unwrap();
@@ -137,7 +133,7 @@ async fn kelviq_down_fails_closed_by_default() {
         .await;
     response.assert_status_service_unavailable();
     assert_eq!(
-        response.json::<serde_json::Value>()["error"],
+        response.json::<serde_json::Value>()["code"],
         "kelviq_unavailable"
     );
 }

@@ -97,10 +97,10 @@ async fn a_verified_event_reaches_the_handler_and_discards_the_customers_snapsho
         .expect_failure()
         .await;
     tampered.assert_status_bad_request();
-    tampered.assert_header("content-type", "application/json");
+    tampered.assert_header("content-type", "application/problem+json");
     let refusal = tampered.json::<serde_json::Value>();
-    assert_eq!(refusal["error"], "invalid_webhook");
-    assert!(refusal["message"].is_string());
+    assert_eq!(refusal["code"], "invalid_webhook");
+    assert!(refusal["detail"].is_string());
     assert_eq!(refusal["feature"], serde_json::Value::Null);
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert_eq!(app.mock.calls(Route::Entitlements), 3);
@@ -108,7 +108,7 @@ async fn a_verified_event_reaches_the_handler_and_discards_the_customers_snapsho
 
 const SECRET: &str = "whsec_test";
 const BODY: &str = r#"{"type":"subscription.updated","data":{"customerId":"cust_pro"}}"#;
-const GENERIC_REFUSAL: &str = r#"{"error":"invalid_webhook","message":"the webhook delivery could not be verified","feature":null}"#;
+const GENERIC_REFUSAL: &str = r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#invalid-webhook","title":"Bad Request","status":400,"detail":"the webhook delivery could not be verified","code":"invalid_webhook"}"#;
 
 fn now() -> u64 {
     SystemTime::now()
@@ -301,7 +301,7 @@ async fn a_replay_while_the_first_delivery_is_handled_is_409() {
     second.assert_status(StatusCode::CONFLICT);
     second.assert_header("retry-after", "5");
     assert_eq!(
-        second.json::<serde_json::Value>()["error"],
+        second.json::<serde_json::Value>()["code"],
         "webhook_in_progress"
     );
     send().await.assert_status_ok();
@@ -359,7 +359,7 @@ async fn the_sender_never_sees_the_verification_detail() {
     for (case, timestamp, signature, body) in cases {
         let refused = deliver(&server, Some("msg_1"), timestamp, signature, &body).await;
         assert_eq!(refused.status_code(), StatusCode::BAD_REQUEST, "{case}");
-        refused.assert_header("content-type", "application/json");
+        refused.assert_header("content-type", "application/problem+json");
         assert_eq!(refused.text(), GENERIC_REFUSAL, "{case}");
     }
     assert_eq!(calls.load(Ordering::SeqCst), 0);
@@ -381,9 +381,9 @@ async fn an_oversized_delivery_is_413_and_never_reaches_the_handler() {
     let over = padded(1025);
     let refused = signed(&server, "msg_2", &over).await;
     refused.assert_status(StatusCode::PAYLOAD_TOO_LARGE);
-    refused.assert_header("content-type", "application/json");
+    refused.assert_header("content-type", "application/problem+json");
     let json = refused.json::<serde_json::Value>();
-    assert_eq!(json["error"], "webhook_too_large");
+    assert_eq!(json["code"], "webhook_too_large");
     assert_eq!(json["feature"], serde_json::Value::Null);
     assert_eq!(
         calls.load(Ordering::SeqCst),

@@ -127,8 +127,8 @@ use tokio::time::Instant;
 
 pub use crate::usage::UsageLine;
 pub use config::CacheConfig;
-pub(crate) use snapshot::HardRef;
 pub use snapshot::{CachedEntitlements, Freshness, Snapshot};
+pub(crate) use snapshot::{HardRef, QuotaCounts};
 
 use crate::error::{Error, Result};
 use crate::http::Transport;

@@ -48,6 +48,17 @@ pub struct Snapshot {
     superseded: AtomicBool,
 }
 
+/// A hard-limited feature's quota as a snapshot counts it ([`Snapshot::quota_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QuotaCounts {
+    pub(crate) limit: i64,
+    /// Kelviq's usage at the fetch plus the usage applied since.
+    pub(crate) used: i64,
+    /// Units held by requests in flight.
+    pub(crate) held: i64,
+    pub(crate) reset_at: Option<jiff::Timestamp>,
+}
+
 /// A hard-limited feature of a snapshot: its position, and the customer's holds on it
 /// (shared with the customer's other snapshots; attached at the first hold).
 #[derive(Debug)]
@@ -285,6 +296,30 @@ impl Snapshot {
         if let Some(holds) = feature.holds.get() {
             holds.settle(held);
         }
+    }
+
+    /// The counts of a hard-limited feature's quota, without I/O: its limit, the usage
+    /// (Kelviq's at the fetch plus what this process applied since, delivered or not), the
+    /// units held by requests in flight, and the earliest `resetAt` ahead. `None` when
+    /// the feature has no limit.
+    pub(crate) fn quota_counts(&self, hard: HardRef) -> Option<QuotaCounts> {
+        let feature = self.hard.get(hard.0)?;
+        let slot = self.slots.get(feature.position)?;
+        let stored = self.stored.get(feature.position)?;
+        let now = jiff::Timestamp::now();
+        let (limit, fetched, reset_at) = stored.with(|entitlement| {
+            (
+                entitlement.limit(),
+                entitlement.usage().unwrap_or(0),
+                entitlement.next_reset(now),
+            )
+        });
+        Some(QuotaCounts {
+            limit: limit?,
+            used: fetched.saturating_add(slot.applied.get()),
+            held: feature.holds.get().map_or(0, |holds| holds.held()),
+            reset_at,
+        })
     }
 
     /// The hard-limited feature's id.

@@ -2,6 +2,7 @@
 //! app-wide settings that stamps out per-route gates.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -14,7 +15,7 @@ use super::denial::DenialHandler;
 use super::engine::{Gate, GateConfig};
 use super::metering::MeterSpec;
 use super::policy::{FailurePolicy, StatusFilter};
-use super::requirement::Requirement;
+use super::requirement::{DEFAULT_MAX_RETRY_AFTER, LimitAnswer, Requirement};
 
 #[cfg(feature = "redis")]
 mod fleet;
@@ -72,6 +73,8 @@ pub struct GateBuilder {
     success: StatusFilter,
     failure_policy: FailurePolicy,
     limit_reached_status: StatusCode,
+    max_retry_after: Duration,
+    quota_headers: bool,
     on_denied: Option<DenialHandler>,
     #[cfg(feature = "redis")]
     fleet_limits: Option<crate::fleet::FleetLimits>,
@@ -87,6 +90,8 @@ impl std::fmt::Debug for GateBuilder {
             .field("success", &self.success)
             .field("failure_policy", &self.failure_policy)
             .field("limit_reached_status", &self.limit_reached_status)
+            .field("max_retry_after", &self.max_retry_after)
+            .field("quota_headers", &self.quota_headers)
             .field("on_denied", &self.on_denied.is_some())
             .field("error", &self.error)
             .finish_non_exhaustive()
@@ -104,6 +109,8 @@ impl GateBuilder {
             success: StatusFilter::default(),
             failure_policy: FailurePolicy::default(),
             limit_reached_status: StatusCode::FORBIDDEN,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            quota_headers: false,
             on_denied: None,
             #[cfg(feature = "redis")]
             fleet_limits: None,
@@ -228,9 +235,17 @@ impl GateBuilder {
         self
     }
 
-    /// The status of a denial because a hard usage limit is reached;
-    /// [`StatusCode::PAYMENT_REQUIRED`] and [`StatusCode::TOO_MANY_REQUESTS`] are common
-    /// choices. Must be a `4xx` or `5xx`. Default: `403`.
+    /// The status of a denial because a hard usage limit is reached. Must be a `4xx` or
+    /// `5xx`. Default: `403`. What each common choice tells a client:
+    ///
+    /// | status | tells the client | pick it when |
+    /// |---|---|---|
+    /// | `403 Forbidden` (default) | refused, and retrying as is will not help | the plan's allowance is a permission: the period's quota is spent until the reset or an upgrade |
+    /// | `402 Payment Required` | paying (upgrading, buying more units) lifts the refusal | the caller can act on it: a self-serve upgrade; generic clients treat it as a plain `4xx` |
+    /// | `429 Too Many Requests` | slow down and retry; many clients and SDKs retry it by themselves | the period is short (a daily or hourly quota): with a monthly quota, automatic retries only add load, so pair it with a short [`max_retry_after`](Self::max_retry_after) (no `Retry-After` beyond it) |
+    ///
+    /// Whatever the status, the problem details say `usage_limit_reached` with the limit,
+    /// usage and reset; on gRPC a reached limit is `RESOURCE_EXHAUSTED`.
     pub fn limit_reached_status(mut self, status: StatusCode) -> Self {
         if !(status.is_client_error() || status.is_server_error()) {
             self.fail(Error::Config(format!(
@@ -241,8 +256,40 @@ impl GateBuilder {
         self
     }
 
+    /// The longest wait a reached limit tells as `Retry-After`. A limit reopens at its
+    /// period's reset, which is often weeks away: a `Retry-After` of weeks invites
+    /// clients to sleep (or to give up) for weeks, and many treat a large one as an
+    /// error. So the reset is always told in the `RateLimit` field
+    /// ([`quota_headers`](Self::quota_headers)) and the problem details (`resetAt`), and as
+    /// `Retry-After` only when it is at most this far. `Retry-After` of an unavailable
+    /// Kelviq (`503`: the customer's backoff, short and real) is not affected. Default: 5
+    /// minutes; `Duration::ZERO` never sends one for a limit.
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// Adds the `RateLimit-Policy` and `RateLimit` fields
+    /// (draft-ietf-httpapi-ratelimit-headers-11) for the hard-limited feature the gate
+    /// [meters](Self::meter) to its successful responses and to its limit denials: the
+    /// quota, the units remaining (`limit − (Kelviq's usage + undelivered + units held by
+    /// requests in flight)`) and the seconds to the reset ([`Quota::headers`](super::Quota::headers)),
+    /// counted without I/O. Set it once on the app-wide template.
+    ///
+    /// Default: off. The fields tell every caller the customer's plan quota and usage:
+    /// information the service chooses to publish (an internal API, or one whose callers
+    /// are the customers themselves), not something a library should publish for it; and
+    /// they cost a few small allocations per metered response. The example apps turn it
+    /// on. Off, the adapters' warm path allocates nothing for it. gRPC responses never
+    /// carry them (the problem details do not apply there either; see
+    /// [`Gate::deny_grpc`]).
+    pub fn quota_headers(mut self, on: bool) -> Self {
+        self.quota_headers = on;
+        self
+    }
+
     /// Answers every denial (missing customer, not entitled, limit reached, unavailable)
-    /// with this function's response instead of the default JSON
+    /// with this function's response instead of the default problem details
     /// ([`Denial::to_response`]). Every adapter uses it. Default: none.
     pub fn on_denied<F>(mut self, handler: F) -> Self
     where
@@ -284,7 +331,11 @@ impl GateBuilder {
             metering: self.metering,
             success: self.success,
             failure_policy: self.failure_policy,
-            limit_reached_status: self.limit_reached_status,
+            limit_answer: LimitAnswer {
+                status: self.limit_reached_status,
+                max_retry_after: self.max_retry_after,
+            },
+            quota_headers: self.quota_headers,
             on_denied: self.on_denied,
             fallback_decisions: std::sync::atomic::AtomicU64::new(0),
             #[cfg(feature = "redis")]

@@ -196,7 +196,7 @@ impl RequestContext {
     /// `None` when there is no snapshot (Kelviq unreachable, request let through).
     pub fn evaluate_feature(&self, feature_id: &str) -> Option<Result<(), Denial>> {
         self.snapshot().map(|snapshot| {
-            evaluate_feature_with(snapshot, feature_id, self.limit_reached_status())
+            evaluate_feature_with(snapshot, feature_id, self.inner.gate.limit_answer())
         })
     }
 

@@ -1,4 +1,5 @@
-//! Why a request is refused, with the status and JSON body every framework answers with.
+//! Why a request is refused, with the status and the RFC 9457 problem details every
+//! framework answers with.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,12 +9,21 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::Error;
 
-/// Why a gate refused a request. Each reason has a stable snake_case [code](Self::code),
-/// the `error` field of the JSON body.
+use super::quota::Quota;
+
+/// Where the problem types of this crate's answers are documented: each `type` member is
+/// this followed by the kebab-case code (`usage-limit-reached`). See
+/// [`DenialReason::problem_type`].
+pub const PROBLEM_TYPE_BASE: &str =
+    "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#";
+
+/// Why a gate refused a request. Each reason has a stable snake_case [code](Self::code)
+/// (the `code` member of the problem details) and a stable problem
+/// [type](Self::problem_type) URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DenialReason {
@@ -43,7 +53,7 @@ pub enum DenialReason {
 }
 
 impl DenialReason {
-    /// The snake_case code: the `error` field of the JSON body.
+    /// The snake_case code: the `code` member of the problem details.
     pub fn code(self) -> &'static str {
         match self {
             DenialReason::MissingCustomer => "missing_customer",
@@ -53,6 +63,55 @@ impl DenialReason {
             DenialReason::UnknownFeature => "feature_not_entitled",
             DenialReason::UnknownCustomer => "unknown_customer",
             DenialReason::Unavailable => "kelviq_unavailable",
+        }
+    }
+
+    /// The problem type URI (the `type` member of the problem details): the
+    /// [`PROBLEM_TYPE_BASE`] followed by the kebab-case [code](Self::code). One per code
+    /// (not found and unknown feature share `feature-not-entitled`), never changed once
+    /// published; it resolves to the page that documents every type.
+    ///
+    /// | code | `type` |
+    /// |---|---|
+    /// | `missing_customer` | `…/docs/problems.md#missing-customer` |
+    /// | `invalid_customer` | `…/docs/problems.md#invalid-customer` |
+    /// | `feature_not_entitled` | `…/docs/problems.md#feature-not-entitled` |
+    /// | `usage_limit_reached` | `…/docs/problems.md#usage-limit-reached` |
+    /// | `unknown_customer` | `…/docs/problems.md#unknown-customer` |
+    /// | `kelviq_unavailable` | `…/docs/problems.md#kelviq-unavailable` |
+    pub fn problem_type(self) -> &'static str {
+        match self {
+            DenialReason::MissingCustomer => {
+                "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#missing-customer"
+            }
+            DenialReason::InvalidCustomer => {
+                "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#invalid-customer"
+            }
+            DenialReason::NoAccess | DenialReason::UnknownFeature => {
+                "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled"
+            }
+            DenialReason::LimitReached => {
+                "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#usage-limit-reached"
+            }
+            DenialReason::UnknownCustomer => {
+                "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#unknown-customer"
+            }
+            DenialReason::Unavailable => {
+                "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#kelviq-unavailable"
+            }
+        }
+    }
+
+    /// The problem's short summary (the `title` member), the same for every occurrence
+    /// of the type.
+    pub fn title(self) -> &'static str {
+        match self {
+            DenialReason::MissingCustomer => "Customer not identified",
+            DenialReason::InvalidCustomer => "Invalid customer id",
+            DenialReason::NoAccess | DenialReason::UnknownFeature => "Feature not in plan",
+            DenialReason::LimitReached => "Usage limit reached",
+            DenialReason::UnknownCustomer => "Unknown customer",
+            DenialReason::Unavailable => "Entitlements unavailable",
         }
     }
 
@@ -78,14 +137,21 @@ impl fmt::Display for DenialReason {
     }
 }
 
-/// A refused request: its status, and the JSON body every framework adapter answers with,
-/// so that tower, axum and actix-web refuse alike. Adapters only wrap it.
+/// A refused request: its status, and the RFC 9457 problem details
+/// (`application/problem+json`) every framework adapter answers with, so that tower, axum
+/// and actix-web refuse alike. Adapters only wrap it.
 ///
-/// The body is always the same shape, `feature` being `null` when the denial concerns no
-/// single feature (missing, invalid or unknown customer, unavailable):
+/// The body's members, in this order: `type` ([`DenialReason::problem_type`]), `title`
+/// ([`DenialReason::title`]), `status` (the response's), `detail` (the
+/// [message](Denial::message)), `code` (the stable snake_case [code](Denial::code)),
+/// then, where they apply, `feature`, and for a reached limit whose counts are known,
+/// `limit`, `used`, `remaining` and `resetAt` (RFC 3339, UTC). Absent members are left
+/// out, never `null`:
 ///
 /// ```json
-/// {"error": "feature_not_entitled", "message": "your plan does not include reports", "feature": "reports"}
+/// {"type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled",
+///  "title": "Feature not in plan", "status": 403, "detail": "your plan does not include reports",
+///  "code": "feature_not_entitled", "feature": "reports"}
 /// ```
 ///
 /// Messages are meant for the end user and never contain an upstream error; the error
@@ -100,7 +166,11 @@ impl fmt::Display for DenialReason {
 /// assert_eq!(denial.reason(), DenialReason::NoAccess);
 /// assert_eq!(
 ///     denial.to_json_string(),
-///     r#"{"error":"feature_not_entitled","message":"your plan does not include reports","feature":"reports"}"#
+///     concat!(
+///         r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled","#,
+///         r#""title":"Feature not in plan","status":403,"detail":"your plan does not include reports","#,
+///         r#""code":"feature_not_entitled","feature":"reports"}"#
+///     )
 /// );
 /// assert_eq!(Denial::missing_customer().status(), 401);
 /// ```
@@ -113,11 +183,14 @@ pub struct Denial {
     error: Option<Arc<Error>>,
     /// When the client may try again, if known: sent as `Retry-After`.
     retry_after: Option<Duration>,
+    /// A reached limit's counts, when known (boxed: most denials have none, and a
+    /// `Result<_, Denial>` stays small).
+    quota: Option<Box<Quota>>,
 }
 
 impl Denial {
-    /// The `Content-Type` of [`Denial::body_bytes`].
-    pub const CONTENT_TYPE: &'static str = "application/json";
+    /// The `Content-Type` of [`Denial::body_bytes`]: RFC 9457 problem details.
+    pub const CONTENT_TYPE: &'static str = "application/problem+json";
 
     fn new(reason: DenialReason, feature: Option<String>, message: Cow<'static, str>) -> Self {
         Denial {
@@ -127,6 +200,7 @@ impl Denial {
             message,
             error: None,
             retry_after: None,
+            quota: None,
         }
     }
 
@@ -226,13 +300,29 @@ impl Denial {
         self
     }
 
-    /// When the client may try again, if known: how long Kelviq asked this service to
-    /// back off (`503`), or until a reached limit resets.
+    /// When the client may try again, if known and short: how long Kelviq asked this
+    /// service to back off (`503`), or until a reached limit resets when that is within
+    /// the gate's [maximum](super::GateBuilder::max_retry_after).
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
 
-    /// The same denial with another message for the end user (the `message` field).
+    /// The same denial with a reached limit's counts: the `limit`, `used`, `remaining` and
+    /// `resetAt` members of the problem details, and the quota headers of a gate that
+    /// sends them.
+    #[must_use]
+    pub(crate) fn with_quota(mut self, quota: Quota) -> Self {
+        self.quota = Some(Box::new(quota));
+        self
+    }
+
+    /// A reached limit's counts, when known: what the feature's limit, usage, remaining
+    /// units and reset were when the request was refused.
+    pub fn quota(&self) -> Option<&Quota> {
+        self.quota.as_deref()
+    }
+
+    /// The same denial with another message for the end user (the `detail` member).
     #[must_use]
     pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
         self.message = message.into();
@@ -249,7 +339,7 @@ impl Denial {
         self.reason
     }
 
-    /// The snake_case code of the reason: the `error` field of the body.
+    /// The snake_case code of the reason: the `code` member of the problem details.
     pub fn code(&self) -> &'static str {
         self.reason.code()
     }
@@ -259,7 +349,7 @@ impl Denial {
         self.feature.as_deref()
     }
 
-    /// The message for the end user: the `message` field of the body.
+    /// The message for the end user: the `detail` member of the problem details.
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -269,36 +359,45 @@ impl Denial {
         self.error.as_deref()
     }
 
-    /// The JSON body: `{"error": <code>, "message": <message>, "feature": <feature or null>}`.
+    /// The problem details, as a JSON value (see [`Denial`] for the members).
     pub fn body(&self) -> Value {
-        json!({
-            "error": self.code(),
-            "message": self.message(),
-            "feature": self.feature(),
-        })
+        serde_json::to_value(self.problem()).unwrap_or(Value::Null)
     }
 
-    /// The JSON body as a string, fields in the order `error`, `message`, `feature`.
+    /// The problem details as a string, members in the order `type`, `title`, `status`,
+    /// `detail`, `code`, `feature`, `limit`, `used`, `remaining`, `resetAt`.
     pub fn to_json_string(&self) -> String {
-        Body {
-            error: self.code(),
-            message: self.message(),
-            feature: self.feature(),
-        }
-        .to_json()
+        self.problem().to_json()
     }
 
-    /// The JSON body as bytes, ready to be a response body ([`Denial::CONTENT_TYPE`]).
+    /// The problem details as bytes, ready to be a response body ([`Denial::CONTENT_TYPE`]).
     pub fn body_bytes(&self) -> Bytes {
         Bytes::from(self.to_json_string())
     }
 
-    /// The default answer to the denial: its status, `Content-Type: application/json`,
-    /// `Retry-After` when [known](Denial::retry_after), and its JSON body. Adapters answer with it (or with a gate's
+    fn problem(&self) -> Problem<'_> {
+        let quota = self.quota.as_deref();
+        Problem {
+            kind: Cow::Borrowed(self.reason.problem_type()),
+            title: self.reason.title(),
+            status: self.status.as_u16(),
+            detail: self.message(),
+            code: self.code(),
+            feature: self.feature(),
+            limit: quota.map(Quota::limit),
+            used: quota.map(Quota::used),
+            remaining: quota.map(Quota::remaining),
+            reset_at: quota.and_then(Quota::reset_at_rfc3339),
+        }
+    }
+
+    /// The default answer to the denial: its status, `Content-Type:
+    /// application/problem+json`, `Retry-After` when [known](Denial::retry_after), and its
+    /// problem details. Adapters answer with it (or with a gate's
     /// [denial handler](super::GateBuilder::on_denied)), converting it to their framework's
     /// response type only.
     pub fn to_response(&self) -> http::Response<Bytes> {
-        let mut response = json_response(self.status, self.body_bytes());
+        let mut response = problem_response(self.status, self.body_bytes());
         if let Some(seconds) = self.retry_after_seconds() {
             response
                 .headers_mut()
@@ -317,7 +416,7 @@ impl Denial {
     }
 }
 
-/// Answers a denial instead of the default JSON ([`Denial::to_response`]); set with
+/// Answers a denial instead of the default problem details ([`Denial::to_response`]); set with
 /// [`GateBuilder::on_denied`](super::GateBuilder::on_denied).
 pub type DenialHandler = Arc<dyn Fn(&Denial) -> http::Response<Bytes> + Send + Sync>;
 
@@ -341,31 +440,43 @@ pub(super) fn answer(denial: &Denial, handler: Option<&DenialHandler>) -> http::
 pub const LAYER_MISSING: &str = "kelviq_layer_missing";
 
 /// An error answer that is not a [`Denial`] (a missing layer, an invalid webhook), in the
-/// same shape and with the same headers: `{"error": code, "message": message, "feature":
-/// null}`, strings escaped.
+/// same form and with the same headers: RFC 9457 problem details whose `type` is the
+/// [`PROBLEM_TYPE_BASE`] followed by the kebab-case `code`, `title` the status's reason
+/// phrase, `detail` the message, and `code`; strings escaped.
 ///
 /// ```
 /// use kelviq_client::gate::error_response;
 ///
 /// let response = error_response(http::StatusCode::BAD_REQUEST, "invalid_webhook", "bad \"sig\"");
 /// assert_eq!(response.status(), 400);
-/// assert_eq!(response.headers()["content-type"], "application/json");
+/// assert_eq!(response.headers()["content-type"], "application/problem+json");
 /// assert_eq!(
 ///     response.body().as_ref(),
-///     br#"{"error":"invalid_webhook","message":"bad \"sig\"","feature":null}"#
+///     concat!(
+///         r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#invalid-webhook","#,
+///         r#""title":"Bad Request","status":400,"detail":"bad \"sig\"","code":"invalid_webhook"}"#
+///     )
+///     .as_bytes()
 /// );
 /// ```
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> http::Response<Bytes> {
-    let body = Body {
-        error: code,
-        message,
+    let body = Problem {
+        kind: Cow::Owned(format!("{PROBLEM_TYPE_BASE}{}", code.replace('_', "-"))),
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail: message,
+        code,
         feature: None,
+        limit: None,
+        used: None,
+        remaining: None,
+        reset_at: None,
     };
-    json_response(status, Bytes::from(body.to_json()))
+    problem_response(status, Bytes::from(body.to_json()))
 }
 
-/// A JSON response: the only place this crate writes one.
-fn json_response(status: StatusCode, body: Bytes) -> http::Response<Bytes> {
+/// A problem details response: the only place this crate writes one.
+fn problem_response(status: StatusCode, body: Bytes) -> http::Response<Bytes> {
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -375,17 +486,31 @@ fn json_response(status: StatusCode, body: Bytes) -> http::Response<Bytes> {
     response
 }
 
-/// The wire form of every error body, with a fixed field order.
+/// The wire form of every error body (RFC 9457 problem details), with a fixed member
+/// order; absent members are left out.
 #[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: &'a str,
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: Cow<'a, str>,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     feature: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    used: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remaining: Option<i64>,
+    #[serde(rename = "resetAt", skip_serializing_if = "Option::is_none")]
+    reset_at: Option<String>,
 }
 
-impl Body<'_> {
+impl Problem<'_> {
     fn to_json(&self) -> String {
-        // Serializing three strings cannot fail; the fallback is never taken.
+        // Serializing strings and integers cannot fail; the fallback is never taken.
         serde_json::to_string(self).unwrap_or_default()
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use crossbeam_utils::CachePadded;
-use http::StatusCode;
+use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::cache::{HardRef, Snapshot};
 use crate::client::Kelviq;
@@ -23,7 +23,8 @@ use super::denial::{Denial, DenialHandler, DenialReason, answer};
 use super::lease::{LeaseSlot, SnapshotRef};
 use super::metering::{MeterSpec, Metered};
 use super::policy::{FailurePolicy, StatusFilter};
-use super::requirement::{Requirement, limit_reached};
+use super::quota::Quota;
+use super::requirement::{LimitAnswer, Requirement};
 
 #[cfg(feature = "redis")]
 mod fleet;
@@ -67,7 +68,9 @@ pub(super) struct GateConfig {
     pub(super) metering: Option<MeterSpec>,
     pub(super) success: StatusFilter,
     pub(super) failure_policy: FailurePolicy,
-    pub(super) limit_reached_status: StatusCode,
+    pub(super) limit_answer: LimitAnswer,
+    /// Whether responses carry the `RateLimit-Policy` / `RateLimit` fields.
+    pub(super) quota_headers: bool,
     pub(super) on_denied: Option<DenialHandler>,
     /// Decisions made on the failure policy's fallback entitlements.
     pub(super) fallback_decisions: AtomicU64,
@@ -84,7 +87,9 @@ impl std::fmt::Debug for Gate {
             .field("metering", &config.metering)
             .field("success", &config.success)
             .field("failure_policy", &config.failure_policy)
-            .field("limit_reached_status", &config.limit_reached_status)
+            .field("limit_reached_status", &config.limit_answer.status)
+            .field("max_retry_after", &config.limit_answer.max_retry_after)
+            .field("quota_headers", &config.quota_headers)
             .field("on_denied", &config.on_denied.is_some())
             .finish_non_exhaustive()
     }
@@ -280,13 +285,52 @@ impl Gate {
         }
     }
 
-    /// The denial of a request the hard limit of `hard` leaves nothing to hold for.
+    /// The denial of a request the hard limit of `hard` leaves nothing to hold for, with
+    /// the feature's counts (limit, usage, remaining, reset).
     pub(super) fn limit_denial(&self, snapshot: &Snapshot, hard: HardRef) -> Denial {
-        limit_reached(
-            snapshot,
+        self.inner.limit_answer.denial(
             snapshot.hard_feature_id(hard),
-            self.inner.limit_reached_status,
+            snapshot.quota_counts(hard).map(Quota::from_counts),
         )
+    }
+
+    /// The quota of the hard-limited feature this gate meters, as the request of
+    /// `context` sees it now: `limit − (Kelviq's usage + undelivered + held)`, the units
+    /// the request holds included, counted without I/O. `None` when the gate meters no
+    /// hard-limited feature, or the request was let through without a snapshot or on
+    /// fallback entitlements.
+    pub fn quota(&self, context: &RequestContext) -> Option<Quota> {
+        let spec = self.inner.metering.as_ref()?;
+        let snapshot = context.snapshot()?;
+        if snapshot.is_fallback() {
+            return None;
+        }
+        let hard = snapshot.hard_feature(&spec.feature)?;
+        snapshot.quota_counts(hard).map(Quota::from_counts)
+    }
+
+    /// The `RateLimit-Policy` and `RateLimit` fields ([`Quota::headers`]) to add to the
+    /// response of a request the gate let through, once its status is known: only when
+    /// the gate [sends them](super::GateBuilder::quota_headers), `status` is one of its
+    /// [success statuses](super::GateBuilder::success_statuses), and it meters a
+    /// hard-limited feature ([`Gate::quota`]). The adapters add what this returns, and
+    /// nothing when it returns `None` — without any allocation when the option is off.
+    pub fn quota_headers(
+        &self,
+        context: &RequestContext,
+        status: u16,
+    ) -> Option<[(HeaderName, HeaderValue); 2]> {
+        if !self.inner.quota_headers || !self.inner.success.matches(status) {
+            return None;
+        }
+        let quota = self.quota(context)?;
+        let feature = self.inner.metering.as_ref()?.feature.as_str();
+        Some(quota.headers(feature))
+    }
+
+    /// Whether the gate sends the quota headers ([`GateBuilder::quota_headers`](super::GateBuilder::quota_headers)).
+    pub fn sends_quota_headers(&self) -> bool {
+        self.inner.quota_headers
     }
 
     /// Finishes a request the gate admitted, once its response status is known: the
@@ -421,10 +465,22 @@ impl Gate {
     }
 
     /// The answer to a denial: the gate's [denial handler](super::GateBuilder::on_denied)'s,
-    /// else [`Denial::to_response`] (its status, `application/json`, its JSON body).
-    /// Logged once at `debug`. Adapters only convert it to their response type.
+    /// else [`Denial::to_response`] (its status, `application/problem+json`, its problem
+    /// details) plus, for a reached limit whose counts are known and a gate that
+    /// [sends them](super::GateBuilder::quota_headers), the `RateLimit-Policy` and
+    /// `RateLimit` fields (0 remaining, the reset). A denial handler's response is taken
+    /// whole. Logged once at `debug`. Adapters only convert it to their response type.
     pub fn deny(&self, denial: &Denial) -> http::Response<Bytes> {
-        answer(denial, self.inner.on_denied.as_ref())
+        let mut response = answer(denial, self.inner.on_denied.as_ref());
+        if self.inner.quota_headers
+            && self.inner.on_denied.is_none()
+            && let (Some(quota), Some(feature)) = (denial.quota(), denial.feature())
+        {
+            for (name, value) in quota.headers(feature) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 
     /// Decides whether `customer_id` may make the request, waiting for the customer's
@@ -484,7 +540,7 @@ impl Gate {
     pub fn evaluate(&self, snapshot: &Snapshot) -> Result<(), Denial> {
         for requirement in &self.inner.requirements {
             if let Err((feature, failure)) = requirement.judge(snapshot) {
-                return Err(failure.denial(feature, self.inner.limit_reached_status));
+                return Err(failure.denial(feature, self.inner.limit_answer));
             }
         }
         Ok(())
@@ -593,7 +649,18 @@ impl Gate {
 
     /// The status of a [`LimitReached`](super::DenialReason::LimitReached) denial.
     pub fn limit_reached_status(&self) -> StatusCode {
-        self.inner.limit_reached_status
+        self.inner.limit_answer.status
+    }
+
+    /// The longest wait a [`LimitReached`](super::DenialReason::LimitReached) denial sends
+    /// as `Retry-After` ([`GateBuilder::max_retry_after`](super::GateBuilder::max_retry_after)).
+    pub fn max_retry_after(&self) -> Duration {
+        self.inner.limit_answer.max_retry_after
+    }
+
+    /// How the gate answers a reached limit.
+    pub(super) fn limit_answer(&self) -> LimitAnswer {
+        self.inner.limit_answer
     }
 
     /// Which response statuses count as a success for metering.

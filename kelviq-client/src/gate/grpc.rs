@@ -13,6 +13,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::denial::{Denial, DenialReason};
 use super::engine::Gate;
+use super::grpc_details;
 
 /// The bytes the gRPC spec percent-encodes in `grpc-message`: everything outside
 /// `0x20..=0x7E`, and `%` itself (non-ASCII bytes are always encoded).
@@ -64,7 +65,16 @@ impl Denial {
     ///   says (tonic's `Status::message()` gives it back decoded),
     /// - `kelviq-error`: the snake_case [code](Denial::code),
     /// - `kelviq-feature`: the [feature](Denial::feature), when there is one,
-    /// - `retry-after`: in seconds, when [known](Denial::retry_after), as on HTTP.
+    /// - `retry-after`: in seconds, when [known](Denial::retry_after), as on HTTP,
+    /// - `grpc-status-details-bin`: the richer error model, a `google.rpc.Status` (code
+    ///   and message as above) whose details are a `google.rpc.ErrorInfo` — `reason` the
+    ///   code in upper snake case (`USAGE_LIMIT_REACHED`), `domain`
+    ///   [`GRPC_ERROR_DOMAIN`](super::GRPC_ERROR_DOMAIN), `metadata` with `code` (the
+    ///   snake_case code), `feature`, and for a reached limit `limit`, `used`,
+    ///   `remaining` and `resetAt` — and for a reached limit a `google.rpc.QuotaFailure`
+    ///   (one violation, subject `feature:<id>`). tonic's `Status::details()` gives the
+    ///   bytes; `tonic-types`' `StatusExt::get_error_details` decodes them. Written
+    ///   without any protobuf dependency: the gRPC mode needs no cargo feature.
     ///
     /// ```
     /// use kelviq_client::gate::Denial;
@@ -108,9 +118,16 @@ impl Denial {
         if let Some(seconds) = self.retry_after_seconds() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        // Base64 is visible ASCII: the conversion cannot fail.
+        if let Ok(details) = HeaderValue::try_from(grpc_details::status_details(self)) {
+            headers.insert(GRPC_STATUS_DETAILS, details);
+        }
         response
     }
 }
+
+/// The metadata key of the `google.rpc.Status` a denial carries.
+const GRPC_STATUS_DETAILS: &str = "grpc-status-details-bin";
 
 impl Gate {
     /// The answer to a denial for a gRPC call: [`Denial::to_grpc_response`], logged once

@@ -18,8 +18,8 @@
 //!    (customer, snapshot, client, meter) for extractors and handlers.
 //! 2. [`Gate::finish`] — the response status and the handler's [`UsageAmount`] in; usage
 //!    recorded through the usage meter if the status is a success, never awaited.
-//! 3. [`Gate::deny`] — a [`Denial`] in; the response (status, `application/json`, escaped
-//!    JSON body, or the gate's denial handler's) out. For a gRPC call,
+//! 3. [`Gate::deny`] — a [`Denial`] in; the response (status, RFC 9457
+//!    `application/problem+json` problem details, or the gate's denial handler's) out. For a gRPC call,
 //!    [`Gate::deny_grpc`]: the same denial as a trailers-only gRPC status
 //!    ([`DenialReason::grpc_code`], the one table from reasons to gRPC codes).
 //!
@@ -32,7 +32,7 @@
 //! Each requirement clause is judged in order; the first failing one decides. A required
 //! feature is judged on the snapshot:
 //!
-//! | the snapshot | decision | status | `error` code |
+//! | the snapshot | decision | status | `code` |
 //! |---|---|---|---|
 //! | lists it with access | allowed | | |
 //! | lists it without access: a meter with a hard limit and nothing remaining | [`LimitReached`](DenialReason::LimitReached) | `403`, [configurable](GateBuilder::limit_reached_status) (`402`, `429`) | `usage_limit_reached` |
@@ -46,7 +46,7 @@
 //! An any-of clause ([`GateBuilder::require_any`]) passes when one of its features does;
 //! when none does, the denial is its first feature's. And beyond the features:
 //!
-//! | situation | decision | status | `error` code |
+//! | situation | decision | status | `code` |
 //! |---|---|---|---|
 //! | no customer id (empty) | [`MissingCustomer`](DenialReason::MissingCustomer) | `401` | `missing_customer` |
 //! | a customer id longer than [`KelviqBuilder::max_customer_id_len`](crate::KelviqBuilder::max_customer_id_len) (256 bytes by default), refused before any I/O | [`InvalidCustomer`](DenialReason::InvalidCustomer) | `400` | `invalid_customer` |
@@ -97,17 +97,58 @@
 //! | the same, [`FailurePolicy::Allow`] | admitted unchecked: the limit is not enforced while Kelviq is down (usage is still metered) |
 //! | the same, [`FailurePolicy::Fallback`] | judged on the fallback entitlements, per request, without holds |
 //!
-//! # Denials
+//! # Quota headers
 //!
-//! Every [`Denial`] has one JSON body shape; `feature` is `null` when the denial is about no
-//! single feature:
+//! A gate built with [`GateBuilder::quota_headers`] (off by default) tells callers what
+//! the hard-limited feature it meters leaves, in the `RateLimit-Policy` and `RateLimit`
+//! fields of draft-ietf-httpapi-ratelimit-headers-11, on its successful responses and its
+//! limit denials:
 //!
-//! ```json
-//! {"error": "usage_limit_reached", "message": "you have reached the usage limit of api-calls", "feature": "api-calls"}
+//! ```text
+//! RateLimit-Policy: "api-calls";q=100;w=2246400
+//! RateLimit: "api-calls";r=42;t=2246400
 //! ```
 //!
+//! `q` is the limit, `r` what remains (`limit − (Kelviq's usage + undelivered + units
+//! held by requests in flight)`, this request's own units counted), `t` the seconds to the
+//! reset (`resetAt`) and `w` the window: Kelviq gives the period's end, not its length, so
+//! the window is the time left in the period. All of it is counted from the snapshot and
+//! the usage ledger, without I/O ([`Gate::quota`], [`Quota`]). The policy is named by
+//! the feature id as a structured-field string ([`policy_name`]: `"` and `\` escaped,
+//! `%` and bytes outside printable ASCII percent-encoded).
+//!
+//! # Retry-After
+//!
+//! `Retry-After` is sent where the wait is real and short: a `503` while Kelviq cannot be
+//! reached (the customer's backoff, else a second), and a reached limit whose reset is
+//! within the gate's [`max_retry_after`](GateBuilder::max_retry_after) (5 minutes by
+//! default). A monthly limit's reset, weeks away, is told in the `RateLimit` field and the
+//! problem details' `resetAt` instead. Which status a reached limit answers (`403`, `402`,
+//! `429`) and what each tells a client: [`GateBuilder::limit_reached_status`].
+//!
+//! # Denials
+//!
+//! Every [`Denial`] answers RFC 9457 problem details (`application/problem+json`): a
+//! stable `type` URI per kind ([`DenialReason::problem_type`], documented in the
+//! repository's `docs/problems.md`), `title`, `status`, `detail` (the message), the stable
+//! snake_case `code`, and where they apply `feature`, and for a reached limit `limit`,
+//! `used`, `remaining` and `resetAt`:
+//!
+//! ```json
+//! {"type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#usage-limit-reached",
+//!  "title": "Usage limit reached", "status": 403,
+//!  "detail": "you have reached the usage limit of api-calls", "code": "usage_limit_reached",
+//!  "feature": "api-calls", "limit": 100, "used": 100, "remaining": 0, "resetAt": "2027-01-01T00:00:00Z"}
+//! ```
+//!
+//! The `type` URIs point into the repository's documentation rather than a domain of
+//! their own: they resolve to a human-readable page (as RFC 9457 §3.1.1 asks of a locator)
+//! without a site that must be kept running, and they never change once published.
+//! Clients should switch on `code` (or `type`), never on `title` or `detail`.
+//!
 //! Messages are for the end user; they never carry an upstream error, which the denial
-//! keeps for logging ([`Denial::error`]).
+//! keeps for logging ([`Denial::error`]). A [denial handler](GateBuilder::on_denied)
+//! replaces the whole response.
 //!
 //! [`Kelviq::gate`]: crate::Kelviq::gate
 //!
@@ -143,7 +184,7 @@
 //! assert_eq!(response.status(), 403);
 //! assert_eq!(
 //!     response.body().as_ref(),
-//!     br#"{"error":"feature_not_entitled","message":"your plan does not include reports","feature":"reports"}"#
+//!     br#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled","title":"Feature not in plan","status":403,"detail":"your plan does not include reports","code":"feature_not_entitled","feature":"reports"}"#
 //! );
 //! # kelviq.usage_meter()?.shutdown(std::time::Duration::from_secs(5)).await;
 //! # assert_eq!(mock.usage_total("cust_pro", "api-calls"), 13);
@@ -159,9 +200,11 @@ mod engine;
 mod fallback;
 mod feature;
 mod grpc;
+mod grpc_details;
 mod lease;
 mod metering;
 mod policy;
+mod quota;
 mod refusal;
 mod requirement;
 mod source;
@@ -171,14 +214,18 @@ mod tests;
 pub use builder::GateBuilder;
 pub use context::{RequestContext, UsageAmount};
 pub use decision::{Admission, Admitting, Decision};
-pub use denial::{Denial, DenialHandler, DenialReason, LAYER_MISSING, error_response};
+pub use denial::{
+    Denial, DenialHandler, DenialReason, LAYER_MISSING, PROBLEM_TYPE_BASE, error_response,
+};
 pub use engine::Gate;
 pub use fallback::Fallback;
 pub use feature::Feature;
 pub use grpc::{GRPC_ERROR_KEY, GRPC_FEATURE_KEY, is_grpc_content_type};
+pub use grpc_details::GRPC_ERROR_DOMAIN;
 pub use http::StatusCode;
 pub use metering::Metered;
 pub use policy::{FailurePolicy, StatusFilter};
+pub use quota::{Quota, RATELIMIT, RATELIMIT_POLICY, policy_name};
 pub use refusal::{LayerMissing, Refusal};
 pub use requirement::{Requirement, evaluate_feature};
 pub use source::{CustomerId, FromExtension, FromFn, FromHeader, checked_path_param};

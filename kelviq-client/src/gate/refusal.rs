@@ -41,7 +41,7 @@ impl LayerMissing {
         LAYER_MISSING
     }
 
-    /// The answer: `500`, `{"error": "kelviq_layer_missing", "message": ..., "feature": null}`.
+    /// The answer: `500`, `{"code":"kelviq_layer_missing", "detail": ...}`.
     pub fn to_response(&self) -> http::Response<Bytes> {
         error_response(self.status(), LAYER_MISSING, &self.to_string())
     }

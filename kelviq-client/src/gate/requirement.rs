@@ -8,6 +8,44 @@ use crate::cache::Snapshot;
 use crate::models::FeatureType;
 
 use super::denial::Denial;
+use super::quota::Quota;
+
+/// How long a reached limit's `Retry-After` may be by default: a reset further away is
+/// told in the `RateLimit` field and the problem details only.
+pub(crate) const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
+
+/// How a gate answers a reached limit: its status, and the longest wait it sends as
+/// `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LimitAnswer {
+    pub(crate) status: StatusCode,
+    pub(crate) max_retry_after: Duration,
+}
+
+impl Default for LimitAnswer {
+    fn default() -> Self {
+        LimitAnswer {
+            status: StatusCode::FORBIDDEN,
+            max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+        }
+    }
+}
+
+impl LimitAnswer {
+    /// The denial of a reached limit of `feature` with `quota`'s counts, when known:
+    /// `Retry-After` only when the reset is within the maximum.
+    pub(crate) fn denial(self, feature: &str, quota: Option<Quota>) -> Denial {
+        let denial = Denial::limit_reached(feature).with_status(self.status);
+        let Some(quota) = quota else {
+            return denial;
+        };
+        let denial = match quota.resets_in() {
+            Some(wait) if wait <= self.max_retry_after => denial.with_retry_after(wait),
+            _ => denial,
+        };
+        denial.with_quota(quota)
+    }
+}
 
 /// One clause of a gate's requirement. A gate allows a request when every clause passes,
 /// and the first failing clause decides the denial.
@@ -51,24 +89,18 @@ impl Requirement {
 pub(super) enum Failure {
     /// Listed, without access.
     NoAccess,
-    /// A hard-limited meter with nothing left, until it resets (when known).
-    LimitReached(Option<Duration>),
+    /// A hard-limited meter with nothing left: its counts, when known.
+    LimitReached(Option<Quota>),
     /// Not listed.
     Unknown,
 }
 
 impl Failure {
-    /// The denial about `feature`, with `limit_status` for a reached limit.
-    pub(super) fn denial(self, feature: &str, limit_status: StatusCode) -> Denial {
+    /// The denial about `feature`, a reached limit answered as `limits` says.
+    pub(super) fn denial(self, feature: &str, limits: LimitAnswer) -> Denial {
         match self {
             Failure::NoAccess => Denial::no_access(feature),
-            Failure::LimitReached(resets_in) => {
-                let denial = Denial::limit_reached(feature).with_status(limit_status);
-                match resets_in {
-                    Some(wait) => denial.with_retry_after(wait),
-                    None => denial,
-                }
-            }
+            Failure::LimitReached(quota) => limits.denial(feature, quota),
             Failure::Unknown => Denial::unknown_feature(feature),
         }
     }
@@ -95,31 +127,16 @@ fn judge_feature(snapshot: &Snapshot, feature_id: &str) -> Option<Failure> {
         && entitlement.hard_limit()
         && entitlement.remaining() == Some(0);
     Some(if limit_reached {
-        Failure::LimitReached(resets_in(&entitlement))
+        Failure::LimitReached(entitlement.limit().map(|limit| {
+            Quota::exhausted(
+                limit,
+                entitlement.usage().unwrap_or(0),
+                entitlement.next_reset(jiff::Timestamp::now()),
+            )
+        }))
     } else {
         Failure::NoAccess
     })
-}
-
-/// How long until the earliest usage reset of a feature's entries (`resetAt`, UTC), if one
-/// is given and in the future.
-fn resets_in(entitlement: &crate::models::Entitlement) -> Option<Duration> {
-    let now = jiff::Timestamp::now();
-    entitlement
-        .next_reset(now)
-        .and_then(|reset| Duration::try_from(reset.duration_since(now)).ok())
-}
-
-/// The denial of a request refused because the feature's hard limit leaves nothing to
-/// hold: [`LimitReached`](super::DenialReason::LimitReached) with `limit_status` and, when
-/// the snapshot gives the reset, a `Retry-After` until it.
-pub(super) fn limit_reached(
-    snapshot: &Snapshot,
-    feature_id: &str,
-    limit_status: StatusCode,
-) -> Denial {
-    let resets = snapshot.get(feature_id).as_ref().and_then(resets_in);
-    Failure::LimitReached(resets).denial(feature_id, limit_status)
 }
 
 /// Judges one feature of a snapshot as a gate requiring it would: `Ok` when the customer
@@ -135,17 +152,17 @@ pub(super) fn limit_reached(
 /// for a hard-limited meter with nothing left, [`NoAccess`](super::DenialReason::NoAccess)
 /// otherwise.
 pub fn evaluate_feature(snapshot: &Snapshot, feature_id: &str) -> Result<(), Denial> {
-    evaluate_feature_with(snapshot, feature_id, StatusCode::FORBIDDEN)
+    evaluate_feature_with(snapshot, feature_id, LimitAnswer::default())
 }
 
-/// [`evaluate_feature`] with the status a reached limit answers.
+/// [`evaluate_feature`] with the gate's answer to a reached limit.
 pub(crate) fn evaluate_feature_with(
     snapshot: &Snapshot,
     feature_id: &str,
-    limit_status: StatusCode,
+    limits: LimitAnswer,
 ) -> Result<(), Denial> {
     match judge_feature(snapshot, feature_id) {
         None => Ok(()),
-        Some(failure) => Err(failure.denial(feature_id, limit_status)),
+        Some(failure) => Err(failure.denial(feature_id, limits)),
     }
 }

@@ -87,9 +87,7 @@ async fn a_reached_hard_limit_has_its_own_code_and_the_configured_status() {
     assert_eq!(denial.status(), 403);
     assert_eq!(
         denial.body(),
-        json!({"error": "usage_limit_reached",
-               "message": "you have reached the usage limit of calls",
-               "feature": "calls"})
+        json!({"type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#usage-limit-reached", "title": "Usage limit reached", "status": 403, "detail": "you have reached the usage limit of calls", "code": "usage_limit_reached", "feature": "calls", "limit": 10, "used": 10, "remaining": 0})
     );
     let gate = builder()
         .require("calls")
@@ -109,7 +107,7 @@ async fn a_feature_the_snapshot_lacks_is_unknown() {
     assert_eq!(denial.status(), 403);
     assert_eq!(
         denial.to_json_string(),
-        r#"{"error":"feature_not_entitled","message":"your plan does not include exports","feature":"exports"}"#
+        r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled","title":"Feature not in plan","status":403,"detail":"your plan does not include exports","code":"feature_not_entitled","feature":"exports"}"#
     );
 }
 
@@ -273,9 +271,7 @@ fn denial_constructors_bodies_and_display() {
     assert_eq!(missing.status(), 401);
     assert_eq!(
         missing.body(),
-        json!({"error": "missing_customer",
-               "message": "this request does not identify a customer",
-               "feature": null})
+        json!({"type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#missing-customer", "title": "Customer not identified", "status": 401, "detail": "this request does not identify a customer", "code": "missing_customer"})
     );
     assert_eq!(
         missing.to_string(),
@@ -292,7 +288,7 @@ fn denial_constructors_bodies_and_display() {
     );
     assert_eq!(unknown.feature(), None);
     let custom = Denial::no_access("reports").with_message("upgrade to Pro for reports");
-    assert_eq!(custom.body()["message"], "upgrade to Pro for reports");
+    assert_eq!(custom.body()["detail"], "upgrade to Pro for reports");
     assert!(custom.source().is_none() && custom.error().is_none());
 }
 
@@ -304,7 +300,7 @@ fn an_unavailable_denial_keeps_the_error_out_of_the_body() {
     assert_eq!(denial.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         denial.to_json_string(),
-        r#"{"error":"kelviq_unavailable","message":"entitlements cannot be checked right now; try again later","feature":null}"#
+        r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#kelviq-unavailable","title":"Entitlements unavailable","status":503,"detail":"entitlements cannot be checked right now; try again later","code":"kelviq_unavailable"}"#
     );
     assert!(!denial.to_string().contains("secret"));
     assert!(

@@ -211,8 +211,9 @@ impl Holds {
         holds
     }
 
-    /// Units held by requests in flight now (a moment's view).
-    #[cfg(test)]
+    /// Units held by requests in flight now (a moment's view): what the quota headers and
+    /// problem details count as taken besides the usage. One uncontended lock and a read of
+    /// each stripe.
     pub(crate) fn held(&self) -> i64 {
         let granted = *lock(&self.granted);
         let Some(stripes) = self.stripes.get() else {

@@ -28,7 +28,7 @@ pub const INVALID_WEBHOOK_MESSAGE: &str = "the webhook delivery could not be ver
 /// | replay guard: same `webhook-id` being handled right now | `409` `webhook_in_progress`, `Retry-After: 5` | no |
 /// | otherwise | the handler's response | yes |
 ///
-/// Error bodies are the shared `{"error": ..., "message": ..., "feature": null}`.
+/// Error bodies are the shared RFC 9457 problem details (`{"type": ..., "title": ..., "status": ..., "detail": ..., "code": ...}`).
 ///
 /// **The sender never learns why a delivery failed verification**: a wrong secret, a
 /// forged signature, an expired timestamp and a missing header all get the same body.
@@ -350,7 +350,7 @@ mod tests {
             assert_eq!(response.status(), StatusCode::BAD_REQUEST);
             assert_eq!(
                 response.body(),
-                r#"{"error":"invalid_webhook","message":"the webhook delivery could not be verified","feature":null}"#
+                r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#invalid-webhook","title":"Bad Request","status":400,"detail":"the webhook delivery could not be verified","code":"invalid_webhook"}"#
             );
         }
         assert!(logged.contains("webhook signature mismatch"), "{logged}");
@@ -375,7 +375,7 @@ mod tests {
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(
             response.body(),
-            r#"{"error":"webhook_too_large","message":"the webhook delivery is larger than 10 bytes","feature":null}"#
+            r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#webhook-too-large","title":"Payload Too Large","status":413,"detail":"the webhook delivery is larger than 10 bytes","code":"webhook_too_large"}"#
         );
         let unreadable = route.unreadable(&"connection reset");
         assert_eq!(unreadable.status(), StatusCode::BAD_REQUEST);

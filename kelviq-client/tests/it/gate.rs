@@ -131,16 +131,17 @@ async fn a_feature_missing_from_the_plan_is_denied_with_the_exact_body() {
     assert_eq!(denial.status(), 403);
     assert_eq!(
         denial.body(),
-        json!({"error": "feature_not_entitled",
-               "message": "your plan does not include reports",
-               "feature": "reports"})
+        json!({"type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled", "title": "Feature not in plan", "status": 403, "detail": "your plan does not include reports", "code": "feature_not_entitled", "feature": "reports"})
     );
-    let body = r#"{"error":"feature_not_entitled","message":"your plan does not include reports","feature":"reports"}"#;
+    let body = r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled","title":"Feature not in plan","status":403,"detail":"your plan does not include reports","code":"feature_not_entitled","feature":"reports"}"#;
     assert_eq!(denial.to_json_string(), body);
     // The response every adapter answers with.
     let response = reports.deny(&denial);
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     assert_eq!(response.body(), &Bytes::from(body));
     // Through the adapters' path too.
     let denial = admit(&reports, "cust_free").await.unwrap_err();
@@ -372,11 +373,16 @@ async fn a_reached_hard_limit_is_denied_with_the_configured_status() {
     let denial = denied(requiring(&kelviq, "exports").check("acme").await);
     assert_eq!(denial.reason(), DenialReason::LimitReached);
     assert_eq!(denial.status(), 403);
+    let mut body = denial.body();
+    let reset = body
+        .as_object_mut()
+        .unwrap()
+        .remove("resetAt")
+        .expect("the mock gives the period's end");
+    assert!(reset.as_str().unwrap().ends_with('Z'), "{reset}");
     assert_eq!(
-        denial.body(),
-        json!({"error": "usage_limit_reached",
-               "message": "you have reached the usage limit of exports",
-               "feature": "exports"})
+        body,
+        json!({"type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#usage-limit-reached", "title": "Usage limit reached", "status": 403, "detail": "you have reached the usage limit of exports", "code": "usage_limit_reached", "feature": "exports", "limit": 3, "used": 3, "remaining": 0})
     );
     let too_many = kelviq
         .gate()
@@ -450,9 +456,7 @@ async fn an_unknown_customer_is_denied_whatever_the_failure_policy() {
         assert_eq!(denial.status(), 403);
         assert_eq!(
             denial.body(),
-            json!({"error": "unknown_customer",
-                   "message": "no plan is on record for this customer",
-                   "feature": null})
+            json!({"type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#unknown-customer", "title": "Unknown customer", "status": 403, "detail": "no plan is on record for this customer", "code": "unknown_customer"})
         );
     }
 }
@@ -465,7 +469,7 @@ async fn an_empty_customer_id_is_a_missing_customer_without_a_call() {
     assert_eq!(denial.status(), 401);
     assert_eq!(
         denial.to_json_string(),
-        r#"{"error":"missing_customer","message":"this request does not identify a customer","feature":null}"#
+        r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#missing-customer","title":"Customer not identified","status":401,"detail":"this request does not identify a customer","code":"missing_customer"}"#
     );
     assert!(matches!(
         requiring(&kelviq, "reports").admit(Some("".into())),
@@ -487,7 +491,7 @@ async fn kelviq_down_fails_closed_by_default_with_a_503_body() {
             assert_eq!(denial.reason(), DenialReason::Unavailable);
             assert_eq!(
                 denial.to_json_string(),
-                r#"{"error":"kelviq_unavailable","message":"entitlements cannot be checked right now; try again later","feature":null}"#
+                r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#kelviq-unavailable","title":"Entitlements unavailable","status":503,"detail":"entitlements cannot be checked right now; try again later","code":"kelviq_unavailable"}"#
             );
             let error = denial.error().expect("the error is kept");
             assert_eq!(error.status(), Some(StatusCode::SERVICE_UNAVAILABLE));

@@ -276,17 +276,28 @@ async fn a_reached_limit_says_when_it_resets() {
     assert_eq!(denial.code(), "usage_limit_reached");
     let snapshot = kelviq.cached_entitlements("c").unwrap();
     let resets = snapshot.get("calls").unwrap().items()[0].reset_at.clone();
-    match resets {
-        Some(_) => {
-            let wait = denial
-                .retry_after()
-                .expect("a reset time in the future gives Retry-After");
-            assert!(wait > Duration::ZERO);
-            let header = gate.deny(&denial).headers()["retry-after"].clone();
-            assert!(header.to_str().unwrap().parse::<u64>().unwrap() >= 1);
-        }
-        None => assert!(denial.retry_after().is_none()),
-    }
+    assert!(resets.is_some(), "the mock gives the period's end");
+    // The reset (the start of next month) is told in the problem details; a wait of
+    // days or weeks is no Retry-After.
+    let quota = denial.quota().expect("a reached limit has its counts");
+    let wait = quota.resets_in().expect("a reset time in the future");
+    assert!(wait > Duration::ZERO);
+    assert_eq!(
+        denial.retry_after().is_some(),
+        wait <= gate.max_retry_after()
+    );
+    assert!(denial.body()["resetAt"].is_string());
+    // A gate that accepts long waits sends it.
+    let patient = kelviq
+        .gate()
+        .require("calls")
+        .max_retry_after(Duration::from_secs(40 * 24 * 3600))
+        .build()
+        .unwrap();
+    let denial = admit(&patient, "c").await.0.into_result().unwrap_err();
+    assert!(denial.retry_after().is_some());
+    let header = patient.deny(&denial).headers()["retry-after"].clone();
+    assert!(header.to_str().unwrap().parse::<u64>().unwrap() >= 1);
 }
 
 proptest::proptest! {

@@ -473,3 +473,86 @@ async fn metered_hard_limit_is_enforced_without_require() {
     setup.meter().flush().await.unwrap();
     assert_eq!(setup.mock.usage_total("acme", "api-calls"), 5);
 }
+
+/// Denials carry `grpc-status-details-bin`: a `google.rpc.Status` with `ErrorInfo` (and
+/// `QuotaFailure` for a reached limit), decoded as a tonic client does, with tonic-types.
+#[tokio::test]
+async fn grpc_denials_carry_error_details() {
+    use tonic_types::StatusExt as _;
+
+    let mock = MockServer::builder()
+        .plan(
+            kelviq_mock::Plan::new("small")
+                .feature(kelviq_mock::Feature::boolean("reports"))
+                .feature(kelviq_mock::Feature::metered("api-calls").limit(2)),
+        )
+        .customer(
+            kelviq_mock::SeedCustomer::new("acme")
+                .subscribe("small")
+                .usage("api-calls", 2),
+        )
+        .customer(kelviq_mock::SeedCustomer::new("nobody-plan"))
+        .start()
+        .await
+        .unwrap();
+    let setup = Setup::with(mock, CacheConfig::default()).await;
+    let layer = setup
+        .kelviq
+        .gate()
+        .require("reports")
+        .meter("api-calls", 1)
+        .into_layer();
+    let mut client = serve(layer, Reports::default()).await;
+
+    // A reached limit: ErrorInfo with the counts, and a QuotaFailure.
+    let status = client
+        .get_report(call(Some("acme"), report(0, false)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    let details = status.get_error_details();
+    let info = details.error_info().expect("an ErrorInfo");
+    assert_eq!(info.reason, "USAGE_LIMIT_REACHED");
+    assert_eq!(info.domain, kelviq_client::gate::GRPC_ERROR_DOMAIN);
+    assert_eq!(info.metadata["code"], "usage_limit_reached");
+    assert_eq!(info.metadata["feature"], "api-calls");
+    assert_eq!(info.metadata["limit"], "2");
+    assert_eq!(info.metadata["used"], "2");
+    assert_eq!(info.metadata["remaining"], "0");
+    assert!(info.metadata["resetAt"].ends_with('Z'));
+    let quota = details.quota_failure().expect("a QuotaFailure");
+    assert_eq!(quota.violations.len(), 1);
+    assert_eq!(quota.violations[0].subject, "feature:api-calls");
+    assert!(
+        quota.violations[0].description.contains("2 of 2 used"),
+        "{:?}",
+        quota.violations[0]
+    );
+    // The plain metadata stay.
+    assert_eq!(
+        metadata(&status, "kelviq-error"),
+        Some("usage_limit_reached")
+    );
+
+    // No customer: ErrorInfo only, no feature.
+    let status = client
+        .get_report(call(None, report(0, false)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let details = status.get_error_details();
+    let info = details.error_info().expect("an ErrorInfo");
+    assert_eq!(info.reason, "MISSING_CUSTOMER");
+    assert_eq!(info.metadata.get("feature"), None);
+    assert!(details.quota_failure().is_none());
+
+    // Not entitled: ErrorInfo naming the feature.
+    let status = client
+        .get_report(call(Some("nobody-plan"), report(0, false)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let info = status.get_error_details().error_info().cloned().unwrap();
+    assert_eq!(info.reason, "FEATURE_NOT_ENTITLED");
+    assert_eq!(info.metadata["feature"], "reports");
+}

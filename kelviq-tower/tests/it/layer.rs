@@ -64,12 +64,15 @@ async fn a_customer_without_the_feature_gets_403_json() {
         .oneshot(request(Some("cust_free"), "/reports"))
         .await
         .unwrap();
-    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     let (status, body) = read(response).await;
     assert_eq!(status, 403);
     assert_eq!(
         json_of(&body),
-        json!({"error": "feature_not_entitled", "message": "your plan does not include reports", "feature": "reports"})
+        json!({"type": "https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#feature-not-entitled", "title": "Feature not in plan", "status": 403, "detail": "your plan does not include reports", "code": "feature_not_entitled", "feature": "reports"})
     );
 }
 
@@ -88,7 +91,7 @@ async fn no_customer_is_401_without_any_call_to_kelviq() {
     )
     .await;
     assert_eq!(status, 401);
-    assert_eq!(json_of(&body)["error"], "missing_customer");
+    assert_eq!(json_of(&body)["code"], "missing_customer");
     let (status, _) = read(
         service
             .oneshot(request(Some(""), "/reports"))
@@ -172,7 +175,7 @@ async fn a_reached_limit_has_its_own_code_and_configurable_status() {
     )
     .await;
     assert_eq!(status, 429);
-    assert_eq!(json_of(&body)["error"], "usage_limit_reached");
+    assert_eq!(json_of(&body)["code"], "usage_limit_reached");
 }
 
 #[tokio::test]
@@ -192,7 +195,7 @@ async fn kelviq_down_fails_closed_by_default_and_open_when_asked() {
     )
     .await;
     assert_eq!(status, 503);
-    assert_eq!(json_of(&body)["error"], "kelviq_unavailable");
+    assert_eq!(json_of(&body)["code"], "kelviq_unavailable");
 
     let open = ServiceBuilder::new()
         .layer(

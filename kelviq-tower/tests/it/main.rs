@@ -13,4 +13,5 @@ mod support;
 mod assembly;
 mod grpc;
 mod layer;
+mod quota;
 mod semantics;

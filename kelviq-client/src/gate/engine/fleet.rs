@@ -56,8 +56,20 @@ impl Gate {
                 Ok(context)
             }
             // Dropping the context gives back the units it holds locally.
-            Reserved::Refused => Err(Denial::limit_reached(spec.feature.clone())
-                .with_status(self.inner.limit_reached_status)),
+            // The fleet's counter is the judge: nothing remains, whatever the local count.
+            Reserved::Refused => {
+                let quota = snapshot
+                    .hard_feature(&spec.feature)
+                    .and_then(|hard| snapshot.quota_counts(hard))
+                    .map(|counts| {
+                        crate::gate::quota::Quota::exhausted(
+                            counts.limit,
+                            counts.used,
+                            counts.reset_at,
+                        )
+                    });
+                Err(self.limit_answer().denial(&spec.feature, quota))
+            }
             Reserved::Unlimited | Reserved::Fallback => Ok(context),
         }
     }
