@@ -44,6 +44,11 @@ async fn mock() -> MockServer {
             SeedCustomer::new("full")
                 .subscribe("base")
                 .usage("calls", 3),
+        )
+        .customer(
+            SeedCustomer::new("room")
+                .subscribe("base")
+                .usage("calls", 1),
         );
     MockServer::builder().seed(seed).start().await.unwrap()
 }
@@ -531,4 +536,37 @@ async fn period_limits_do_not_send_weeks_of_retry_after() {
     let answer = through_axum(&strict, Some("full")).await;
     assert_eq!(answer.status, 403);
     assert_eq!(header(&answer, "retry-after"), None);
+}
+
+/// A success through each adapter carries the same quota fields: the quota, and what is
+/// left once this request's unit is counted (3 − 1 used − 1 now = 1), with the reset.
+#[actix_web::test]
+async fn quota_headers_on_successes_are_the_same_through_every_adapter() {
+    let mut seen = Vec::new();
+    for adapter in ["axum", "actix", "tower"] {
+        // A fake of its own per adapter: each success meters a unit.
+        let mock = mock().await;
+        mock.set_period_end(Some(ahead(3600)));
+        let gates = client(&mock).gate().quota_headers(true).meter("calls", 1);
+        let answer = match adapter {
+            "axum" => through_axum(&gates, Some("room")).await,
+            "actix" => through_actix(&gates, Some("room")).await,
+            _ => through_tower(&gates, Some("room")).await,
+        };
+        assert_eq!(answer.status, 200, "{adapter}");
+        let policy = header(&answer, "ratelimit-policy").unwrap();
+        let current = header(&answer, "ratelimit").unwrap();
+        assert!(
+            policy.starts_with(r#""calls";q=3;w="#),
+            "{adapter}: {policy}"
+        );
+        assert!(
+            current.starts_with(r#""calls";r=1;t="#),
+            "{adapter}: {current}"
+        );
+        let t: i64 = current.rsplit_once(";t=").unwrap().1.parse().unwrap();
+        assert!((3595..=3600).contains(&t), "{adapter}: {current}");
+        seen.push(current.split(";t=").next().unwrap().to_owned());
+    }
+    assert!(seen.windows(2).all(|pair| pair[0] == pair[1]), "{seen:?}");
 }
