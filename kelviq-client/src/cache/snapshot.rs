@@ -1,6 +1,7 @@
 //! A customer's entitlements as cached, and how fresh they are.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -39,14 +40,17 @@ pub struct Snapshot {
     /// The features a hard limit decides: where requests hold units (empty, no
     /// allocation, for most customers).
     hard: Box<[HardFeature]>,
-    /// The earliest usage reset of a hard-limited feature, on tokio's clock: when a limit
-    /// reached on this snapshot may have reopened.
-    resets_at: Option<Instant>,
-    /// Whether a load was started because `resets_at` passed (one per snapshot).
-    reset_reload: AtomicBool,
-    /// Whether a newer snapshot of the customer replaced this one in the cache.
-    superseded: AtomicBool,
+    /// The earliest usage reset of a hard-limited feature, in whole seconds after
+    /// `fetched_at` (rounded up): when a limit reached on this snapshot may have reopened.
+    reset_after: Option<NonZeroU32>,
+    /// [`RESET_RELOADED`], [`SUPERSEDED`].
+    flags: AtomicU8,
 }
+
+/// A load was started because the reset passed (one per snapshot).
+const RESET_RELOADED: u8 = 1;
+/// A newer snapshot of the customer replaced this one in the cache.
+const SUPERSEDED: u8 = 1 << 1;
 
 /// A hard-limited feature's quota as a snapshot counts it ([`Snapshot::quota_counts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +111,7 @@ impl Snapshot {
                 holds: OnceLock::new(),
             })
             .collect();
-        let resets_at = next_reset(&features, &hard);
+        let reset_after = next_reset(&features, &hard);
         // A new allocation of the packed size: collecting from the features' own vector
         // would reuse (and keep) their larger one.
         let mut stored = Vec::with_capacity(features.len());
@@ -121,9 +125,8 @@ impl Snapshot {
             fetched_at: Instant::now(),
             fallback: false,
             hard,
-            resets_at,
-            reset_reload: AtomicBool::new(false),
-            superseded: AtomicBool::new(false),
+            reset_after,
+            flags: AtomicU8::new(0),
         }
     }
 
@@ -131,9 +134,17 @@ impl Snapshot {
     /// instance of a fleet, which shared them), so that it ages from its fetch.
     #[cfg(feature = "redis")]
     pub(crate) fn fetched_at_time(entitlements: Entitlements, fetched_at: Instant) -> Self {
+        let snapshot = Snapshot::new(entitlements);
+        let fetched_at = fetched_at.min(snapshot.fetched_at);
+        // The reset is counted from now: from the fetch, it is that much later.
+        let age = snapshot.fetched_at.saturating_duration_since(fetched_at).as_secs();
+        let age = u32::try_from(age).unwrap_or(u32::MAX);
         Snapshot {
-            fetched_at: fetched_at.min(Instant::now()),
-            ..Snapshot::new(entitlements)
+            fetched_at,
+            reset_after: snapshot
+                .reset_after
+                .and_then(|after| NonZeroU32::new(after.get().saturating_add(age))),
+            ..snapshot
         }
     }
 
@@ -336,23 +347,25 @@ impl Snapshot {
     /// TTL. One load per snapshot at most: a snapshot fetched after the reset with the
     /// same `resetAt` (a stale or hostile answer) has no reset ahead, so nothing loops.
     pub(crate) fn take_reset(&self) -> bool {
-        self.reset_passed() && !self.reset_reload.swap(true, Ordering::AcqRel)
+        self.reset_passed()
+            && self.flags.fetch_or(RESET_RELOADED, Ordering::AcqRel) & RESET_RELOADED == 0
     }
 
     /// Whether a usage reset of a hard-limited feature passed since the fetch.
     pub(crate) fn reset_passed(&self) -> bool {
-        self.resets_at.is_some_and(|reset| Instant::now() >= reset)
+        self.reset_after
+            .is_some_and(|after| self.age() >= Duration::from_secs(u64::from(after.get())))
     }
 
     /// Marks the snapshot replaced by a newer one in the cache.
     pub(crate) fn supersede(&self) {
-        self.superseded.store(true, Ordering::Release);
+        self.flags.fetch_or(SUPERSEDED, Ordering::Release);
     }
 
     /// Whether a newer snapshot replaced this one in the cache: usage kept by requests
     /// admitted on this one is applied to the newer one too.
     pub(crate) fn is_superseded(&self) -> bool {
-        self.superseded.load(Ordering::Acquire)
+        self.flags.load(Ordering::Acquire) & SUPERSEDED != 0
     }
 
     /// Whether the customer may use the feature (`false` for a feature it lacks), counting
@@ -411,11 +424,12 @@ impl Snapshot {
     }
 }
 
-/// The earliest usage reset of the hard-limited features, as an instant on tokio's clock
-/// (`resetAt` is wall-clock time: its distance from now, from now on tokio's clock).
-/// Resets in the past, unparsable ones and those more than a year ahead are none.
-fn next_reset(features: &[Entitlement], hard: &[HardFeature]) -> Option<Instant> {
-    const HORIZON: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+/// The earliest usage reset of the hard-limited features, in whole seconds from now
+/// (rounded up; `resetAt` is wall-clock time: its distance from now, measured from now on
+/// tokio's clock). Resets in the past, unparsable ones and those more than a year ahead
+/// are none.
+fn next_reset(features: &[Entitlement], hard: &[HardFeature]) -> Option<NonZeroU32> {
+    const HORIZON_SECS: u64 = 366 * 24 * 60 * 60;
     let now = jiff::Timestamp::now();
     let reset = hard
         .iter()
@@ -423,10 +437,13 @@ fn next_reset(features: &[Entitlement], hard: &[HardFeature]) -> Option<Instant>
         .filter_map(|entitlement| entitlement.next_reset(now))
         .min()?;
     let wait = Duration::try_from(reset.duration_since(now)).ok()?;
-    if wait > HORIZON {
+    let secs = wait
+        .as_secs()
+        .saturating_add(u64::from(wait.subsec_nanos() > 0));
+    if secs > HORIZON_SECS {
         return None;
     }
-    Instant::now().checked_add(wait)
+    NonZeroU32::new(u32::try_from(secs).ok()?)
 }
 
 /// Whether a cached answer is current.
