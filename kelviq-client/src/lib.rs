@@ -77,3 +77,8 @@ pub use resources::*;
 #[cfg(all(doctest, feature = "redis"))]
 #[doc = include_str!("../../docs/guide/fleet.md")]
 mod guide_fleet {}
+
+/// The README's example, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
