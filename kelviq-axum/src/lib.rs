@@ -79,3 +79,21 @@ pub use webhook::webhook;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 mod readme {}
+
+/// The guide's pages (`docs/guide/`), compiled and run as doc tests (`no_run` where they
+/// bind a port or need the real Kelviq).
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../docs/guide/first-route.md")]
+    mod first_route {}
+    #[doc = include_str!("../../docs/guide/metering.md")]
+    mod metering {}
+    #[doc = include_str!("../../docs/guide/dev-on-the-fake.md")]
+    mod dev_on_the_fake {}
+    #[doc = include_str!("../../docs/guide/testing.md")]
+    mod testing {}
+    #[doc = include_str!("../../docs/guide/operating.md")]
+    mod operating {}
+    #[doc = include_str!("../../docs/guide/from-python.md")]
+    mod from_python {}
+}

@@ -72,3 +72,13 @@ pub use customer_client::CustomerClient;
 pub use error::{ApiError, ApiErrorKind, Error, Result};
 pub use http::RetryPolicy;
 pub use resources::*;
+
+/// The guide's page on fleets (`docs/guide/fleet.md`), compiled as doc tests.
+#[cfg(all(doctest, feature = "redis"))]
+#[doc = include_str!("../../docs/guide/fleet.md")]
+mod guide_fleet {}
+
+/// The README's example, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
