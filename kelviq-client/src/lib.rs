@@ -51,6 +51,7 @@ mod error;
 pub mod fleet;
 pub mod gate;
 mod http;
+mod log_limit;
 pub mod meter;
 pub mod models;
 mod resources;

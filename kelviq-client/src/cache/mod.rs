@@ -132,6 +132,7 @@ pub(crate) use snapshot::{HardRef, QuotaCounts};
 
 use crate::error::{Error, Result};
 use crate::http::Transport;
+use crate::log_limit::RateLimitedWarn;
 use crate::telemetry;
 use crate::usage::UsageLedger;
 use bound::StoreOrder;
@@ -148,6 +149,10 @@ pub(crate) struct EntitlementCache {
     ledger: Arc<UsageLedger>,
     /// What loads go through.
     transport: Arc<Transport>,
+    /// Stale answers served during an outage, warned about at most every [`WARN_EVERY`].
+    stale_warn: RateLimitedWarn,
+    /// Checks answered without a load (queue full, load past its timeout), likewise.
+    overload_warn: RateLimitedWarn,
     /// The fleet snapshots are shared with (cargo feature `redis`), once attached.
     #[cfg(feature = "redis")]
     fleet: std::sync::OnceLock<Arc<crate::fleet::Fleet>>,
@@ -191,6 +196,9 @@ impl std::fmt::Debug for EntitlementCache {
         debug.finish()
     }
 }
+
+/// How often the cache warns about one kind of degraded answer, at most.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// How long after its stale window ends a snapshot's memory is reclaimed at the latest.
 const RECLAIM_SLACK: Duration = Duration::from_secs(60);
@@ -276,6 +284,8 @@ impl EntitlementCache {
             loads: SingleFlight::default(),
             ledger,
             transport,
+            stale_warn: RateLimitedWarn::new(WARN_EVERY),
+            overload_warn: RateLimitedWarn::new(WARN_EVERY),
             #[cfg(feature = "redis")]
             fleet: std::sync::OnceLock::new(),
         }
@@ -344,7 +354,9 @@ impl EntitlementCache {
         }
         if let Some(snapshot) = shelves.usable(customer_id) {
             match shelves.failure(customer_id) {
-                Some(error) if serves_stale(&error) => return Ok(serve_stale(snapshot, error)),
+                Some(error) if serves_stale(&error) => {
+                    return Ok(self.serve_stale(snapshot, error));
+                }
                 Some(error) => {
                     telemetry::cache_miss();
                     return Err(Error::shared(error));
@@ -360,25 +372,35 @@ impl EntitlementCache {
             return Err(Error::shared(error));
         }
         if !self.has_room(shelves, customer_id) {
-            tracing::warn!("too many entitlement loads waiting; answering without one");
+            match self.overload_warn.allow() {
+                Some(held_back) => tracing::warn!(
+                    held_back,
+                    "too many entitlement loads waiting; answering without one"
+                ),
+                None => {
+                    tracing::debug!("too many entitlement loads waiting; answering without one")
+                }
+            }
             return Err(unloaded());
         }
         let load = self.load(shelves, customer_id);
         let loaded = match tokio::time::timeout(shelves.config.load_timeout, load).await {
             Ok(loaded) => loaded,
             Err(_) => {
-                tracing::warn!(
-                    timeout_ms =
-                        u64::try_from(shelves.config.load_timeout.as_millis()).unwrap_or(u64::MAX),
-                    "entitlement load still running at its timeout; answering without it"
-                );
+                let timeout_ms =
+                    u64::try_from(shelves.config.load_timeout.as_millis()).unwrap_or(u64::MAX);
+                let what = "entitlement load still running at its timeout; answering without it";
+                match self.overload_warn.allow() {
+                    Some(held_back) => tracing::warn!(timeout_ms, held_back, "{what}"),
+                    None => tracing::debug!(timeout_ms, "{what}"),
+                }
                 return Err(unloaded());
             }
         };
         match loaded {
             Ok(snapshot) => Ok(CachedEntitlements::fresh(snapshot)),
             Err(error) => match shelves.usable(customer_id) {
-                Some(snapshot) if serves_stale(&error) => Ok(serve_stale(snapshot, error)),
+                Some(snapshot) if serves_stale(&error) => Ok(self.serve_stale(snapshot, error)),
                 _ => Err(Error::shared(error)),
             },
         }
@@ -412,6 +434,19 @@ impl EntitlementCache {
     /// Whether a load of the customer's snapshot is in flight.
     pub(crate) fn is_loading(&self, customer_id: &str) -> bool {
         self.loads.is_running(customer_id)
+    }
+
+    /// A stale answer, served because of `error`; logged at `warn` at most every
+    /// [`WARN_EVERY`] (else at `debug`): an outage would otherwise write one per check.
+    fn serve_stale(&self, snapshot: Arc<Snapshot>, error: Arc<Error>) -> CachedEntitlements {
+        let age_ms = u64::try_from(snapshot.age().as_millis()).unwrap_or(u64::MAX);
+        let what = "kelviq unavailable: serving a stale entitlement snapshot";
+        match self.stale_warn.allow() {
+            Some(held_back) => tracing::warn!(error = %error, age_ms, held_back, "{what}"),
+            None => tracing::debug!(error = %error, age_ms, "{what}"),
+        }
+        telemetry::cache_stale_answer(false);
+        CachedEntitlements::stale(snapshot, error)
     }
 
     /// Starts a background refresh of the customer's snapshot, unless one runs, a failure
@@ -680,17 +715,6 @@ impl Shelves {
             .filter(|snapshot| snapshot.age() < usable_for)
             .cloned()
     }
-}
-
-/// A stale answer, served because of `error`; logged.
-fn serve_stale(snapshot: Arc<Snapshot>, error: Arc<Error>) -> CachedEntitlements {
-    tracing::warn!(
-        error = %error,
-        age_ms = u64::try_from(snapshot.age().as_millis()).unwrap_or(u64::MAX),
-        "kelviq unavailable: serving a stale entitlement snapshot"
-    );
-    telemetry::cache_stale_answer(false);
-    CachedEntitlements::stale(snapshot, error)
 }
 
 /// Whether Kelviq answered that it does not know the customer (`404`).

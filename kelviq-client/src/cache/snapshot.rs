@@ -137,7 +137,10 @@ impl Snapshot {
         let snapshot = Snapshot::new(entitlements);
         let fetched_at = fetched_at.min(snapshot.fetched_at);
         // The reset is counted from now: from the fetch, it is that much later.
-        let age = snapshot.fetched_at.saturating_duration_since(fetched_at).as_secs();
+        let age = snapshot
+            .fetched_at
+            .saturating_duration_since(fetched_at)
+            .as_secs();
         let age = u32::try_from(age).unwrap_or(u32::MAX);
         Snapshot {
             fetched_at,

@@ -3,7 +3,6 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
 
 use crate::sync::lock;
 
@@ -304,67 +303,11 @@ fn record_connected(connected: bool) {
     }
 }
 
-/// A `warn` at most once per period, saying how many were held back in between: an outage
-/// of Redis must not flood the logs with one line per request.
-#[derive(Debug)]
-pub(crate) struct RateLimitedWarn {
-    origin: Instant,
-    /// Milliseconds since `origin` before which no warning is logged.
-    next_ms: AtomicU64,
-    suppressed: AtomicU64,
-    period_ms: u64,
-}
-
-impl RateLimitedWarn {
-    pub(crate) fn new(period: std::time::Duration) -> Self {
-        RateLimitedWarn {
-            origin: Instant::now(),
-            next_ms: AtomicU64::new(0),
-            suppressed: AtomicU64::new(0),
-            period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
-        }
-    }
-
-    /// Whether to log now; if so, how many warnings were held back since the last one.
-    pub(crate) fn allow(&self) -> Option<u64> {
-        let now = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let next = self.next_ms.load(Ordering::Relaxed);
-        if now >= next
-            && self
-                .next_ms
-                .compare_exchange(
-                    next,
-                    now.saturating_add(self.period_ms),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-        {
-            return Some(self.suppressed.swap(0, Ordering::Relaxed));
-        }
-        self.suppressed.fetch_add(1, Ordering::Relaxed);
-        None
-    }
-}
+pub(crate) use crate::log_limit::RateLimitedWarn;
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-
-    #[test]
-    fn warnings_are_held_back_within_a_period_and_counted() {
-        let warn = RateLimitedWarn::new(Duration::from_secs(3600));
-        assert_eq!(warn.allow(), Some(0));
-        assert_eq!(warn.allow(), None);
-        assert_eq!(warn.allow(), None);
-        // A zero period lets every warning through, with the count held back so far.
-        let every = RateLimitedWarn::new(Duration::ZERO);
-        assert_eq!(every.allow(), Some(0));
-        assert_eq!(every.allow(), Some(0));
-        assert_eq!(warn.suppressed.load(Ordering::Relaxed), 2);
-    }
 
     #[test]
     fn every_event_has_its_counter() {

@@ -338,6 +338,7 @@ impl GateBuilder {
             quota_headers: self.quota_headers,
             on_denied: self.on_denied,
             fallback_decisions: std::sync::atomic::AtomicU64::new(0),
+            outage_warn: crate::log_limit::RateLimitedWarn::new(super::engine::OUTAGE_WARN_EVERY),
             #[cfg(feature = "redis")]
             fleet_limits,
         }))

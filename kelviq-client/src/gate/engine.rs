@@ -13,6 +13,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use crate::cache::{HardRef, Snapshot};
 use crate::client::Kelviq;
 use crate::error::{ApiErrorKind, Error};
+use crate::log_limit::RateLimitedWarn;
 use crate::meter::UsageMeter;
 use crate::stripes;
 use crate::telemetry::{self, Outcome};
@@ -28,6 +29,9 @@ use super::requirement::{LimitAnswer, Requirement};
 
 #[cfg(feature = "redis")]
 mod fleet;
+
+/// How often a gate warns that Kelviq is unavailable, at most.
+pub(super) const OUTAGE_WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// The entitlement decision of one route: what it requires, what it meters, and what to do
 /// when Kelviq cannot answer, with the client (and its cache and usage meter) it decides
@@ -74,6 +78,8 @@ pub(super) struct GateConfig {
     pub(super) on_denied: Option<DenialHandler>,
     /// Decisions made on the failure policy's fallback entitlements.
     pub(super) fallback_decisions: AtomicU64,
+    /// The outage warnings of this gate, at most one per [`OUTAGE_WARN_EVERY`].
+    pub(super) outage_warn: RateLimitedWarn,
     /// How the gate's limit is shared, and the fleet whose counters it shares.
     #[cfg(feature = "redis")]
     pub(super) fleet_limits: Option<(crate::fleet::FleetLimits, Arc<crate::fleet::Fleet>)>,
@@ -575,9 +581,9 @@ impl Gate {
         }
         match &self.inner.failure_policy {
             FailurePolicy::Deny => {
-                tracing::warn!(
-                    error = %error,
-                    "kelviq unavailable: refusing the request (failure policy: deny)"
+                self.outage(
+                    &error,
+                    "kelviq unavailable: refusing the request (failure policy: deny)",
                 );
                 // When to come back: the customer's backoff (a 429's Retry-After, or the
                 // error backoff), else a second.
@@ -593,9 +599,9 @@ impl Gate {
                 )
             }
             FailurePolicy::Fallback(fallback) => {
-                tracing::warn!(
-                    error = %error,
-                    "kelviq unavailable: deciding on the fallback entitlements (degraded)"
+                self.outage(
+                    &error,
+                    "kelviq unavailable: deciding on the fallback entitlements (degraded)",
                 );
                 self.inner
                     .fallback_decisions
@@ -606,9 +612,9 @@ impl Gate {
                 )
             }
             FailurePolicy::Allow => {
-                tracing::warn!(
-                    error = %error,
-                    "kelviq unavailable: letting the request through unchecked (failure policy: allow)"
+                self.outage(
+                    &error,
+                    "kelviq unavailable: letting the request through unchecked (failure policy: allow)",
                 );
                 observed(
                     Decision::Allow {
@@ -618,6 +624,16 @@ impl Gate {
                     true,
                 )
             }
+        }
+    }
+
+    /// Logs what the failure policy did during an outage: at `warn` at most every
+    /// [`OUTAGE_WARN_EVERY`] per gate (saying how many were held back), else at `debug`,
+    /// so that an outage does not write one warning per request.
+    fn outage(&self, error: &Error, what: &'static str) {
+        match self.inner.outage_warn.allow() {
+            Some(held_back) => tracing::warn!(error = %error, held_back, "{what}"),
+            None => tracing::debug!(error = %error, "{what}"),
         }
     }
 

@@ -4,8 +4,8 @@
 //! Each client has one meter, [`Kelviq::usage_meter`](crate::Kelviq::usage_meter), started
 //! on the current tokio runtime the first time it is asked for, with the settings given to
 //! [`KelviqBuilder::usage_meter`](crate::KelviqBuilder::usage_meter) ([`MeterConfig`]). It
-//! writes what it records into the client's usage ledger (owned by the entitlement cache),
-//! so the usage applies to the client's cached snapshots at once and a freshly fetched
+//! writes what it records into the client's usage ledger (the client's, which its
+//! entitlement cache reads too), so the usage applies to the client's cached snapshots at once and a freshly fetched
 //! snapshot still counts what has not been delivered.
 //!
 //! [`UsageMeter::record`] adds units to a pending total per (customer, feature) and returns
@@ -30,7 +30,7 @@
 //!
 //! # Limits, and what a crash loses
 //!
-//! Pending usage lives **in process memory** (the usage ledger of the client's cache),
+//! Pending usage lives **in process memory** (the client's usage ledger),
 //! bounded by [`MeterConfig::max_keys`] keys and [`MeterConfig::max_events`] events: at the
 //! cap a record of a new key (or a new event) fails with [`Error::MeterFull`] and is
 //! counted ([`MeterStats::refused`], [`MeterStats::events_refused`]), while keys already

@@ -37,8 +37,8 @@
 //! [`HoldsRegistry`]); the meter records into the intake and drains the backlog; the
 //! entitlement cache reads what a customer has not delivered ([`UsageLedger::waiting_for`])
 //! and what it holds, so that a limit is judged on
-//! `limit − (Kelviq's usage + undelivered + reserved)`. The cache owns the ledger (one per
-//! client), and nobody else keeps a copy of a unit.
+//! `limit − (Kelviq's usage + undelivered + reserved)`. The client owns the ledger (one per
+//! client, shared with its cache and its meter), and nobody else keeps a copy of a unit.
 //!
 //! [`MeterStats`]: crate::meter::MeterStats
 //!

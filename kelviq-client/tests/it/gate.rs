@@ -690,3 +690,43 @@ async fn a_meter_only_gate_allows_and_metered_usage_reaches_the_limit_without_a_
         .await;
     assert_eq!(setup.mock.usage_total("acme", "uploads"), 3);
 }
+
+/// An outage does not write one warning per request: 40 refusals while Kelviq is down
+/// give one `kelviq unavailable` warning (the rest at `debug`, counted in `held_back`).
+#[tokio::test]
+async fn an_outage_warns_once_not_once_per_request() {
+    use std::sync::Mutex;
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    #[derive(Clone, Default)]
+    struct Warnings(Arc<Mutex<Vec<String>>>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.lock().unwrap().push(format!("{event:?}"));
+            }
+        }
+    }
+
+    let setup = Setup::start().await;
+    setup
+        .mock
+        .inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
+    let kelviq = client(&setup.mock);
+    let gate = requiring(&kelviq, "reports");
+    let warnings = Warnings::default();
+    let subscriber = tracing_subscriber::registry().with(warnings.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for customer in (0..40).map(|i| format!("cust_{i}")) {
+        assert!(matches!(
+            gate.check(&customer).await,
+            Decision::Unavailable(_)
+        ));
+    }
+    let warned = warnings.0.lock().unwrap().clone();
+    let unavailable = warned
+        .iter()
+        .filter(|line| line.contains("kelviq unavailable: refusing the request"))
+        .count();
+    assert_eq!(unavailable, 1, "{warned:#?}");
+}
