@@ -74,9 +74,9 @@
 //!
 //! # Memory
 //!
-//! A cached customer with 3 features (one entry each) takes **about 700 bytes** of
+//! A cached customer with 3 features (one entry each) takes **about 740 bytes** of
 //! resident memory, measured at 100,000 customers (`cargo run --release -p
-//! kelviq-examples --bin cache-memory`): 1,000,000 customers fit in about 670 MiB. Each
+//! kelviq-examples --bin cache-memory`): 1,000,000 customers fit in about 700 MiB. Each
 //! feature has a 40-byte check slot (`slot.rs`: the id's first bytes, the fetched answer,
 //! an uncontended usage counter of 16 bytes; a snapshot's slots are in one array, so that
 //! a check reads a line or two), and its entitlement as fetched, packed (`stored.rs`: the

@@ -13,6 +13,8 @@ use super::slot::{Matches, Slot};
 use super::stored::StoredEntitlement;
 use crate::error::Error;
 use crate::models::{Entitlement, Entitlements, FeatureIndex};
+use once_cell::race::OnceBox;
+
 use crate::usage::{Holds, HoldsRegistry};
 
 /// All of a customer's entitlements at one moment, shared between every check that reads
@@ -37,9 +39,10 @@ pub struct Snapshot {
     fetched_at: Instant,
     /// Made in code by a gate's fallback, not fetched from Kelviq.
     fallback: bool,
-    /// The features a hard limit decides: where requests hold units (empty, no
-    /// allocation, for most customers).
-    hard: Box<[HardFeature]>,
+    /// The customer's holds on each hard-limited feature, by position (shared with the
+    /// customer's other snapshots): allocated at the first hold on this snapshot, so a
+    /// snapshot no gate holds on costs a pointer.
+    holds: OnceBox<Vec<OnceLock<Arc<Holds>>>>,
     /// The earliest usage reset of a hard-limited feature, in whole seconds after
     /// `fetched_at` (rounded up): when a limit reached on this snapshot may have reopened.
     reset_after: Option<NonZeroU32>,
@@ -63,15 +66,8 @@ pub(crate) struct QuotaCounts {
     pub(crate) reset_at: Option<jiff::Timestamp>,
 }
 
-/// A hard-limited feature of a snapshot: its position, and the customer's holds on it
-/// (shared with the customer's other snapshots; attached at the first hold).
-#[derive(Debug)]
-struct HardFeature {
-    position: usize,
-    holds: OnceLock<Arc<Holds>>,
-}
-
-/// A snapshot's hard-limited feature, as [`Snapshot::hard_feature`] found it.
+/// A snapshot's hard-limited feature (its position), as [`Snapshot::hard_feature`] found
+/// it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HardRef(usize);
 
@@ -102,16 +98,7 @@ impl Snapshot {
     pub(crate) fn new(entitlements: Entitlements) -> Self {
         let (customer_id, features, index) = entitlements.into_parts();
         let slots: Box<[Slot]> = features.iter().map(Slot::new).collect();
-        let hard: Box<[HardFeature]> = slots
-            .iter()
-            .enumerate()
-            .filter(|(_, slot)| slot.hard_headroom().is_some())
-            .map(|(position, _)| HardFeature {
-                position,
-                holds: OnceLock::new(),
-            })
-            .collect();
-        let reset_after = next_reset(&features, &hard);
+        let reset_after = next_reset(&features, &slots);
         // A new allocation of the packed size: collecting from the features' own vector
         // would reuse (and keep) their larger one.
         let mut stored = Vec::with_capacity(features.len());
@@ -124,7 +111,7 @@ impl Snapshot {
             index,
             fetched_at: Instant::now(),
             fallback: false,
-            hard,
+            holds: OnceBox::new(),
             reset_after,
             flags: AtomicU8::new(0),
         }
@@ -244,11 +231,7 @@ impl Snapshot {
         }
         // Usage that arrived outside a hold: rooms granted on the old view may be too large.
         if (set || value > 0)
-            && let Some(holds) = self
-                .hard
-                .iter()
-                .find(|hard| hard.position == position)
-                .and_then(|hard| hard.holds.get())
+            && let Some(holds) = self.holds_at(position)
         {
             holds.revoke();
         }
@@ -257,15 +240,15 @@ impl Snapshot {
     /// The hard-limited feature `feature_id`, if a hard limit decides it and the fetch
     /// granted it access or found the limit reached: where a request holds its units.
     pub(crate) fn hard_feature(&self, feature_id: &str) -> Option<HardRef> {
-        if self.hard.is_empty() {
-            return None;
-        }
         let position = self.position(feature_id)?;
         self.slots.get(position)?.holdable_headroom()?;
-        self.hard
-            .iter()
-            .position(|hard| hard.position == position)
-            .map(HardRef)
+        Some(HardRef(position))
+    }
+
+    /// The customer's holds on the feature at `position`, if a hold on this snapshot
+    /// attached them.
+    fn holds_at(&self, position: usize) -> Option<&Arc<Holds>> {
+        self.holds.get()?.get(position)?.get()
     }
 
     /// Holds between `at_least` and `want` units of a hard-limited feature, against
@@ -279,14 +262,13 @@ impl Snapshot {
         at_least: i64,
         want: i64,
     ) -> Option<i64> {
-        let feature = self.hard.get(hard.0)?;
-        let slot = self.slots.get(feature.position)?;
+        let slot = self.slots.get(hard.0)?;
         let headroom = slot.holdable_headroom()?;
-        let holds = feature.holds.get_or_init(|| {
-            let id = self
-                .stored
-                .get(feature.position)
-                .map_or("", |stored| stored.id());
+        let table = self
+            .holds
+            .get_or_init(|| Box::new(self.slots.iter().map(|_| OnceLock::new()).collect()));
+        let holds = table.get(hard.0)?.get_or_init(|| {
+            let id = self.stored.get(hard.0).map_or("", |stored| stored.id());
             registry.of(&self.customer_id, id)
         });
         holds.hold(at_least, want, || {
@@ -298,16 +280,13 @@ impl Snapshot {
     /// the kept units are applied to this snapshot (they are usage now), the rest given
     /// back.
     pub(crate) fn settle(&self, hard: HardRef, held: i64, kept: i64) {
-        let Some(feature) = self.hard.get(hard.0) else {
-            return;
-        };
         let kept = kept.clamp(0, held.max(0));
         if kept > 0
-            && let Some(slot) = self.slots.get(feature.position)
+            && let Some(slot) = self.slots.get(hard.0)
         {
             slot.applied.add(kept, slot.hard_headroom());
         }
-        if let Some(holds) = feature.holds.get() {
+        if let Some(holds) = self.holds_at(hard.0) {
             holds.settle(held);
         }
     }
@@ -317,9 +296,8 @@ impl Snapshot {
     /// units held by requests in flight, and the earliest `resetAt` ahead. `None` when
     /// the feature has no limit.
     pub(crate) fn quota_counts(&self, hard: HardRef) -> Option<QuotaCounts> {
-        let feature = self.hard.get(hard.0)?;
-        let slot = self.slots.get(feature.position)?;
-        let stored = self.stored.get(feature.position)?;
+        let slot = self.slots.get(hard.0)?;
+        let stored = self.stored.get(hard.0)?;
         let now = jiff::Timestamp::now();
         let (limit, fetched, reset_at) = stored.with(|entitlement| {
             (
@@ -331,17 +309,14 @@ impl Snapshot {
         Some(QuotaCounts {
             limit: limit?,
             used: fetched.saturating_add(slot.applied.get()),
-            held: feature.holds.get().map_or(0, |holds| holds.held()),
+            held: self.holds_at(hard.0).map_or(0, |holds| holds.held()),
             reset_at,
         })
     }
 
     /// The hard-limited feature's id.
     pub(crate) fn hard_feature_id(&self, hard: HardRef) -> &str {
-        self.hard
-            .get(hard.0)
-            .and_then(|feature| self.stored.get(feature.position))
-            .map_or("", |stored| stored.id())
+        self.stored.get(hard.0).map_or("", |stored| stored.id())
     }
 
     /// Whether a usage reset of a hard-limited feature passed since the fetch, and no load
@@ -431,12 +406,14 @@ impl Snapshot {
 /// (rounded up; `resetAt` is wall-clock time: its distance from now, measured from now on
 /// tokio's clock). Resets in the past, unparsable ones and those more than a year ahead
 /// are none.
-fn next_reset(features: &[Entitlement], hard: &[HardFeature]) -> Option<NonZeroU32> {
+fn next_reset(features: &[Entitlement], slots: &[Slot]) -> Option<NonZeroU32> {
     const HORIZON_SECS: u64 = 366 * 24 * 60 * 60;
     let now = jiff::Timestamp::now();
-    let reset = hard
+    let reset = slots
         .iter()
-        .filter_map(|hard| features.get(hard.position))
+        .zip(features)
+        .filter(|(slot, _)| slot.hard_headroom().is_some())
+        .map(|(_, entitlement)| entitlement)
         .filter_map(|entitlement| entitlement.next_reset(now))
         .min()?;
     let wait = Duration::try_from(reset.duration_since(now)).ok()?;
