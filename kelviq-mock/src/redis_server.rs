@@ -59,7 +59,7 @@ pub struct RedisServer {
 }
 
 #[derive(Debug)]
-struct Running {
+pub(crate) struct Running {
     watchdog: Child,
     /// Closing it kills the server.
     stdin: Option<ChildStdin>,
@@ -196,7 +196,7 @@ impl Drop for RedisServer {
     }
 }
 
-fn installed() -> bool {
+pub(crate) fn installed() -> bool {
     Command::new("redis-server")
         .arg("--version")
         .stdout(Stdio::null())
@@ -205,7 +205,7 @@ fn installed() -> bool {
         .is_ok_and(|status| status.success())
 }
 
-fn skip_or_fail() {
+pub(crate) fn skip_or_fail() {
     let in_ci = std::env::var("CI").is_ok_and(|ci| ci == "true" || ci == "1");
     let message = "redis-server was not found: install it with `apt-get install redis-server` \
                    (or set KELVIQ_TEST_REDIS_URL)";
@@ -216,14 +216,23 @@ fn skip_or_fail() {
     eprintln!("SKIPPED (Redis test): {message}");
 }
 
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?.port())
 }
 
 /// Starts a server on `port` under the watchdog and waits for its first `PONG`.
 fn spawn(port: u16) -> Result<Running, String> {
-    let dir = std::env::temp_dir();
+    spawn_with(port, &std::env::temp_dir(), &[])
+}
+
+/// Starts a server on `port`, working in `dir`, with `extra` arguments (a cluster node's),
+/// under the watchdog, and waits for its first `PONG`.
+pub(crate) fn spawn_with(
+    port: u16,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> Result<Running, String> {
     let mut watchdog = Command::new("sh")
         .arg("-c")
         .arg(WATCHDOG)
@@ -235,7 +244,8 @@ fn spawn(port: u16) -> Result<Running, String> {
         .args(["--daemonize", "no"])
         .args(["--protected-mode", "no"])
         .arg("--dir")
-        .arg(&dir)
+        .arg(dir)
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
