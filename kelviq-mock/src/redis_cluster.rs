@@ -7,7 +7,7 @@
 //! the 16,384 slots split between them), ready once every node reports
 //! `cluster_state:ok`. The nodes are killed when the cluster is dropped, or when the test
 //! process dies (the watchdog of [`RedisServer`](crate::RedisServer)), and the directory
-//! is removed.
+//! is removed with the last one.
 //!
 //! When `redis-server` or `redis-cli` is missing, [`RedisCluster::shared`] prints a line
 //! saying so and answers `None` (the test returns early) — unless `CI` is `true`, where it
@@ -111,8 +111,8 @@ impl RedisCluster {
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port().map_err(|error| RedisServerError::Start(error.to_string()))?;
-            let config = self.dir.join(format!("nodes-{port}.conf"));
-            let config = config.to_string_lossy();
+            let file = self.dir.join(format!("nodes-{port}.conf"));
+            let config = file.to_string_lossy();
             let extra = [
                 "--cluster-enabled",
                 "yes",
@@ -121,7 +121,7 @@ impl RedisCluster {
                 "--cluster-node-timeout",
                 "5000",
             ];
-            match spawn_with(port, &self.dir, &extra) {
+            match spawn_with(port, &self.dir, &extra, Some(&file)) {
                 Ok(running) => return Ok((port, running)),
                 Err(error) => last = error,
             }

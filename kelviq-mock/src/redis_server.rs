@@ -40,13 +40,18 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts `redis-server` in the background, prints its pid, and kills it (`SIGKILL`) when
 /// its standard input closes: when the [`RedisServer`] stops it, or when the test process
-/// dies.
+/// dies. A cluster node's config file (`KELVIQ_REDIS_NODE_FILE`) is removed then, and its
+/// directory with the last one.
 const WATCHDOG: &str = r#"redis-server "$@" >/dev/null 2>&1 &
 pid=$!
 echo "$pid"
 read _ignored
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
+if [ -n "${KELVIQ_REDIS_NODE_FILE:-}" ]; then
+  rm -f "$KELVIQ_REDIS_NODE_FILE"
+  rmdir "$(dirname "$KELVIQ_REDIS_NODE_FILE")" 2>/dev/null
+fi
 exit 0"#;
 
 /// A `redis-server` for tests (see the [module documentation](self)).
@@ -223,17 +228,23 @@ pub(crate) fn free_port() -> std::io::Result<u16> {
 
 /// Starts a server on `port` under the watchdog and waits for its first `PONG`.
 fn spawn(port: u16) -> Result<Running, String> {
-    spawn_with(port, &std::env::temp_dir(), &[])
+    spawn_with(port, &std::env::temp_dir(), &[], None)
 }
 
 /// Starts a server on `port`, working in `dir`, with `extra` arguments (a cluster node's),
-/// under the watchdog, and waits for its first `PONG`.
+/// under the watchdog, and waits for its first `PONG`. `node_file`, a file the watchdog
+/// removes with the server (and `dir` once empty).
 pub(crate) fn spawn_with(
     port: u16,
     dir: &std::path::Path,
     extra: &[&str],
+    node_file: Option<&std::path::Path>,
 ) -> Result<Running, String> {
-    let mut watchdog = Command::new("sh")
+    let mut command = Command::new("sh");
+    if let Some(node_file) = node_file {
+        command.env("KELVIQ_REDIS_NODE_FILE", node_file);
+    }
+    let mut watchdog = command
         .arg("-c")
         .arg(WATCHDOG)
         .arg("sh")
