@@ -5,7 +5,8 @@
 //! cluster config file in a directory of its own under the temporary directory), joined
 //! by `redis-cli --cluster create … --cluster-replicas 0 --cluster-yes` (three primaries,
 //! the 16,384 slots split between them), ready once every node reports
-//! `cluster_state:ok`. The nodes are killed when the cluster is dropped, or when the test
+//! `cluster_state:ok`. [`RedisCluster::stop_node`] kills one; the others keep serving
+//! their slots (`cluster-require-full-coverage no`). The nodes are killed when the cluster is dropped, or when the test
 //! process dies (the watchdog of [`RedisServer`](crate::RedisServer)), and the directory
 //! is removed with the last one.
 //!
@@ -24,11 +25,12 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::RedisServerError;
 use crate::redis_server::{Running, free_port, installed, skip_or_fail, spawn_with};
+use crate::server::lock;
 
 /// How many nodes (all primaries).
 const NODES: usize = 3;
@@ -40,7 +42,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct RedisCluster {
     ports: Vec<u16>,
-    nodes: Vec<Running>,
+    /// `None` once stopped.
+    nodes: Mutex<Vec<Option<Running>>>,
     dir: PathBuf,
 }
 
@@ -65,13 +68,13 @@ impl RedisCluster {
             .map_err(|error| RedisServerError::Start(error.to_string()))?;
         let mut cluster = RedisCluster {
             ports: Vec::with_capacity(NODES),
-            nodes: Vec::with_capacity(NODES),
+            nodes: Mutex::new(Vec::with_capacity(NODES)),
             dir,
         };
         for _ in 0..NODES {
             let (port, running) = cluster.start_node()?;
             cluster.ports.push(port);
-            cluster.nodes.push(running);
+            lock(&cluster.nodes).push(Some(running));
         }
         cluster.join()?;
         Ok(cluster)
@@ -106,6 +109,14 @@ impl RedisCluster {
             .collect()
     }
 
+    /// Kills node `index` (`SIGKILL`, as in a crash; the order of [`urls`](Self::urls)) and
+    /// waits until it is gone. The others keep serving their slots (the nodes run with
+    /// `cluster-require-full-coverage no`). Does nothing to a node stopped already.
+    pub fn stop_node(&self, index: usize) {
+        let running = lock(&self.nodes).get_mut(index).and_then(Option::take);
+        drop(running);
+    }
+
     /// One node on a free port (a few tries: a port found free can be taken meanwhile).
     fn start_node(&self) -> Result<(u16, Running), RedisServerError> {
         let mut last = String::new();
@@ -120,6 +131,8 @@ impl RedisCluster {
                 config.as_ref(),
                 "--cluster-node-timeout",
                 "5000",
+                "--cluster-require-full-coverage",
+                "no",
             ];
             match spawn_with(port, &self.dir, &extra, Some(&file)) {
                 Ok(running) => return Ok((port, running)),
@@ -164,7 +177,7 @@ impl RedisCluster {
 impl Drop for RedisCluster {
     fn drop(&mut self) {
         // Each node's watchdog kills it as its `Running` drops.
-        self.nodes.clear();
+        lock(&self.nodes).clear();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
