@@ -290,3 +290,79 @@ async fn cluster_durable_usage_is_delivered_once() {
         );
     }
 }
+
+/// A customer whose keys live on a node other than `node` (that node refuses its key with
+/// `MOVED`).
+async fn customer_off(node: &str, stem: &str) -> String {
+    let mut direct = crate::fleet::raw(node).await;
+    for i in 0.. {
+        let customer = format!("{stem}_{i}");
+        let answer: redis::RedisResult<Option<String>> = redis::cmd("GET")
+            .arg(format!("{{{customer}}}"))
+            .query_async(&mut direct)
+            .await;
+        if answer.is_err() {
+            return customer;
+        }
+    }
+    unreachable!()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_subscriber_moves_to_another_node_when_its_node_dies() {
+    if !kelviq_mock::RedisServer::available() {
+        return;
+    }
+    // A cluster of its own: one node is killed.
+    let cluster = RedisCluster::start().unwrap();
+    let urls = cluster.urls();
+    let customer = customer_off(&urls[0], "cust_cl_moves").await;
+    let mock = mock_with(&[(customer.as_str(), "free")]).await;
+    let prefix = prefix("cl-moves");
+    // A listens on node 0, B on node 1.
+    let fleet: Vec<Kelviq> = (0..2)
+        .map(|i| cluster_member(&mock, &cluster, &prefix, i))
+        .collect();
+    for kelviq in &fleet {
+        assert!(
+            !kelviq
+                .entitlements()
+                .has_access(&customer, "reports")
+                .await
+                .unwrap()
+        );
+    }
+    subscribed(&fleet).await;
+    cluster.stop_node(0);
+    // A's subscription breaks; it subscribes again on the next node.
+    let moved = eventually(Duration::from_secs(15), async || {
+        let a = stats(&fleet[0]);
+        a.subscriber_reconnects >= 1 && a.subscriber_connected
+    })
+    .await;
+    assert!(moved, "{:?}", stats(&fleet[0]));
+    // (Its local snapshots were dropped with the gap: load the customer again.)
+    assert!(
+        !fleet[0]
+            .entitlements()
+            .has_access(&customer, "reports")
+            .await
+            .unwrap()
+    );
+    let received = stats(&fleet[0]).invalidations_received;
+    // B's invalidation runs on the customer's node (alive) and reaches A on its new node.
+    mock.set_plan(&customer, "pro").unwrap();
+    fleet[1].invalidate_entitlements(&customer);
+    let reached = eventually(Duration::from_secs(10), async || {
+        stats(&fleet[0]).invalidations_received > received
+    })
+    .await;
+    assert!(reached, "{:?}", stats(&fleet[0]));
+    assert!(
+        fleet[0]
+            .entitlements()
+            .has_access(&customer, "reports")
+            .await
+            .unwrap()
+    );
+}
