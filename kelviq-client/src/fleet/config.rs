@@ -72,8 +72,9 @@ impl FleetConfig {
     }
 
     /// A fleet on a Redis (or Valkey) Cluster: `nodes` are some of its primaries, as
-    /// `redis://[[user]:password@]host[:port]` URLs (one is enough; more let the fleet
-    /// start while one is down). The client learns the whole cluster from them and follows
+    /// `redis://[[user]:password@]host[:port]` URLs with the same user and password (one
+    /// is enough; more let the fleet start, and its subscriber move on, while one is
+    /// down). The client learns the whole cluster from them and follows
     /// its slots as they move (`MOVED`, `ASK`, failovers).
     ///
     /// ```
@@ -279,7 +280,8 @@ impl FleetConfig {
             .build()
             .map_err(|error| {
                 Error::Config(format!(
-                    "the fleet's Redis Cluster {} cannot be used ({:?})",
+                    "the fleet's Redis Cluster {} cannot be used: its nodes must share one \
+                     user name and password ({:?})",
                     self.redacted_url(),
                     error.kind()
                 ))
@@ -379,6 +381,39 @@ mod tests {
             .unwrap_err();
         assert!(!error.to_string().contains("topsecret"), "{error}");
         assert!(error.to_string().contains("TLS"), "{error}");
+    }
+
+    #[test]
+    fn a_cluster_needs_tcp_nodes_without_a_database() {
+        let config =
+            FleetConfig::redis_cluster(["redis://:pw@10.0.0.5:7000", "redis://:pw@10.0.0.6:7000"]);
+        assert_eq!(
+            config.redacted_url(),
+            "redis://:***@10.0.0.5:7000, redis://:***@10.0.0.6:7000"
+        );
+        let server = config.validate();
+        assert!(
+            matches!(&server, Ok(Server::Cluster { nodes, .. }) if nodes.len() == 2),
+            "{server:?}"
+        );
+        assert!(matches!(
+            FleetConfig::redis("redis://127.0.0.1:6379").validate(),
+            Ok(Server::Single(_))
+        ));
+        for (nodes, named) in [
+            (vec![], "at least one node"),
+            (vec!["redis://10.0.0.5:7000/2"], "database"),
+            (vec!["unix:///tmp/redis.sock"], "database"),
+            (vec!["rediss://:pw@10.0.0.5:7000"], "TLS"),
+            (
+                vec!["redis://:pw@10.0.0.5:7000", "redis://:other@10.0.0.6:7000"],
+                "password",
+            ),
+        ] {
+            let error = FleetConfig::redis_cluster(nodes).validate().unwrap_err();
+            assert!(error.to_string().contains(named), "{error}");
+            assert!(!error.to_string().contains("pw@"), "{error}");
+        }
     }
 
     #[test]
