@@ -197,9 +197,8 @@ impl Connection {
                             |(positions, part)| {
                                 let mut cluster = cluster.clone();
                                 async move {
-                                    let replies: Result<Vec<Value>, RedisError> =
-                                        part.query_async(&mut cluster).await;
-                                    (positions, replies)
+                                    let replies: PartReplies = part.query_async(&mut cluster).await;
+                                    (positions, replies.and_then(redirected))
                                 }
                             },
                         ))
@@ -386,6 +385,21 @@ fn first_key(command: &Cmd) -> Option<&[u8]> {
     }
 }
 
+/// A part whose node answered one of its commands "not here" (`MOVED`, `ASK`: its slot is
+/// moving or moved; `TRYAGAIN`, `CLUSTERDOWN`) failed as a whole: with `ignore_errors` the
+/// answer would be a mere reply, and a caller could take "not taken" for "nothing
+/// there". The cluster client learns the new owner at the next command of that slot.
+fn redirected(replies: Vec<Value>) -> PartReplies {
+    for reply in &replies {
+        if let Value::ServerError(error) = reply
+            && matches!(error.code(), "MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN")
+        {
+            return Err(error.clone().into());
+        }
+    }
+    Ok(replies)
+}
+
 /// What one part of a split pipeline answered.
 type PartReplies = Result<Vec<Value>, RedisError>;
 
@@ -445,6 +459,15 @@ mod tests {
             assert_eq!(part.len(), positions.len() + 1);
             assert!(part.cmd_iter().next().is_some_and(is_script_load));
         }
+    }
+
+    #[test]
+    fn a_part_answered_moved_fails_but_a_script_error_is_a_reply() {
+        let moved = redis::parse_redis_value(b"-MOVED 3999 127.0.0.1:6381\r\n").unwrap();
+        let refused =
+            redis::parse_redis_value(b"-ERR kelviq: pending usage beyond 2^53\r\n").unwrap();
+        assert!(redirected(vec![Value::Int(1), moved]).is_err());
+        assert!(redirected(vec![Value::Int(1), refused]).is_ok());
     }
 
     #[test]
