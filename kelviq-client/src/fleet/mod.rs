@@ -281,7 +281,9 @@
 //!
 //! The cluster client learns the topology from the seeds, follows `MOVED`/`ASK` and
 //! refreshes its slot map after a failover by itself; commands still run under
-//! [`FleetConfig::command_timeout`], and anything that fails falls back as above.
+//! [`FleetConfig::command_timeout`], and anything that fails falls back as above. A
+//! pipeline part that meets a slot on the move (`MOVED`, `ASK`, `TRYAGAIN`) fails as a
+//! lost answer, taken again by the callers' paths for one.
 //! Tested against a three-node cluster on loopback (`kelviq_mock::RedisCluster`).
 //!
 //! **Sentinel** is not built in. Point [`FleetConfig::redis`] at an address that follows
