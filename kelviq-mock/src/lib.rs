@@ -107,7 +107,8 @@
 //!
 //! [`RedisServer`] runs a real `redis-server` on a free loopback port, one per test binary
 //! or one per test, killed with the test process: for testing a fleet of clients
-//! (kelviq-client's cargo feature `redis`) against Redis itself.
+//! (kelviq-client's cargo feature `redis`) against Redis itself. [`RedisCluster`] runs a
+//! three-node Redis Cluster the same way, for the fleet's cluster mode.
 //!
 //! The crate also builds a binary: `cargo run -p kelviq-mock -- --port 4010` serves the
 //! default seed and the console, and prints the URLs and environment variables to export.
@@ -116,6 +117,8 @@ pub mod console;
 mod faults;
 mod in_flight;
 mod journal;
+#[cfg(unix)]
+pub mod redis_cluster;
 #[cfg(unix)]
 pub mod redis_server;
 mod route;
@@ -128,6 +131,8 @@ mod wire;
 
 pub use faults::{Fault, FaultRule, RandomFaults};
 pub use journal::{DEFAULT_JOURNAL_BODY_LIMIT, DEFAULT_JOURNAL_CAPACITY, Outcome, RecordedRequest};
+#[cfg(unix)]
+pub use redis_cluster::RedisCluster;
 #[cfg(unix)]
 pub use redis_server::{RedisServer, RedisServerError};
 pub use route::{ApiVersion, Base, Route};

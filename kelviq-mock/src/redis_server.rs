@@ -40,13 +40,18 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts `redis-server` in the background, prints its pid, and kills it (`SIGKILL`) when
 /// its standard input closes: when the [`RedisServer`] stops it, or when the test process
-/// dies.
+/// dies. A cluster node's config file (`KELVIQ_REDIS_NODE_FILE`) is removed then, and its
+/// directory with the last one.
 const WATCHDOG: &str = r#"redis-server "$@" >/dev/null 2>&1 &
 pid=$!
 echo "$pid"
 read _ignored
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
+if [ -n "${KELVIQ_REDIS_NODE_FILE:-}" ]; then
+  rm -f "$KELVIQ_REDIS_NODE_FILE"
+  rmdir "$(dirname "$KELVIQ_REDIS_NODE_FILE")" 2>/dev/null
+fi
 exit 0"#;
 
 /// A `redis-server` for tests (see the [module documentation](self)).
@@ -59,7 +64,7 @@ pub struct RedisServer {
 }
 
 #[derive(Debug)]
-struct Running {
+pub(crate) struct Running {
     watchdog: Child,
     /// Closing it kills the server.
     stdin: Option<ChildStdin>,
@@ -196,7 +201,7 @@ impl Drop for RedisServer {
     }
 }
 
-fn installed() -> bool {
+pub(crate) fn installed() -> bool {
     Command::new("redis-server")
         .arg("--version")
         .stdout(Stdio::null())
@@ -205,7 +210,7 @@ fn installed() -> bool {
         .is_ok_and(|status| status.success())
 }
 
-fn skip_or_fail() {
+pub(crate) fn skip_or_fail() {
     let in_ci = std::env::var("CI").is_ok_and(|ci| ci == "true" || ci == "1");
     let message = "redis-server was not found: install it with `apt-get install redis-server` \
                    (or set KELVIQ_TEST_REDIS_URL)";
@@ -216,15 +221,30 @@ fn skip_or_fail() {
     eprintln!("SKIPPED (Redis test): {message}");
 }
 
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(listener.local_addr()?.port())
 }
 
 /// Starts a server on `port` under the watchdog and waits for its first `PONG`.
 fn spawn(port: u16) -> Result<Running, String> {
-    let dir = std::env::temp_dir();
-    let mut watchdog = Command::new("sh")
+    spawn_with(port, &std::env::temp_dir(), &[], None)
+}
+
+/// Starts a server on `port`, working in `dir`, with `extra` arguments (a cluster node's),
+/// under the watchdog, and waits for its first `PONG`. `node_file`, a file the watchdog
+/// removes with the server (and `dir` once empty).
+pub(crate) fn spawn_with(
+    port: u16,
+    dir: &std::path::Path,
+    extra: &[&str],
+    node_file: Option<&std::path::Path>,
+) -> Result<Running, String> {
+    let mut command = Command::new("sh");
+    if let Some(node_file) = node_file {
+        command.env("KELVIQ_REDIS_NODE_FILE", node_file);
+    }
+    let mut watchdog = command
         .arg("-c")
         .arg(WATCHDOG)
         .arg("sh")
@@ -235,7 +255,8 @@ fn spawn(port: u16) -> Result<Running, String> {
         .args(["--daemonize", "no"])
         .args(["--protected-mode", "no"])
         .arg("--dir")
-        .arg(&dir)
+        .arg(dir)
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

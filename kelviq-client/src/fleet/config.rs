@@ -26,7 +26,9 @@ use crate::error::{Error, Result};
 #[derive(Clone, PartialEq, Eq)]
 #[must_use]
 pub struct FleetConfig {
-    pub(crate) url: String,
+    /// The server, or (with `cluster`) the cluster's seed nodes.
+    pub(crate) urls: Vec<String>,
+    pub(crate) cluster: bool,
     pub(crate) prefix: String,
     pub(crate) command_timeout: Duration,
     pub(crate) connect_timeout: Duration,
@@ -55,7 +57,8 @@ impl FleetConfig {
     /// 3 s, fast limits synced every 100 ms, strict reservations held 30 s without renewal.
     pub fn redis(url: impl Into<String>) -> Self {
         FleetConfig {
-            url: url.into(),
+            urls: vec![url.into()],
+            cluster: false,
             prefix: "kelviq".to_owned(),
             command_timeout: Duration::from_millis(50),
             connect_timeout: Duration::from_secs(1),
@@ -66,6 +69,43 @@ impl FleetConfig {
             sync_interval: Duration::from_millis(100),
             hold_time: Duration::from_secs(30),
         }
+    }
+
+    /// A fleet on a Redis (or Valkey) Cluster: `nodes` are some of its primaries, as
+    /// `redis://[[user]:password@]host[:port]` URLs with the same user and password (one
+    /// is enough; more let the fleet start, and its subscriber move on, while one is
+    /// down). The client learns the whole cluster from them and follows
+    /// its slots as they move (`MOVED`, `ASK`, failovers).
+    ///
+    /// ```
+    /// use kelviq_client::fleet::FleetConfig;
+    ///
+    /// let fleet = FleetConfig::redis_cluster([
+    ///     "redis://:s3cret@10.0.0.5:7000",
+    ///     "redis://:s3cret@10.0.0.6:7000",
+    /// ])
+    /// .prefix("billing");
+    /// assert!(!format!("{fleet:?}").contains("s3cret"));
+    /// ```
+    ///
+    /// Every key of one customer carries the customer as its hash tag, so each customer's
+    /// scripts run on one slot, and customers spread over the cluster; the fleet-wide keys
+    /// (the index of pending usage, the delivery lease) are single keys touched by
+    /// one-key commands only. Pipelines are split per slot and sent to each slot's node
+    /// concurrently. Invalidations use plain `PUBLISH`, which a cluster forwards to every
+    /// node: the subscriber listens on one node (the seeds in turn, moving on when one
+    /// fails). The same defaults as [`redis`](Self::redis); a database number other than 0
+    /// and `unix://` sockets are refused by [`build`](crate::KelviqBuilder::build) (a
+    /// cluster has neither).
+    pub fn redis_cluster<I>(nodes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let mut config = FleetConfig::redis(String::new());
+        config.urls = nodes.into_iter().map(Into::into).collect();
+        config.cluster = true;
+        config
     }
 
     /// The prefix of every key and channel of the fleet (default `kelviq`): 1 to 64
@@ -148,13 +188,18 @@ impl FleetConfig {
         self
     }
 
-    /// The server, with the password replaced by `***`.
+    /// The server (a cluster's seed nodes, separated by `, `), with the password replaced
+    /// by `***`.
     pub fn redacted_url(&self) -> String {
-        redact(&self.url)
+        self.urls
+            .iter()
+            .map(|url| redact(url))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
-    /// Checks every setting, and parses the URL.
-    pub(crate) fn validate(&self) -> Result<redis::Client> {
+    /// Checks every setting, and parses the URLs.
+    pub(crate) fn validate(&self) -> Result<Server> {
         let prefix_ok = !self.prefix.is_empty()
             && self.prefix.chars().count() <= MAX_PREFIX_LEN
             && !self
@@ -184,20 +229,66 @@ impl FleetConfig {
                 )));
             }
         }
-        if self.url.starts_with("rediss://") || self.url.starts_with("valkeys://") {
-            return Err(Error::Config(format!(
-                "the fleet's Redis URL {} asks for TLS, which this build of kelviq-client \
-                 does not include",
-                self.redacted_url()
-            )));
+        if self.urls.is_empty() {
+            return Err(Error::Config(
+                "the fleet's Redis Cluster needs at least one node URL".to_owned(),
+            ));
         }
-        // The parser's message may quote the URL: only its kind is kept.
-        redis::Client::open(self.url.as_str()).map_err(|error| {
-            Error::Config(format!(
-                "the fleet's Redis URL {} is not a valid redis:// or unix:// URL ({:?})",
-                self.redacted_url(),
-                error.kind()
-            ))
+        let mut nodes = Vec::with_capacity(self.urls.len());
+        for url in &self.urls {
+            if url.starts_with("rediss://") || url.starts_with("valkeys://") {
+                return Err(Error::Config(format!(
+                    "the fleet's Redis URL {} asks for TLS, which this build of kelviq-client \
+                     does not include",
+                    redact(url)
+                )));
+            }
+            // The parser's message may quote the URL: only its kind is kept.
+            let client = redis::Client::open(url.as_str()).map_err(|error| {
+                Error::Config(format!(
+                    "the fleet's Redis URL {} is not a valid redis:// or unix:// URL ({:?})",
+                    redact(url),
+                    error.kind()
+                ))
+            })?;
+            nodes.push(client);
+        }
+        if !self.cluster {
+            return nodes
+                .pop()
+                .map(Server::Single)
+                .ok_or_else(|| Error::Config("the fleet needs a Redis URL".to_owned()));
+        }
+        for (url, node) in self.urls.iter().zip(&nodes) {
+            let info = node.get_connection_info();
+            let tcp = matches!(info.addr(), redis::ConnectionAddr::Tcp(..));
+            if !tcp || info.redis_settings().db() != 0 {
+                return Err(Error::Config(format!(
+                    "the fleet's Redis Cluster node {} must be a redis://host:port URL \
+                     without a database number",
+                    redact(url)
+                )));
+            }
+        }
+        let infos: Vec<redis::ConnectionInfo> = nodes
+            .iter()
+            .map(|node| node.get_connection_info().clone())
+            .collect();
+        let client = redis::cluster::ClusterClient::builder(infos)
+            .connection_timeout(self.connect_timeout)
+            .response_timeout(self.command_timeout)
+            .build()
+            .map_err(|error| {
+                Error::Config(format!(
+                    "the fleet's Redis Cluster {} cannot be used: its nodes must share one \
+                     user name and password ({:?})",
+                    self.redacted_url(),
+                    error.kind()
+                ))
+            })?;
+        Ok(Server::Cluster {
+            client: Box::new(client),
+            nodes,
         })
     }
 }
@@ -207,6 +298,7 @@ impl std::fmt::Debug for FleetConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FleetConfig")
             .field("url", &self.redacted_url())
+            .field("cluster", &self.cluster)
             .field("prefix", &self.prefix)
             .field("command_timeout", &self.command_timeout)
             .field("connect_timeout", &self.connect_timeout)
@@ -217,6 +309,28 @@ impl std::fmt::Debug for FleetConfig {
             .field("sync_interval", &self.sync_interval)
             .field("hold_time", &self.hold_time)
             .finish()
+    }
+}
+
+/// Where the fleet's Redis is, parsed.
+#[derive(Clone)]
+pub(crate) enum Server {
+    Single(redis::Client),
+    Cluster {
+        /// Commands: follows the cluster's slots (boxed: it is large, and made once).
+        client: Box<redis::cluster::ClusterClient>,
+        /// Each seed node, for the subscriber (a cluster forwards `PUBLISH` to every node).
+        nodes: Vec<redis::Client>,
+    },
+}
+
+/// Which mode only: the clients' own `Debug` would show the password.
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Server::Single(_) => f.write_str("Single"),
+            Server::Cluster { nodes, .. } => write!(f, "Cluster({} seed nodes)", nodes.len()),
+        }
     }
 }
 
@@ -267,6 +381,39 @@ mod tests {
             .unwrap_err();
         assert!(!error.to_string().contains("topsecret"), "{error}");
         assert!(error.to_string().contains("TLS"), "{error}");
+    }
+
+    #[test]
+    fn a_cluster_needs_tcp_nodes_without_a_database() {
+        let config =
+            FleetConfig::redis_cluster(["redis://:pw@10.0.0.5:7000", "redis://:pw@10.0.0.6:7000"]);
+        assert_eq!(
+            config.redacted_url(),
+            "redis://:***@10.0.0.5:7000, redis://:***@10.0.0.6:7000"
+        );
+        let server = config.validate();
+        assert!(
+            matches!(&server, Ok(Server::Cluster { nodes, .. }) if nodes.len() == 2),
+            "{server:?}"
+        );
+        assert!(matches!(
+            FleetConfig::redis("redis://127.0.0.1:6379").validate(),
+            Ok(Server::Single(_))
+        ));
+        for (nodes, named) in [
+            (vec![], "at least one node"),
+            (vec!["redis://10.0.0.5:7000/2"], "database"),
+            (vec!["unix:///tmp/redis.sock"], "database"),
+            (vec!["rediss://:pw@10.0.0.5:7000"], "TLS"),
+            (
+                vec!["redis://:pw@10.0.0.5:7000", "redis://:other@10.0.0.6:7000"],
+                "password",
+            ),
+        ] {
+            let error = FleetConfig::redis_cluster(nodes).validate().unwrap_err();
+            assert!(error.to_string().contains(named), "{error}");
+            assert!(!error.to_string().contains("pw@"), "{error}");
+        }
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! Alone, every instance is an island: it fetches each customer itself, a webhook
 //! refreshes only the instance that received it, and a hard limit of 1,000 can be passed
-//! about N-fold by N instances. Joined to a fleet, on the Redis (or Valkey) the service
-//! already runs:
+//! about N-fold by N instances. Joined to a fleet, on the Redis (or Valkey, or a Redis
+//! Cluster: see [below](#redis-cluster-sentinel-managed-redis)) the service already runs:
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -244,6 +244,64 @@
 //! (`%`, `{`, `}`, `:`, spaces, control and non-ASCII bytes), so hostile ids can neither
 //! collide nor break the tag.
 //!
+//! # Redis Cluster, Sentinel, managed Redis
+//!
+//! **Redis Cluster** (or Valkey cluster): [`FleetConfig::redis_cluster`] with some of its
+//! primaries' URLs. Every guarantee above holds unchanged, because nothing of the fleet
+//! needs two slots at once:
+//!
+//! - every script touches the keys of one customer only, all under the customer's hash
+//!   tag, so each runs atomically on the node that owns that customer's slot, and the
+//!   customers spread over the cluster;
+//! - the fleet-wide keys, `<prefix>:fleet:usage` and `<prefix>:fleet:delivery`, are each
+//!   one key touched by one-key commands only (`ZADD`, `ZRANGE`, `ZREM`, and the lease's
+//!   one-key scripts), so each lives on one slot as it is. They keep their names (no hash
+//!   tag of their own): a tag would rename them under a running fleet and strand the
+//!   usage listed in the old index, and no script needs the two together;
+//! - a pipeline (a flush's pushes, a delivery's takes, a renewal round, a fast-limit sync)
+//!   may span customers: on a cluster it is split per slot, the parts sent to their nodes
+//!   concurrently, and the replies put back in order; where the pipeline turns from the
+//!   customers' keys to a fleet-wide key (or back), the parts after wait for those before
+//!   (a push lists a customer in the index only once its usage is written, a delivery
+//!   looks at the pending hash again only once it unlisted the customer, as on one
+//!   server). A part that fails fails the whole
+//!   pipeline as a lost answer (some parts may have run), which every caller already
+//!   handles (pushes are numbered and applied once, takes are given back, holds and
+//!   settlements are idempotent by id);
+//! - invalidations and load notifications use plain `PUBLISH` (from inside the scripts,
+//!   as on one server), which a cluster forwards to **every** node; the subscriber listens
+//!   on one node, the seed nodes in the order given, and moves on to the next after a
+//!   failure (emptying its local cache, as after any gap). Sharded pub/sub
+//!   (`SSUBSCRIBE`/`SPUBLISH`) was not chosen: its channel hashes to one slot, which a
+//!   script of another customer's slot may not publish to, so the publish would leave
+//!   the script that deletes the snapshot and bumps the generation (no longer atomic), and
+//!   the subscriber would have to follow that slot across failovers. Plain `PUBLISH` costs
+//!   one message per node on the cluster bus per invalidation or load, small next to the
+//!   load it announces.
+//!
+//! The cluster client learns the topology from the seeds, follows `MOVED`/`ASK` and
+//! refreshes its slot map after a failover by itself; commands still run under
+//! [`FleetConfig::command_timeout`], and anything that fails falls back as above. A
+//! pipeline part that meets a slot on the move (`MOVED`, `ASK`, `TRYAGAIN`) fails as a
+//! lost answer, taken again by the callers' paths for one.
+//! Tested against a three-node cluster on loopback (`kelviq_mock::RedisCluster`).
+//!
+//! **Sentinel** is not built in. Point [`FleetConfig::redis`] at an address that follows
+//! the primary (a DNS name or a proxy updated on failover): the command connection and the
+//! subscriber reconnect by themselves, and a failover is an outage of the length it takes
+//! (everything falls back meanwhile; the subscriber's reconnection empties the local
+//! caches). A replica promoted without the last writes can lose them, with the bounds of
+//! a Redis that restarts empty (above).
+//!
+//! **Managed Redis** (ElastiCache, Memorystore, Azure Cache, Upstash…) works over plain
+//! TCP: a single endpoint with [`FleetConfig::redis`], a cluster-mode endpoint with
+//! [`FleetConfig::redis_cluster`]. **TLS (`rediss://`) is not supported**: the Redis
+//! client is built without TLS (no OpenSSL, and no rustls for Redis yet), and
+//! [`build`](crate::KelviqBuilder::build) refuses a `rediss://` URL; reach a TLS-only
+//! service through a local TLS tunnel (stunnel, a sidecar) or a private network without
+//! in-transit encryption. The service must allow `EVALSHA`/`SCRIPT LOAD`, `PUBLISH` and
+//! `SUBSCRIBE`, and keyspace-wide commands are never used.
+//!
 //! # Telemetry
 //!
 //! [`Kelviq::fleet_stats`](crate::Kelviq::fleet_stats), and with the cargo feature
@@ -381,14 +439,14 @@ impl Fleet {
                     .to_owned(),
             ));
         };
-        let client = config.validate()?;
+        let server = config.validate()?;
         let longest_load = cache.load_timeout.max(config.lease_timeout);
         let (stop, _) = watch::channel(false);
         let (subscriber, _) = watch::channel(Subscriber::Starting);
         Ok(Arc::new(Fleet {
             shared: Arc::new(Shared {
                 keys: Keys::new(&config.prefix),
-                redis: Connection::new(client, config.command_timeout, config.connect_timeout),
+                redis: Connection::new(server, config.command_timeout, config.connect_timeout),
                 counters: Counters::default(),
                 instance: format!("{:016x}", fastrand::u64(..)),
                 waiters: lease::Waiters::default(),

@@ -62,7 +62,7 @@ fn shared_limit_gate(kelviq: &Kelviq, limits: FleetLimits) -> Gate {
 }
 
 /// Shuts every member's meter down, asserting that each delivered everything.
-async fn shut_down_cleanly(fleet: &[Kelviq]) {
+pub(crate) async fn shut_down_cleanly(fleet: &[Kelviq]) {
     for kelviq in fleet {
         let report = kelviq
             .usage_meter()
@@ -131,7 +131,7 @@ pub(crate) fn seed(customers: &[(&str, &str)]) -> Seed {
     seed
 }
 
-async fn mock_with(customers: &[(&str, &str)]) -> MockServer {
+pub(crate) async fn mock_with(customers: &[(&str, &str)]) -> MockServer {
     MockServer::builder()
         .seed(seed(customers))
         .start()
@@ -176,7 +176,7 @@ async fn fleet_loads_each_customer_once() {
 }
 
 /// A delivery as Kelviq signs it, about `customer`.
-fn signed_delivery(secret: &str, id: &str, customer: &str) -> (HeaderMap, Vec<u8>) {
+pub(crate) fn signed_delivery(secret: &str, id: &str, customer: &str) -> (HeaderMap, Vec<u8>) {
     let body = format!(r#"{{"type":"subscription.updated","data":{{"customerId":"{customer}"}}}}"#)
         .into_bytes();
     let now = SystemTime::now()
@@ -275,7 +275,7 @@ async fn webhook_invalidates_every_instance() {
 /// Runs requests through `gate` for `customer`: the handler takes `pause` (a yield when
 /// zero) and answers 503 to every 7th, 200 to the others. Returns (successes, refusals at
 /// the limit).
-async fn hammer(
+pub(crate) async fn hammer(
     gate: Gate,
     customer: &'static str,
     requests: usize,

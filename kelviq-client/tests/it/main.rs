@@ -24,6 +24,8 @@ mod failures;
 #[cfg(feature = "redis")]
 mod fleet;
 #[cfg(feature = "redis")]
+mod fleet_cluster;
+#[cfg(feature = "redis")]
 mod fleet_holds;
 #[cfg(feature = "redis")]
 mod fleet_soak;
