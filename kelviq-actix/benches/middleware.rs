@@ -23,7 +23,7 @@ use actix_web::{App, HttpResponse, web};
 use criterion::{Criterion, criterion_group, criterion_main};
 use kelviq_actix::http::HeaderName;
 use kelviq_actix::prelude::*;
-use kelviq_mock::MockServer;
+use kelviq_mock::{Feature, MockServer, Plan, Seed, SeedCustomer};
 
 /// Runs `iters` requests made by `request` through `app` and returns the time they took.
 async fn drive<S, R, B>(app: &S, request: impl Fn() -> R, iters: u64) -> Duration
@@ -42,7 +42,23 @@ where
 fn middleware(c: &mut Criterion) {
     // The mock and the meter's background task run on their own runtime.
     let tokio = tokio::runtime::Runtime::new().unwrap();
-    let mock = tokio.block_on(MockServer::start());
+    // `api-calls` with a hard limit no run reaches: each metered request holds its unit
+    // (a request past a limit would be refused, and the bench measures successes).
+    let mock = tokio.block_on(async {
+        MockServer::builder()
+            .seed(
+                Seed::empty()
+                    .plan(
+                        Plan::new("bench")
+                            .feature(Feature::boolean("reports"))
+                            .feature(Feature::metered("api-calls").limit(1 << 60)),
+                    )
+                    .customer(SeedCustomer::new("cust_pro").subscribe("bench")),
+            )
+            .start()
+            .await
+            .unwrap()
+    });
     let kelviq = Kelviq::builder()
         .access_token(mock.token())
         .api_url(mock.url())
