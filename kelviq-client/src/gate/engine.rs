@@ -154,9 +154,8 @@ impl Gate {
             });
         if let Some(snapshot) = cached {
             tracing::trace!("entitlement cache hit");
-            return match self.admit_on(&customer_id, snapshot, false) {
-                Ok(context) => {
-                    telemetry::gate_decision(Outcome::Allowed, None);
+            return match self.judge(&customer_id, snapshot, false) {
+                Judged::Admitted(context) => {
                     #[cfg(feature = "redis")]
                     let context = match self.reserving(context) {
                         Ok(reserving) => return reserving,
@@ -164,16 +163,13 @@ impl Gate {
                     };
                     Admission::Ready(Ok(context))
                 }
-                Err((denial, snapshot)) if self.reopens(&denial, &snapshot, &customer_id) => {
+                Judged::Reopens(denial) => {
                     let gate = self.clone();
                     Admission::Loading(Admitting::new(async move {
                         gate.admit_after_reset(customer_id, denial).await
                     }))
                 }
-                Err((denial, _)) => {
-                    telemetry::gate_decision(Outcome::Denied, Some(denial.reason()));
-                    Admission::Ready(Err(denial))
-                }
+                Judged::Denied(denial) => Admission::Ready(Err(denial)),
             };
         }
         let gate = self.clone();
@@ -182,33 +178,39 @@ impl Gate {
         }))
     }
 
-    /// The admission of a request whose customer's snapshot must be loaded: decided as
-    /// [`Gate::check`], then the metered amount held (and reserved in a strict fleet).
+    /// The admission of a request whose customer's snapshot must be loaded: loaded as
+    /// [`Gate::check`] loads it (the failure policy deciding when it cannot be), then
+    /// judged as on a warm cache (and reserved in a strict fleet).
     async fn admit_loading(&self, customer_id: Arc<str>) -> Result<RequestContext, Denial> {
-        let (snapshot, stale) = match self.check(&customer_id).await {
-            Decision::Allow {
-                snapshot: Some(snapshot),
-                stale,
-            } => (snapshot, stale),
-            Decision::Allow {
-                snapshot: None,
-                stale,
-            } => return Ok(self.context(customer_id, None, stale, None)),
-            Decision::Deny(denial) | Decision::Unavailable(denial) => return Err(denial),
-        };
-        match self.admit_on(&customer_id, SnapshotRef::Owned(snapshot), stale) {
-            Ok(context) => self.reserve_in_fleet(context).await,
-            Err((denial, snapshot)) if self.reopens(&denial, &snapshot, &customer_id) => {
-                Box::pin(self.admit_after_reset(customer_id, denial)).await
+        let cached = match self.inner.kelviq.entitlements_snapshot(&customer_id).await {
+            Ok(cached) => cached,
+            // The failure policy's decision, counted by `on_error`: a fallback's snapshot is
+            // judged there, and no hold is taken on it.
+            Err(error) => {
+                return match self.on_error(&customer_id, error) {
+                    Decision::Allow { snapshot, stale } => Ok(self.context(
+                        customer_id,
+                        snapshot.map(SnapshotRef::Owned),
+                        stale,
+                        None,
+                    )),
+                    Decision::Deny(denial) | Decision::Unavailable(denial) => Err(denial),
+                };
             }
-            Err((denial, _)) => Err(denial),
+        };
+        let stale = cached.is_stale();
+        let snapshot = SnapshotRef::Owned(cached.into_snapshot());
+        match self.judge(&customer_id, snapshot, stale) {
+            Judged::Admitted(context) => self.reserve_in_fleet(context).await,
+            Judged::Reopens(denial) => Box::pin(self.admit_after_reset(customer_id, denial)).await,
+            Judged::Denied(denial) => Err(denial),
         }
     }
 
     /// The admission of a request refused for a limit reached before a usage reset that
     /// has passed since: the customer's snapshot is loaded anew (one load, shared with
-    /// every request that arrives meanwhile) and the request judged on it. If the load
-    /// fails, the refusal stands.
+    /// every request that arrives meanwhile) and the request judged on it, once. If the
+    /// load fails, the refusal stands.
     async fn admit_after_reset(
         &self,
         customer_id: Arc<str>,
@@ -222,12 +224,10 @@ impl Gate {
                 return Err(denial);
             }
         };
-        match self.admit_on(&customer_id, SnapshotRef::Owned(snapshot), false) {
-            Ok(context) => {
-                telemetry::gate_decision(Outcome::Allowed, None);
-                self.reserve_in_fleet(context).await
-            }
-            Err((denial, _)) => {
+        match self.judge(&customer_id, SnapshotRef::Owned(snapshot), false) {
+            Judged::Admitted(context) => self.reserve_in_fleet(context).await,
+            // Judged on the new period already: no second reload.
+            Judged::Reopens(denial) | Judged::Denied(denial) => {
                 telemetry::gate_decision(Outcome::Denied, Some(denial.reason()));
                 Err(denial)
             }
@@ -243,31 +243,35 @@ impl Gate {
         Ok(context)
     }
 
-    /// Whether a request refused with `denial` on `snapshot` is judged again on a new
-    /// snapshot: the limit was reached, and a usage reset of a hard-limited feature passed
-    /// since the snapshot was fetched (the first such request loads it; the others join
-    /// that load while it runs).
-    fn reopens(&self, denial: &Denial, snapshot: &Snapshot, customer_id: &str) -> bool {
-        denial.reason() == DenialReason::LimitReached
-            && (snapshot.take_reset()
-                || (snapshot.reset_passed() && self.inner.kelviq.cache().is_loading(customer_id)))
-    }
-
     /// Judges the gate's requirements on `snapshot`, then holds the metered amount of a
-    /// hard-limited feature: the request's context, or its denial (with the snapshot).
-    fn admit_on(
-        &self,
-        customer_id: &Arc<str>,
-        snapshot: SnapshotRef,
-        stale: bool,
-    ) -> Result<RequestContext, (Denial, SnapshotRef)> {
-        if let Err(denial) = self.evaluate(&snapshot) {
-            return Err((denial, snapshot));
+    /// hard-limited feature, counting the decision in [`telemetry`] once — except a limit
+    /// denial after a usage reset passed since the snapshot's fetch ([`Judged::Reopens`]),
+    /// which the caller judges again on a new snapshot. The first such request loads it;
+    /// the others join that load while it runs.
+    fn judge(&self, customer_id: &Arc<str>, snapshot: SnapshotRef, stale: bool) -> Judged {
+        let held = self
+            .evaluate(&snapshot)
+            .and_then(|()| self.hold_metered(&snapshot));
+        let denial = match held {
+            Ok(hold) => {
+                telemetry::gate_decision(Outcome::Allowed, None);
+                return Judged::Admitted(self.context(
+                    Arc::clone(customer_id),
+                    Some(snapshot),
+                    stale,
+                    hold,
+                ));
+            }
+            Err(denial) => denial,
+        };
+        let reopens = denial.reason() == DenialReason::LimitReached
+            && (snapshot.take_reset()
+                || (snapshot.reset_passed() && self.inner.kelviq.cache().is_loading(customer_id)));
+        if reopens {
+            return Judged::Reopens(denial);
         }
-        match self.hold_metered(&snapshot) {
-            Ok(hold) => Ok(self.context(Arc::clone(customer_id), Some(snapshot), stale, hold)),
-            Err(denial) => Err((denial, snapshot)),
-        }
+        telemetry::gate_decision(Outcome::Denied, Some(denial.reason()));
+        Judged::Denied(denial)
     }
 
     /// Holds the gate's metered amount when the metered feature has a hard limit (and the
@@ -702,6 +706,17 @@ impl Gate {
     pub fn metered_amount(&self) -> Option<i64> {
         self.inner.metering.as_ref().map(|spec| spec.amount)
     }
+}
+
+/// What [`Gate::judge`] decided of a request on a snapshot.
+enum Judged {
+    /// Let through, holding its units.
+    Admitted(RequestContext),
+    /// Refused for a limit whose reset has passed since the fetch: judge it again on a new
+    /// snapshot (not counted yet).
+    Reopens(Denial),
+    /// Refused (counted).
+    Denied(Denial),
 }
 
 /// Counts a decision in [`telemetry`] (`degraded`: made while Kelviq could not answer, on

@@ -193,6 +193,37 @@ fn a_known_sequence_is_counted() {
     );
 }
 
+/// A cold admission its hold refuses counts once, as a reached limit (not as allowed):
+/// the loading path counts as the warm one does.
+#[test]
+fn a_limit_refused_by_its_hold_is_counted_once_as_denied() {
+    let recorded = recorded(|| async {
+        let seed = kelviq_mock::Seed::empty()
+            .plan(
+                kelviq_mock::Plan::new("one")
+                    .feature(kelviq_mock::Feature::metered("exports").limit(1)),
+            )
+            .customer(kelviq_mock::SeedCustomer::new("acme").subscribe("one"));
+        let mock = MockServer::builder().seed(seed).start().await.unwrap();
+        let kelviq = client_for(&mock).build().unwrap();
+        let gate = kelviq.gate().meter("exports", 1).build().unwrap();
+        // Two requests at once on a cold cache: both load, one holds the only unit.
+        let (first, second) = tokio::join!(admit(&gate, "acme"), admit(&gate, "acme"));
+        assert_eq!(usize::from(first.is_ok()) + usize::from(second.is_ok()), 1);
+    });
+    let allowed = counter(
+        &recorded,
+        telemetry::GATE_DECISIONS,
+        &["outcome=allowed", "reason=none"],
+    );
+    let refused = counter(
+        &recorded,
+        telemetry::GATE_DECISIONS,
+        &["outcome=denied", "reason=usage_limit_reached"],
+    );
+    assert_eq!((allowed, refused), (1, 1));
+}
+
 /// One metric as the recorder saw it: its name, labels, kind, and what `describe` gave it.
 #[derive(Debug)]
 struct Seen {
