@@ -371,32 +371,7 @@ impl EntitlementCache {
         if let Some(error) = shelves.failure(customer_id) {
             return Err(Error::shared(error));
         }
-        if !self.has_room(shelves, customer_id) {
-            match self.overload_warn.allow() {
-                Some(held_back) => tracing::warn!(
-                    held_back,
-                    "too many entitlement loads waiting; answering without one"
-                ),
-                None => {
-                    tracing::debug!("too many entitlement loads waiting; answering without one")
-                }
-            }
-            return Err(unloaded());
-        }
-        let load = self.load(shelves, customer_id);
-        let loaded = match tokio::time::timeout(shelves.config.load_timeout, load).await {
-            Ok(loaded) => loaded,
-            Err(_) => {
-                let timeout_ms =
-                    u64::try_from(shelves.config.load_timeout.as_millis()).unwrap_or(u64::MAX);
-                let what = "entitlement load still running at its timeout; answering without it";
-                match self.overload_warn.allow() {
-                    Some(held_back) => tracing::warn!(timeout_ms, held_back, "{what}"),
-                    None => tracing::debug!(timeout_ms, "{what}"),
-                }
-                return Err(unloaded());
-            }
-        };
+        let loaded = self.wait_for_load(shelves, customer_id).await?;
         match loaded {
             Ok(snapshot) => Ok(CachedEntitlements::fresh(snapshot)),
             Err(error) => match shelves.usable(customer_id) {
@@ -420,15 +395,37 @@ impl EntitlementCache {
         if let Some(error) = shelves.failure(customer_id) {
             return Err(Error::shared(error));
         }
+        tracing::debug!("a usage reset passed: loading the entitlement snapshot anew");
+        self.wait_for_load(shelves, customer_id)
+            .await?
+            .map_err(Error::shared)
+    }
+
+    /// The load of the customer's snapshot (the one in flight, or a new one), waited for
+    /// at most the load timeout; [`unloaded`] when there is no room for another load or
+    /// the timeout passed (warned about at most every [`WARN_EVERY`]).
+    async fn wait_for_load(&self, shelves: &Shelves, customer_id: &str) -> Result<Loaded> {
         if !self.has_room(shelves, customer_id) {
+            let what = "too many entitlement loads waiting; answering without one";
+            match self.overload_warn.allow() {
+                Some(held_back) => tracing::warn!(held_back, "{what}"),
+                None => tracing::debug!("{what}"),
+            }
             return Err(unloaded());
         }
-        tracing::debug!("a usage reset passed: loading the entitlement snapshot anew");
         let load = self.load(shelves, customer_id);
-        match tokio::time::timeout(shelves.config.load_timeout, load).await {
-            Ok(loaded) => loaded.map_err(Error::shared),
-            Err(_) => Err(unloaded()),
-        }
+        tokio::time::timeout(shelves.config.load_timeout, load)
+            .await
+            .map_err(|_| {
+                let timeout_ms =
+                    u64::try_from(shelves.config.load_timeout.as_millis()).unwrap_or(u64::MAX);
+                let what = "entitlement load still running at its timeout; answering without it";
+                match self.overload_warn.allow() {
+                    Some(held_back) => tracing::warn!(timeout_ms, held_back, "{what}"),
+                    None => tracing::debug!(timeout_ms, "{what}"),
+                }
+                unloaded()
+            })
     }
 
     /// Whether a load of the customer's snapshot is in flight.
