@@ -59,6 +59,14 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Cargo features
+//!
+//! `metrics` (off by default) passes on to kelviq-client: counters, gauges and histograms
+//! through the `metrics` facade (`kelviq_client::telemetry`). For a fleet on Redis, enable
+//! kelviq-client's `redis` feature in your own manifest.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod extract;
 mod path;

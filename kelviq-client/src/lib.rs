@@ -34,6 +34,16 @@
 //! With the cargo feature `metrics`, the cache, the gates, the usage meter and every API
 //! call record counters, gauges and histograms through the `metrics` facade: the names,
 //! labels and meanings are in one table in [`telemetry`].
+//!
+//! # Cargo features
+//!
+//! None is on by default.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `blocking` | `blocking::Kelviq`: the same API without `async`, on a private runtime |
+//! | `metrics` | counters, gauges and histograms through the `metrics` facade ([`telemetry`]) |
+//! | `redis` | `fleet`: running as a fleet on Redis or a Redis Cluster (shared snapshots, invalidation by pub/sub, strict shared limits, durable usage) |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

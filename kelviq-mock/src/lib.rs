@@ -113,6 +113,8 @@
 //! The crate also builds a binary: `cargo run -p kelviq-mock -- --port 4010` serves the
 //! default seed and the console, and prints the URLs and environment variables to export.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod console;
 mod faults;
 mod in_flight;
