@@ -130,7 +130,10 @@ pub mod webhooks;
 mod wire;
 
 pub use faults::{Fault, FaultRule, RandomFaults};
-pub use journal::{DEFAULT_JOURNAL_BODY_LIMIT, DEFAULT_JOURNAL_CAPACITY, Outcome, RecordedRequest};
+pub use journal::{
+    CLIENT_INSTANCE_HEADER, DEFAULT_JOURNAL_BODY_LIMIT, DEFAULT_JOURNAL_CAPACITY, Outcome,
+    RecordedRequest,
+};
 #[cfg(unix)]
 pub use redis_cluster::RedisCluster;
 #[cfg(unix)]
