@@ -11,6 +11,7 @@ mod support;
 
 mod binary;
 mod console;
+mod control;
 mod customers;
 mod entitlements;
 mod reporting;
