@@ -13,6 +13,7 @@ mod binary;
 mod console;
 mod control;
 mod customers;
+mod dev;
 mod entitlements;
 mod reporting;
 mod server;
