@@ -479,7 +479,7 @@ async fn the_console_shows_and_steers_what_the_example_app_sees() {
         .await
         .unwrap();
     assert_eq!(unlabeled, json!([]));
-    set_viewport(&browser, 390, 900).await;
+    browser.set_window_size(390, 900).await.unwrap();
     let widths = browser
         .execute(
             "return [document.documentElement.scrollWidth, window.innerWidth];",
