@@ -64,7 +64,8 @@
 //!
 //! [`MockServer::set_plan`] and [`MockServer::set_usage`] change a customer's plan or usage
 //! directly, as someone would in Kelviq's dashboard, and send the same webhooks: the way to
-//! test that a plan change reaches an app at once, without waiting for its cache's TTL.
+//! test that a plan change reaches an app at once, without waiting for its cache's TTL. A
+//! change that changes nothing (the plan the customer is on) sends none, as the service.
 //!
 //! ```
 //! use std::time::Duration;
