@@ -1,5 +1,5 @@
 //! Running an app on the embedded fake in development: [`MockServerBuilder::start_dev`]
-//! (the console on, its URL and the control token logged), [`MockServer::client`] (a
+//! (the console on, its URL and the control token logged), `MockServer::client` (a
 //! client pointed at the fake; cargo feature `client`) and [`MockServer::send_webhooks_to`]
 //! (the app's webhook route, once its listener is bound).
 
@@ -10,12 +10,12 @@ use crate::server::{MockError, MockServer, MockServerBuilder};
 impl MockServerBuilder {
     /// Starts the mock for an app to run on in development: what [`start`](Self::start)
     /// does, with the [console](crate::console) on, and one `info` event (target
-    /// `kelviq_mock`) naming the console's URL, the **control token** (the bearer token the
+    /// `kelviq_mock::dev`) naming the console's URL, the **control token** (the bearer token the
     /// fake accepts, for its API and for the `/_mock/` control endpoints alike), and both
     /// base URLs. [`MockServer::console_url`] and [`MockServer::token`] return the same.
     ///
     /// Keep the returned [`MockServer`] for as long as the app runs: dropping it closes
-    /// the fake's listeners. Then point the client at it ([`MockServer::client`], cargo
+    /// the fake's listeners. Then point the client at it (`MockServer::client`, cargo
     /// feature `client`) and, once the app listens, send it the fake's webhooks
     /// ([`MockServer::send_webhooks_to`]):
     ///
