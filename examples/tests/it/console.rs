@@ -137,58 +137,57 @@ fn browser_installed() -> bool {
     false
 }
 
-/// The text of the first element matching `css`, `None` when there is none.
-async fn text(browser: &Client, css: &str) -> Option<String> {
-    let script = "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;";
-    match browser.execute(script, vec![json!(css)]).await.unwrap() {
+/// The property `property` (`textContent`, `value`) of the first element matching `css`,
+/// `None` when there is none.
+async fn read(browser: &Client, css: &str, property: &str) -> Option<String> {
+    let script =
+        format!("const e = document.querySelector(arguments[0]); return e ? e.{property} : null;");
+    match browser.execute(&script, vec![json!(css)]).await.unwrap() {
         Value::String(text) => Some(text),
         _ => None,
     }
 }
 
-/// Waits (at most [`WAIT`]) until the element matching `css` shows text containing
-/// `expected`; fails naming what it showed last.
-async fn wait_for_text(browser: &Client, css: &str, expected: &str) {
+/// Waits (at most [`WAIT`]) until the `property` of the element matching `css` is
+/// `expected` by `matches`; fails naming what it was last.
+async fn wait_for(
+    browser: &Client,
+    css: &str,
+    property: &str,
+    expected: &str,
+    matches: fn(&str, &str) -> bool,
+) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let shown = text(browser, css).await;
+        let shown = read(browser, css, property).await;
         if shown
             .as_deref()
-            .is_some_and(|shown| shown.contains(expected))
+            .is_some_and(|shown| matches(shown, expected))
         {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{css} should show {expected:?} within {WAIT:?}; it shows {shown:?}"
+            "{css} should show {expected:?} as its {property} within {WAIT:?}; it shows {shown:?}"
         );
         tokio::time::sleep(POLL).await;
     }
 }
 
-/// The value of the first input matching `css`.
-async fn input_value(browser: &Client, css: &str) -> Option<String> {
-    let script = "const e = document.querySelector(arguments[0]); return e ? e.value : null;";
-    match browser.execute(script, vec![json!(css)]).await.unwrap() {
-        Value::String(value) => Some(value),
-        _ => None,
-    }
+/// Waits until the element matching `css` shows text containing `expected`.
+async fn wait_for_text(browser: &Client, css: &str, expected: &str) {
+    wait_for(browser, css, "textContent", expected, |shown, expected| {
+        shown.contains(expected)
+    })
+    .await;
 }
 
-/// Waits (at most [`WAIT`]) until the input matching `css` holds `expected`.
+/// Waits until the input matching `css` holds `expected`.
 async fn wait_for_value(browser: &Client, css: &str, expected: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let shown = input_value(browser, css).await;
-        if shown.as_deref() == Some(expected) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css} should hold {expected:?} within {WAIT:?}; it holds {shown:?}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    wait_for(browser, css, "value", expected, |shown, expected| {
+        shown == expected
+    })
+    .await;
 }
 
 /// Resizes the window so that the page's viewport is `width` × `height` (the window is
@@ -212,6 +211,17 @@ async fn set_viewport(browser: &Client, width: u32, height: u32) {
         .await
         .unwrap();
     assert_eq!(inner, json!([width, height]));
+}
+
+/// Chooses the option `value` of the select matching `css`.
+async fn select(browser: &Client, css: &str, value: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|error| panic!("no {css}: {error}"))
+        .select_by_value(value)
+        .await
+        .unwrap();
 }
 
 async fn click(browser: &Client, css: &str) {
@@ -321,13 +331,7 @@ async fn the_console_shows_and_steers_what_the_example_app_sees() {
 
     // Upgrade cust_free with a click: the mock sends the plan-change webhook, the app drops
     // its snapshot, and its next answer follows the new plan at once.
-    browser
-        .find(Locator::Css(&format!("{free} select[name=plan]")))
-        .await
-        .unwrap()
-        .select_by_value("pro")
-        .await
-        .unwrap();
+    select(&browser, &format!("{free} select[name=plan]"), "pro").await;
     click(&browser, &format!("{free} .plan-form button")).await;
     wait_for_text(&browser, "#notice", "Moved cust_free to plan pro.").await;
     // The console's own requests name no instance.
@@ -356,38 +360,17 @@ async fn the_console_shows_and_steers_what_the_example_app_sees() {
     // Setting it again changes nothing, and the console says so (no webhook is sent).
     click(&browser, &format!("{pro} .usage-form button[type=submit]")).await;
     wait_for_text(&browser, "#notice", "nothing changed, no webhook sent").await;
-    // Another feature: the input follows the selection.
-    browser
-        .find(Locator::Css(&format!(
-            "{pro} .usage-form select[name=feature]"
-        )))
-        .await
-        .unwrap()
-        .select_by_value("seats")
-        .await
-        .unwrap();
-    wait_for_value(&browser, &usage_input(pro), "0").await;
-    browser
-        .find(Locator::Css(&format!(
-            "{pro} .usage-form select[name=feature]"
-        )))
-        .await
-        .unwrap()
-        .select_by_value("api-calls")
-        .await
-        .unwrap();
-    wait_for_value(&browser, &usage_input(pro), "8600").await;
+    // Another feature, and back: the input follows the selection.
+    let feature_select = format!("{pro} .usage-form select[name=feature]");
+    for (feature, shown) in [("seats", "0"), ("api-calls", "8600")] {
+        select(&browser, &feature_select, feature).await;
+        wait_for_value(&browser, &usage_input(pro), shown).await;
+    }
 
     // Kelviq answers 503 from now on (set in the console): cust_pro, never loaded, has no
     // snapshot to fall back on, so the app's failure policy answers 503; cust_free's
     // fresh snapshot still answers.
-    browser
-        .find(Locator::Css("#fault-kind"))
-        .await
-        .unwrap()
-        .select_by_value("status")
-        .await
-        .unwrap();
+    select(&browser, "#fault-kind", "status").await;
     let status = browser.find(Locator::Css("#fault-status")).await.unwrap();
     status.clear().await.unwrap();
     status.send_keys("503").await.unwrap();

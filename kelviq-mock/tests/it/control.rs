@@ -5,22 +5,13 @@ use std::time::Duration;
 
 use kelviq_mock::{MockError, MockServer};
 use reqwest::header::CONTENT_TYPE;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::reporting::calls_entry;
 use crate::support::{Api, Reply};
 use crate::webhooks::{Receiver, mock_sending_to};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// The entitlement of `feature` the edge answers for `customer`.
-async fn entitlement(api: &Api, customer: &str, feature: &str) -> Value {
-    let reply = api
-        .edge_get(&format!(
-            "/api/v1/entitlements?customer_id={customer}&feature_id={feature}"
-        ))
-        .await;
-    reply.expect(200)["entitlements"][0].clone()
-}
 
 #[tokio::test]
 async fn a_usage_is_set_only_for_a_feature_with_a_usage_to_a_whole_number_from_zero() {
@@ -106,7 +97,7 @@ async fn a_usage_is_set_only_for_a_feature_with_a_usage_to_a_whole_number_from_z
     .expect(404);
 
     // Nothing was changed or announced: the seeded 12 of 10,000 stand.
-    let calls = entitlement(&api, "cust_pro", "api-calls").await;
+    let calls = calls_entry(&api, "cust_pro").await;
     assert_eq!(
         (&calls["currentUsage"], &calls["remaining"]),
         (&json!(12), &json!(9988))
