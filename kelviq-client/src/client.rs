@@ -123,6 +123,14 @@ impl Kelviq {
         self.inner.transport.max_customer_id_len
     }
 
+    /// The name of this client instance, sent as the
+    /// [`INSTANCE_HEADER`](crate::INSTANCE_HEADER) of every request
+    /// ([`KelviqBuilder::instance_name`]; default `<process id>@<host name>`).
+    pub fn instance_name(&self) -> &str {
+        // `build` made the value from visible ASCII, which `to_str` always accepts.
+        self.inner.transport.instance.to_str().unwrap_or_default()
+    }
+
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
     }

@@ -61,6 +61,7 @@ mod error;
 pub mod fleet;
 pub mod gate;
 mod http;
+mod instance;
 mod log_limit;
 pub mod meter;
 pub mod models;
@@ -82,6 +83,7 @@ pub use config::{
 pub use customer_client::CustomerClient;
 pub use error::{ApiError, ApiErrorKind, Error, Result};
 pub use http::RetryPolicy;
+pub use instance::{INSTANCE_HEADER, MAX_INSTANCE_NAME_LEN};
 pub use resources::*;
 
 /// The guide's page on fleets (`docs/guide/fleet.md`), compiled as doc tests.
