@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use crate::cache::CachedEntitlements;
+use crate::cache::CachedSnapshot;
 use crate::error::{Error, Result};
 use crate::meter::{ShutdownReport, UsageMeter};
 use crate::models::{
@@ -125,7 +125,7 @@ impl Kelviq {
     /// # Errors
     ///
     /// As the async method, and [`Error::Blocking`] inside an async runtime.
-    pub fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedEntitlements> {
+    pub fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedSnapshot> {
         self.block_on(self.inner.entitlements_snapshot(customer_id))
     }
 

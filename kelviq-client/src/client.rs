@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::builder::KelviqBuilder;
-use crate::cache::{CachedEntitlements, EntitlementCache, Snapshot};
+use crate::cache::{CachedSnapshot, EntitlementCache, Snapshot};
 use crate::config::ApiVersion;
 use crate::customer_client::CustomerClient;
 use crate::error::Result;
@@ -146,9 +146,9 @@ impl Kelviq {
     /// [`Error::Validation`](crate::Error::Validation) for an empty id or one longer than
     /// [`KelviqBuilder::max_customer_id_len`](KelviqBuilder::max_customer_id_len); the error of the upstream call when there is
     /// no usable snapshot ([`Error::Shared`](crate::Error::Shared) when several callers waited on that call).
-    pub async fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedEntitlements> {
+    pub async fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedSnapshot> {
         if let Some(snapshot) = self.cache().get_fresh(customer_id) {
-            return Ok(CachedEntitlements::fresh(snapshot));
+            return Ok(CachedSnapshot::fresh(snapshot));
         }
         crate::resources::customer_id(self.transport(), customer_id)?;
         self.cache().get(customer_id).await

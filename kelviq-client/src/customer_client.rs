@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::cache::CachedEntitlements;
+use crate::cache::CachedSnapshot;
 use crate::client::Kelviq;
 use crate::error::Result;
 use crate::models::{
@@ -83,7 +83,7 @@ impl CustomerClient {
     /// # Errors
     ///
     /// As [`Kelviq::entitlements_snapshot`].
-    pub async fn entitlements(&self) -> Result<CachedEntitlements> {
+    pub async fn entitlements(&self) -> Result<CachedSnapshot> {
         self.client.entitlements_snapshot(&self.customer_id).await
     }
 
