@@ -125,7 +125,6 @@ use smol_str::SmolStr;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-pub use crate::usage::UsageLine;
 pub use config::CacheConfig;
 pub use snapshot::{CachedSnapshot, Freshness, Snapshot};
 pub(crate) use snapshot::{HardRef, QuotaCounts};
