@@ -17,7 +17,7 @@ use crate::models::{EntitlementEntry, Entitlements, FeatureType, RawEntitlements
 /// use kelviq_client::gate::{FailurePolicy, Fallback};
 ///
 /// const FREE_PLAN: [&str; 2] = ["dashboard", "api-calls"];
-/// let policy = FailurePolicy::continuity(Fallback::new().grant_all(FREE_PLAN));
+/// let policy = FailurePolicy::fallback(Fallback::new().grant_all(FREE_PLAN));
 /// assert!(matches!(policy, FailurePolicy::Fallback(_)));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

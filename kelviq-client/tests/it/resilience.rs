@@ -228,7 +228,7 @@ async fn fallback_entitlements_when_kelviq_is_down() {
     let kelviq = client(&mock, CacheConfig::default());
     let continuity = kelviq
         .gate()
-        .failure_policy(FailurePolicy::continuity(Fallback::new().grant("reports")));
+        .failure_policy(FailurePolicy::fallback(Fallback::new().grant("reports")));
     let reports = continuity.clone().require("reports").build().unwrap();
     let exports = continuity.require("exports").build().unwrap();
 
@@ -251,7 +251,7 @@ async fn fallback_entitlements_when_kelviq_is_down() {
     assert_eq!(exports.fallback_decisions(), 1);
 
     // The strict preset: both answer 503, with Retry-After.
-    let strict = kelviq.gate().failure_policy(FailurePolicy::strict());
+    let strict = kelviq.gate().failure_policy(FailurePolicy::Deny);
     for feature in ["reports", "exports"] {
         let gate = strict.clone().require(feature).build().unwrap();
         let denial = admit(&gate, "cust_other")
