@@ -46,7 +46,7 @@
 //!     .build()?;
 //!
 //! // App-wide gate settings, set once; each route's gate is stamped out of a clone.
-//! let gates = kelviq.gate().limit_reached_status(GateStatus::TOO_MANY_REQUESTS);
+//! let gates = kelviq.gate().limit_reached_status(StatusCode::TOO_MANY_REQUESTS);
 //!
 //! // Your authentication decides who the customer is: here an API key your app issued,
 //! // looked up in your own store (a session, a token, ...). Never take the customer id
@@ -141,8 +141,8 @@ pub use http;
 /// [`Fallback`](prelude::Fallback),
 /// [`StatusFilter`](prelude::StatusFilter), [`Denial`](prelude::Denial), [`Quota`](prelude::Quota),
 /// and its status type [`StatusCode`](prelude::StatusCode) — `http` 1's, not actix-web's
-/// `actix_web::http::StatusCode`; an explicit `use` of actix-web's shadows this one, and
-/// [`GateStatus`](prelude::GateStatus) names it without clashing), the [`feature!`](prelude::feature) macro, the middleware and its customer
+/// `actix_web::http::StatusCode`; where an explicit `use` of actix-web's shadows this one,
+/// write [`kelviq_actix::http::StatusCode`](crate::http::StatusCode)), the [`feature!`](prelude::feature) macro, the middleware and its customer
 /// sources, the extractors, the [`guard`] module, and the [`webhook()`] route with its
 /// options ([`WebhookRoute`](prelude::WebhookRoute), [`Webhook`](prelude::Webhook),
 /// [`ReplayGuard`](prelude::ReplayGuard)).
@@ -150,10 +150,8 @@ pub mod prelude {
     pub use kelviq_client::cache::Snapshot;
     pub use kelviq_client::feature;
     /// The status type the gate takes ([`GateBuilder::limit_reached_status`]): `http` 1's,
-    /// which is not actix-web's own `actix_web::http::StatusCode` (`http` 0.2). Also
-    /// exported as [`GateStatus`], its earlier name, for code that imports both.
+    /// which is not actix-web's own `actix_web::http::StatusCode` (`http` 0.2).
     pub use kelviq_client::gate::StatusCode;
-    pub use kelviq_client::gate::StatusCode as GateStatus;
     pub use kelviq_client::gate::{
         CustomerId, Denial, DenialReason, FailurePolicy, Fallback, Feature, FromExtension, FromFn,
         FromHeader, Gate, GateBuilder, Quota, RequestContext, StatusFilter, UsageAmount,

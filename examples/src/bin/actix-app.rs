@@ -148,7 +148,7 @@ impl Routes {
         let gates = backend
             .kelviq
             .gate()
-            .limit_reached_status(GateStatus::TOO_MANY_REQUESTS)
+            .limit_reached_status(StatusCode::TOO_MANY_REQUESTS)
             .quota_headers(true)
             .failure_policy(FailurePolicy::Deny);
         Ok(Routes {

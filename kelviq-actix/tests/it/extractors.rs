@@ -144,7 +144,7 @@ async fn entitled_refuses_a_reached_limit_with_the_gates_limit_status() {
             .wrap(middleware(
                 setup
                     .gate()
-                    .limit_reached_status(GateStatus::PAYMENT_REQUIRED),
+                    .limit_reached_status(http::StatusCode::PAYMENT_REQUIRED),
             ))
             .route(
                 "/api/calls",
