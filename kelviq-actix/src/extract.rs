@@ -310,7 +310,7 @@ impl UsageRecorder {
         self.context
             .reserve(units)
             .await
-            .map_err(FeatureNotEntitled::from)
+            .map_err(|denial| FeatureNotEntitled::from(Refusal::new(denial, &self.context)))
     }
 }
 

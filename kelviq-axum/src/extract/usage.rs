@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use kelviq_client::gate::RequestContext;
+use kelviq_client::gate::{Refusal, RequestContext};
 
 use super::context::request_context;
 use crate::rejection::{FeatureNotEntitled, UsageRecorderRejection};
@@ -90,7 +90,7 @@ impl UsageRecorder {
         self.context
             .reserve(units)
             .await
-            .map_err(FeatureNotEntitled::from)
+            .map_err(|denial| FeatureNotEntitled::from(Refusal::new(denial, &self.context)))
     }
 
     /// The amount given to [`set_amount`](UsageRecorder::set_amount), if any.
