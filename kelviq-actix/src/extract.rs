@@ -1,4 +1,4 @@
-//! Extractors for handlers: [`Customer`], [`Entitlements`], [`Entitled<F>`] and
+//! Extractors for handlers: [`Customer`], [`RequestSnapshot`], [`Entitled<F>`] and
 //! [`UsageRecorder`] (and [`KelviqContext`](crate::KelviqContext), in its own module). The
 //! client itself is `web::Data<Kelviq>`, registered by the app.
 //!
@@ -6,24 +6,24 @@
 //! [`KelviqMiddleware`](crate::KelviqMiddleware) stored and never call Kelviq: without the
 //! middleware they answer `500` `kelviq_layer_missing`
 //! ([`MissingKelviqLayer`]). Each has an `Option<_>` form, as every actix-web extractor,
-//! which is `None` instead of refusing.
+//! which is `None` instead of refusing. All but [`UsageRecorder`] are thin wrappers (each
+//! dereferences to it) over the framework-neutral value of [`kelviq_client`] they extract
+//! ([`CustomerClient`], [`gate::RequestSnapshot`], [`gate::Entitled`]), so that
+//! kelviq-axum extracts the same.
 
+use std::borrow::Cow;
 use std::future::{Ready, ready};
-use std::marker::PhantomData;
-use std::ops::Deref;
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
+use kelviq_client::__private::Refusal;
 use kelviq_client::CustomerClient;
-use kelviq_client::cache::Snapshot;
-use kelviq_client::gate::{Feature, Refusal};
-use kelviq_client::models::Entitlement;
+use kelviq_client::gate::{self, Feature};
 
 use crate::context::KelviqContext;
 use crate::rejection::{
-    EntitledRejection, EntitlementsRejection, FeatureNotEntitled, KelviqUnavailable,
-    MissingKelviqLayer,
+    EntitledRejection, FeatureNotEntitled, KelviqUnavailable, MissingKelviqLayer,
+    RequestSnapshotRejection,
 };
 
 /// The context the middleware stored, or the rejection of a missing middleware.
@@ -31,36 +31,22 @@ fn context(request: &HttpRequest) -> Result<KelviqContext, MissingKelviqLayer> {
     KelviqContext::of(request).ok_or_else(MissingKelviqLayer::default)
 }
 
-/// The client scoped to the current customer, for handlers that act on "the current
-/// customer": `customer.subscriptions().await`, `customer.record_usage("exports", 3)` (with
-/// the client's usage meter). Dereferences to [`CustomerClient`].
-///
-/// ```
-/// use kelviq_actix::prelude::*;
-///
-/// async fn export(customer: Customer) -> actix_web::HttpResponse {
-///     // Recorded now, whatever the response; delivered in the background.
-///     let _ = customer.record_usage("exports", 1);
-///     actix_web::HttpResponse::Ok().body(format!("exported for {}", customer.id()))
-/// }
-/// # let _ = actix_web::web::post().to(export);
-/// ```
-#[derive(Debug, Clone)]
-pub struct Customer(pub CustomerClient);
-
-impl Customer {
-    /// The customer-scoped client.
-    pub fn into_inner(self) -> CustomerClient {
-        self.0
-    }
-}
-
-impl Deref for Customer {
-    type Target = CustomerClient;
-
-    fn deref(&self) -> &CustomerClient {
-        &self.0
-    }
+kelviq_client::__extractor! {
+    /// The client scoped to the current customer, for handlers that act on "the current
+    /// customer": `customer.subscriptions().await`, `customer.record_usage("exports", 3)` (with
+    /// the client's usage meter). Dereferences to [`CustomerClient`].
+    ///
+    /// ```
+    /// use kelviq_actix::prelude::*;
+    ///
+    /// async fn export(customer: Customer) -> actix_web::HttpResponse {
+    ///     // Recorded now, whatever the response; delivered in the background.
+    ///     let _ = customer.record_usage("exports", 1);
+    ///     actix_web::HttpResponse::Ok().body(format!("exported for {}", customer.id()))
+    /// }
+    /// # let _ = actix_web::web::post().to(export);
+    /// ```
+    Customer(CustomerClient)
 }
 
 impl FromRequest for Customer {
@@ -72,155 +58,77 @@ impl FromRequest for Customer {
     }
 }
 
-/// The current customer's entitlements, as the middleware loaded them (shared, not
-/// copied; no I/O). Dereferences to the [`Snapshot`]: `entitlements.has_access("reports")`,
-/// `entitlements.get("api-calls")`, `entitlements.to_entitlements()`.
-///
-/// `503` `kelviq_unavailable` ([`KelviqUnavailable`]) when the middleware let the request
-/// through without entitlements because Kelviq could not be reached
-/// ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)); as
-/// `Option<Entitlements>` it is then `None`.
-///
-/// ```
-/// use kelviq_actix::prelude::*;
-///
-/// async fn dashboard(entitlements: Entitlements) -> &'static str {
-///     if entitlements.has_access("reports") { "with reports" } else { "basic" }
-/// }
-/// # let _ = actix_web::web::get().to(dashboard);
-/// ```
-#[derive(Debug, Clone)]
-pub struct Entitlements {
-    snapshot: Arc<Snapshot>,
-    stale: bool,
+kelviq_client::__extractor! {
+    /// The current customer's entitlement snapshot, as the middleware loaded it (shared, not
+    /// copied; no I/O), and whether it was stale. Dereferences to
+    /// [`kelviq_client::gate::RequestSnapshot`], which dereferences to the
+    /// [`Snapshot`](kelviq_client::cache::Snapshot): `snapshot.has_access("reports")`,
+    /// `snapshot.get("api-calls")`, `snapshot.to_entitlements()` (serializable, for a "my
+    /// plan" endpoint).
+    ///
+    /// `503` `kelviq_unavailable` ([`KelviqUnavailable`]) when the middleware let the request
+    /// through without entitlements because Kelviq could not be reached
+    /// ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)); as
+    /// `Option<RequestSnapshot>` it is then `None`.
+    ///
+    /// ```
+    /// use kelviq_actix::prelude::*;
+    ///
+    /// async fn dashboard(snapshot: RequestSnapshot) -> &'static str {
+    ///     if snapshot.has_access("reports") { "with reports" } else { "basic" }
+    /// }
+    /// # let _ = actix_web::web::get().to(dashboard);
+    /// ```
+    RequestSnapshot(gate::RequestSnapshot)
 }
 
-impl Entitlements {
-    /// The snapshot.
-    pub fn snapshot(&self) -> &Arc<Snapshot> {
-        &self.snapshot
-    }
-
-    /// Whether it is stale: Kelviq could not be reached and the last known entitlements
-    /// were used.
-    pub fn is_stale(&self) -> bool {
-        self.stale
-    }
-
-    /// The entitlements of a context, or `503` when it has none.
-    fn of(context: &KelviqContext) -> Result<Self, KelviqUnavailable> {
-        match context.snapshot() {
-            Some(snapshot) => Ok(Entitlements {
-                snapshot: Arc::clone(snapshot),
-                stale: context.is_stale(),
-            }),
-            None => Err(KelviqUnavailable::from(Refusal::no_snapshot(context))),
-        }
-    }
-}
-
-impl Deref for Entitlements {
-    type Target = Snapshot;
-
-    fn deref(&self) -> &Snapshot {
-        &self.snapshot
-    }
-}
-
-impl FromRequest for Entitlements {
-    type Error = EntitlementsRejection;
+impl FromRequest for RequestSnapshot {
+    type Error = RequestSnapshotRejection;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(match context(request) {
-            Ok(context) => Entitlements::of(&context).map_err(Into::into),
-            Err(missing) => Err(missing.into()),
-        })
+        ready(context(request).map_err(Into::into).and_then(|context| {
+            gate::RequestSnapshot::of(&context)
+                .map(RequestSnapshot)
+                .ok_or_else(|| KelviqUnavailable::from(Refusal::no_snapshot(&context)).into())
+        }))
     }
 }
 
-/// Proof that the current customer is entitled to the feature `F` names; otherwise the
-/// handler does not run and the request is answered with the denial exactly as the
-/// middleware would answer it: `403` `feature_not_entitled`, or `usage_limit_reached` for a
-/// metered feature at its hard limit (with the gate's
-/// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status)), the same JSON
-/// body — or the gate's denial handler's response, if it has one.
-///
-/// `F` is a marker type declared with [`feature!`](kelviq_client::feature), shared with
-/// kelviq-axum:
-///
-/// ```
-/// use kelviq_actix::prelude::*;
-///
-/// feature! {
-///     /// The reports pages.
-///     pub Reports = "reports";
-/// }
-///
-/// async fn reports(_: Entitled<Reports>) -> &'static str {
-///     "the report"
-/// }
-/// # let _ = actix_web::web::get().to(reports);
-/// ```
-///
-/// It judges the snapshot the middleware loaded. When there is none — Kelviq could not be
-/// reached and the middleware let the request through
-/// ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)) — it answers
-/// `503` `kelviq_unavailable` as [`Entitlements`] does (so does kelviq-axum): the failure
-/// policy covers the gate's own requirements
-/// ([`GateBuilder::require`](kelviq_client::gate::GateBuilder::require)).
-pub struct Entitled<F> {
-    entitlements: Entitlements,
-    _feature: PhantomData<fn() -> F>,
-}
-
-impl<F> Entitled<F> {
-    /// The customer's entitlements.
-    pub fn entitlements(&self) -> &Entitlements {
-        &self.entitlements
-    }
-}
-
-impl<F: Feature> Entitled<F> {
-    /// The feature's entitlement: limit, usage, remaining...
-    pub fn entitlement(&self) -> Option<Entitlement> {
-        self.entitlements.get(F::ID)
-    }
-}
-
-impl<F> Clone for Entitled<F> {
-    fn clone(&self) -> Self {
-        Entitled {
-            entitlements: self.entitlements.clone(),
-            _feature: PhantomData,
-        }
-    }
-}
-
-impl<F: Feature> std::fmt::Debug for Entitled<F> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Entitled")
-            .field("feature", &F::ID)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<F: Feature> Entitled<F> {
-    fn of(request: &HttpRequest) -> Result<Self, EntitledRejection> {
-        let context = context(request)?;
-        let entitlements = Entitlements::of(&context)?;
-        // Judged as the gate judges, with its limit status, so that both refuse alike.
-        match context.evaluate_feature(F::ID) {
-            Some(Ok(())) => Ok(Entitled {
-                entitlements,
-                _feature: PhantomData,
-            }),
-            Some(Err(denial)) => {
-                Err(FeatureNotEntitled::from(Refusal::new(denial, &context)).into())
-            }
-            None => Err(KelviqUnavailable::from(Refusal::no_snapshot(&context)).into()),
-        }
-    }
+kelviq_client::__extractor! {
+    /// Proof that the current customer is entitled to the feature `F` names; otherwise the
+    /// handler does not run and the request is answered with the denial exactly as the
+    /// middleware would answer it: `403` `feature_not_entitled`, or `usage_limit_reached` for a
+    /// metered feature at its hard limit (with the gate's
+    /// [limit status](kelviq_client::gate::GateBuilder::limit_reached_status)), the same
+    /// problem details — or the gate's denial handler's response, if it has one.
+    /// Dereferences to [`kelviq_client::gate::Entitled`]: `entitlement()` (`F`'s limit,
+    /// usage, remaining...) and the snapshot it was judged on.
+    ///
+    /// `F` is a marker type declared with [`feature!`](kelviq_client::feature), shared with
+    /// kelviq-axum:
+    ///
+    /// ```
+    /// use kelviq_actix::prelude::*;
+    ///
+    /// feature! {
+    ///     /// The reports pages.
+    ///     pub Reports = "reports";
+    /// }
+    ///
+    /// async fn reports(_: Entitled<Reports>) -> &'static str {
+    ///     "the report"
+    /// }
+    /// # let _ = actix_web::web::get().to(reports);
+    /// ```
+    ///
+    /// It judges the snapshot the middleware loaded ([`gate::Entitled::of`]). When there is
+    /// none — Kelviq could not be reached and the middleware let the request through
+    /// ([`FailurePolicy::Allow`](kelviq_client::gate::FailurePolicy::Allow)) — it answers
+    /// `503` `kelviq_unavailable` as [`RequestSnapshot`] does (so does kelviq-axum): the failure
+    /// policy covers the gate's own requirements
+    /// ([`GateBuilder::require`](kelviq_client::gate::GateBuilder::require)).
+    Entitled<F>(gate::Entitled<F>)
 }
 
 impl<F: Feature> FromRequest for Entitled<F> {
@@ -228,7 +136,11 @@ impl<F: Feature> FromRequest for Entitled<F> {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Entitled::of(request))
+        ready(context(request).map_err(Into::into).and_then(|context| {
+            gate::Entitled::of(&context)
+                .map(Entitled)
+                .map_err(|denial| Refusal::new(denial, &context).into())
+        }))
     }
 }
 
@@ -261,8 +173,8 @@ pub struct UsageRecorder {
 }
 
 impl UsageRecorder {
-    /// Records `amount` units of `feature_id` for the current customer now, whatever the
-    /// response, without waiting.
+    /// Records `amount` units of `feature` (an id, or a [`feature!`](kelviq_client::feature)
+    /// type) for the current customer now, whatever the response, without waiting.
     ///
     /// # Errors
     ///
@@ -270,10 +182,14 @@ impl UsageRecorder {
     /// [`Error::Validation`](kelviq_client::Error::Validation) for an empty feature id,
     /// [`Error::MeterClosed`](kelviq_client::Error::MeterClosed) after the
     /// meter's shutdown.
-    pub fn record(&self, feature_id: &str, amount: i64) -> kelviq_client::Result<()> {
+    pub fn record<'a>(
+        &self,
+        feature: impl Into<Cow<'a, str>>,
+        amount: i64,
+    ) -> kelviq_client::Result<()> {
         self.context
             .meter()
-            .record(self.context.customer_id(), feature_id, amount)
+            .record(self.context.customer_id(), &feature.into(), amount)
     }
 
     /// The customer usage is recorded for.

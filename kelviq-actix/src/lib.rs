@@ -15,7 +15,7 @@
 //! - [`guard`]: `guard::feature(Reports)`, [`guard::all_of`], [`guard::any_of`]: route by
 //!   plan. A failing guard means "no match" (the next route, or `404`), never `403`.
 //! - Extractors: [`Customer`] (the client scoped to the current customer),
-//!   [`Entitlements`], [`Entitled<F>`] (`403` unless entitled), [`UsageRecorder`],
+//!   [`RequestSnapshot`], [`Entitled<F>`] (`403` unless entitled), [`UsageRecorder`],
 //!   [`KelviqContext`]. They never call Kelviq: without the middleware they answer `500`
 //!   `kelviq_layer_missing`. The client itself is `web::Data<Kelviq>`, registered by the app.
 //! - [`webhook()`]: a route that verifies Kelviq webhook deliveries and discards the
@@ -113,12 +113,12 @@ mod webhook;
 
 pub use context::KelviqContext;
 pub use customer::{CustomerIdSource, FromPath};
-pub use extract::{Customer, Entitled, Entitlements, UsageRecorder};
+pub use extract::{Customer, Entitled, RequestSnapshot, UsageRecorder};
 pub use future::ResponseFuture;
 pub use middleware::{GateBuilderExt, KelviqMiddleware};
 pub use rejection::{
-    EntitledRejection, EntitlementsRejection, FeatureNotEntitled, KelviqUnavailable,
-    MissingKelviqLayer,
+    EntitledRejection, FeatureNotEntitled, KelviqUnavailable, MissingKelviqLayer,
+    RequestSnapshotRejection,
 };
 pub use service::KelviqMiddlewareService;
 pub use webhook::webhook;
@@ -165,8 +165,8 @@ pub mod prelude {
     pub use crate::guard::{self, FeatureGuard};
     pub use crate::webhook::webhook;
     pub use crate::{
-        Customer, CustomerIdSource, Entitled, Entitlements, FeatureNotEntitled, FromPath,
-        GateBuilderExt, KelviqContext, KelviqMiddleware, UsageRecorder,
+        Customer, CustomerIdSource, Entitled, FeatureNotEntitled, FromPath, GateBuilderExt,
+        KelviqContext, KelviqMiddleware, RequestSnapshot, UsageRecorder,
     };
 }
 

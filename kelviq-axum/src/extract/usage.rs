@@ -4,7 +4,8 @@ use std::borrow::Cow;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use kelviq_client::gate::{Refusal, RequestContext};
+use kelviq_client::__private::Refusal;
+use kelviq_client::gate::RequestContext;
 
 use super::context::request_context;
 use crate::rejection::{FeatureNotEntitled, UsageRecorderRejection};

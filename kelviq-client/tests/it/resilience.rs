@@ -275,7 +275,9 @@ async fn a_reached_limit_says_when_it_resets() {
     let denial = admit(&gate, "c").await.0.into_result().unwrap_err();
     assert_eq!(denial.code(), "usage_limit_reached");
     let snapshot = kelviq.cached_entitlements("c").unwrap();
-    let resets = snapshot.get("calls").unwrap().items()[0].reset_at().map(str::to_owned);
+    let resets = snapshot.get("calls").unwrap().items()[0]
+        .reset_at()
+        .map(str::to_owned);
     assert!(resets.is_some(), "the mock gives the period's end");
     // The reset (the start of next month) is told in the problem details; a wait of
     // days or weeks is no Retry-After.
