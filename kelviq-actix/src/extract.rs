@@ -6,12 +6,11 @@
 //! [`KelviqMiddleware`](crate::KelviqMiddleware) stored and never call Kelviq: without the
 //! middleware they answer `500` `kelviq_layer_missing`
 //! ([`MissingKelviqLayer`]). Each has an `Option<_>` form, as every actix-web extractor,
-//! which is `None` instead of refusing. All but [`UsageRecorder`] are thin wrappers (each
-//! dereferences to it) over the framework-neutral value of [`kelviq_client`] they extract
-//! ([`CustomerClient`], [`gate::RequestSnapshot`], [`gate::Entitled`]), so that
+//! which is `None` instead of refusing. Each is a thin wrapper (dereferencing to it) over
+//! the framework-neutral value of [`kelviq_client`] it extracts ([`CustomerClient`],
+//! [`gate::RequestSnapshot`], [`gate::Entitled`], [`gate::UsageRecorder`]), so that
 //! kelviq-axum extracts the same.
 
-use std::borrow::Cow;
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
@@ -144,90 +143,33 @@ impl<F: Feature> FromRequest for Entitled<F> {
     }
 }
 
-/// Records usage of the current customer with the client's usage meter, for amounts only
-/// the handler knows: [`record`](UsageRecorder::record) any feature now, as with
-/// kelviq-axum, or [`set_amount`](UsageRecorder::set_amount) of the gate's metered feature,
-/// recorded only if the response is a success (a [`UsageAmount`](kelviq_client::gate::UsageAmount)
-/// response extension wins over it) and, on a hard-limited feature, at most what the
-/// request holds: [`reserve`](UsageRecorder::reserve) up to the amount first.
-///
-/// ```
-/// use actix_web::web;
-/// use kelviq_actix::prelude::*;
-///
-/// async fn export(
-///     usage: UsageRecorder,
-/// ) -> Result<web::Json<Vec<u32>>, kelviq_actix::FeatureNotEntitled> {
-///     // Up to 100 rows, as far as the plan's hard limit allows (refused when it allows none).
-///     let held = usage.reserve(100).await?;
-///     let rows: Vec<u32> = (1..=3).take(usize::try_from(held).unwrap_or(0)).collect();
-///     // Metered by the gate's `.meter("exported-rows", ..)` if this succeeds.
-///     usage.set_amount(rows.len() as i64);
-///     Ok(web::Json(rows))
-/// }
-/// # let _ = web::post().to(export);
-/// ```
-#[derive(Debug, Clone)]
-pub struct UsageRecorder {
-    context: KelviqContext,
-}
-
-impl UsageRecorder {
-    /// Records `amount` units of `feature` (an id, or a [`feature!`](kelviq_client::feature)
-    /// type) for the current customer now, whatever the response, without waiting.
+kelviq_client::__extractor! {
+    usage_recorder:
+    /// Records usage of the current customer with the client's usage meter, for amounts only
+    /// the handler knows. Dereferences to [`kelviq_client::gate::UsageRecorder`]:
+    /// `record(feature, n)` any feature now, as with kelviq-axum, or `set_amount(n)` of the
+    /// gate's metered feature, recorded only if the response is a success (a
+    /// [`UsageAmount`](kelviq_client::gate::UsageAmount) response extension wins over it)
+    /// and, on a hard-limited feature, at most what the request holds:
+    /// [`reserve`](UsageRecorder::reserve) up to the amount first.
     ///
-    /// # Errors
+    /// ```
+    /// use actix_web::web;
+    /// use kelviq_actix::prelude::*;
     ///
-    /// As [`UsageMeter::record`](kelviq_client::meter::UsageMeter::record):
-    /// [`Error::Validation`](kelviq_client::Error::Validation) for an empty feature id,
-    /// [`Error::MeterClosed`](kelviq_client::Error::MeterClosed) after the
-    /// meter's shutdown.
-    pub fn record<'a>(
-        &self,
-        feature: impl Into<Cow<'a, str>>,
-        amount: i64,
-    ) -> kelviq_client::Result<()> {
-        self.context
-            .meter()
-            .record(self.context.customer_id(), &feature.into(), amount)
-    }
-
-    /// The customer usage is recorded for.
-    pub fn customer_id(&self) -> &str {
-        self.context.customer_id()
-    }
-
-    /// Has the gate meter `amount` units for this request, if its response is a success,
-    /// instead of its configured amount ([`RequestContext::set_usage_amount`](kelviq_client::gate::RequestContext::set_usage_amount));
-    /// the last call wins, and a [`UsageAmount`](kelviq_client::gate::UsageAmount) response
-    /// extension wins over it. Does nothing unless the gate
-    /// [meters](kelviq_client::gate::GateBuilder::meter).
-    pub fn set_amount(&self, amount: i64) {
-        self.context.set_usage_amount(amount);
-    }
-
-    /// The amount set so far, if any.
-    pub fn amount(&self) -> Option<i64> {
-        self.context.usage_amount()
-    }
-
-    /// Holds up to `units` of the gate's metered feature in total for this request, before
-    /// doing work whose amount is known only once done; answers the units held (fewer
-    /// than asked when the hard limit leaves fewer). The gate then meters the amount
-    /// [`set_amount`](UsageRecorder::set_amount) gives, capped at the hold, and gives back
-    /// the rest. See [`RequestContext::reserve`](kelviq_client::gate::RequestContext::reserve);
-    /// without a hard limit, `units` as is.
-    ///
-    /// # Errors
-    ///
-    /// [`FeatureNotEntitled`] (`usage_limit_reached`, with the gate's limit status) when
-    /// the request holds nothing and the limit leaves nothing: return it from the handler.
-    pub async fn reserve(&self, units: i64) -> Result<i64, FeatureNotEntitled> {
-        self.context
-            .reserve(units)
-            .await
-            .map_err(|denial| FeatureNotEntitled::from(Refusal::new(denial, &self.context)))
-    }
+    /// async fn export(
+    ///     usage: UsageRecorder,
+    /// ) -> Result<web::Json<Vec<u32>>, kelviq_actix::FeatureNotEntitled> {
+    ///     // Up to 100 rows, as far as the plan's hard limit allows (refused when it allows none).
+    ///     let held = usage.reserve(100).await?;
+    ///     let rows: Vec<u32> = (1..=3).take(usize::try_from(held).unwrap_or(0)).collect();
+    ///     // Metered by the gate's `.meter("exported-rows", ..)` if this succeeds.
+    ///     usage.set_amount(rows.len() as i64);
+    ///     Ok(web::Json(rows))
+    /// }
+    /// # let _ = web::post().to(export);
+    /// ```
+    UsageRecorder
 }
 
 impl FromRequest for UsageRecorder {
@@ -235,6 +177,6 @@ impl FromRequest for UsageRecorder {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(context(request).map(|context| UsageRecorder { context }))
+        ready(context(request).map(|context| UsageRecorder(gate::UsageRecorder::new(context.0))))
     }
 }

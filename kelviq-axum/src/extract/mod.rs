@@ -13,11 +13,13 @@
 //! | [`UsageRecorder`] | usage: an amount for the layer to meter, or recorded now | | |
 //! | [`KelviqContext`] | the whole context (customer, snapshot, client, meter) | | without the layer |
 //!
-//! The first four are thin wrappers (each dereferences to it) over the framework-neutral value of
-//! [`kelviq_client`] they extract — [`RequestContext`](kelviq_client::gate::RequestContext),
+//! Each is a thin wrapper (dereferencing to it) over the framework-neutral value of
+//! [`kelviq_client`] it extracts — [`RequestContext`](kelviq_client::gate::RequestContext),
 //! [`CustomerClient`](kelviq_client::CustomerClient),
 //! [`gate::RequestSnapshot`](kelviq_client::gate::RequestSnapshot),
-//! [`gate::Entitled`](kelviq_client::gate::Entitled) — so that kelviq-actix extracts the same.
+//! [`gate::Entitled`](kelviq_client::gate::Entitled),
+//! [`gate::UsageRecorder`](kelviq_client::gate::UsageRecorder) — so that kelviq-actix
+//! extracts the same.
 //! The client itself is `State<Kelviq>` (implement `FromRef` for your state).
 
 mod context;

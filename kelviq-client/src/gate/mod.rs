@@ -218,7 +218,7 @@ pub use decision::{Admission, Admitting, Decision};
 pub(crate) use denial::error_response;
 pub use denial::{Denial, DenialHandler, DenialReason, PROBLEM_TYPE_BASE};
 pub use engine::Gate;
-pub use extract::{Entitled, RequestSnapshot};
+pub use extract::{Entitled, RequestSnapshot, UsageRecorder};
 pub use fallback::Fallback;
 pub use feature::Feature;
 pub use grpc::{GRPC_ERROR_KEY, GRPC_FEATURE_KEY, is_grpc_content_type};

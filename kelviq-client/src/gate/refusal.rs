@@ -132,11 +132,33 @@ impl std::error::Error for Refusal {
 /// Declares an adapter's extractor: a newtype over a framework-neutral type of this crate
 /// (the field is public, as in axum's `State(..)`), with `Deref` to it, `into_inner`,
 /// `Clone`, `Debug` and `From` the newtype for the inner type. The adapter adds its
-/// framework's extractor trait, which the orphan rule forbids on this crate's types. For
-/// kelviq-axum and kelviq-actix; not a stable API.
+/// framework's extractor trait, which the orphan rule forbids on this crate's types.
+/// `usage_recorder: UsageRecorder` declares the newtype over [`gate::UsageRecorder`]
+/// whose `reserve` refuses with the adapter's `FeatureNotEntitled`. For kelviq-axum and
+/// kelviq-actix; not a stable API.
+///
+/// [`gate::UsageRecorder`]: crate::gate::UsageRecorder
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __extractor {
+    (usage_recorder: $(#[$meta:meta])* $name:ident) => {
+        $crate::__extractor! { $(#[$meta])* $name($crate::gate::UsageRecorder) }
+
+        impl $name {
+            /// [`UsageRecorder::reserve`](kelviq_client::gate::UsageRecorder::reserve),
+            /// refusing as a handler returns it.
+            ///
+            /// # Errors
+            ///
+            /// [`FeatureNotEntitled`] (`usage_limit_reached`, with the gate's limit status)
+            /// when the request holds nothing and the limit leaves nothing: return it from
+            /// the handler.
+            pub async fn reserve(&self, units: i64) -> ::core::result::Result<i64, FeatureNotEntitled> {
+                let refused = |denial| $crate::__private::Refusal::new(denial, self.0.context()).into();
+                self.0.reserve(units).await.map_err(refused)
+            }
+        }
+    };
     ($(#[$meta:meta])* $name:ident $(<$param:ident>)? ($inner:ty)) => {
         $(#[$meta])*
         pub struct $name $(<$param>)? (pub $inner);
@@ -329,6 +351,80 @@ macro_rules! __composite_rejection {
                 }
             }
         )+
+    };
+}
+
+/// Declares the rejections both adapters share, over [`LayerMissing`] and [`Refusal`]:
+/// the leaves `MissingKelviqLayer` (with a `Default` giving `advice`), `FeatureNotEntitled`
+/// and `KelviqUnavailable`, and the enums `RequestSnapshotRejection` and
+/// `EntitledRejection` (see [`__leaf_rejection!`](crate::__leaf_rejection) and
+/// [`__composite_rejection!`](crate::__composite_rejection)). `layer` names the adapter's
+/// layer or middleware in the docs (a link), `fix` says how to add it, `extract` is the path
+/// of the module of its extractors. The adapter adds its framework's response impls. For
+/// kelviq-axum and kelviq-actix; not a stable API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rejections {
+    (layer: $layer:literal, fix: $fix:literal, advice: $advice:literal, extract: $extract:literal $(,)?) => {
+        $crate::__leaf_rejection! {
+            layer_missing:
+            #[doc = ::core::concat!(
+                "The request did not go through ", $layer, ", so there is no customer or ",
+                "entitlement to extract: `500`, code `kelviq_layer_missing`. A mistake in the ",
+                "app: ", $fix, ". The extractors never call Kelviq themselves."
+            )]
+            MissingKelviqLayer
+        }
+
+        impl ::core::default::Default for MissingKelviqLayer {
+            fn default() -> Self {
+                MissingKelviqLayer::from($crate::__private::LayerMissing::new($advice))
+            }
+        }
+
+        $crate::__leaf_rejection! {
+            denial:
+            #[doc = ::core::concat!(
+                "The customer is not entitled to the feature: `403` `feature_not_entitled`, or ",
+                "`usage_limit_reached` for a hard-limited meter with nothing left, with the ",
+                "gate's [limit status](kelviq_client::gate::GateBuilder::limit_reached_status) — ",
+                "the same answer as ", $layer, "'s (its denial handler's, if the gate has one)."
+            )]
+            FeatureNotEntitled
+        }
+
+        $crate::__leaf_rejection! {
+            denial:
+            #[doc = ::core::concat!(
+                "There are no entitlements to hand out: ", $layer, " let the request through ",
+                "while Kelviq could not be reached (`FailurePolicy::Allow`): `503` ",
+                "`kelviq_unavailable`, or the gate's denial handler's answer."
+            )]
+            KelviqUnavailable
+        }
+
+        $crate::__composite_rejection! {
+            #[doc = ::core::concat!("Why the [`RequestSnapshot`](", $extract, "::RequestSnapshot) extractor refused.")]
+            RequestSnapshotRejection {
+                /// No Kelviq layer or middleware in front of the route: `500`.
+                MissingKelviqLayer,
+                /// It let the request through without entitlements: `503`.
+                KelviqUnavailable,
+            }
+        }
+
+        $crate::__composite_rejection! {
+            #[doc = ::core::concat!("Why the [`Entitled`](", $extract, "::Entitled) extractor refused.")]
+            EntitledRejection {
+                /// No Kelviq layer or middleware in front of the route: `500`.
+                MissingKelviqLayer,
+                /// It let the request through without entitlements: `503`.
+                KelviqUnavailable,
+                /// The customer may not use the feature: `403` or the gate's limit status.
+                FeatureNotEntitled,
+            };
+            from Refusal
+        }
     };
 }
 
