@@ -208,7 +208,7 @@ mod policy;
 mod quota;
 pub(crate) mod refusal;
 mod requirement;
-mod source;
+pub(crate) mod source;
 #[cfg(test)]
 mod tests;
 
@@ -228,4 +228,4 @@ pub use metering::Metered;
 pub use policy::{FailurePolicy, StatusFilter};
 pub use quota::{Quota, RATELIMIT, RATELIMIT_POLICY, policy_name};
 pub use requirement::{Requirement, evaluate_feature};
-pub use source::{CustomerId, FromExtension, FromFn, FromHeader, checked_path_param};
+pub use source::{CustomerId, FromExtension, FromFn, FromHeader};
