@@ -207,10 +207,6 @@ pub trait GateBuilderExt: sealed::Sealed {
 impl GateBuilderExt for GateBuilder {
     #[track_caller]
     fn into_middleware(self) -> KelviqMiddleware {
-        match self.build() {
-            Ok(gate) => KelviqMiddleware::new(gate),
-            // A configuration mistake, found while the app is assembled (documented).
-            Err(error) => panic!("invalid Kelviq gate: {error}"),
-        }
+        KelviqMiddleware::new(kelviq_client::__private::build_gate(self))
     }
 }

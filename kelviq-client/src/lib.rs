@@ -76,13 +76,13 @@ pub use resources::*;
 
 /// Plumbing for kelviq-axum and kelviq-actix (what their extractors refuse with, the
 /// macros that declare their extractors and rejections, the check of a `FromPath`
-/// parameter name): hidden from the docs and not a
+/// parameter name, the build of a layer's gate): hidden from the docs and not a
 /// stable API, as axum-core's `__private`. Users meet the gate's
 /// [`Denial`](gate::Denial) and each adapter's rejections instead.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::gate::refusal::{LayerMissing, Refusal, build_gate};
     pub use crate::gate::source::checked_path_param;
-    pub use crate::gate::refusal::{LayerMissing, Refusal};
 
     /// A response the gate made, before an adapter converts it.
     pub type GateResponse = ::http::Response<::bytes::Bytes>;

@@ -129,6 +129,23 @@ impl std::error::Error for Refusal {
     }
 }
 
+/// Builds the gate an adapter's layer or middleware is made from, while the app is
+/// assembled (`into_layer`, `into_middleware`).
+///
+/// # Panics
+///
+/// When the gate cannot be built, with the message `invalid Kelviq gate: {error}` naming
+/// the mistake; the location is the adapter's caller's.
+#[track_caller]
+pub fn build_gate(builder: super::GateBuilder) -> super::Gate {
+    match builder.build() {
+        Ok(gate) => gate,
+        // A configuration mistake, found while the app is assembled (documented by the
+        // adapters' `into_layer` and `into_middleware`).
+        Err(error) => panic!("invalid Kelviq gate: {error}"),
+    }
+}
+
 /// Declares an adapter's extractor: a newtype over a framework-neutral type of this crate
 /// (the field is public, as in axum's `State(..)`), with `Deref` to it, `into_inner`,
 /// `Clone`, `Debug` and `From` the newtype for the inner type. The adapter adds its
