@@ -326,25 +326,11 @@ pub fn init_logging() {
 }
 
 /// The body of `GET /me`, the same in every app: the customer, its entitlements (as the
-/// gate loaded them) and its subscriptions (fetched now).
+/// gate loaded them, serialized with the wire's names) and its subscriptions (fetched now).
 pub async fn me_json(
     customer: &kelviq_client::CustomerClient,
-    entitlements: &kelviq_client::cache::Snapshot,
-    stale: bool,
+    snapshot: &kelviq_client::gate::RequestSnapshot,
 ) -> serde_json::Value {
-    let features: Vec<serde_json::Value> = entitlements
-        .to_entitlements()
-        .iter()
-        .map(|entitlement| {
-            serde_json::json!({
-                "feature": entitlement.feature_id(),
-                "has_access": entitlement.has_access(),
-                "usage": entitlement.usage(),
-                "limit": entitlement.limit(),
-                "remaining": entitlement.remaining(),
-            })
-        })
-        .collect();
     let subscriptions = match customer.subscriptions().await {
         Ok(page) => page
             .results
@@ -355,8 +341,8 @@ pub async fn me_json(
     };
     serde_json::json!({
         "customer": customer.id(),
-        "entitlements": features,
-        "stale": stale,
+        "entitlements": snapshot.to_entitlements(),
+        "stale": snapshot.is_stale(),
         "subscriptions": subscriptions,
     })
 }

@@ -10,7 +10,7 @@
 //!   panics while the router is assembled, naming the mistake
 //!   ([`GateBuilderExt::into_layer`]).
 //! - Extractors ([`extract`]): [`Customer`](extract::Customer),
-//!   [`Entitlements`](extract::Entitlements), [`Entitled<F>`](extract::Entitled),
+//!   [`RequestSnapshot`](extract::RequestSnapshot), [`Entitled<F>`](extract::Entitled),
 //!   [`UsageRecorder`](extract::UsageRecorder), [`KelviqContext`](extract::KelviqContext);
 //!   they read what the layer left in the request and never call Kelviq. Their rejections
 //!   are in [`rejection`].

@@ -86,6 +86,20 @@ pub use http::RetryPolicy;
 pub use instance::{INSTANCE_HEADER, MAX_INSTANCE_NAME_LEN};
 pub use resources::*;
 
+/// Plumbing for kelviq-axum and kelviq-actix (what their extractors refuse with, the
+/// macros that declare their extractors and rejections, the check of a `FromPath`
+/// parameter name, the build of a layer's gate): hidden from the docs and not a
+/// stable API, as axum-core's `__private`. Users meet the gate's
+/// [`Denial`](gate::Denial) and each adapter's rejections instead.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::gate::refusal::{LayerMissing, Refusal, build_gate};
+    pub use crate::gate::source::checked_path_param;
+
+    /// A response the gate made, before an adapter converts it.
+    pub type GateResponse = ::http::Response<::bytes::Bytes>;
+}
+
 /// The guide's page on fleets (`docs/guide/fleet.md`), compiled as doc tests.
 #[cfg(all(doctest, feature = "redis"))]
 #[doc = include_str!("../../docs/guide/fleet.md")]

@@ -78,3 +78,8 @@ pub use kelviq_client::gate::{
 };
 pub use layer::{GateBuilderExt, KelviqLayer};
 pub use service::KelviqService;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
