@@ -58,6 +58,7 @@ mod resources;
 mod stripes;
 mod sync;
 pub mod telemetry;
+mod tier;
 mod usage;
 pub mod webhook;
 
