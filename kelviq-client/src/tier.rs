@@ -1,29 +1,27 @@
 //! The shared tier: what the cache, the gate and the meter ask of the other instances of
-//! the service, through one small interface, [`SharedTier`] — answered by [`Alone`] (the
-//! default: an instance on its own asks nobody) or by a fleet on Redis (cargo feature
-//! `redis`, [`crate::fleet`], which joins here and only here, in the client's builder).
+//! the service, through a small interface — [`SharedTier`], and for a gate's shared hard
+//! limit [`SharedLimit`] and [`SharedReservation`]. [`Alone`] answers for an instance on
+//! its own (the default: it asks nobody); a fleet on Redis (cargo feature `redis`,
+//! [`crate::fleet`]) is the other implementation, chosen once, by the client's builder.
 //!
 //! | who | asks | alone | in a fleet |
 //! |---|---|---|---|
 //! | cache | [`SharedTier::load`] a customer's entitlements | fetched from Kelviq | read from Redis, or loaded for the whole fleet under a lease, with the fleet's pending usage |
-//! | client | [`SharedTier::invalidate`] a customer | nothing (the local cache forgets it) | deleted in Redis and published to every instance |
-//! | tier | the cache's [`LocalCache`](crate::cache::LocalCache), handed to the tier when the cache is built | unused | the subscriber drops invalidated snapshots through it; fast limits read and raise fresh ones |
-//! | gate | a [`SharedLimit`]: reserve before the handler, settle after (strict), or count what was recorded (fast) | none: the gate holds in the usage ledger only | [`FleetLimits`](crate::fleet::FleetLimits) |
+//! | client | [`SharedTier::invalidate`] a customer (after its own cache forgot it) | nothing | deleted in Redis and published to every instance |
+//! | the tier | the cache's [`LocalCache`](crate::cache::LocalCache), handed over when the cache is built | unused | the subscriber drops invalidated snapshots through it; fast limits read and raise fresh ones |
+//! | gate | a [`SharedLimit`]: reserve before the handler and settle after (strict), or count what was recorded (fast) | none: the gate holds in the usage ledger only | [`FleetLimits`](crate::fleet::FleetLimits) |
 //! | meter | [`hand_off`](SharedTier::hand_off) its collected usage, [`deliver`](SharedTier::deliver) the tier's, [`leave`](SharedTier::leave) at shutdown | nothing: the meter delivers its own | durable usage in Redis, delivered by the lease holder |
 //!
 //! What the core may know, and what it must not: the cache, gate and meter call these
 //! traits and build their own types from the answers (a [`Fetched`] becomes a
 //! [`Snapshot`] in the cache); none of them names the fleet, and no `#[cfg]` of the
 //! feature appears in them. Invalidations reach the cache through the
-//! [`LocalCache`](crate::cache::LocalCache) it
-//! handed out, never through a pointer back to the cache, so the tier cannot keep the
-//! cache's loads alive (a load goes through the tier: a handle that could start one would
-//! be a cycle).
+//! [`LocalCache`](crate::cache::LocalCache) it handed out, never through a pointer back to the cache; that handle cannot start a load
+//! (a load goes through the tier, so a handle that could would be a cycle).
 //!
-//! Cost alone: a load and the meter's flush make one dynamic call each (off the request
-//! path; a load waits on Kelviq anyway). A gate without a shared limit keeps `None` and
-//! checks it once per request, as a plain field: its warm path does no more than without
-//! the seam.
+//! Cost alone: a load and a flush of the meter make one dynamic call each, off the request
+//! path (a load waits on Kelviq anyway). A gate without a shared limit keeps `None` and a
+//! plain flag, read once per request: its warm path does no more than without the seam.
 
 use std::any::Any;
 use std::fmt;
@@ -186,5 +184,130 @@ impl SharedTier for Alone {
 
     fn leave<'a>(&'a self, _meter: &'a Meter, _deadline: Instant) -> BoxFuture<'a, ()> {
         futures::future::ready(()).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cache::{CacheConfig, EntitlementCache, LocalCache};
+    use crate::models::RawEntitlements;
+    use crate::usage::UsageLedger;
+
+    /// A tier that answers every load with the same entitlements, fetched `age` ago, with
+    /// `pending` usage, and counts its loads.
+    #[derive(Debug)]
+    struct Scripted {
+        age: Duration,
+        pending: i64,
+        loads: Mutex<u32>,
+    }
+
+    impl SharedTier for Scripted {
+        fn load<'a>(
+            &'a self,
+            _transport: &'a Transport,
+            customer_id: &'a str,
+            _deadline: Instant,
+        ) -> BoxFuture<'a, Result<Fetched>> {
+            *crate::sync::lock(&self.loads) += 1;
+            let raw: RawEntitlements = serde_json::from_value(serde_json::json!({
+                "customerId": customer_id,
+                "entitlements": [{"featureId": "calls", "featureType": "METER",
+                    "hasAccess": true, "hardLimit": true, "usageLimit": 10,
+                    "currentUsage": 7}]
+            }))
+            .unwrap();
+            let now = Instant::now();
+            futures::future::ready(Ok(Fetched {
+                entitlements: Entitlements::from_raw(raw),
+                fetched_at: now.checked_sub(self.age),
+                pending: vec![("calls".to_owned(), self.pending)],
+            }))
+            .boxed()
+        }
+
+        fn invalidate(&self, _customer_id: &str) {}
+
+        fn hand_off<'a>(&'a self, _meter: &'a Meter) -> BoxFuture<'a, ()> {
+            futures::future::ready(()).boxed()
+        }
+
+        fn deliver<'a>(&'a self, _meter: &'a Meter, _quota: usize) -> BoxFuture<'a, ()> {
+            futures::future::ready(()).boxed()
+        }
+
+        fn leave<'a>(&'a self, _meter: &'a Meter, _deadline: Instant) -> BoxFuture<'a, ()> {
+            futures::future::ready(()).boxed()
+        }
+    }
+
+    /// A cache loading through `tier`, and the handle it gave the tier.
+    fn cache_with(tier: Scripted) -> (EntitlementCache, LocalCache, Arc<Scripted>) {
+        let kelviq = crate::Kelviq::new("k").unwrap();
+        let tier = Arc::new(tier);
+        let mut handed = None;
+        let cache = EntitlementCache::new(
+            Some(CacheConfig::default().ttl(Duration::from_secs(60))),
+            Arc::clone(&kelviq.inner.transport),
+            Arc::new(UsageLedger::default()),
+            |local| {
+                handed = Some(local);
+                Ok(Arc::clone(&tier) as Arc<dyn SharedTier>)
+            },
+        )
+        .unwrap();
+        (cache, handed.unwrap(), tier)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_cache_ages_and_counts_what_the_tier_fetched() {
+        let (cache, _, tier) = cache_with(Scripted {
+            age: Duration::from_secs(10),
+            pending: 2,
+            loads: Mutex::new(0),
+        });
+        let snapshot = cache.get("c").await.unwrap().into_snapshot();
+        assert_eq!(*crate::sync::lock(&tier.loads), 1);
+        // Fetched 10 s ago by another instance: it ages from then, not from its arrival.
+        assert_eq!(snapshot.age(), Duration::from_secs(10));
+        // Kelviq's 7 plus the 2 the tier holds, not delivered yet.
+        assert_eq!(snapshot.get("calls").unwrap().usage(), Some(9));
+        // As the tier sent it: without the pending usage.
+        let fetched = snapshot.fetched_entitlements();
+        assert_eq!(fetched.get("calls").unwrap().usage(), Some(7));
+        // Past the TTL from the fetch (50 s more, not 60), the next check loads again.
+        tokio::time::advance(Duration::from_secs(50)).await;
+        assert!(cache.get_fresh("c").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_tier_reaches_the_cache_through_the_handle_it_was_given() {
+        let (cache, local, tier) = cache_with(Scripted {
+            age: Duration::ZERO,
+            pending: 0,
+            loads: Mutex::new(0),
+        });
+        let loaded = cache.get("c").await.unwrap().into_snapshot();
+        let read = local
+            .read_fresh("c", |snapshot, _| Arc::clone(snapshot))
+            .unwrap();
+        assert!(Arc::ptr_eq(&loaded, &read));
+        // An invalidation the tier heard of: the cache forgets the customer...
+        local.invalidate("c");
+        assert!(cache.get_fresh("c").is_none());
+        assert!(local.read_fresh("c", |_, _| ()).is_none());
+        assert!(loaded.is_superseded());
+        // ...and the next check loads anew, through the tier.
+        cache.get("c").await.unwrap();
+        assert_eq!(*crate::sync::lock(&tier.loads), 2);
+        local.invalidate_all();
+        assert_eq!(cache.len(), 0);
+        // Reading through the handle never starts a load.
+        assert!(local.read_fresh("c", |_, _| ()).is_none());
+        assert_eq!(*crate::sync::lock(&tier.loads), 2);
     }
 }

@@ -49,6 +49,12 @@
 //! checks that come back. A check whose load got its permit late is answered without
 //! the snapshot its call then stores.
 //!
+//! The call itself goes through the client's shared tier (crate-private, `tier.rs`):
+//! alone, it fetches from Kelviq; in a [fleet](crate::fleet), it may take the snapshot
+//! another instance loaded. Either way the cache makes the snapshot and stores it; the
+//! tier reaches the cache only through the handle the cache gave it (to drop invalidated
+//! snapshots, and to read fresh ones).
+//!
 //! # The index, and what bounds it
 //!
 //! Checks read a lock-free index ([`papaya`]): a read takes a per-thread epoch guard and

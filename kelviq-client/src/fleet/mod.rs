@@ -313,13 +313,28 @@
 //! [`FLEET_SUBSCRIBER_RECONNECTS`], and the gauge [`FLEET_SUBSCRIBER_CONNECTED`] (1 while
 //! the subscriber is subscribed, 0 while it reconnects).
 //!
+//! # Where it plugs in
+//!
+//! The fleet is the Redis implementation of the crate's shared tier (`tier.rs`): the
+//! cache loads through it, the client tells it of invalidations, the meter hands its usage
+//! off and leaves through it (`SharedTier`, implemented here on `Fleet`), and a gate with
+//! [`FleetLimits`] reserves on or counts into it (`SharedLimit`, in `reservation.rs`). The
+//! cache, gate and meter know these traits only; they never name the fleet. The client's
+//! builder joins it (`Fleet::join`), handing it the cache's `LocalCache`: the subscriber
+//! drops invalidated snapshots through that handle, and fast limits read and raise fresh
+//! snapshots through it — never through a pointer back to the cache, and it cannot start a
+//! load. The public entry points live beside their types: [`KelviqBuilder::fleet`](crate::KelviqBuilder::fleet)
+//! with [`FleetConfig`] (`config.rs`), [`GateBuilder::fleet_limits`](crate::gate::GateBuilder::fleet_limits)
+//! with [`FleetLimits`] (`reservation.rs`), [`Kelviq::fleet_stats`](crate::Kelviq::fleet_stats)
+//! with [`FleetStats`] (`stats.rs`). What the parts share (milliseconds, Lua-safe
+//! integers, which features share a limit, tokens, starting a task once) is in
+//! `helpers.rs`.
+//!
 //! # Why a feature of kelviq-client, not a crate
 //!
-//! The fleet plugs into the cache's load, the client's invalidation and the gate's
-//! admission and finish: seams that are crate-private on purpose (they change with the
-//! engine). A separate crate would need them public and semver-stable; a feature keeps
-//! them private, keeps one version to upgrade, and costs nothing to those who do not turn
-//! it on.
+//! The shared tier's traits are crate-private on purpose: they change with the engine. A
+//! separate crate would need them public and semver-stable; a feature keeps them private,
+//! keeps one version to upgrade, and costs nothing to those who do not turn it on.
 
 mod config;
 mod connection;
