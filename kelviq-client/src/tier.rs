@@ -55,16 +55,27 @@ pub(crate) trait SharedTier: Any + Send + Sync + fmt::Debug {
 
     /// Before a flush of the meter sends anything: takes the usage the meter collected, to
     /// deliver it from the tier. What it does not take stays in the meter's backlog, sent
-    /// by the meter itself.
-    fn hand_off<'a>(&'a self, meter: &'a Meter) -> BoxFuture<'a, ()>;
+    /// by the meter itself. By default, a tier takes none.
+    fn hand_off<'a>(&'a self, meter: &'a Meter) -> BoxFuture<'a, ()> {
+        let _ = meter;
+        futures::future::ready(()).boxed()
+    }
 
     /// After a flush of the meter sent its own: delivers the tier's pending usage, up to
-    /// `quota` customers, when this instance is the one that delivers it.
-    fn deliver<'a>(&'a self, meter: &'a Meter, quota: usize) -> BoxFuture<'a, ()>;
+    /// `quota` customers, when this instance is the one that delivers it. By default,
+    /// there is none.
+    fn deliver<'a>(&'a self, meter: &'a Meter, quota: usize) -> BoxFuture<'a, ()> {
+        let _ = (meter, quota);
+        futures::future::ready(()).boxed()
+    }
 
     /// The meter's shutdown, after its own drain: settles what the tier still owes the
-    /// meter, delivers until `deadline`, and leaves the delivery to the others.
-    fn leave<'a>(&'a self, meter: &'a Meter, deadline: Instant) -> BoxFuture<'a, ()>;
+    /// meter, delivers until `deadline`, and leaves the delivery to the others. By
+    /// default, nothing to do.
+    fn leave<'a>(&'a self, meter: &'a Meter, deadline: Instant) -> BoxFuture<'a, ()> {
+        let _ = (meter, deadline);
+        futures::future::ready(()).boxed()
+    }
 }
 
 /// A gate's shared hard limit: the hard limit of the gate's metered feature, held across
@@ -173,18 +184,6 @@ impl SharedTier for Alone {
     }
 
     fn invalidate(&self, _customer_id: &str) {}
-
-    fn hand_off<'a>(&'a self, _meter: &'a Meter) -> BoxFuture<'a, ()> {
-        futures::future::ready(()).boxed()
-    }
-
-    fn deliver<'a>(&'a self, _meter: &'a Meter, _quota: usize) -> BoxFuture<'a, ()> {
-        futures::future::ready(()).boxed()
-    }
-
-    fn leave<'a>(&'a self, _meter: &'a Meter, _deadline: Instant) -> BoxFuture<'a, ()> {
-        futures::future::ready(()).boxed()
-    }
 }
 
 #[cfg(test)]
@@ -231,18 +230,6 @@ mod tests {
         }
 
         fn invalidate(&self, _customer_id: &str) {}
-
-        fn hand_off<'a>(&'a self, _meter: &'a Meter) -> BoxFuture<'a, ()> {
-            futures::future::ready(()).boxed()
-        }
-
-        fn deliver<'a>(&'a self, _meter: &'a Meter, _quota: usize) -> BoxFuture<'a, ()> {
-            futures::future::ready(()).boxed()
-        }
-
-        fn leave<'a>(&'a self, _meter: &'a Meter, _deadline: Instant) -> BoxFuture<'a, ()> {
-            futures::future::ready(()).boxed()
-        }
     }
 
     /// A cache loading through `tier`, and the handle it gave the tier.
