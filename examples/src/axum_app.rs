@@ -36,8 +36,8 @@ async fn reports(customer: Customer) -> Json<serde_json::Value> {
     Json(json!({"report": "quarterly numbers", "customer": customer.id()}))
 }
 
-async fn api_call(entitlements: Entitlements) -> Json<serde_json::Value> {
-    let remaining = entitlements
+async fn api_call(snapshot: RequestSnapshot) -> Json<serde_json::Value> {
+    let remaining = snapshot
         .get(ApiCalls::ID)
         .and_then(|calls| calls.remaining())
         .map(|remaining| remaining - 1);
@@ -58,8 +58,8 @@ async fn batch(usage: UsageRecorder, Query(query): Query<HashMap<String, i64>>) 
     response
 }
 
-async fn me(customer: Customer, entitlements: Entitlements) -> Json<serde_json::Value> {
-    Json(crate::me_json(&customer, &entitlements, entitlements.is_stale()).await)
+async fn me(customer: Customer, snapshot: RequestSnapshot) -> Json<serde_json::Value> {
+    Json(crate::me_json(&customer, &snapshot).await)
 }
 
 /// The example's router: the same routes as the actix example, with the client as state.

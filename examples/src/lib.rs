@@ -22,9 +22,11 @@
 //! real Kelviq (`KELVIQ_ENV`, `KELVIQ_BASE_URL`, `KELVIQ_EDGE_URL` as `Kelviq::from_env`
 //! reads them).
 //!
-//! The embedded mock serves its console (`kelviq_mock::console`): each app prints its URL,
-//! where the customers' plans and usage, the requests the app sends to Kelviq and the
-//! webhooks show live, and where a plan, a usage or a fault changes with a click.
+//! The embedded mock is started for development (`MockServerBuilder::start_dev`): it
+//! serves its console (`kelviq_mock::console`), whose URL and control token it logs, where
+//! the customers' plans and usage, the requests the app sends to Kelviq and the webhooks
+//! show live, and where a plan, a usage or a fault changes with a click; the client is
+//! `MockServer::client`.
 //!
 //! On the embedded mock, each app also receives the mock's signed webhooks
 //! ([`Backend::send_webhooks_to`], once its listener is bound): a plan changed in the fake
@@ -157,10 +159,9 @@ impl Backend {
     /// [`MockError::InvalidWebhook`] when the webhook secret is empty.
     pub fn send_webhooks_to(&self, app_addr: SocketAddr) -> Result<(), MockError> {
         match &self.mock {
-            Some(mock) => mock.set_webhook(
-                &format!("http://{app_addr}{WEBHOOK_PATH}"),
-                &self.webhook_secret,
-            ),
+            Some(mock) => mock
+                .send_webhooks_to(app_addr, WEBHOOK_PATH, &self.webhook_secret)
+                .map(drop),
             None => Ok(()),
         }
     }
@@ -205,7 +206,8 @@ pub async fn backend_in_fleet(
     })
 }
 
-/// Starts the embedded mock — seeded with [`example_seed`], its console on — and a client
+/// Starts the embedded mock for development — seeded with [`example_seed`], its console on
+/// and its URL logged — and a client
 /// for it whose entitlement cache is `cache`: what the apps run on without
 /// `KELVIQ_API_KEY`, and what the tests serve the apps over.
 ///
@@ -223,18 +225,9 @@ async fn embedded(
 ) -> Result<Backend, Box<dyn std::error::Error>> {
     let mock = MockServer::builder()
         .seed(example_seed())
-        .console(true)
-        .start()
+        .start_dev()
         .await?;
-    let kelviq = in_fleet(
-        Kelviq::builder()
-            .access_token(mock.token())
-            .api_url(mock.url())
-            .edge_url(mock.edge_url())
-            .entitlement_cache(cache),
-        redis_url,
-    )
-    .build()?;
+    let kelviq = in_fleet(mock.client().entitlement_cache(cache), redis_url).build()?;
     Ok(Backend {
         kelviq,
         webhook_secret: webhook_secret(),
@@ -333,25 +326,11 @@ pub fn init_logging() {
 }
 
 /// The body of `GET /me`, the same in every app: the customer, its entitlements (as the
-/// gate loaded them) and its subscriptions (fetched now).
+/// gate loaded them, serialized with the wire's names) and its subscriptions (fetched now).
 pub async fn me_json(
     customer: &kelviq_client::CustomerClient,
-    entitlements: &kelviq_client::cache::Snapshot,
-    stale: bool,
+    snapshot: &kelviq_client::gate::RequestSnapshot,
 ) -> serde_json::Value {
-    let features: Vec<serde_json::Value> = entitlements
-        .to_entitlements()
-        .iter()
-        .map(|entitlement| {
-            serde_json::json!({
-                "feature": entitlement.feature_id(),
-                "has_access": entitlement.has_access(),
-                "usage": entitlement.usage(),
-                "limit": entitlement.limit(),
-                "remaining": entitlement.remaining(),
-            })
-        })
-        .collect();
     let subscriptions = match customer.subscriptions().await {
         Ok(page) => page
             .results
@@ -362,8 +341,8 @@ pub async fn me_json(
     };
     serde_json::json!({
         "customer": customer.id(),
-        "entitlements": features,
-        "stale": stale,
+        "entitlements": snapshot.to_entitlements(),
+        "stale": snapshot.is_stale(),
         "subscriptions": subscriptions,
     })
 }

@@ -3,7 +3,6 @@
 //! integrations store — as an extractor.
 
 use std::future::{Ready, ready};
-use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
@@ -11,27 +10,28 @@ use kelviq_client::gate::RequestContext;
 
 use crate::rejection::MissingKelviqLayer;
 
-/// The [`RequestContext`] the [`KelviqMiddleware`](crate::KelviqMiddleware) stored in the
-/// request extensions when it let the customer through: the customer id, the entitlement
-/// snapshot, the client and its usage meter (it dereferences to the context). Guards and
-/// the other extractors of this crate read the same context.
-///
-/// As an extractor it answers `500` `kelviq_layer_missing` ([`MissingKelviqLayer`]) without
-/// the middleware; `Option<KelviqContext>` is `None` instead. `web::ReqData<RequestContext>`
-/// reads the same value.
-///
-/// Cheap to clone: one reference count.
-///
-/// ```
-/// use kelviq_actix::prelude::*;
-///
-/// async fn whoami(context: KelviqContext) -> String {
-///     format!("{} (stale: {})", context.customer_id(), context.is_stale())
-/// }
-/// # let _ = actix_web::web::get().to(whoami);
-/// ```
-#[derive(Clone, Debug)]
-pub struct KelviqContext(pub RequestContext);
+kelviq_client::__extractor! {
+    /// The [`RequestContext`] the [`KelviqMiddleware`](crate::KelviqMiddleware) stored in the
+    /// request extensions when it let the customer through: the customer id, the entitlement
+    /// snapshot, the client and its usage meter (it dereferences to the context). Guards and
+    /// the other extractors of this crate read the same context.
+    ///
+    /// As an extractor it answers `500` `kelviq_layer_missing` ([`MissingKelviqLayer`]) without
+    /// the middleware; `Option<KelviqContext>` is `None` instead. `web::ReqData<RequestContext>`
+    /// reads the same value.
+    ///
+    /// Cheap to clone: one reference count.
+    ///
+    /// ```
+    /// use kelviq_actix::prelude::*;
+    ///
+    /// async fn whoami(context: KelviqContext) -> String {
+    ///     format!("{} (stale: {})", context.customer_id(), context.is_stale())
+    /// }
+    /// # let _ = actix_web::web::get().to(whoami);
+    /// ```
+    KelviqContext(RequestContext)
+}
 
 impl KelviqContext {
     /// The context the middleware stored in `request` (an `HttpRequest` or a
@@ -42,25 +42,6 @@ impl KelviqContext {
             .get::<RequestContext>()
             .cloned()
             .map(KelviqContext)
-    }
-
-    /// The context, unwrapped.
-    pub fn into_inner(self) -> RequestContext {
-        self.0
-    }
-}
-
-impl Deref for KelviqContext {
-    type Target = RequestContext;
-
-    fn deref(&self) -> &RequestContext {
-        &self.0
-    }
-}
-
-impl From<KelviqContext> for RequestContext {
-    fn from(context: KelviqContext) -> Self {
-        context.0
     }
 }
 

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use actix_web::HttpMessage;
 use actix_web::dev::ServiceRequest;
-use kelviq_client::gate::{FromExtension, FromFn, FromHeader, checked_path_param};
+use kelviq_client::__private::checked_path_param;
+use kelviq_client::gate::{FromExtension, FromFn, FromHeader};
 
 /// Finds the customer id of a request, for the
 /// [`KelviqMiddleware`](crate::KelviqMiddleware). `None` or an empty id answers `401`

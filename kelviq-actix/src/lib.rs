@@ -15,7 +15,7 @@
 //! - [`guard`]: `guard::feature(Reports)`, [`guard::all_of`], [`guard::any_of`]: route by
 //!   plan. A failing guard means "no match" (the next route, or `404`), never `403`.
 //! - Extractors: [`Customer`] (the client scoped to the current customer),
-//!   [`Entitlements`], [`Entitled<F>`] (`403` unless entitled), [`UsageRecorder`],
+//!   [`RequestSnapshot`], [`Entitled<F>`] (`403` unless entitled), [`UsageRecorder`],
 //!   [`KelviqContext`]. They never call Kelviq: without the middleware they answer `500`
 //!   `kelviq_layer_missing`. The client itself is `web::Data<Kelviq>`, registered by the app.
 //! - [`webhook()`]: a route that verifies Kelviq webhook deliveries and discards the
@@ -46,7 +46,7 @@
 //!     .build()?;
 //!
 //! // App-wide gate settings, set once; each route's gate is stamped out of a clone.
-//! let gates = kelviq.gate().limit_reached_status(GateStatus::TOO_MANY_REQUESTS);
+//! let gates = kelviq.gate().limit_reached_status(StatusCode::TOO_MANY_REQUESTS);
 //!
 //! // Your authentication decides who the customer is: here an API key your app issued,
 //! // looked up in your own store (a session, a token, ...). Never take the customer id
@@ -113,12 +113,12 @@ mod webhook;
 
 pub use context::KelviqContext;
 pub use customer::{CustomerIdSource, FromPath};
-pub use extract::{Customer, Entitled, Entitlements, UsageRecorder};
+pub use extract::{Customer, Entitled, RequestSnapshot, UsageRecorder};
 pub use future::ResponseFuture;
 pub use middleware::{GateBuilderExt, KelviqMiddleware};
 pub use rejection::{
-    EntitledRejection, EntitlementsRejection, FeatureNotEntitled, KelviqUnavailable,
-    MissingKelviqLayer,
+    EntitledRejection, FeatureNotEntitled, KelviqUnavailable, MissingKelviqLayer,
+    RequestSnapshotRejection,
 };
 pub use service::KelviqMiddlewareService;
 pub use webhook::webhook;
@@ -141,8 +141,8 @@ pub use http;
 /// [`Fallback`](prelude::Fallback),
 /// [`StatusFilter`](prelude::StatusFilter), [`Denial`](prelude::Denial), [`Quota`](prelude::Quota),
 /// and its status type [`StatusCode`](prelude::StatusCode) — `http` 1's, not actix-web's
-/// `actix_web::http::StatusCode`; an explicit `use` of actix-web's shadows this one, and
-/// [`GateStatus`](prelude::GateStatus) names it without clashing), the [`feature!`](prelude::feature) macro, the middleware and its customer
+/// `actix_web::http::StatusCode`; where an explicit `use` of actix-web's shadows this one,
+/// write [`kelviq_actix::http::StatusCode`](crate::http::StatusCode)), the [`feature!`](prelude::feature) macro, the middleware and its customer
 /// sources, the extractors, the [`guard`] module, and the [`webhook()`] route with its
 /// options ([`WebhookRoute`](prelude::WebhookRoute), [`Webhook`](prelude::Webhook),
 /// [`ReplayGuard`](prelude::ReplayGuard)).
@@ -150,10 +150,8 @@ pub mod prelude {
     pub use kelviq_client::cache::Snapshot;
     pub use kelviq_client::feature;
     /// The status type the gate takes ([`GateBuilder::limit_reached_status`]): `http` 1's,
-    /// which is not actix-web's own `actix_web::http::StatusCode` (`http` 0.2). Also
-    /// exported as [`GateStatus`], its earlier name, for code that imports both.
+    /// which is not actix-web's own `actix_web::http::StatusCode` (`http` 0.2).
     pub use kelviq_client::gate::StatusCode;
-    pub use kelviq_client::gate::StatusCode as GateStatus;
     pub use kelviq_client::gate::{
         CustomerId, Denial, DenialReason, FailurePolicy, Fallback, Feature, FromExtension, FromFn,
         FromHeader, Gate, GateBuilder, Quota, RequestContext, StatusFilter, UsageAmount,
@@ -167,8 +165,8 @@ pub mod prelude {
     pub use crate::guard::{self, FeatureGuard};
     pub use crate::webhook::webhook;
     pub use crate::{
-        Customer, CustomerIdSource, Entitled, Entitlements, FeatureNotEntitled, FromPath,
-        GateBuilderExt, KelviqContext, KelviqMiddleware, UsageRecorder,
+        Customer, CustomerIdSource, Entitled, FeatureNotEntitled, FromPath, GateBuilderExt,
+        KelviqContext, KelviqMiddleware, RequestSnapshot, UsageRecorder,
     };
 }
 

@@ -31,7 +31,7 @@ use crate::service::KelviqMiddlewareService;
 /// 4. the inner service;
 /// 5. if the gate meters and the response is a success, the usage — the response's
 ///    [`UsageAmount`](kelviq_client::gate::UsageAmount) extension, else the handler's
-///    [`UsageRecorder::set_amount`](crate::UsageRecorder::set_amount), else the gate's
+///    [`UsageRecorder::set_amount`](kelviq_client::gate::UsageRecorder::set_amount), else the gate's
 ///    amount — is handed to the client's usage meter, never awaited.
 ///
 /// Decisions, statuses and JSON bodies are [`kelviq_client::gate`]'s, so actix-web answers
@@ -207,10 +207,6 @@ pub trait GateBuilderExt: sealed::Sealed {
 impl GateBuilderExt for GateBuilder {
     #[track_caller]
     fn into_middleware(self) -> KelviqMiddleware {
-        match self.build() {
-            Ok(gate) => KelviqMiddleware::new(gate),
-            // A configuration mistake, found while the app is assembled (documented).
-            Err(error) => panic!("invalid Kelviq gate: {error}"),
-        }
+        KelviqMiddleware::new(kelviq_client::__private::build_gate(self))
     }
 }

@@ -10,7 +10,7 @@
 //!   panics while the router is assembled, naming the mistake
 //!   ([`GateBuilderExt::into_layer`]).
 //! - Extractors ([`extract`]): [`Customer`](extract::Customer),
-//!   [`Entitlements`](extract::Entitlements), [`Entitled<F>`](extract::Entitled),
+//!   [`RequestSnapshot`](extract::RequestSnapshot), [`Entitled<F>`](extract::Entitled),
 //!   [`UsageRecorder`](extract::UsageRecorder), [`KelviqContext`](extract::KelviqContext);
 //!   they read what the layer left in the request and never call Kelviq. Their rejections
 //!   are in [`rejection`].
@@ -59,6 +59,14 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Cargo features
+//!
+//! `metrics` (off by default) passes on to kelviq-client: counters, gauges and histograms
+//! through the `metrics` facade (`kelviq_client::telemetry`). For a fleet on Redis, enable
+//! kelviq-client's `redis` feature in your own manifest.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod extract;
 mod path;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::MatchedPath;
-use kelviq_client::gate::checked_path_param;
+use kelviq_client::__private::checked_path_param;
 use kelviq_tower::{CustomerIdSource, RequestHead};
 
 /// Reads the customer id from the path parameter `name` of the route that matched

@@ -11,7 +11,7 @@
 //! - the layer: [`KelviqLayer`], [`GateBuilderExt`] (`.into_layer()`), the customer
 //!   sources [`CustomerId`], [`FromExtension`], [`FromHeader`], [`FromFn`] (over a
 //!   [`RequestHead`]), [`FromPath`], and [`UsageAmount`];
-//! - the extractors [`Customer`], [`Entitlements`], [`Entitled`], [`UsageRecorder`],
+//! - the extractors [`Customer`], [`RequestSnapshot`], [`Entitled`], [`UsageRecorder`],
 //!   [`KelviqContext`], and [`FeatureNotEntitled`] (what a handler's
 //!   [`UsageRecorder::reserve`] refuses with);
 //! - webhooks: the [`webhook`] route, [`WebhookRoute`], [`Webhook`], [`ReplayGuard`],
@@ -31,7 +31,7 @@ pub use kelviq_tower::{
     UsageAmount,
 };
 
-pub use crate::extract::{Customer, Entitled, Entitlements, KelviqContext, UsageRecorder};
+pub use crate::extract::{Customer, Entitled, KelviqContext, RequestSnapshot, UsageRecorder};
 pub use crate::path::FromPath;
 pub use crate::rejection::FeatureNotEntitled;
 pub use crate::webhook::webhook;

@@ -2,11 +2,10 @@
 //!
 //! Every error response this crate writes — extractor rejections, webhook refusals — is
 //! made by [`kelviq_client::gate`] as an `http::Response<Bytes>` ([`Denial::to_response`],
-//! [`error_response`]) and converted here: status, headers and body unchanged, so that axum
+//! the missing layer's `500`) and converted here: status, headers and body unchanged, so that axum
 //! answers byte for byte as the tower layer and actix-web do.
 //!
 //! [`Denial::to_response`]: kelviq_client::gate::Denial::to_response
-//! [`error_response`]: kelviq_client::gate::error_response
 
 use axum::body::Body;
 use axum::response::Response;

@@ -32,14 +32,14 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use crate::cache::CachedEntitlements;
+use crate::cache::CachedSnapshot;
 use crate::error::{Error, Result};
 use crate::meter::{ShutdownReport, UsageMeter};
 use crate::models::{
     ArchivedCustomer, CancelledSubscription, Charge, CheckoutSession, Customer, Entitlement,
-    Entitlements as AllEntitlements, EventReport, LicenseActivation, LicenseDeactivation,
-    LicenseValidation, Page, PaymentMethod, PortalSession, RawEntitlements, Refund, Subscription,
-    SubscriptionUpdatePreview, Transaction, UpdatedSubscription, UsageReport,
+    Entitlements, EventReport, LicenseActivation, LicenseDeactivation, LicenseValidation, Page,
+    PaymentMethod, PortalSession, RawEntitlements, Refund, Subscription, SubscriptionUpdatePreview,
+    Transaction, UpdatedSubscription, UsageReport,
 };
 use crate::resources::{
     ActivateLicense, CancelSubscription, CreateCharge, CreateCheckoutSession, CreateCustomer,
@@ -125,7 +125,7 @@ impl Kelviq {
     /// # Errors
     ///
     /// As the async method, and [`Error::Blocking`] inside an async runtime.
-    pub fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedEntitlements> {
+    pub fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedSnapshot> {
         self.block_on(self.inner.entitlements_snapshot(customer_id))
     }
 
@@ -213,7 +213,7 @@ macro_rules! blocking_resource {
 
 blocking_resource! {
     /// Blocking handle for customers.
-    Customers => customers {
+    CustomersApi => customers {
         fn list(params: ListCustomers) -> Page<Customer>;
         fn create(params: CreateCustomer) -> Customer;
         fn retrieve(customer_id: &str) -> Customer;
@@ -224,10 +224,10 @@ blocking_resource! {
 
 blocking_resource! {
     /// Blocking handle for entitlement checks.
-    Entitlements => entitlements {
+    EntitlementsApi => entitlements {
         fn has_access(customer_id: &str, feature_id: &str) -> bool;
         fn get_entitlement(customer_id: &str, feature_id: &str) -> Option<Entitlement>;
-        fn get_all_entitlements(customer_id: &str) -> AllEntitlements;
+        fn get_all_entitlements(customer_id: &str) -> Entitlements;
         fn get_raw_entitlement(customer_id: &str, feature_id: &str) -> RawEntitlements;
         fn get_raw_entitlements(customer_id: &str) -> RawEntitlements;
     }
@@ -235,7 +235,7 @@ blocking_resource! {
 
 blocking_resource! {
     /// Blocking handle for usage and event reporting.
-    Reporting => reporting {
+    ReportingApi => reporting {
         fn report_usage(params: ReportUsage) -> UsageReport;
         fn report_event(params: ReportEvent) -> EventReport;
     }
@@ -243,7 +243,7 @@ blocking_resource! {
 
 blocking_resource! {
     /// Blocking handle for subscriptions.
-    Subscriptions => subscriptions {
+    SubscriptionsApi => subscriptions {
         fn list(params: ListSubscriptions) -> Page<Subscription>;
         fn retrieve(subscription_id: &str) -> Subscription;
         fn create(params: CreateSubscription) -> Subscription;
@@ -255,21 +255,21 @@ blocking_resource! {
 
 blocking_resource! {
     /// Blocking handle for checkout sessions.
-    Checkout => checkout {
+    CheckoutApi => checkout {
         fn create_session(params: CreateCheckoutSession) -> CheckoutSession;
     }
 }
 
 blocking_resource! {
     /// Blocking handle for customer portal sessions.
-    Portal => portal {
+    PortalApi => portal {
         fn create_session(customer_id: &str) -> PortalSession;
     }
 }
 
 blocking_resource! {
     /// Blocking handle for license keys.
-    License => license {
+    LicenseApi => license {
         fn activate(params: ActivateLicense) -> LicenseActivation;
         fn deactivate(license_key: &str, instance_id: &str) -> LicenseDeactivation;
         fn validate(license_key: &str, instance_id: Option<&str>) -> LicenseValidation;
@@ -278,14 +278,14 @@ blocking_resource! {
 
 blocking_resource! {
     /// Blocking handle for one-time charges.
-    Charges => charges {
+    ChargesApi => charges {
         fn create(params: CreateCharge) -> Charge;
     }
 }
 
 blocking_resource! {
     /// Blocking handle for refunds.
-    Refunds => refunds {
+    RefundsApi => refunds {
         fn list(params: ListRefunds) -> Page<Refund>;
         fn create(params: CreateRefund) -> Refund;
         fn retrieve(refund_id: &str) -> Refund;
@@ -294,14 +294,14 @@ blocking_resource! {
 
 blocking_resource! {
     /// Blocking handle for transactions.
-    Transactions => transactions {
+    TransactionsApi => transactions {
         fn list(params: ListTransactions) -> Page<Transaction>;
     }
 }
 
 blocking_resource! {
     /// Blocking handle for saved payment methods.
-    PaymentMethods => payment_methods {
+    PaymentMethodsApi => payment_methods {
         fn list(params: ListPaymentMethods) -> Page<PaymentMethod>;
     }
 }

@@ -13,6 +13,7 @@ use crate::config::{
 };
 use crate::error::{Error, Result};
 use crate::http::{RetryPolicy, Transport};
+use crate::instance;
 use crate::meter::MeterConfig;
 use crate::tier::Alone;
 use crate::usage::UsageLedger;
@@ -66,6 +67,7 @@ pub struct KelviqBuilder {
     cache: Option<CacheConfig>,
     meter: MeterConfig,
     max_customer_id_len: usize,
+    instance_name: Option<String>,
     /// The fleet to join ([`KelviqBuilder::fleet`], in `fleet/`): the one place the shared
     /// tier is chosen.
     #[cfg(feature = "redis")]
@@ -90,6 +92,7 @@ impl Default for KelviqBuilder {
             cache: Some(CacheConfig::default()),
             meter: MeterConfig::default(),
             max_customer_id_len: DEFAULT_MAX_CUSTOMER_ID_LEN,
+            instance_name: None,
             #[cfg(feature = "redis")]
             fleet: None,
             error: None,
@@ -114,7 +117,8 @@ impl std::fmt::Debug for KelviqBuilder {
             .field("http", &self.http)
             .field("cache", &self.cache)
             .field("meter", &self.meter)
-            .field("max_customer_id_len", &self.max_customer_id_len);
+            .field("max_customer_id_len", &self.max_customer_id_len)
+            .field("instance_name", &self.instance_name);
         #[cfg(feature = "redis")]
         debug.field("fleet", &self.fleet);
         debug.finish()
@@ -335,6 +339,32 @@ impl KelviqBuilder {
         self
     }
 
+    /// Names this running copy of the app (default: `<process id>@<host name>`, the host
+    /// name from `/proc/sys/kernel/hostname` or `HOSTNAME`, else `kelviq`), sent as the
+    /// [`INSTANCE_HEADER`](crate::INSTANCE_HEADER) (`x-kelviq-client-instance`) of every
+    /// request to Kelviq, so that the requests of several instances can be told apart
+    /// (`kelviq-mock`'s journal and console show it). 1 to
+    /// [`MAX_INSTANCE_NAME_LEN`](crate::MAX_INSTANCE_NAME_LEN) bytes of visible ASCII: no
+    /// space, no control character; anything else fails [`build`](Self::build).
+    ///
+    /// ```
+    /// use kelviq_client::{Error, Kelviq};
+    ///
+    /// let kelviq = Kelviq::builder()
+    ///     .access_token("sk_test_123")
+    ///     .instance_name("billing-api/eu-west-1/pod-7")
+    ///     .build()?;
+    /// assert_eq!(kelviq.instance_name(), "billing-api/eu-west-1/pod-7");
+    ///
+    /// let refused = Kelviq::builder().access_token("sk_test_123").instance_name("pod 7").build();
+    /// assert!(matches!(refused, Err(Error::Config(message)) if message.contains("instance_name")));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn instance_name(mut self, name: impl Into<String>) -> Self {
+        self.instance_name = Some(name.into());
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -346,7 +376,8 @@ impl KelviqBuilder {
     /// HTTP client cannot be created, the entitlement cache has room for no customer, or the
     /// meter's flush interval or concurrency is zero, the
     /// [longest customer id](Self::max_customer_id_len) is 0 or above
-    /// [`MAX_CUSTOMER_ID_LEN_LIMIT`]; a missing or invalid environment
+    /// [`MAX_CUSTOMER_ID_LEN_LIMIT`], the [instance name](Self::instance_name) is empty,
+    /// too long or not visible ASCII; a missing or invalid environment
     /// variable with [`KelviqBuilder::from_env`]. With a fleet (cargo feature `redis`): a
     /// bad [`FleetConfig`](crate::fleet::FleetConfig) setting or URL (never quoting its
     /// password), or no entitlement cache to share.
@@ -417,6 +448,11 @@ impl KelviqBuilder {
                 self.max_customer_id_len
             )));
         }
+        let instance_name = match self.instance_name {
+            Some(name) => name,
+            None => instance::default_name(),
+        };
+        let instance = instance::header_value(&instance_name)?;
         let transport = Arc::new(Transport {
             http,
             api_url,
@@ -427,6 +463,7 @@ impl KelviqBuilder {
             retry: self.retry,
             user_agent,
             max_customer_id_len: self.max_customer_id_len,
+            instance,
         });
         // The shared tier: a fleet (cargo feature `redis`) or none, handed the cache's own
         // handle as the cache is built.

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::builder::KelviqBuilder;
-use crate::cache::{CachedEntitlements, EntitlementCache, Snapshot};
+use crate::cache::{CachedSnapshot, EntitlementCache, Snapshot};
 use crate::config::ApiVersion;
 use crate::customer_client::CustomerClient;
 use crate::error::Result;
@@ -11,8 +11,8 @@ use crate::gate::GateBuilder;
 use crate::http::Transport;
 use crate::meter::{MeterConfig, UsageMeter};
 use crate::resources::{
-    Charges, Checkout, Customers, Entitlements, License, PaymentMethods, Portal, Refunds,
-    Reporting, Subscriptions, Transactions,
+    ChargesApi, CheckoutApi, CustomersApi, EntitlementsApi, LicenseApi, PaymentMethodsApi,
+    PortalApi, RefundsApi, ReportingApi, SubscriptionsApi, TransactionsApi,
 };
 use crate::sync::lock;
 use crate::tier::SharedTier;
@@ -124,6 +124,14 @@ impl Kelviq {
         self.inner.transport.max_customer_id_len
     }
 
+    /// The name of this client instance, sent as the
+    /// [`INSTANCE_HEADER`](crate::INSTANCE_HEADER) of every request
+    /// ([`KelviqBuilder::instance_name`]; default `<process id>@<host name>`).
+    pub fn instance_name(&self) -> &str {
+        // `build` made the value from visible ASCII, which `to_str` always accepts.
+        self.inner.transport.instance.to_str().unwrap_or_default()
+    }
+
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport
     }
@@ -147,9 +155,9 @@ impl Kelviq {
     /// [`Error::Validation`](crate::Error::Validation) for an empty id or one longer than
     /// [`KelviqBuilder::max_customer_id_len`](KelviqBuilder::max_customer_id_len); the error of the upstream call when there is
     /// no usable snapshot ([`Error::Shared`](crate::Error::Shared) when several callers waited on that call).
-    pub async fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedEntitlements> {
+    pub async fn entitlements_snapshot(&self, customer_id: &str) -> Result<CachedSnapshot> {
         if let Some(snapshot) = self.cache().get_fresh(customer_id) {
-            return Ok(CachedEntitlements::fresh(snapshot));
+            return Ok(CachedSnapshot::fresh(snapshot));
         }
         crate::resources::customer_id(self.transport(), customer_id)?;
         self.cache().get(customer_id).await
@@ -277,57 +285,57 @@ impl Kelviq {
     }
 
     /// Customers: create, list, retrieve, update, archive.
-    pub fn customers(&self) -> Customers<'_> {
-        Customers::new(self)
+    pub fn customers(&self) -> CustomersApi<'_> {
+        CustomersApi::new(self)
     }
 
     /// Checkout sessions.
-    pub fn checkout(&self) -> Checkout<'_> {
-        Checkout::new(self)
+    pub fn checkout(&self) -> CheckoutApi<'_> {
+        CheckoutApi::new(self)
     }
 
     /// Entitlement checks (on the edge host).
-    pub fn entitlements(&self) -> Entitlements<'_> {
-        Entitlements::new(self)
+    pub fn entitlements(&self) -> EntitlementsApi<'_> {
+        EntitlementsApi::new(self)
     }
 
     /// Usage and event reporting.
-    pub fn reporting(&self) -> Reporting<'_> {
-        Reporting::new(self)
+    pub fn reporting(&self) -> ReportingApi<'_> {
+        ReportingApi::new(self)
     }
 
     /// Subscriptions: list, retrieve, create, update, preview an update, cancel.
-    pub fn subscriptions(&self) -> Subscriptions<'_> {
-        Subscriptions::new(self)
+    pub fn subscriptions(&self) -> SubscriptionsApi<'_> {
+        SubscriptionsApi::new(self)
     }
 
     /// Customer portal sessions.
-    pub fn portal(&self) -> Portal<'_> {
-        Portal::new(self)
+    pub fn portal(&self) -> PortalApi<'_> {
+        PortalApi::new(self)
     }
 
     /// License keys: activate, deactivate, validate.
-    pub fn license(&self) -> License<'_> {
-        License::new(self)
+    pub fn license(&self) -> LicenseApi<'_> {
+        LicenseApi::new(self)
     }
 
     /// One-time charges.
-    pub fn charges(&self) -> Charges<'_> {
-        Charges::new(self)
+    pub fn charges(&self) -> ChargesApi<'_> {
+        ChargesApi::new(self)
     }
 
     /// Refunds: list, create, retrieve.
-    pub fn refunds(&self) -> Refunds<'_> {
-        Refunds::new(self)
+    pub fn refunds(&self) -> RefundsApi<'_> {
+        RefundsApi::new(self)
     }
 
     /// Transactions.
-    pub fn transactions(&self) -> Transactions<'_> {
-        Transactions::new(self)
+    pub fn transactions(&self) -> TransactionsApi<'_> {
+        TransactionsApi::new(self)
     }
 
     /// Saved payment methods.
-    pub fn payment_methods(&self) -> PaymentMethods<'_> {
-        PaymentMethods::new(self)
+    pub fn payment_methods(&self) -> PaymentMethodsApi<'_> {
+        PaymentMethodsApi::new(self)
     }
 }

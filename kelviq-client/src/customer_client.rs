@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::cache::CachedEntitlements;
+use crate::cache::CachedSnapshot;
 use crate::client::Kelviq;
 use crate::error::Result;
 use crate::models::{
@@ -58,7 +58,7 @@ impl CustomerClient {
     ///
     /// # Errors
     ///
-    /// As [`Entitlements::has_access`](crate::Entitlements::has_access).
+    /// As [`EntitlementsApi::has_access`](crate::EntitlementsApi::has_access).
     pub async fn has_access(&self, feature_id: &str) -> Result<bool> {
         self.client
             .entitlements()
@@ -70,7 +70,7 @@ impl CustomerClient {
     ///
     /// # Errors
     ///
-    /// As [`Entitlements::get_entitlement`](crate::Entitlements::get_entitlement).
+    /// As [`EntitlementsApi::get_entitlement`](crate::EntitlementsApi::get_entitlement).
     pub async fn entitlement(&self, feature_id: &str) -> Result<Option<Entitlement>> {
         self.client
             .entitlements()
@@ -83,7 +83,7 @@ impl CustomerClient {
     /// # Errors
     ///
     /// As [`Kelviq::entitlements_snapshot`].
-    pub async fn entitlements(&self) -> Result<CachedEntitlements> {
+    pub async fn entitlements(&self) -> Result<CachedSnapshot> {
         self.client.entitlements_snapshot(&self.customer_id).await
     }
 
@@ -91,7 +91,7 @@ impl CustomerClient {
     ///
     /// # Errors
     ///
-    /// As [`Reporting::report_usage`](crate::Reporting::report_usage).
+    /// As [`ReportingApi::report_usage`](crate::ReportingApi::report_usage).
     pub async fn report_usage(&self, feature_id: &str, value: i64) -> Result<UsageReport> {
         self.client
             .reporting()
@@ -115,7 +115,7 @@ impl CustomerClient {
     ///
     /// # Errors
     ///
-    /// As [`Reporting::report_event`](crate::Reporting::report_event).
+    /// As [`ReportingApi::report_event`](crate::ReportingApi::report_event).
     pub async fn report_event(
         &self,
         event_name: &str,
@@ -132,7 +132,7 @@ impl CustomerClient {
     ///
     /// # Errors
     ///
-    /// As [`Customers::retrieve`](crate::Customers::retrieve).
+    /// As [`CustomersApi::retrieve`](crate::CustomersApi::retrieve).
     pub async fn retrieve(&self) -> Result<Customer> {
         self.client.customers().retrieve(&self.customer_id).await
     }
@@ -141,7 +141,7 @@ impl CustomerClient {
     ///
     /// # Errors
     ///
-    /// As [`Subscriptions::list`](crate::Subscriptions::list).
+    /// As [`SubscriptionsApi::list`](crate::SubscriptionsApi::list).
     pub async fn subscriptions(&self) -> Result<Page<Subscription>> {
         self.client
             .subscriptions()
@@ -153,7 +153,7 @@ impl CustomerClient {
     ///
     /// # Errors
     ///
-    /// As [`Portal::create_session`](crate::Portal::create_session).
+    /// As [`PortalApi::create_session`](crate::PortalApi::create_session).
     pub async fn portal_session(&self) -> Result<PortalSession> {
         self.client.portal().create_session(&self.customer_id).await
     }
@@ -162,7 +162,7 @@ impl CustomerClient {
     ///
     /// # Errors
     ///
-    /// As [`PaymentMethods::list`](crate::PaymentMethods::list).
+    /// As [`PaymentMethodsApi::list`](crate::PaymentMethodsApi::list).
     pub async fn payment_methods(&self) -> Result<Page<PaymentMethod>> {
         self.client
             .payment_methods()

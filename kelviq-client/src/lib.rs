@@ -34,6 +34,16 @@
 //! With the cargo feature `metrics`, the cache, the gates, the usage meter and every API
 //! call record counters, gauges and histograms through the `metrics` facade: the names,
 //! labels and meanings are in one table in [`telemetry`].
+//!
+//! # Cargo features
+//!
+//! None is on by default.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `blocking` | `blocking::Kelviq`: the same API without `async`, on a private runtime |
+//! | `metrics` | counters, gauges and histograms through the `metrics` facade ([`telemetry`]) |
+//! | `redis` | `fleet`: running as a fleet on Redis or a Redis Cluster (shared snapshots, invalidation by pub/sub, strict shared limits, durable usage) |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -51,6 +61,7 @@ mod error;
 pub mod fleet;
 pub mod gate;
 mod http;
+mod instance;
 mod log_limit;
 pub mod meter;
 pub mod models;
@@ -73,7 +84,22 @@ pub use config::{
 pub use customer_client::CustomerClient;
 pub use error::{ApiError, ApiErrorKind, Error, Result};
 pub use http::RetryPolicy;
+pub use instance::{INSTANCE_HEADER, MAX_INSTANCE_NAME_LEN};
 pub use resources::*;
+
+/// Plumbing for kelviq-axum and kelviq-actix (what their extractors refuse with, the
+/// macros that declare their extractors and rejections, the check of a `FromPath`
+/// parameter name, the build of a layer's gate): hidden from the docs and not a
+/// stable API, as axum-core's `__private`. Users meet the gate's
+/// [`Denial`](gate::Denial) and each adapter's rejections instead.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::gate::refusal::{LayerMissing, Refusal, build_gate};
+    pub use crate::gate::source::checked_path_param;
+
+    /// A response the gate made, before an adapter converts it.
+    pub type GateResponse = ::http::Response<::bytes::Bytes>;
+}
 
 /// The guide's page on fleets (`docs/guide/fleet.md`), compiled as doc tests.
 #[cfg(all(doctest, feature = "redis"))]

@@ -99,11 +99,12 @@ function notify(text, isError) {
   noticeTimer = setTimeout(() => { notice.hidden = true; }, 6000);
 }
 
-// Runs an action, reports its outcome, and refreshes the page at once.
-async function act(description, action) {
+// Runs an action, reports its outcome (`describe` turns the mock's answer into a
+// sentence), and refreshes the page at once.
+async function act(describe, action) {
   try {
-    await action();
-    notify(description);
+    const answer = await action();
+    notify(typeof describe === "function" ? describe(answer) : describe);
   } catch (error) {
     notify("Could not do it: " + error.message, true);
   }
@@ -174,7 +175,8 @@ function createCard(customerId) {
     el("label", {}, el("span", {}, "Plan"), planSelect),
     el("button", { type: "submit" }, "Change plan"));
   const featureSelect = el("select", { name: "feature" });
-  const usageInput = el("input", { name: "value", type: "number", min: "0", step: "1", value: "0", required: "" });
+  // Shows the selected feature's usage until the user types (see updateCard).
+  const usageInput = el("input", { name: "value", type: "number", min: "0", step: "1", required: "" });
   const resetButton = el("button", { type: "button", className: "secondary" }, "Reset usage");
   const usageForm = el("form", { className: "inline-form usage-form" },
     el("label", {}, el("span", {}, "Feature"), featureSelect),
@@ -198,14 +200,26 @@ function createCard(customerId) {
   planForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const chosen = planSelect.value;
-    await act("Moved " + customerId + " to plan " + chosen + ".",
-      () => api("POST", customerPath(customerId, "plan"), { plan: chosen }));
+    await act((answer) => answer && answer.changed === false
+      ? customerId + " is on plan " + chosen + " already: nothing changed, no webhook sent."
+      : "Moved " + customerId + " to plan " + chosen + ".",
+    () => api("POST", customerPath(customerId, "plan"), { plan: chosen }));
     delete planSelect.dataset.touched;
   });
-  const setUsage = (value) => {
+  // Until the user types, the usage input follows the selected feature's usage.
+  usageInput.addEventListener("input", () => { usageInput.dataset.touched = "yes"; });
+  featureSelect.addEventListener("change", () => {
+    delete usageInput.dataset.touched;
+    showUsage(card);
+  });
+  const setUsage = async (value) => {
     const feature = featureSelect.value;
-    act("Set " + feature + " of " + customerId + " to " + value + ".",
-      () => api("POST", customerPath(customerId, "usage"), { featureId: feature, value }));
+    await act((answer) => answer && answer.changed === false
+      ? feature + " of " + customerId + " is " + value + " already: nothing changed, no webhook sent."
+      : "Set " + feature + " of " + customerId + " to " + value + ".",
+    () => api("POST", customerPath(customerId, "usage"), { featureId: feature, value }));
+    delete usageInput.dataset.touched;
+    showUsage(card);
   };
   usageForm.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -219,7 +233,15 @@ function createCard(customerId) {
   });
   resetButton.addEventListener("click", () => setUsage(0));
 
-  return { article, who, plan, features, planSelect, featureSelect };
+  const card = { article, who, plan, features, planSelect, featureSelect, usageForm, usageInput, usage: new Map() };
+  return card;
+}
+
+// Puts the selected feature's current usage in the usage input, unless the user typed.
+function showUsage(card) {
+  if (card.usageInput.dataset.touched) return;
+  const usage = card.usage.get(card.featureSelect.value);
+  card.usageInput.value = usage === undefined ? "" : String(usage);
 }
 
 function updateCard(card, customer, plans) {
@@ -241,8 +263,13 @@ function updateCard(card, customer, plans) {
   if (!card.planSelect.dataset.touched && subscriptions.length > 0) {
     card.planSelect.value = subscriptions[0].plan;
   }
-  const metered = customer.features.filter((f) => f.type !== "BOOLEAN").map((f) => f.featureId);
-  setOptions(card.featureSelect, metered, metered);
+  // Only the features of the customer's plans have a usage that can be set.
+  const metered = customer.features.filter((f) => f.inPlan && f.usage !== null);
+  const ids = metered.map((f) => f.featureId);
+  setOptions(card.featureSelect, ids, ids);
+  card.usageForm.hidden = ids.length === 0;
+  card.usage = new Map(metered.map((f) => [f.featureId, f.usage]));
+  showUsage(card);
 }
 
 function renderCustomers(state) {
@@ -330,6 +357,9 @@ function renderJournal(journal) {
       : badge(entry.outcome, entry.outcome === "dropped" ? "bad" : "muted-badge");
     return el("tr", { className: entry.fault ? "faulted" : "" },
       el("td", { className: "time" }, clock(entry.atMs)),
+      entry.instance === null
+        ? el("td", { className: "instance muted", title: "The client did not name its instance." }, "—")
+        : el("td", { className: "instance", title: entry.instance }, entry.instance),
       el("td", {}, entry.method),
       el("td", { className: "path" }, entry.path, " ", el("span", { className: "kind" }, entry.listener)),
       el("td", {}, status),
@@ -337,7 +367,7 @@ function renderJournal(journal) {
       el("td", {}, entry.fault ? badge(entry.fault, "bad") : ""));
   });
   if (rows.length === 0) {
-    rows.push(el("tr", {}, el("td", { colspan: "6", className: "muted" }, "No request yet.")));
+    rows.push(el("tr", {}, el("td", { colspan: "7", className: "muted" }, "No request yet.")));
   }
   document.querySelector("#journal tbody").replaceChildren(...rows);
   const dropped = journal.dropped > 0 ? ", " + journal.dropped + " older dropped" : "";
@@ -351,27 +381,29 @@ function renderWebhooks(webhooks) {
     : "No webhook endpoint is set: changes are not sent.";
   const outcomeKind = { delivered: "good", pending: "muted-badge", failed: "bad", dropped: "bad" };
   const rows = webhooks.deliveries.map((delivery) => {
-    // The last attempt's answer; the count when there were several.
+    // The outcome, then the last attempt's answer; the count when there were several.
     const last = delivery.attempts[delivery.attempts.length - 1];
-    const answer = el("td", { className: "answer" });
+    const outcome = el("td", { className: "answer" },
+      badge(delivery.outcome, outcomeKind[delivery.outcome] || "muted-badge"));
     if (last) {
-      answer.append(
+      outcome.append(" ",
         last.status === null ? badge("no answer", "bad") : badge(String(last.status), statusKind(last.status)),
-        " " + last.answer);
+        el("span", { className: "answer-text" }, last.answer));
       if (delivery.attempts.length > 1) {
-        answer.append(el("span", { className: "kind" }, delivery.attempts.length + " attempts"));
+        outcome.append(el("span", { className: "kind" }, delivery.attempts.length + " attempts"));
       }
     } else {
-      answer.append(el("span", { className: "muted" }, "not sent yet"));
+      outcome.append(el("span", { className: "kind" }, "not sent yet"));
     }
+    // The event, its customer beneath: two columns fit the side column.
     return el("tr", {},
-      el("td", {}, el("span", { className: "event" }, delivery.type), " ", el("span", { className: "kind" }, delivery.id)),
-      el("td", {}, delivery.customerId),
-      el("td", {}, badge(delivery.outcome, outcomeKind[delivery.outcome] || "muted-badge")),
-      answer);
+      el("td", { className: "delivery" },
+        el("span", { className: "event" }, delivery.type), " ", el("span", { className: "kind" }, delivery.id),
+        el("span", { className: "customer" }, delivery.customerId)),
+      outcome);
   });
   if (rows.length === 0) {
-    rows.push(el("tr", {}, el("td", { colspan: "4", className: "muted" }, "No delivery yet.")));
+    rows.push(el("tr", {}, el("td", { colspan: "2", className: "muted" }, "No delivery yet.")));
   }
   document.querySelector("#webhooks tbody").replaceChildren(...rows);
 }

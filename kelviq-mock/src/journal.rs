@@ -30,6 +30,12 @@ pub const DEFAULT_JOURNAL_CAPACITY: usize = 10_000;
 /// ([`MockServerBuilder::journal_body_limit`](crate::MockServerBuilder::journal_body_limit)).
 pub const DEFAULT_JOURNAL_BODY_LIMIT: usize = 64 * 1024;
 
+/// The header a client names its instance with (`kelviq-client` sends it on every
+/// request: `KelviqBuilder::instance_name`, default `<process id>@<host name>`), so that
+/// the journal and the console can tell several instances of an app apart. Not part of
+/// Kelviq's API: the mock records it and never requires it.
+pub const CLIENT_INSTANCE_HEADER: &str = "x-kelviq-client-instance";
+
 /// One request as the mock received it. The `Authorization` header is never recorded.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -114,6 +120,14 @@ impl RecordedRequest {
     /// path names no version the mock serves (such a request is a 404).
     pub fn api_version(&self) -> Option<ApiVersion> {
         ApiVersion::of_path(&self.path)
+    }
+
+    /// The client instance that sent the request: its [`CLIENT_INSTANCE_HEADER`], when it
+    /// sent one that is text.
+    pub fn client_instance(&self) -> Option<&str> {
+        self.headers
+            .get(CLIENT_INSTANCE_HEADER)
+            .and_then(|value| value.to_str().ok())
     }
 
     /// The status code the mock answered with, if it answered.

@@ -64,7 +64,8 @@
 //!
 //! [`MockServer::set_plan`] and [`MockServer::set_usage`] change a customer's plan or usage
 //! directly, as someone would in Kelviq's dashboard, and send the same webhooks: the way to
-//! test that a plan change reaches an app at once, without waiting for its cache's TTL.
+//! test that a plan change reaches an app at once, without waiting for its cache's TTL. A
+//! change that changes nothing (the plan the customer is on) sends none, as the service.
 //!
 //! ```
 //! use std::time::Duration;
@@ -103,6 +104,15 @@
 //! usage and faults with a click — each through a JSON control endpoint under `/_mock/`
 //! that tests can call too. See [`console`] for the page and every control endpoint.
 //!
+//! # Your app on the fake, in development
+//!
+//! The fake can stand in for Kelviq while you develop an app, so that it runs with no
+//! account and no network. [`MockServerBuilder::start_dev`] starts it with the console on
+//! and logs the console's URL and the control token; `MockServer::client` (cargo feature
+//! `client`) is a `kelviq_client::KelviqBuilder` pointed at it; once the app listens,
+//! [`MockServer::send_webhooks_to`] sends it the fake's signed webhooks. The guide's page
+//! `docs/guide/dev-on-the-fake.md` is a whole app doing it.
+//!
 //! # A real Redis for fleet tests
 //!
 //! [`RedisServer`] runs a real `redis-server` on a free loopback port, one per test binary
@@ -113,7 +123,10 @@
 //! The crate also builds a binary: `cargo run -p kelviq-mock -- --port 4010` serves the
 //! default seed and the console, and prints the URLs and environment variables to export.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod console;
+mod dev;
 mod faults;
 mod in_flight;
 mod journal;
@@ -130,7 +143,10 @@ pub mod webhooks;
 mod wire;
 
 pub use faults::{Fault, FaultRule, RandomFaults};
-pub use journal::{DEFAULT_JOURNAL_BODY_LIMIT, DEFAULT_JOURNAL_CAPACITY, Outcome, RecordedRequest};
+pub use journal::{
+    CLIENT_INSTANCE_HEADER, DEFAULT_JOURNAL_BODY_LIMIT, DEFAULT_JOURNAL_CAPACITY, Outcome,
+    RecordedRequest,
+};
 #[cfg(unix)]
 pub use redis_cluster::RedisCluster;
 #[cfg(unix)]
@@ -139,6 +155,12 @@ pub use route::{ApiVersion, Base, Route};
 pub use seed::{Feature, FeatureKind, Plan, Seed, SeedCustomer, SeedError, SeedSubscription};
 pub use server::{DEFAULT_TOKEN, MockError, MockServer, MockServerBuilder};
 pub use state::{StoredEvent, USAGE_REPORT_CAPACITY, UsageReport};
+/// The README's examples, compiled and run as doc tests (one of them needs the feature
+/// `client`, for `MockServer::client`).
+#[cfg(all(doctest, feature = "client"))]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 pub use webhooks::{
     DEFAULT_WEBHOOK_ATTEMPTS, DEFAULT_WEBHOOK_BACKOFF, DEFAULT_WEBHOOK_QUEUE,
     DEFAULT_WEBHOOK_RECORD_CAPACITY, DEFAULT_WEBHOOK_TIMEOUT, DeliveryAttempt, DeliveryOutcome,

@@ -80,6 +80,13 @@ pub enum MockError {
     /// No plan has this identifier.
     #[error("unknown plan {0}")]
     UnknownPlan(String),
+    /// No active subscription of the customer includes this feature with a usage (a
+    /// metered or customizable feature): its usage cannot be set.
+    #[error("the customer has no feature {0} with a usage")]
+    UnknownFeature(String),
+    /// A usage below 0.
+    #[error("a usage is 0 or more, not {0}")]
+    NegativeUsage(i64),
 }
 
 /// A running fake of the Kelviq cloud: an API listener and an edge listener on loopback.
@@ -661,7 +668,8 @@ impl MockServer {
     /// active subscription moves to `plan_id` (same charge period; entitlements follow at
     /// once), announced as `subscription.updated`; a customer without an active
     /// subscription gets a monthly one, announced as `subscription.created`. Returns the
-    /// subscription id.
+    /// subscription id. A customer already on `plan_id` is left as it is, and nothing is
+    /// announced: the change changes nothing.
     ///
     /// # Errors
     ///
@@ -669,15 +677,19 @@ impl MockServer {
     pub fn set_plan(&self, customer_id: &str, plan_id: &str) -> Result<String, MockError> {
         lock(&self.shared.state)
             .set_plan(customer_id, plan_id)
-            .map_err(|error| dashboard_error(error, customer_id, plan_id))
+            .map(|change| change.subscription_id)
+            .map_err(|error| dashboard_error(error, customer_id, plan_id, 0))
     }
 
     /// Sets the customer's usage of a feature as someone would in Kelviq's dashboard (no
-    /// usage report is recorded), announced as `customer.updated`.
+    /// usage report is recorded), announced as `customer.updated`; a usage that already
+    /// was `value` is left as it is, and nothing is announced.
     ///
     /// # Errors
     ///
-    /// [`MockError::UnknownCustomer`].
+    /// [`MockError::UnknownCustomer`]; [`MockError::UnknownFeature`] when no active
+    /// subscription of the customer includes the feature, or it is a boolean feature;
+    /// [`MockError::NegativeUsage`] for a `value` below 0.
     pub fn set_usage(
         &self,
         customer_id: &str,
@@ -686,7 +698,8 @@ impl MockServer {
     ) -> Result<(), MockError> {
         lock(&self.shared.state)
             .set_usage(customer_id, feature_id, value)
-            .map_err(|error| dashboard_error(error, customer_id, ""))
+            .map(drop)
+            .map_err(|error| dashboard_error(error, customer_id, feature_id, value))
     }
 }
 
@@ -711,9 +724,14 @@ impl MockServer {
     }
 }
 
-fn dashboard_error(error: DashboardError, customer_id: &str, plan_id: &str) -> MockError {
+/// The error of a dashboard change; `named` is the plan or the feature it named.
+fn dashboard_error(error: DashboardError, customer_id: &str, named: &str, value: i64) -> MockError {
     match error {
         DashboardError::UnknownCustomer => MockError::UnknownCustomer(customer_id.to_owned()),
-        DashboardError::UnknownPlan => MockError::UnknownPlan(plan_id.to_owned()),
+        DashboardError::UnknownPlan => MockError::UnknownPlan(named.to_owned()),
+        DashboardError::UnknownFeature | DashboardError::BooleanFeature => {
+            MockError::UnknownFeature(named.to_owned())
+        }
+        DashboardError::NegativeUsage => MockError::NegativeUsage(value),
     }
 }

@@ -132,11 +132,7 @@ pub trait GateBuilderExt: sealed::Sealed {
 impl GateBuilderExt for GateBuilder {
     #[track_caller]
     fn into_layer(self) -> KelviqLayer {
-        match self.build() {
-            Ok(gate) => KelviqLayer::new(gate),
-            // A configuration mistake, found while the router is assembled (documented).
-            Err(error) => panic!("invalid Kelviq gate: {error}"),
-        }
+        KelviqLayer::new(kelviq_client::__private::build_gate(self))
     }
 }
 

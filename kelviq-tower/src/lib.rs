@@ -61,6 +61,8 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod body;
 mod customer;
 mod future;
@@ -76,3 +78,8 @@ pub use kelviq_client::gate::{
 };
 pub use layer::{GateBuilderExt, KelviqLayer};
 pub use service::KelviqService;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

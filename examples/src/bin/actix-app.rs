@@ -58,8 +58,8 @@ async fn reports(customer: Customer) -> HttpResponse {
     HttpResponse::Ok().json(json!({"report": "quarterly numbers", "customer": customer.id()}))
 }
 
-async fn api_call(entitlements: Entitlements) -> HttpResponse {
-    let remaining = entitlements
+async fn api_call(snapshot: RequestSnapshot) -> HttpResponse {
+    let remaining = snapshot
         .get(ApiCalls::ID)
         .and_then(|calls| calls.remaining())
         .map(|remaining| remaining - 1);
@@ -80,9 +80,8 @@ async fn batch(
     Ok(response)
 }
 
-async fn me(customer: Customer, entitlements: Entitlements) -> HttpResponse {
-    HttpResponse::Ok()
-        .json(kelviq_examples::me_json(&customer, &entitlements, entitlements.is_stale()).await)
+async fn me(customer: Customer, snapshot: RequestSnapshot) -> HttpResponse {
+    HttpResponse::Ok().json(kelviq_examples::me_json(&customer, &snapshot).await)
 }
 
 /// The example's routes (the same as the axum example's), for one worker.
@@ -148,7 +147,7 @@ impl Routes {
         let gates = backend
             .kelviq
             .gate()
-            .limit_reached_status(GateStatus::TOO_MANY_REQUESTS)
+            .limit_reached_status(StatusCode::TOO_MANY_REQUESTS)
             .quota_headers(true)
             .failure_policy(FailurePolicy::Deny);
         Ok(Routes {

@@ -137,33 +137,91 @@ fn browser_installed() -> bool {
     false
 }
 
-/// The text of the first element matching `css`, `None` when there is none.
-async fn text(browser: &Client, css: &str) -> Option<String> {
-    let script = "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;";
-    match browser.execute(script, vec![json!(css)]).await.unwrap() {
+/// The property `property` (`textContent`, `value`) of the first element matching `css`,
+/// `None` when there is none.
+async fn read(browser: &Client, css: &str, property: &str) -> Option<String> {
+    let script =
+        format!("const e = document.querySelector(arguments[0]); return e ? e.{property} : null;");
+    match browser.execute(&script, vec![json!(css)]).await.unwrap() {
         Value::String(text) => Some(text),
         _ => None,
     }
 }
 
-/// Waits (at most [`WAIT`]) until the element matching `css` shows text containing
-/// `expected`; fails naming what it showed last.
-async fn wait_for_text(browser: &Client, css: &str, expected: &str) {
+/// Waits (at most [`WAIT`]) until the `property` of the element matching `css` is
+/// `expected` by `matches`; fails naming what it was last.
+async fn wait_for(
+    browser: &Client,
+    css: &str,
+    property: &str,
+    expected: &str,
+    matches: fn(&str, &str) -> bool,
+) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let shown = text(browser, css).await;
+        let shown = read(browser, css, property).await;
         if shown
             .as_deref()
-            .is_some_and(|shown| shown.contains(expected))
+            .is_some_and(|shown| matches(shown, expected))
         {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{css} should show {expected:?} within {WAIT:?}; it shows {shown:?}"
+            "{css} should show {expected:?} as its {property} within {WAIT:?}; it shows {shown:?}"
         );
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Waits until the element matching `css` shows text containing `expected`.
+async fn wait_for_text(browser: &Client, css: &str, expected: &str) {
+    wait_for(browser, css, "textContent", expected, |shown, expected| {
+        shown.contains(expected)
+    })
+    .await;
+}
+
+/// Waits until the input matching `css` holds `expected`.
+async fn wait_for_value(browser: &Client, css: &str, expected: &str) {
+    wait_for(browser, css, "value", expected, |shown, expected| {
+        shown == expected
+    })
+    .await;
+}
+
+/// Resizes the window so that the page's viewport is `width` × `height` (the window is
+/// larger by its frame).
+async fn set_viewport(browser: &Client, width: u32, height: u32) {
+    browser.set_window_size(width, height).await.unwrap();
+    let frame = browser
+        .execute(
+            "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let frame = |i: usize| u32::try_from(frame[i].as_u64().unwrap()).unwrap();
+    browser
+        .set_window_size(width + frame(0), height + frame(1))
+        .await
+        .unwrap();
+    let inner = browser
+        .execute("return [window.innerWidth, window.innerHeight];", vec![])
+        .await
+        .unwrap();
+    assert_eq!(inner, json!([width, height]));
+}
+
+/// Chooses the option `value` of the select matching `css`.
+async fn select(browser: &Client, css: &str, value: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|error| panic!("no {css}: {error}"))
+        .select_by_value(value)
+        .await
+        .unwrap();
 }
 
 async fn click(browser: &Client, css: &str) {
@@ -236,27 +294,48 @@ async fn the_console_shows_and_steers_what_the_example_app_sees() {
         "no",
     )
     .await;
+    // The usage input starts at the selected feature's usage.
+    let usage_input = |customer: &str| format!("{customer} .usage-form input[name=value]");
+    wait_for_value(&browser, &usage_input(free), "0").await;
 
     // The app meters two calls; the usage moves on the page without a reload.
     assert_eq!(app_post(&base, "/api/calls", "free-key").await, 200);
     assert_eq!(app_post(&base, "/api/calls", "free-key").await, 200);
     wait_for_text(&browser, &usage(free, "api-calls"), "2 / 5").await;
+    wait_for_value(&browser, &usage_input(free), "2").await;
     wait_for_text(&browser, "#journal tbody", "/api/v1/report/usage/").await;
+    // Each request names the client instance that sent it: the app's.
+    let instance = backend.kelviq.instance_name();
+    assert!(
+        instance.starts_with(&format!("{}@", std::process::id())),
+        "{instance}"
+    );
+    let report_rows = browser
+        .execute(
+            "return [...document.querySelectorAll('#journal tbody tr')]
+                 .filter(row => row.textContent.includes('/api/v1/report/usage/'))
+                 .map(row => row.querySelector('td.instance').textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let report_rows = report_rows.as_array().unwrap();
+    assert!(!report_rows.is_empty());
+    assert!(
+        report_rows.iter().all(|shown| shown == instance),
+        "{report_rows:?}"
+    );
 
     // Free has no reports; the answer is now cached for an hour.
     assert_eq!(app_get(&base, "/reports", "free-key").await.0, 403);
 
     // Upgrade cust_free with a click: the mock sends the plan-change webhook, the app drops
     // its snapshot, and its next answer follows the new plan at once.
-    browser
-        .find(Locator::Css(&format!("{free} select[name=plan]")))
-        .await
-        .unwrap()
-        .select_by_value("pro")
-        .await
-        .unwrap();
+    select(&browser, &format!("{free} select[name=plan]"), "pro").await;
     click(&browser, &format!("{free} .plan-form button")).await;
     wait_for_text(&browser, "#notice", "Moved cust_free to plan pro.").await;
+    // The console's own requests name no instance.
+    wait_for_text(&browser, "#journal tbody tr:first-child td.instance", "—").await;
     let deliveries = mock.wait_for_webhooks(1, WAIT).await;
     assert_eq!(deliveries[0].event_type, "subscription.updated");
     assert_eq!(app_get(&base, "/reports", "free-key").await.0, 200);
@@ -277,17 +356,21 @@ async fn the_console_shows_and_steers_what_the_example_app_sees() {
     click(&browser, &format!("{pro} .usage-form button[type=submit]")).await;
     wait_for_text(&browser, &usage(pro, "api-calls"), "8600 / 10000").await;
     assert_eq!(mock.usage_total("cust_pro", "api-calls"), 8600);
+    wait_for_value(&browser, &usage_input(pro), "8600").await;
+    // Setting it again changes nothing, and the console says so (no webhook is sent).
+    click(&browser, &format!("{pro} .usage-form button[type=submit]")).await;
+    wait_for_text(&browser, "#notice", "nothing changed, no webhook sent").await;
+    // Another feature, and back: the input follows the selection.
+    let feature_select = format!("{pro} .usage-form select[name=feature]");
+    for (feature, shown) in [("seats", "0"), ("api-calls", "8600")] {
+        select(&browser, &feature_select, feature).await;
+        wait_for_value(&browser, &usage_input(pro), shown).await;
+    }
 
     // Kelviq answers 503 from now on (set in the console): cust_pro, never loaded, has no
     // snapshot to fall back on, so the app's failure policy answers 503; cust_free's
     // fresh snapshot still answers.
-    browser
-        .find(Locator::Css("#fault-kind"))
-        .await
-        .unwrap()
-        .select_by_value("status")
-        .await
-        .unwrap();
+    select(&browser, "#fault-kind", "status").await;
     let status = browser.find(Locator::Css("#fault-status")).await.unwrap();
     status.clear().await.unwrap();
     status.send_keys("503").await.unwrap();
@@ -305,7 +388,48 @@ async fn the_console_shows_and_steers_what_the_example_app_sees() {
     .await;
     wait_for_text(&browser, "#journal tbody tr.faulted", "status 503").await;
 
-    browser.set_window_size(1280, 1500).await.unwrap();
+    // At 1280 × 900 no panel is stretched empty and the customer cards fill their row.
+    set_viewport(&browser, 1280, 900).await;
+    let empty = browser
+        .execute(
+            "const gaps = [];
+             for (const panel of document.querySelectorAll('.panel')) {
+               const last = panel.lastElementChild.getBoundingClientRect().bottom;
+               gaps.push(Math.round(panel.getBoundingClientRect().bottom - last));
+             }
+             const cards = document.querySelector('.cards');
+             const lastCard = cards.lastElementChild.getBoundingClientRect().right;
+             gaps.push(Math.round(cards.getBoundingClientRect().right - lastCard));
+             return gaps;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let gaps: Vec<i64> = empty
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|gap| gap.as_i64().unwrap())
+        .collect();
+    assert!(
+        gaps.iter().all(|gap| (0..=40).contains(gap)),
+        "empty space below a panel's content, or beside the last customer card (px): {gaps:?}"
+    );
+    std::fs::write(
+        artifact("console-1280x900.png"),
+        browser.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    // The whole page (the README's screenshot, docs/console.png).
+    let bottom = browser
+        .execute(
+            "return Math.ceil(document.querySelector('main').getBoundingClientRect().bottom);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let bottom = u32::try_from(bottom.as_u64().unwrap()).unwrap();
+    set_viewport(&browser, 1280, bottom.max(900)).await;
     let screenshot = browser.screenshot().await.unwrap();
     assert!(screenshot.starts_with(b"\x89PNG"));
     std::fs::write(artifact("console.png"), &screenshot).unwrap();

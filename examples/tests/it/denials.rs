@@ -193,9 +193,9 @@ async fn fallback_denials_are_byte_identical_in_axum_and_actix() {
     let mock = mock().await;
     let kelviq = client(&mock);
     mock.inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
-    let continuity = kelviq.gate().failure_policy(FailurePolicy::continuity(
-        Fallback::new().grant("dashboard"),
-    ));
+    let continuity = kelviq
+        .gate()
+        .failure_policy(FailurePolicy::fallback(Fallback::new().grant("dashboard")));
     same_answer(
         &continuity.require("reports"),
         Some("anyone"),

@@ -46,7 +46,7 @@ async fn an_invalid_gate_panics_in_into_middleware_naming_the_mistake() {
             panic_message(|| {
                 setup
                     .gate()
-                    .limit_reached_status(GateStatus::OK)
+                    .limit_reached_status(StatusCode::OK)
                     .into_middleware()
             }),
         ),
@@ -68,7 +68,7 @@ async fn an_invalid_limit_status_is_a_build_error_naming_it() {
 
     let error = setup
         .gate()
-        .limit_reached_status(GateStatus::OK)
+        .limit_reached_status(StatusCode::OK)
         .build()
         .unwrap_err();
     assert!(
@@ -76,7 +76,7 @@ async fn an_invalid_limit_status_is_a_build_error_naming_it() {
         "{error}"
     );
     // The gate template keeps the first mistake for every gate stamped out of it.
-    let template = setup.gate().limit_reached_status(GateStatus::OK);
+    let template = setup.gate().limit_reached_status(StatusCode::OK);
     assert!(template.clone().require("reports").build().is_err());
 }
 

@@ -80,8 +80,8 @@ async fn kelviq_down_with_the_allow_policy_lets_requests_through_unchecked_and_m
             .route("/reports", web::get().to(whoami))
             .route(
                 "/entitlements",
-                web::get().to(|entitlements: Entitlements| async move {
-                    format!("{}", entitlements.has_access("reports"))
+                web::get().to(|snapshot: RequestSnapshot| async move {
+                    format!("{}", snapshot.has_access("reports"))
                 }),
             )
             .route(

@@ -198,7 +198,7 @@ async fn a_reached_hard_limit_is_denied_with_the_configured_status() {
                     .gate()
                     .require("api-calls")
                     .meter("api-calls", 1)
-                    .limit_reached_status(GateStatus::TOO_MANY_REQUESTS),
+                    .limit_reached_status(http::StatusCode::TOO_MANY_REQUESTS),
             ))
             .route("/api/calls", web::post().to(HttpResponse::Ok)),
     )

@@ -2,7 +2,6 @@
 //! extractor of this module finds it (never by calling Kelviq).
 
 use std::convert::Infallible;
-use std::ops::Deref;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
@@ -10,38 +9,24 @@ use kelviq_client::gate::RequestContext;
 
 use crate::rejection::{KelviqContextRejection, MissingKelviqLayer};
 
-/// The context the [`KelviqLayer`](crate::KelviqLayer) left in the request: customer id,
-/// snapshot, client, meter, and the gate's limit status. Dereferences to
-/// [`RequestContext`].
-///
-/// Without the layer in front of the route: `500` `kelviq_layer_missing`
-/// ([`MissingKelviqLayer`]); as `Option<KelviqContext>` it is then `None`.
-///
-/// ```
-/// use kelviq_axum::prelude::*;
-///
-/// async fn whoami(context: KelviqContext) -> String {
-///     let stale = if context.is_stale() { " (last known plan)" } else { "" };
-///     format!("{}{stale}", context.customer_id())
-/// }
-/// # let _: axum::routing::MethodRouter = axum::routing::get(whoami);
-/// ```
-#[derive(Debug, Clone)]
-pub struct KelviqContext(pub RequestContext);
-
-impl KelviqContext {
-    /// The context, unwrapped.
-    pub fn into_inner(self) -> RequestContext {
-        self.0
-    }
-}
-
-impl Deref for KelviqContext {
-    type Target = RequestContext;
-
-    fn deref(&self) -> &RequestContext {
-        &self.0
-    }
+kelviq_client::__extractor! {
+    /// The context the [`KelviqLayer`](crate::KelviqLayer) left in the request: customer id,
+    /// snapshot, client, meter, and the gate's limit status. Dereferences to
+    /// [`RequestContext`].
+    ///
+    /// Without the layer in front of the route: `500` `kelviq_layer_missing`
+    /// ([`MissingKelviqLayer`]); as `Option<KelviqContext>` it is then `None`.
+    ///
+    /// ```
+    /// use kelviq_axum::prelude::*;
+    ///
+    /// async fn whoami(context: KelviqContext) -> String {
+    ///     let stale = if context.is_stale() { " (last known plan)" } else { "" };
+    ///     format!("{}{stale}", context.customer_id())
+    /// }
+    /// # let _: axum::routing::MethodRouter = axum::routing::get(whoami);
+    /// ```
+    KelviqContext(RequestContext)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for KelviqContext {

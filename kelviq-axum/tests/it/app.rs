@@ -129,8 +129,8 @@ pub async fn start(cache: CacheConfig, policy: FailurePolicy) -> App {
         )
         .route(
             "/me",
-            get(|customer: Customer, entitlements: Entitlements| async move {
-                let features: Vec<String> = entitlements
+            get(|customer: Customer, snapshot: RequestSnapshot| async move {
+                let features: Vec<String> = snapshot
                     .to_entitlements()
                     .iter()
                     .map(|entitlement| entitlement.feature_id().to_owned())
@@ -149,8 +149,8 @@ pub async fn start(cache: CacheConfig, policy: FailurePolicy) -> App {
         )
         .route(
             "/maybe",
-            get(|entitlements: Option<Entitlements>| async move {
-                if entitlements.is_some() { "some" } else { "none" }
+            get(|snapshot: Option<RequestSnapshot>| async move {
+                if snapshot.is_some() { "some" } else { "none" }
             })
             .route_layer(gates.clone().into_layer()),
         )
@@ -164,15 +164,15 @@ pub async fn start(cache: CacheConfig, policy: FailurePolicy) -> App {
             .route_layer(gates.clone().into_layer()),
         )
         .route("/no-layer/customer", get(|customer: Customer| async move { customer.id().to_owned() }))
-        .route("/no-layer/entitlements", get(|_: Entitlements| async { "never" }))
+        .route("/no-layer/snapshot", get(|_: RequestSnapshot| async { "never" }))
         .route("/no-layer/entitled", get(|_: Entitled<Reports>| async { "never" }))
         .route("/no-layer/recorder", post(|_: UsageRecorder| async { "never" }))
         .route("/no-layer/context", get(|_: KelviqContext| async { "never" }))
         .route(
             "/no-layer/optional",
             get(
-                |customer: Option<Customer>, entitlements: Option<Entitlements>, context: Option<KelviqContext>| async move {
-                    format!("{} {} {}", customer.is_some(), entitlements.is_some(), context.is_some())
+                |customer: Option<Customer>, snapshot: Option<RequestSnapshot>, context: Option<KelviqContext>| async move {
+                    format!("{} {} {}", customer.is_some(), snapshot.is_some(), context.is_some())
                 },
             ),
         )

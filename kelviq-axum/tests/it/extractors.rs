@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::app::{ApiCalls, Reports, app, start};
 
 #[tokio::test]
-async fn customer_and_entitlements_give_handlers_the_whole_api() {
+async fn customer_and_request_snapshot_give_handlers_the_whole_api() {
     let app = app().await;
     let me = app
         .server
@@ -64,7 +64,7 @@ async fn every_extractor_without_the_layer_answers_a_named_500_and_never_calls_k
     let app = app().await;
     for (method, path) in [
         ("GET", "/no-layer/customer"),
-        ("GET", "/no-layer/entitlements"),
+        ("GET", "/no-layer/snapshot"),
         ("GET", "/no-layer/entitled"),
         ("POST", "/no-layer/recorder"),
         ("GET", "/no-layer/context"),
@@ -112,16 +112,12 @@ async fn optional_extractors_are_none_without_the_layer_without_calling_kelviq()
 }
 
 #[tokio::test]
-async fn optional_entitlements_are_none_without_layer_or_customer() {
+async fn an_optional_request_snapshot_is_none_without_layer_or_customer() {
     let app = app().await;
     let router = Router::new().route(
         "/maybe",
-        get(|entitlements: Option<Entitlements>| async move {
-            if entitlements.is_some() {
-                "some"
-            } else {
-                "none"
-            }
+        get(|snapshot: Option<RequestSnapshot>| async move {
+            if snapshot.is_some() { "some" } else { "none" }
         }),
     );
     axum_test::TestServer::new(router)
@@ -132,7 +128,7 @@ async fn optional_entitlements_are_none_without_layer_or_customer() {
 }
 
 #[tokio::test]
-async fn without_a_snapshot_entitlements_are_none_or_503_and_entitled_is_503() {
+async fn without_a_snapshot_request_snapshot_is_none_or_503_and_entitled_is_503() {
     let app = start(CacheConfig::default(), FailurePolicy::Allow).await;
     app.mock
         .inject(FaultRule::always(Fault::DropConnection).on(Route::Entitlements));

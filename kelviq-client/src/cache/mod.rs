@@ -131,9 +131,8 @@ use smol_str::SmolStr;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-pub use crate::usage::UsageLine;
 pub use config::CacheConfig;
-pub use snapshot::{CachedEntitlements, Freshness, Snapshot};
+pub use snapshot::{CachedSnapshot, Freshness, Snapshot};
 pub(crate) use snapshot::{HardRef, QuotaCounts};
 
 use crate::error::{Error, Result};
@@ -361,17 +360,17 @@ impl EntitlementCache {
     /// while one background refresh runs (or, after a failed one, with its error); else
     /// one loaded now — waited for at most the load timeout. The loaded snapshot counts
     /// the ledger's undelivered units of the customer.
-    pub(crate) async fn get(&self, customer_id: &str) -> Result<CachedEntitlements> {
+    pub(crate) async fn get(&self, customer_id: &str) -> Result<CachedSnapshot> {
         let Some(shelves) = &self.local.shelves else {
             telemetry::cache_miss();
             let entitlements =
                 crate::resources::fetch_snapshot(&self.transport, customer_id, None).await?;
             let snapshot = counted(&self.ledger, customer_id, Snapshot::new(entitlements));
-            return Ok(CachedEntitlements::fresh(Arc::new(snapshot)));
+            return Ok(CachedSnapshot::fresh(Arc::new(snapshot)));
         };
         if let Some(snapshot) = self.get_fresh(customer_id) {
             tracing::trace!("entitlement cache hit");
-            return Ok(CachedEntitlements::fresh(snapshot));
+            return Ok(CachedSnapshot::fresh(snapshot));
         }
         if let Some(snapshot) = shelves.usable(customer_id) {
             match shelves.failure(customer_id) {
@@ -386,7 +385,7 @@ impl EntitlementCache {
             }
             self.refresh(shelves, customer_id);
             telemetry::cache_stale_answer(true);
-            return Ok(CachedEntitlements::refreshing(snapshot));
+            return Ok(CachedSnapshot::refreshing(snapshot));
         }
         telemetry::cache_miss();
         if let Some(error) = shelves.failure(customer_id) {
@@ -394,7 +393,7 @@ impl EntitlementCache {
         }
         let loaded = self.wait_for_load(shelves, customer_id).await?;
         match loaded {
-            Ok(snapshot) => Ok(CachedEntitlements::fresh(snapshot)),
+            Ok(snapshot) => Ok(CachedSnapshot::fresh(snapshot)),
             Err(error) => match shelves.usable(customer_id) {
                 Some(snapshot) if serves_stale(&error) => Ok(self.serve_stale(snapshot, error)),
                 _ => Err(Error::shared(error)),
@@ -411,7 +410,7 @@ impl EntitlementCache {
             return self
                 .get(customer_id)
                 .await
-                .map(CachedEntitlements::into_snapshot);
+                .map(CachedSnapshot::into_snapshot);
         };
         if let Some(error) = shelves.failure(customer_id) {
             return Err(Error::shared(error));
@@ -456,7 +455,7 @@ impl EntitlementCache {
 
     /// A stale answer, served because of `error`; logged at `warn` at most every
     /// [`WARN_EVERY`] (else at `debug`): an outage would otherwise write one per check.
-    fn serve_stale(&self, snapshot: Arc<Snapshot>, error: Arc<Error>) -> CachedEntitlements {
+    fn serve_stale(&self, snapshot: Arc<Snapshot>, error: Arc<Error>) -> CachedSnapshot {
         let age_ms = u64::try_from(snapshot.age().as_millis()).unwrap_or(u64::MAX);
         let what = "kelviq unavailable: serving a stale entitlement snapshot";
         match self.stale_warn.allow() {
@@ -464,7 +463,7 @@ impl EntitlementCache {
             None => tracing::debug!(error = %error, age_ms, "{what}"),
         }
         telemetry::cache_stale_answer(false);
-        CachedEntitlements::stale(snapshot, error)
+        CachedSnapshot::stale(snapshot, error)
     }
 
     /// Starts a background refresh of the customer's snapshot, unless one runs, a failure

@@ -433,28 +433,28 @@ pub enum Freshness {
 
 /// A snapshot and how fresh it is.
 #[derive(Debug, Clone)]
-pub struct CachedEntitlements {
+pub struct CachedSnapshot {
     snapshot: Arc<Snapshot>,
     freshness: Freshness,
 }
 
-impl CachedEntitlements {
+impl CachedSnapshot {
     pub(crate) fn fresh(snapshot: Arc<Snapshot>) -> Self {
-        CachedEntitlements {
+        CachedSnapshot {
             snapshot,
             freshness: Freshness::Fresh,
         }
     }
 
     pub(crate) fn stale(snapshot: Arc<Snapshot>, error: Arc<Error>) -> Self {
-        CachedEntitlements {
+        CachedSnapshot {
             snapshot,
             freshness: Freshness::Stale(error),
         }
     }
 
     pub(crate) fn refreshing(snapshot: Arc<Snapshot>) -> Self {
-        CachedEntitlements {
+        CachedSnapshot {
             snapshot,
             freshness: Freshness::Refreshing,
         }

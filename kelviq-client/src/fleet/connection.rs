@@ -65,6 +65,17 @@ pub(crate) enum Failure {
 }
 
 impl Failure {
+    /// The failure of a command Redis answered with `error`: the client's own response
+    /// timeout (an I/O error of kind `TimedOut`) is a [`Failure::Timeout`], so that the
+    /// warning says "timed out" rather than "redis error (Io)".
+    pub(crate) fn from_redis(error: RedisError) -> Self {
+        if error.is_timeout() {
+            Failure::Timeout
+        } else {
+            Failure::Redis(error)
+        }
+    }
+
     /// Whether the command certainly did not reach Redis (the connection was refused), so
     /// that it did not run; after any other failure it may have.
     pub(crate) fn never_sent(&self) -> bool {
@@ -245,7 +256,7 @@ impl Connection {
     ) -> Result<T, Failure> {
         let result = match tokio::time::timeout(self.command_timeout, command).await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(Failure::Redis(error)),
+            Ok(Err(error)) => Err(Failure::from_redis(error)),
             Err(_) => Err(Failure::Timeout),
         };
         if let Err(failure) = &result {
@@ -500,5 +511,15 @@ mod tests {
         )])
         .unwrap_err();
         assert!(!failure.never_sent());
+    }
+
+    #[test]
+    fn the_clients_response_timeout_is_a_timeout() {
+        let timed_out = RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        let failure = Failure::from_redis(timed_out);
+        assert!(matches!(failure, Failure::Timeout), "{failure}");
+        assert_eq!(failure.to_string(), "redis command timed out");
+        let reset = Failure::from_redis(RedisError::from((ErrorKind::Io, "reset")));
+        assert_eq!(reset.to_string(), "redis error (Io)");
     }
 }

@@ -105,7 +105,7 @@ async fn ping(sink: &mut PubSubSink, timeout: Duration) -> Result<(), Failure> {
         Ok(answer) => answer
             .and_then(Value::extract_error)
             .map(drop)
-            .map_err(Failure::Redis),
+            .map_err(Failure::from_redis),
         Err(_) => Err(Failure::Timeout),
     }
 }
@@ -139,7 +139,7 @@ pub(super) async fn subscribe(
             tokio::time::timeout(shared.redis.connect_timeout(), sink.subscribe(&channel))
                 .await
                 .map_err(|_| Failure::Timeout)?
-                .map_err(Failure::Redis)?;
+                .map_err(Failure::from_redis)?;
             Ok::<_, Failure>((sink, stream))
         };
         let connected = tokio::select! {

@@ -17,7 +17,6 @@ use crate::tier::SharedReservation;
 use super::denial::Denial;
 use super::engine::Gate;
 use super::lease::SnapshotRef;
-use super::refusal::Refusal;
 use super::requirement::evaluate_feature_with;
 
 /// An amount of usage to meter for this request instead of the gate's configured one (the
@@ -247,9 +246,9 @@ impl RequestContext {
     ///
     /// # Errors
     ///
-    /// A [`Refusal`] of [`LimitReached`](super::DenialReason::LimitReached) when the
-    /// request holds nothing and the limit leaves nothing: answer it
-    /// ([`Refusal::to_response`], as the gate answers its denials).
+    /// A [`Denial`] of [`LimitReached`](super::DenialReason::LimitReached) when the
+    /// request holds nothing and the limit leaves nothing: answer it as the gate answers
+    /// its denials ([`RequestContext::deny`]).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -278,7 +277,7 @@ impl RequestContext {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn reserve(&self, units: i64) -> Result<i64, Refusal> {
+    pub async fn reserve(&self, units: i64) -> Result<i64, Denial> {
         let units = units.max(0);
         let (Some(hard), Some(snapshot)) = (self.inner.hard, &self.inner.snapshot) else {
             return Ok(units);
@@ -311,10 +310,7 @@ impl RequestContext {
             return if current > 0 {
                 Ok(current)
             } else {
-                Err(Refusal::new(
-                    self.inner.gate.limit_denial(snapshot, hard),
-                    self,
-                ))
+                Err(self.inner.gate.limit_denial(snapshot, hard))
             };
         };
         // Counted as held before any further await: a handler dropped from here on gives
@@ -332,10 +328,7 @@ impl RequestContext {
                 snapshot.settle(hard, back, 0);
             }
             if shared == 0 && before == 0 {
-                return Err(Refusal::new(
-                    self.inner.gate.limit_denial(snapshot, hard),
-                    self,
-                ));
+                return Err(self.inner.gate.limit_denial(snapshot, hard));
             }
             return Ok(before.saturating_add(shared));
         }

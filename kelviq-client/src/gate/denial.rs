@@ -435,31 +435,15 @@ pub(super) fn answer(denial: &Denial, handler: Option<&DenialHandler>) -> http::
     }
 }
 
-/// The code of the error answered when an extractor finds no context: the Kelviq layer
-/// or middleware is missing in front of the route.
-pub const LAYER_MISSING: &str = "kelviq_layer_missing";
-
 /// An error answer that is not a [`Denial`] (a missing layer, an invalid webhook), in the
 /// same form and with the same headers: RFC 9457 problem details whose `type` is the
 /// [`PROBLEM_TYPE_BASE`] followed by the kebab-case `code`, `title` the status's reason
 /// phrase, `detail` the message, and `code`; strings escaped.
-///
-/// ```
-/// use kelviq_client::gate::error_response;
-///
-/// let response = error_response(http::StatusCode::BAD_REQUEST, "invalid_webhook", "bad \"sig\"");
-/// assert_eq!(response.status(), 400);
-/// assert_eq!(response.headers()["content-type"], "application/problem+json");
-/// assert_eq!(
-///     response.body().as_ref(),
-///     concat!(
-///         r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#invalid-webhook","#,
-///         r#""title":"Bad Request","status":400,"detail":"bad \"sig\"","code":"invalid_webhook"}"#
-///     )
-///     .as_bytes()
-/// );
-/// ```
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> http::Response<Bytes> {
+pub(crate) fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> http::Response<Bytes> {
     let body = Problem {
         kind: Cow::Owned(format!("{PROBLEM_TYPE_BASE}{}", code.replace('_', "-"))),
         title: status.canonical_reason().unwrap_or("Error"),
@@ -526,5 +510,28 @@ impl std::error::Error for Denial {
         self.error
             .as_deref()
             .map(|error| error as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_response_is_problem_details_with_escaped_strings() {
+        let response = error_response(StatusCode::BAD_REQUEST, "invalid_webhook", "bad \"sig\"");
+        assert_eq!(response.status(), 400);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        assert_eq!(
+            response.body().as_ref(),
+            concat!(
+                r#"{"type":"https://github.com/kelviq/kelviq-rs/blob/main/docs/problems.md#invalid-webhook","#,
+                r#""title":"Bad Request","status":400,"detail":"bad \"sig\"","code":"invalid_webhook"}"#
+            )
+            .as_bytes()
+        );
     }
 }

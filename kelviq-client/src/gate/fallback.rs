@@ -1,8 +1,10 @@
 //! [`Fallback`]: entitlements configured in code, answered when Kelviq cannot be reached
 //! and a customer has no usable snapshot ([`FailurePolicy::Fallback`](super::FailurePolicy::Fallback)).
 
+use smol_str::SmolStr;
+
 use crate::cache::Snapshot;
-use crate::models::{EntitlementEntry, Entitlements, FeatureType, RawEntitlements, SmolStr};
+use crate::models::{EntitlementEntry, Entitlements, FeatureType, RawEntitlements};
 
 /// The entitlements a gate answers with when Kelviq cannot be reached and a customer has no
 /// usable snapshot: the features listed are granted (without limits), every other one is
@@ -17,7 +19,7 @@ use crate::models::{EntitlementEntry, Entitlements, FeatureType, RawEntitlements
 /// use kelviq_client::gate::{FailurePolicy, Fallback};
 ///
 /// const FREE_PLAN: [&str; 2] = ["dashboard", "api-calls"];
-/// let policy = FailurePolicy::continuity(Fallback::new().grant_all(FREE_PLAN));
+/// let policy = FailurePolicy::fallback(Fallback::new().grant_all(FREE_PLAN));
 /// assert!(matches!(policy, FailurePolicy::Fallback(_)));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

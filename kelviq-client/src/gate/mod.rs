@@ -197,6 +197,7 @@ mod context;
 mod decision;
 mod denial;
 mod engine;
+mod extract;
 mod fallback;
 mod feature;
 mod grpc;
@@ -205,19 +206,19 @@ mod lease;
 mod metering;
 mod policy;
 mod quota;
-mod refusal;
+pub(crate) mod refusal;
 mod requirement;
-mod source;
+pub(crate) mod source;
 #[cfg(test)]
 mod tests;
 
 pub use builder::GateBuilder;
 pub use context::{RequestContext, UsageAmount};
 pub use decision::{Admission, Admitting, Decision};
-pub use denial::{
-    Denial, DenialHandler, DenialReason, LAYER_MISSING, PROBLEM_TYPE_BASE, error_response,
-};
+pub(crate) use denial::error_response;
+pub use denial::{Denial, DenialHandler, DenialReason, PROBLEM_TYPE_BASE};
 pub use engine::Gate;
+pub use extract::{Entitled, RequestSnapshot, UsageRecorder};
 pub use fallback::Fallback;
 pub use feature::Feature;
 pub use grpc::{GRPC_ERROR_KEY, GRPC_FEATURE_KEY, is_grpc_content_type};
@@ -226,6 +227,5 @@ pub use http::StatusCode;
 pub use metering::Metered;
 pub use policy::{FailurePolicy, StatusFilter};
 pub use quota::{Quota, RATELIMIT, RATELIMIT_POLICY, policy_name};
-pub use refusal::{LayerMissing, Refusal};
 pub use requirement::{Requirement, evaluate_feature};
-pub use source::{CustomerId, FromExtension, FromFn, FromHeader, checked_path_param};
+pub use source::{CustomerId, FromExtension, FromFn, FromHeader};

@@ -11,8 +11,8 @@ use super::fallback::Fallback;
 /// cache (a known customer with a snapshot inside its stale window is answered from it
 /// whatever the policy).
 ///
-/// Named presets: [`FailurePolicy::strict`] for strict authorization (deny, `503` with
-/// `Retry-After`), [`FailurePolicy::continuity`] to keep serving on entitlements configured
+/// [`FailurePolicy::Deny`] (the default) for strict authorization (`503` with
+/// `Retry-After`); [`FailurePolicy::fallback`] to keep serving on entitlements configured
 /// in code, marked degraded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum FailurePolicy {
@@ -28,14 +28,9 @@ pub enum FailurePolicy {
 }
 
 impl FailurePolicy {
-    /// Strict authorization: nothing is let through unchecked ([`FailurePolicy::Deny`]).
-    pub fn strict() -> Self {
-        FailurePolicy::Deny
-    }
-
-    /// Continuity: decide on `fallback` while Kelviq cannot be reached
-    /// ([`FailurePolicy::Fallback`]).
-    pub fn continuity(fallback: Fallback) -> Self {
+    /// Decide on `fallback` while Kelviq cannot be reached: [`FailurePolicy::Fallback`],
+    /// without spelling its `Arc`.
+    pub fn fallback(fallback: Fallback) -> Self {
         FailurePolicy::Fallback(Arc::new(fallback))
     }
 }

@@ -129,13 +129,12 @@ impl<F> std::fmt::Debug for FromFn<F> {
 }
 
 /// Checks the name of a path parameter a `FromPath` source reads: not empty, no braces or
-/// slashes. For the adapters' `FromPath::new`.
+/// slashes. For the adapters' `FromPath::new`, through [`crate::__private`].
 ///
 /// # Panics
 ///
 /// When the name cannot name a path parameter, with a message naming it: a mistake in the
 /// code that assembles the router, found when it runs.
-#[doc(hidden)]
 pub fn checked_path_param(name: &str) -> Arc<str> {
     assert!(
         !name.is_empty() && !name.contains(['{', '}', '/']),

@@ -28,6 +28,9 @@ pub(crate) struct Transport {
     pub(crate) user_agent: HeaderValue,
     /// The longest customer id sent, in bytes ([`crate::KelviqBuilder::max_customer_id_len`]).
     pub(crate) max_customer_id_len: usize,
+    /// The [`INSTANCE_HEADER`](crate::INSTANCE_HEADER) of every request
+    /// ([`crate::KelviqBuilder::instance_name`]).
+    pub(crate) instance: HeaderValue,
 }
 
 /// A success response.
@@ -148,6 +151,7 @@ impl Transport {
             .bearer_auth(self.token.expose())
             .header(header::ACCEPT, "application/json")
             .header(header::USER_AGENT, self.user_agent.clone())
+            .header(crate::INSTANCE_HEADER, self.instance.clone())
             .timeout(match request.deadline {
                 Some(deadline) => self
                     .timeout

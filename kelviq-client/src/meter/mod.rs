@@ -192,12 +192,12 @@ impl UsageMeter {
 
     /// [`UsageMeter::record`], applying the usage to `snapshot` — the customer's cached
     /// snapshot the caller already holds — instead of looking it up in the cache again.
-    /// For adapters that gated the request with that snapshot.
+    /// For the gate, which admitted the request on that snapshot.
     ///
     /// # Errors
     ///
     /// As [`UsageMeter::record`].
-    pub fn record_on(
+    pub(crate) fn record_on(
         &self,
         snapshot: Option<&Snapshot>,
         customer_id: &str,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use smol_str::SmolStr;
 
 use super::enums::FeatureType;
@@ -19,33 +19,68 @@ pub struct RawEntitlements {
     pub entitlements: Vec<EntitlementEntry>,
 }
 
-/// One raw entitlement entry.
+/// One raw entitlement entry, as sent: read it with its accessors (the ids are kept inline
+/// up to 23 bytes, so a cached entry allocates nothing of its own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct EntitlementEntry {
-    /// The feature identifier (kept inline up to 23 bytes: no allocation per cached entry).
-    pub feature_id: SmolStr,
-    /// The kind of feature.
+    pub(crate) feature_id: SmolStr,
     #[serde(default)]
-    pub feature_type: Option<FeatureType>,
-    /// Whether this entry grants access.
-    pub has_access: bool,
-    /// When usage resets (`YYYY-MM-DD HH:MM:SS`).
+    pub(crate) feature_type: Option<FeatureType>,
+    pub(crate) has_access: bool,
     #[serde(default)]
-    pub reset_at: Option<SmolStr>,
-    /// Whether access stops at the limit.
+    pub(crate) reset_at: Option<SmolStr>,
     #[serde(default)]
-    pub hard_limit: Option<bool>,
-    /// The usage limit (metered) or configured value (customizable).
+    pub(crate) hard_limit: Option<bool>,
     #[serde(default)]
-    pub usage_limit: Option<i64>,
-    /// Usage so far.
+    pub(crate) usage_limit: Option<i64>,
     #[serde(default)]
-    pub current_usage: Option<i64>,
-    /// Usage left.
+    pub(crate) current_usage: Option<i64>,
     #[serde(default)]
-    pub remaining: Option<i64>,
+    pub(crate) remaining: Option<i64>,
+}
+
+impl EntitlementEntry {
+    /// The feature identifier (`featureId`).
+    pub fn feature_id(&self) -> &str {
+        &self.feature_id
+    }
+
+    /// The kind of feature (`featureType`), if sent.
+    pub fn feature_type(&self) -> Option<&FeatureType> {
+        self.feature_type.as_ref()
+    }
+
+    /// Whether this entry grants access (`hasAccess`).
+    pub fn has_access(&self) -> bool {
+        self.has_access
+    }
+
+    /// When usage resets (`resetAt`, `YYYY-MM-DD HH:MM:SS`), if sent.
+    pub fn reset_at(&self) -> Option<&str> {
+        self.reset_at.as_deref()
+    }
+
+    /// Whether access stops at the limit (`hardLimit`), if sent.
+    pub fn hard_limit(&self) -> Option<bool> {
+        self.hard_limit
+    }
+
+    /// The usage limit (metered) or configured value (customizable) (`usageLimit`).
+    pub fn usage_limit(&self) -> Option<i64> {
+        self.usage_limit
+    }
+
+    /// Usage so far (`currentUsage`).
+    pub fn current_usage(&self) -> Option<i64> {
+        self.current_usage
+    }
+
+    /// Usage left (`remaining`).
+    pub fn remaining(&self) -> Option<i64> {
+        self.remaining
+    }
 }
 
 /// One feature's entitlement, aggregated over all its entries.
@@ -64,6 +99,16 @@ pub struct EntitlementEntry {
 /// access (the limit is soft), and a meter the service denies stays denied even without a
 /// limit. An entry without a limit makes the whole feature unlimited, where the SDK would
 /// add up the other entries' limits.
+///
+/// Serialized with the wire's field names, as the official SDK's aggregated entitlement:
+/// `featureId`, `featureType`, `hasAccess`, `hardLimit`, `usageLimit` ([`limit`](Self::limit)),
+/// `currentUsage` ([`usage`](Self::usage)), `remaining`, and `items` (the raw entries, as
+/// sent); an unknown value is `null`:
+///
+/// ```json
+/// {"featureId": "api-calls", "featureType": "METER", "hasAccess": true, "hardLimit": true,
+///  "usageLimit": 100, "currentUsage": 12, "remaining": 88, "items": [{"featureId": "api-calls", ...}]}
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Entitlement {
@@ -355,6 +400,29 @@ impl Entitlement {
 const SCAN_LIMIT: usize = 16;
 
 /// All of a customer's entitlements, one aggregate per feature, in first-seen order.
+///
+/// Serialized with the wire's field names, in the shape of the raw answer
+/// ([`RawEntitlements`]) with one aggregated [`Entitlement`] per feature:
+/// `{"customerId": "cust_pro", "entitlements": [{"featureId": ..., "items": [..]}, ..]}` —
+/// what a "my plan" endpoint returns as is (`Json(snapshot.to_entitlements())`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), kelviq_client::Error> {
+/// # let mock = kelviq_mock::MockServer::start().await;
+/// # let kelviq = kelviq_client::Kelviq::builder()
+/// #     .access_token(mock.token()).api_url(mock.url()).edge_url(mock.edge_url()).build()?;
+/// let all = kelviq.entitlements().get_all_entitlements("cust_pro").await?;
+/// let json = serde_json::to_value(&all).expect("plain data");
+/// assert_eq!(json["customerId"], "cust_pro");
+/// let calls = json["entitlements"]
+///     .as_array()
+///     .and_then(|features| features.iter().find(|feature| feature["featureId"] == "api-calls"))
+///     .expect("cust_pro has api-calls");
+/// assert_eq!(calls["usageLimit"], 10_000);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Entitlements {
@@ -469,6 +537,54 @@ impl Entitlements {
     pub fn is_empty(&self) -> bool {
         self.features.is_empty()
     }
+}
+
+impl Serialize for Entitlement {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AggregateWire {
+            feature_id: self.feature_id(),
+            feature_type: self.feature_type(),
+            has_access: self.has_access(),
+            hard_limit: self.hard_limit(),
+            usage_limit: self.limit(),
+            current_usage: self.usage(),
+            remaining: self.remaining(),
+            items: self.items(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl Serialize for Entitlements {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AllWire {
+            customer_id: self.customer_id(),
+            entitlements: &self.features,
+        }
+        .serialize(serializer)
+    }
+}
+
+/// An [`Entitlement`] as serialized: the wire's names, in the order of the raw entries'.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AggregateWire<'a> {
+    feature_id: &'a str,
+    feature_type: Option<&'a FeatureType>,
+    has_access: bool,
+    hard_limit: bool,
+    usage_limit: Option<i64>,
+    current_usage: Option<i64>,
+    remaining: Option<i64>,
+    items: &'a [EntitlementEntry],
+}
+
+/// [`Entitlements`] as serialized: the raw answer's shape.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AllWire<'a> {
+    customer_id: &'a str,
+    entitlements: &'a [Entitlement],
 }
 
 impl<'a> IntoIterator for &'a Entitlements {
@@ -591,6 +707,50 @@ mod tests {
         assert!(!all.has_access("unknown"));
         let order: Vec<&str> = all.iter().map(Entitlement::feature_id).collect();
         assert_eq!(order, ["seats", "reports", "beta"]);
+    }
+
+    #[test]
+    fn serialized_with_the_wire_names_and_rebuilt_from_their_items() {
+        let mut all = entitlements(json!([
+            meter(Some(10), Some(8), true, true),
+            meter(Some(5), None, true, true),
+            {"featureId": "reports", "featureType": "BOOLEAN", "hasAccess": true,
+             "resetAt": null, "hardLimit": null, "usageLimit": null, "currentUsage": null,
+             "remaining": null}
+        ]));
+        all.get_mut("calls").unwrap().apply_usage(2, false);
+        let serialized = serde_json::to_value(&all).unwrap();
+        let entry = |limit: i64, usage: Option<i64>| {
+            json!({"featureId": "calls", "featureType": "METER", "hasAccess": true,
+                   "resetAt": null, "hardLimit": true, "usageLimit": limit,
+                   "currentUsage": usage, "remaining": null})
+        };
+        assert_eq!(
+            serialized,
+            json!({"customerId": "c", "entitlements": [
+                {"featureId": "calls", "featureType": "METER", "hasAccess": true,
+                 "hardLimit": true, "usageLimit": 15, "currentUsage": 10, "remaining": 5,
+                 "items": [entry(10, Some(8)), entry(5, None)]},
+                {"featureId": "reports", "featureType": "BOOLEAN", "hasAccess": true,
+                 "hardLimit": false, "usageLimit": null, "currentUsage": 0, "remaining": null,
+                 "items": [{"featureId": "reports", "featureType": "BOOLEAN", "hasAccess": true,
+                            "resetAt": null, "hardLimit": null, "usageLimit": null,
+                            "currentUsage": null, "remaining": null}]}
+            ]})
+        );
+        // The items are the raw entries: they rebuild the aggregate (before the usage this
+        // process applied, which the aggregate's own members carry).
+        let items: Vec<serde_json::Value> = serialized["entitlements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|feature| feature["items"].as_array().unwrap().clone())
+            .collect();
+        let rebuilt = entitlements(serde_json::Value::Array(items));
+        let mut applied = rebuilt.clone();
+        applied.get_mut("calls").unwrap().apply_usage(2, false);
+        assert_eq!(applied, all);
+        assert_eq!(rebuilt.get("calls").unwrap().usage(), Some(8));
     }
 
     #[test]

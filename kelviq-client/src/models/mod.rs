@@ -34,9 +34,6 @@ pub use payment_methods::{
 pub use portal::PortalSession;
 pub use refunds::{RecordedRefundReason, Refund, RefundReason, RefundStatus};
 pub use reporting::{EventReport, UsageReport};
-/// The string type of ids and times in cached entitlements: inline up to 23 bytes, so a
-/// cached customer's entries need no allocation of their own.
-pub use smol_str::SmolStr;
 pub use subscriptions::{
     BillingType, CancellationType, CancelledSubscription, LicenseSummary, NextInvoice,
     PaymentBehavior, PlanSummary, PreviewLineItem, Product, ProrationBehavior, Subscription,

@@ -8,7 +8,7 @@ use super::wire_enum::{closed_enum, open_enum};
 
 closed_enum! {
     /// Why you refund, as you can give it to
-    /// [`Refunds::create`](crate::Refunds::create). A refund read back may also carry
+    /// [`RefundsApi::create`](crate::RefundsApi::create). A refund read back may also carry
     /// `DASHBOARD_INITIATED`: see [`RecordedRefundReason`].
     pub enum RefundReason {
         /// The order was charged twice.
@@ -48,7 +48,7 @@ impl From<RefundReason> for RecordedRefundReason {
 
 open_enum! {
     /// Where a refund stands. Also the `status` filter of
-    /// [`Refunds::list`](crate::Refunds::list).
+    /// [`RefundsApi::list`](crate::RefundsApi::list).
     pub enum RefundStatus {
         /// Accepted, not yet sent to the payment provider.
         Pending => "PENDING",

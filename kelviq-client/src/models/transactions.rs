@@ -8,7 +8,7 @@ use super::wire_enum::open_enum;
 
 open_enum! {
     /// The outcome of a transaction. Also the `status` filter of
-    /// [`Transactions::list`](crate::Transactions::list). Lower-case on the wire.
+    /// [`TransactionsApi::list`](crate::TransactionsApi::list). Lower-case on the wire.
     pub enum TransactionStatus {
         /// The money moved.
         Success => "success",
@@ -111,7 +111,7 @@ pub struct Transaction {
 
 impl Transaction {
     /// The id of the order (`order.id`), if the service sent it: what
-    /// [`Refunds::create`](crate::Refunds::create) takes.
+    /// [`RefundsApi::create`](crate::RefundsApi::create) takes.
     pub fn order_id(&self) -> Option<&str> {
         self.order.get("id").and_then(Value::as_str)
     }

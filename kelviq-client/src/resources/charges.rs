@@ -13,11 +13,11 @@ use crate::models::{Charge, ChargePeriod, FeatureQuantity, TaxBehavior};
 
 /// Handle for one-time charges.
 #[derive(Debug, Clone, Copy)]
-pub struct Charges<'a> {
+pub struct ChargesApi<'a> {
     client: &'a Kelviq,
 }
 
-/// Parameters of [`Charges::create`]. Sent snake_case, in this order: `plan_identifier`,
+/// Parameters of [`ChargesApi::create`]. Sent snake_case, in this order: `plan_identifier`,
 /// `charge_period`, `customer_id`, `features`, `currency_code`, `custom_amount`,
 /// `tax_behavior`, `ip_address`.
 ///
@@ -132,9 +132,9 @@ impl CreateCharge {
     }
 }
 
-impl<'a> Charges<'a> {
+impl<'a> ChargesApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        Charges { client }
+        ChargesApi { client }
     }
 
     /// Charges the customer's default saved payment method once for a plan, and grants the
@@ -143,7 +143,7 @@ impl<'a> Charges<'a> {
     /// A charge carries no idempotency key, so one whose outcome is unknown (timeout,
     /// dropped connection, `502`/`504`) is not retried: the error is returned and the
     /// customer may or may not have been charged. Look for the charge in
-    /// [`Transactions::list`](crate::Transactions::list) before charging again.
+    /// [`TransactionsApi::list`](crate::TransactionsApi::list) before charging again.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

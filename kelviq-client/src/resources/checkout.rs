@@ -12,11 +12,11 @@ use crate::models::{ChargePeriod, CheckoutSession, FeatureQuantity, TaxBehavior}
 
 /// Handle for checkout sessions.
 #[derive(Debug, Clone, Copy)]
-pub struct Checkout<'a> {
+pub struct CheckoutApi<'a> {
     client: &'a Kelviq,
 }
 
-/// Parameters of [`Checkout::create_session`]. Sent camelCase: `offeringId`,
+/// Parameters of [`CheckoutApi::create_session`]. Sent camelCase: `offeringId`,
 /// `planIdentifier`, `pricingTableId`, `ipAddress`, `ruleId`, `chargePeriod`, `customerId`,
 /// `features`, `successUrl`, `trialPeriod`, `currencyCode`, `customAmount`, `taxBehavior`,
 /// `discountsEnabled`, `lockEmail`, `defaultBillingCountry`, `metadata`.
@@ -187,14 +187,14 @@ impl CreateCheckoutSession {
     }
 }
 
-impl<'a> Checkout<'a> {
+impl<'a> CheckoutApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        Checkout { client }
+        CheckoutApi { client }
     }
 
     /// Creates a checkout session: `POST /checkout/`. Send the buyer to the session's
     /// `checkout_url`; once paid, the subscription appears in
-    /// [`Subscriptions::list`](crate::Subscriptions::list).
+    /// [`SubscriptionsApi::list`](crate::SubscriptionsApi::list).
     ///
     /// The request carries no idempotency key, so it is not replayed when its outcome is
     /// unknown; creating a second session is harmless (only a paid one subscribes).

@@ -12,11 +12,11 @@ use crate::models::{ArchivedCustomer, Customer, Page};
 
 /// Handle for the customers resource.
 #[derive(Debug, Clone, Copy)]
-pub struct Customers<'a> {
+pub struct CustomersApi<'a> {
     client: &'a Kelviq,
 }
 
-/// Parameters of [`Customers::create`]. Sent snake_case: `name`, `email`, `metadata`,
+/// Parameters of [`CustomersApi::create`]. Sent snake_case: `name`, `email`, `metadata`,
 /// `customer_id`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[must_use]
@@ -60,7 +60,7 @@ impl CreateCustomer {
     }
 }
 
-/// Parameters of [`Customers::update`]: at least one field must be set. A field cannot be
+/// Parameters of [`CustomersApi::update`]: at least one field must be set. A field cannot be
 /// cleared (the API has no way to send `null`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[must_use]
@@ -98,7 +98,7 @@ impl UpdateCustomer {
     }
 }
 
-/// Parameters of [`Customers::list`]: which page (from 1) and how many per page.
+/// Parameters of [`CustomersApi::list`]: which page (from 1) and how many per page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[must_use]
 pub struct ListCustomers {
@@ -137,9 +137,9 @@ fn item_path(transport: &Transport, id: &str) -> Result<String> {
     ))
 }
 
-impl<'a> Customers<'a> {
+impl<'a> CustomersApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        Customers { client }
+        CustomersApi { client }
     }
 
     /// One page of customers: `GET /customers/?page=&page_size=`.

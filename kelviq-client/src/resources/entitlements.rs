@@ -10,7 +10,7 @@ use super::{customer_id, require};
 use crate::client::Kelviq;
 use crate::error::Result;
 use crate::http::{Base, Request, Transport};
-use crate::models::{Entitlement, Entitlements as AllEntitlements, RawEntitlements};
+use crate::models::{Entitlement, Entitlements, RawEntitlements};
 
 /// `GET {edge}/api/v1/entitlements`, for one feature or all of them.
 fn request(transport: &Transport, id: &str, feature_id: Option<&str>) -> Result<Request> {
@@ -33,32 +33,30 @@ pub(crate) async fn fetch_snapshot(
     transport: &Transport,
     customer_id: &str,
     deadline: Option<tokio::time::Instant>,
-) -> Result<AllEntitlements> {
+) -> Result<Entitlements> {
     let request = request(transport, customer_id, None)?
         .deadline(deadline)
         .wait_retry_after(deadline.is_none());
     let raw: RawEntitlements = transport.json(request).await?;
-    Ok(AllEntitlements::from_raw(raw))
+    Ok(Entitlements::from_raw(raw))
 }
 
 /// Handle for entitlement checks: `GET {edge}/api/v1/entitlements`.
 #[derive(Debug, Clone, Copy)]
-pub struct Entitlements<'a> {
+pub struct EntitlementsApi<'a> {
     client: &'a Kelviq,
 }
 
 const PATH: &str = "/entitlements";
 
-impl<'a> Entitlements<'a> {
+impl<'a> EntitlementsApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        Entitlements { client }
+        EntitlementsApi { client }
     }
 
     /// Every entitlement of the customer, fetched now (no cache).
-    pub(crate) async fn fetch_all(self, customer_id: &str) -> Result<AllEntitlements> {
-        Ok(AllEntitlements::from_raw(
-            self.fetch(customer_id, None).await?,
-        ))
+    pub(crate) async fn fetch_all(self, customer_id: &str) -> Result<Entitlements> {
+        Ok(Entitlements::from_raw(self.fetch(customer_id, None).await?))
     }
 
     async fn fetch(&self, customer_id: &str, feature_id: Option<&str>) -> Result<RawEntitlements> {
@@ -95,14 +93,14 @@ impl<'a> Entitlements<'a> {
             return Ok(cached.snapshot().has_access(feature_id));
         }
         let raw = self.fetch(customer_id, Some(feature_id)).await?;
-        Ok(AllEntitlements::from_raw(raw).has_access(feature_id))
+        Ok(Entitlements::from_raw(raw).has_access(feature_id))
     }
 
     /// The aggregated entitlement of one feature, `None` when the customer lacks it.
     ///
     /// # Errors
     ///
-    /// As [`Entitlements::has_access`].
+    /// As [`EntitlementsApi::has_access`].
     pub async fn get_entitlement(
         &self,
         customer_id: &str,
@@ -114,15 +112,15 @@ impl<'a> Entitlements<'a> {
             return Ok(cached.snapshot().get(feature_id));
         }
         let raw = self.fetch(customer_id, Some(feature_id)).await?;
-        Ok(AllEntitlements::from_raw(raw).get(feature_id).cloned())
+        Ok(Entitlements::from_raw(raw).get(feature_id).cloned())
     }
 
     /// Every feature of the customer, aggregated (one call answers every check).
     ///
     /// # Errors
     ///
-    /// As [`Entitlements::has_access`].
-    pub async fn get_all_entitlements(&self, customer_id: &str) -> Result<AllEntitlements> {
+    /// As [`EntitlementsApi::has_access`].
+    pub async fn get_all_entitlements(&self, customer_id: &str) -> Result<Entitlements> {
         if self.client.has_entitlement_cache() {
             let cached = self.client.entitlements_snapshot(customer_id).await?;
             return Ok(cached.snapshot().to_entitlements());
@@ -134,7 +132,7 @@ impl<'a> Entitlements<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Entitlements::has_access`].
+    /// As [`EntitlementsApi::has_access`].
     pub async fn get_raw_entitlement(
         &self,
         customer_id: &str,
@@ -147,7 +145,7 @@ impl<'a> Entitlements<'a> {
     ///
     /// # Errors
     ///
-    /// As [`Entitlements::has_access`].
+    /// As [`EntitlementsApi::has_access`].
     pub async fn get_raw_entitlements(&self, customer_id: &str) -> Result<RawEntitlements> {
         self.fetch(customer_id, None).await
     }

@@ -14,11 +14,11 @@ use crate::models::{LicenseActivation, LicenseDeactivation, LicenseValidation};
 
 /// Handle for license keys.
 #[derive(Debug, Clone, Copy)]
-pub struct License<'a> {
+pub struct LicenseApi<'a> {
     client: &'a Kelviq,
 }
 
-/// Parameters of [`License::activate`]. Sent snake_case: `license_key`, `customer_id`,
+/// Parameters of [`LicenseApi::activate`]. Sent snake_case: `license_key`, `customer_id`,
 /// `instance_name`, `metadata`. `Debug` prints the key as `***`.
 #[derive(Clone, PartialEq, Serialize)]
 #[must_use]
@@ -55,7 +55,7 @@ impl ActivateLicense {
         self
     }
 
-    /// Your metadata for the instance, returned by [`License::validate`] (default: none).
+    /// Your metadata for the instance, returned by [`LicenseApi::validate`] (default: none).
     pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
         self.metadata = Some(metadata);
         self
@@ -81,9 +81,9 @@ struct KeyAndInstance<'a> {
     instance_id: Option<&'a str>,
 }
 
-impl<'a> License<'a> {
+impl<'a> LicenseApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        License { client }
+        LicenseApi { client }
     }
 
     /// Activates a key on a new instance: `POST /license/activate/`. Keep the returned

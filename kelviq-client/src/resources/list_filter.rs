@@ -7,9 +7,9 @@ use crate::error::{Error, Result};
 use crate::http::Request;
 
 /// Parameters of the lists filtered by text, status and creation date:
-/// [`ListRefunds`](crate::ListRefunds) for [`Refunds::list`](crate::Refunds::list) and
+/// [`ListRefunds`](crate::ListRefunds) for [`RefundsApi::list`](crate::RefundsApi::list) and
 /// [`ListTransactions`](crate::ListTransactions) for
-/// [`Transactions::list`](crate::Transactions::list). `S` is the status type.
+/// [`TransactionsApi::list`](crate::TransactionsApi::list). `S` is the status type.
 ///
 /// Sent as query parameters, each only when set, in this order: `search`, `status`,
 /// `start_date`, `end_date`, `page_size`, `page`. Unlike the official SDK, which passes

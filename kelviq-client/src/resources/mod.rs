@@ -1,6 +1,12 @@
 //! One handle per API resource, borrowed from the client: `kelviq.customers().create(..)`.
 //! Each file holds the handle and the parameter structs of its operations.
 //!
+//! A handle is named after its resource with `Api` (`kelviq.customers()` is a
+//! [`CustomersApi`], `kelviq.entitlements()` an [`EntitlementsApi`]), so that it never
+//! shares a name with the data it returns ([`Customer`](crate::models::Customer),
+//! [`Entitlements`](crate::models::Entitlements)); the blocking client's handles have
+//! the same names.
+//!
 //! Every call taking a customer id refuses an empty one, or one longer than
 //! [`KelviqBuilder::max_customer_id_len`](crate::KelviqBuilder::max_customer_id_len) (256
 //! bytes by default), with [`Error::Validation`] `{ field: "customer_id", .. }` before
@@ -19,23 +25,23 @@ mod reporting;
 mod subscriptions;
 mod transactions;
 
-pub use charges::{Charges, CreateCharge};
-pub use checkout::{Checkout, CreateCheckoutSession};
-pub use customers::{CreateCustomer, Customers, ListCustomers, UpdateCustomer};
-pub use entitlements::Entitlements;
+pub use charges::{ChargesApi, CreateCharge};
+pub use checkout::{CheckoutApi, CreateCheckoutSession};
+pub use customers::{CreateCustomer, CustomersApi, ListCustomers, UpdateCustomer};
+pub use entitlements::EntitlementsApi;
 pub(crate) use entitlements::fetch_snapshot;
-pub use license::{ActivateLicense, License};
+pub use license::{ActivateLicense, LicenseApi};
 pub use list_filter::ListFilter;
-pub use payment_methods::{ListPaymentMethods, PaymentMethods};
-pub use portal::Portal;
-pub use refunds::{CreateRefund, ListRefunds, Refunds};
-pub use reporting::{ReportEvent, ReportUsage, Reporting};
+pub use payment_methods::{ListPaymentMethods, PaymentMethodsApi};
+pub use portal::PortalApi;
+pub use refunds::{CreateRefund, ListRefunds, RefundsApi};
+pub use reporting::{ReportEvent, ReportUsage, ReportingApi};
 pub(crate) use reporting::{send_event, send_usage};
 pub use subscriptions::{
     CancelSubscription, CreateSubscription, ListSubscriptions, ModifiedOn,
-    PreviewSubscriptionUpdate, Subscriptions, UpdateSubscription,
+    PreviewSubscriptionUpdate, SubscriptionsApi, UpdateSubscription,
 };
-pub use transactions::{ListTransactions, Transactions};
+pub use transactions::{ListTransactions, TransactionsApi};
 
 use crate::error::{Error, Result};
 use crate::http::Transport;

@@ -10,11 +10,11 @@ use crate::models::{Page, PaymentMethod};
 
 /// Handle for saved payment methods.
 #[derive(Debug, Clone, Copy)]
-pub struct PaymentMethods<'a> {
+pub struct PaymentMethodsApi<'a> {
     client: &'a Kelviq,
 }
 
-/// Parameters of [`PaymentMethods::list`]. Sent as query parameters, each only when set, in
+/// Parameters of [`PaymentMethodsApi::list`]. Sent as query parameters, each only when set, in
 /// this order: `customer_id`, `customer_email`, `page_size`, `page`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[must_use]
@@ -56,9 +56,9 @@ impl ListPaymentMethods {
     }
 }
 
-impl<'a> PaymentMethods<'a> {
+impl<'a> PaymentMethodsApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        PaymentMethods { client }
+        PaymentMethodsApi { client }
     }
 
     /// One page of saved payment methods:

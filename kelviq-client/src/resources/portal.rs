@@ -10,7 +10,7 @@ use crate::models::PortalSession;
 
 /// Handle for customer portal sessions.
 #[derive(Debug, Clone, Copy)]
-pub struct Portal<'a> {
+pub struct PortalApi<'a> {
     client: &'a Kelviq,
 }
 
@@ -21,9 +21,9 @@ struct CreatePortalSession<'a> {
     customer_id: &'a str,
 }
 
-impl<'a> Portal<'a> {
+impl<'a> PortalApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        Portal { client }
+        PortalApi { client }
     }
 
     /// Creates a portal session for a customer: `POST /portal/session/` with

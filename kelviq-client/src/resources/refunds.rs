@@ -12,16 +12,16 @@ use crate::models::{Page, Refund, RefundReason, RefundStatus};
 
 /// Handle for refunds.
 #[derive(Debug, Clone, Copy)]
-pub struct Refunds<'a> {
+pub struct RefundsApi<'a> {
     client: &'a Kelviq,
 }
 
-/// Parameters of [`Refunds::list`]: a search text (matched by the service against the
+/// Parameters of [`RefundsApi::list`]: a search text (matched by the service against the
 /// refund's id, order id and the like), a [`RefundStatus`], a range of creation dates and a
 /// page.
 pub type ListRefunds = ListFilter<RefundStatus>;
 
-/// Parameters of [`Refunds::create`]. Sent snake_case, in this order: `order_id`,
+/// Parameters of [`RefundsApi::create`]. Sent snake_case, in this order: `order_id`,
 /// `amount_units`, `amount`, `reason`, `internal_note`.
 ///
 /// Without an amount the whole refundable balance of the order is refunded. The amount
@@ -94,9 +94,9 @@ impl CreateRefund {
 
 const ITEM: &str = "/refunds/{refund_id}/";
 
-impl<'a> Refunds<'a> {
+impl<'a> RefundsApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        Refunds { client }
+        RefundsApi { client }
     }
 
     /// One page of refunds: `GET /refunds/?search=&status=&start_date=&end_date=&page_size=&page=`.
@@ -120,7 +120,7 @@ impl<'a> Refunds<'a> {
     ///
     /// A refund carries no idempotency key, so one whose outcome is unknown (timeout,
     /// dropped connection, `502`/`504`) is not retried: the error is returned and the
-    /// refund may or may not have been made. Look for it in [`Refunds::list`] (search by
+    /// refund may or may not have been made. Look for it in [`RefundsApi::list`] (search by
     /// order id) before refunding again.
     ///
     /// ```

@@ -14,11 +14,11 @@ use crate::models::{Behaviour, EventReport, UsageReport};
 
 /// Handle for usage and event reporting.
 #[derive(Debug, Clone, Copy)]
-pub struct Reporting<'a> {
+pub struct ReportingApi<'a> {
     client: &'a Kelviq,
 }
 
-/// Parameters of [`Reporting::report_usage`]. Sent camelCase: `value`, `customerId`,
+/// Parameters of [`ReportingApi::report_usage`]. Sent camelCase: `value`, `customerId`,
 /// `featureId`, `behaviour`, `resourceId`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,7 +91,7 @@ impl ReportUsage {
     }
 }
 
-/// Parameters of [`Reporting::report_event`]. Sent camelCase: `customerId`, `eventName`,
+/// Parameters of [`ReportingApi::report_event`]. Sent camelCase: `customerId`, `eventName`,
 /// `idempotencyKey`, `timestamp`, `resourceId`, `properties`.
 ///
 /// The idempotency key defaults to a fresh UUID and the timestamp to now (UTC), so a
@@ -208,9 +208,9 @@ fn is_event_timestamp(text: &str) -> bool {
     shape_ok && jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S%.f", text).is_ok()
 }
 
-impl<'a> Reporting<'a> {
+impl<'a> ReportingApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        Reporting { client }
+        ReportingApi { client }
     }
 
     /// Reports usage of a metered feature: `POST /report/usage/`.
@@ -290,7 +290,7 @@ pub(crate) async fn send_usage(
     transport.json(request).await
 }
 
-/// [`Reporting::report_event`] within `deadline`, if one is given.
+/// [`ReportingApi::report_event`] within `deadline`, if one is given.
 pub(crate) async fn send_event(
     transport: &Transport,
     mut params: ReportEvent,

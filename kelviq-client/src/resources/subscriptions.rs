@@ -14,7 +14,7 @@ use crate::models::{
 
 /// Handle for the subscriptions resource.
 #[derive(Debug, Clone, Copy)]
-pub struct Subscriptions<'a> {
+pub struct SubscriptionsApi<'a> {
     client: &'a Kelviq,
 }
 
@@ -190,7 +190,7 @@ fn inverted(after: Bound, before: Bound) -> bool {
     }
 }
 
-/// Parameters of [`Subscriptions::list`]: filters (all optional, combined) and the page.
+/// Parameters of [`SubscriptionsApi::list`]: filters (all optional, combined) and the page.
 ///
 /// Start dates are `YYYY-MM-DD`; the last-change bounds are a day or an instant
 /// ([`ModifiedOn`]); every bound is inclusive. Unlike the official SDK, which passes them
@@ -313,7 +313,7 @@ impl ListSubscriptions {
     }
 }
 
-/// Parameters of [`Subscriptions::create`]. Sent snake_case: `plan_identifier`,
+/// Parameters of [`SubscriptionsApi::create`]. Sent snake_case: `plan_identifier`,
 /// `charge_period`, `customer_id`, `success_url`, `features`, `ip_address`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[must_use]
@@ -366,7 +366,7 @@ impl CreateSubscription {
     }
 }
 
-/// Parameters of [`Subscriptions::cancel`]. Sent snake_case: `cancellation_type`,
+/// Parameters of [`SubscriptionsApi::cancel`]. Sent snake_case: `cancellation_type`,
 /// `cancellation_date`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[must_use]
@@ -419,7 +419,7 @@ impl CancelSubscription {
     }
 }
 
-/// Parameters of [`Subscriptions::update`]. Sent snake_case — `plan_identifier`,
+/// Parameters of [`SubscriptionsApi::update`]. Sent snake_case — `plan_identifier`,
 /// `charge_period`, `proration_behavior`, `probation_behaviour`, `offering_id`,
 /// `pricing_table_id`, `rule_id`, `features`, `trial_end`, `payment_behavior` — except the
 /// IP address, sent as **`ipAddress`** (camelCase).
@@ -533,7 +533,7 @@ impl UpdateSubscription {
     }
 }
 
-/// Parameters of [`Subscriptions::preview_update`]. Sent snake_case: `plan_identifier`,
+/// Parameters of [`SubscriptionsApi::preview_update`]. Sent snake_case: `plan_identifier`,
 /// `charge_period`, `proration_behavior`, `features`, `ip_address`, `trial_end`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[must_use]
@@ -649,9 +649,9 @@ fn item_path(subscription_id: &str, tail: &str) -> Result<String> {
     ))
 }
 
-impl<'a> Subscriptions<'a> {
+impl<'a> SubscriptionsApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        Subscriptions { client }
+        SubscriptionsApi { client }
     }
 
     /// One page of subscriptions: `GET /subscriptions/?customer_id=&start_date_after=
@@ -783,12 +783,12 @@ impl<'a> Subscriptions<'a> {
         self.client.transport().json(request).await
     }
 
-    /// What [`Subscriptions::update`] with the same fields would cost, without changing
+    /// What [`SubscriptionsApi::update`] with the same fields would cost, without changing
     /// anything: `POST /subscriptions/{subscription_id}/update/preview/`.
     ///
     /// # Errors
     ///
-    /// As [`Subscriptions::update`].
+    /// As [`SubscriptionsApi::update`].
     pub async fn preview_update(
         &self,
         subscription_id: &str,

@@ -10,18 +10,18 @@ use crate::models::{Page, Transaction, TransactionStatus};
 
 /// Handle for transactions.
 #[derive(Debug, Clone, Copy)]
-pub struct Transactions<'a> {
+pub struct TransactionsApi<'a> {
     client: &'a Kelviq,
 }
 
-/// Parameters of [`Transactions::list`]: a search text (matched by the service against the
+/// Parameters of [`TransactionsApi::list`]: a search text (matched by the service against the
 /// transaction's id, order id, customer id and the like), a [`TransactionStatus`], a range
 /// of creation dates and a page.
 pub type ListTransactions = ListFilter<TransactionStatus>;
 
-impl<'a> Transactions<'a> {
+impl<'a> TransactionsApi<'a> {
     pub(crate) fn new(client: &'a Kelviq) -> Self {
-        Transactions { client }
+        TransactionsApi { client }
     }
 
     /// One page of transactions:

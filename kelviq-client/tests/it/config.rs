@@ -317,3 +317,81 @@ async fn http_on_a_loopback_host_needs_no_option() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn every_request_names_the_client_instance() {
+    let mock = kelviq_mock::MockServer::start().await;
+    let default = crate::support::client_for(&mock).build().unwrap();
+    assert!(
+        default
+            .instance_name()
+            .starts_with(&format!("{}@", std::process::id())),
+        "{}",
+        default.instance_name()
+    );
+    let named = crate::support::client_for(&mock)
+        .instance_name("billing-api/pod-7")
+        .no_entitlement_cache()
+        .build()
+        .unwrap();
+    assert_eq!(named.instance_name(), "billing-api/pod-7");
+
+    // Both listeners, with and without a body.
+    default
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    named
+        .entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    named.customers().retrieve("cust_pro").await.unwrap();
+    named
+        .reporting()
+        .report_usage(kelviq_client::ReportUsage::delta(
+            "cust_pro",
+            "api-calls",
+            1,
+        ))
+        .await
+        .unwrap();
+    let sent: Vec<String> = mock
+        .journal()
+        .iter()
+        .map(|request| request.client_instance().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            default.instance_name(),
+            "billing-api/pod-7",
+            "billing-api/pod-7",
+            "billing-api/pod-7"
+        ]
+    );
+    assert_eq!(kelviq_client::INSTANCE_HEADER, "x-kelviq-client-instance");
+}
+
+#[tokio::test]
+async fn a_bad_instance_name_fails_the_build_before_any_request() {
+    let mock = kelviq_mock::MockServer::start().await;
+    for bad in [
+        String::new(),
+        "pod 7".to_owned(),
+        "pod\r\n7".to_owned(),
+        "pöd".to_owned(),
+        "x".repeat(kelviq_client::MAX_INSTANCE_NAME_LEN + 1),
+    ] {
+        let error = crate::support::client_for(&mock)
+            .instance_name(bad.clone())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::Config(message) if message.contains("instance_name")),
+            "{bad:?}: {error}"
+        );
+    }
+    assert!(mock.journal().is_empty());
+}

@@ -72,7 +72,7 @@ async fn one_feature_raw_and_aggregated() {
         .await
         .unwrap();
     assert_eq!(raw.entitlements.len(), 1);
-    assert_eq!(raw.entitlements[0].current_usage, Some(12));
+    assert_eq!(raw.entitlements[0].current_usage(), Some(12));
     let raw_all = entitlements
         .get_raw_entitlements("cust_free")
         .await

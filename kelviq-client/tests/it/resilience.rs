@@ -228,7 +228,7 @@ async fn fallback_entitlements_when_kelviq_is_down() {
     let kelviq = client(&mock, CacheConfig::default());
     let continuity = kelviq
         .gate()
-        .failure_policy(FailurePolicy::continuity(Fallback::new().grant("reports")));
+        .failure_policy(FailurePolicy::fallback(Fallback::new().grant("reports")));
     let reports = continuity.clone().require("reports").build().unwrap();
     let exports = continuity.require("exports").build().unwrap();
 
@@ -251,7 +251,7 @@ async fn fallback_entitlements_when_kelviq_is_down() {
     assert_eq!(exports.fallback_decisions(), 1);
 
     // The strict preset: both answer 503, with Retry-After.
-    let strict = kelviq.gate().failure_policy(FailurePolicy::strict());
+    let strict = kelviq.gate().failure_policy(FailurePolicy::Deny);
     for feature in ["reports", "exports"] {
         let gate = strict.clone().require(feature).build().unwrap();
         let denial = admit(&gate, "cust_other")
@@ -275,7 +275,9 @@ async fn a_reached_limit_says_when_it_resets() {
     let denial = admit(&gate, "c").await.0.into_result().unwrap_err();
     assert_eq!(denial.code(), "usage_limit_reached");
     let snapshot = kelviq.cached_entitlements("c").unwrap();
-    let resets = snapshot.get("calls").unwrap().items()[0].reset_at.clone();
+    let resets = snapshot.get("calls").unwrap().items()[0]
+        .reset_at()
+        .map(str::to_owned);
     assert!(resets.is_some(), "the mock gives the period's end");
     // The reset (the start of next month) is told in the problem details; a wait of
     // days or weeks is no Retry-After.

@@ -8,8 +8,9 @@
 //!
 //! - every customer with its plan, subscription status and every feature of every plan:
 //!   access, usage against the limit as a bar, the reset time;
-//! - the request journal, newest first: time, listener, method, path, status, latency and
-//!   the fault injected, if any;
+//! - the request journal, newest first: time, the client instance that sent it (when the
+//!   client names itself, as `kelviq-client` does), listener, method, path, status,
+//!   latency and the fault injected, if any;
 //! - the webhook endpoint and the deliveries, newest first, with every attempt's answer;
 //! - the fault plan.
 //!
@@ -22,17 +23,29 @@
 //! # Control endpoints
 //!
 //! On the API listener, with the API's bearer token, served whether the console is on or
-//! off; JSON in and out. They are the mock's own, not Kelviq's API. A bad body is a `400`
-//! naming each bad field (`{"plan": ["This field is required."]}`: missing, `null`, wrong
-//! type, out of range, unknown field), an unknown customer a `404`.
+//! off; JSON in and out. They are the mock's own, not Kelviq's API, and as strict as the
+//! service's own routes, in the same order: missing or wrong token → `401`; a body without
+//! a JSON content type (`application/json`, parameters allowed) → `415`; a body that is not
+//! a JSON object → `400`; an unknown customer → `404`; bad fields → `400` naming each one
+//! (`{"value": ["Ensure this value is greater than or equal to 0."]}`: missing, `null`,
+//! wrong type, out of range, unknown field, an unknown plan, a feature the customer has no
+//! usage of).
 //!
 //! | endpoint | body | answer |
 //! |---|---|---|
 //! | `GET /_mock/state` | — | everything the console shows (below) |
-//! | `POST /_mock/customers/{customer_id}/plan` | `{"plan": "pro"}` | `{"subscriptionId": "..."}`; an unknown plan is a `400` |
-//! | `POST /_mock/customers/{customer_id}/usage` | `{"featureId": "api-calls", "value": 3}` (`0` resets) | the body, with `customerId` |
+//! | `POST /_mock/customers/{customer_id}/plan` | `{"plan": "pro"}` | `{"subscriptionId": "...", "changed": true}`; an unknown plan is a `400` |
+//! | `POST /_mock/customers/{customer_id}/usage` | `{"featureId": "api-calls", "value": 3}` (`0` resets) | the body, with `customerId` and `changed` |
 //! | `POST /_mock/faults` | a fault (below) | `{"faults": {...}}`, the plan after the change |
 //! | `DELETE /_mock/faults` | — | `{"faults": {...}}`, now empty: rules, latency and random faults removed |
+//!
+//! A usage is set only for a metered or customizable feature of one of the customer's
+//! active subscriptions (`{"featureId": ["The customer has no such feature."]}`, or
+//! `["Usage cannot be set for a boolean feature."]`), to a JSON integer from 0 (`-1`, `2.5`
+//! and `"3"` are refused). A change that changes nothing — the plan the customer is on,
+//! the usage it has — is answered `200` with `"changed": false`, leaves the state as it is
+//! and sends no webhook, as the service sends none for it; the same holds for
+//! [`MockServer::set_plan`] and [`MockServer::set_usage`].
 //!
 //! The faults `POST /_mock/faults` adds, on every route (what [`MockServer::inject`] and
 //! [`MockServer::set_latency`] do in Rust):
@@ -51,9 +64,12 @@
 //! `GET /_mock/state` answers `plans` (`identifier`, `name`), `customers` (the first 200
 //! live ones: `customerId`, `name`, `email`, `subscriptions` with `id`, `plan`, `status`,
 //! `chargePeriod`, and `features` with `featureId`, `type`, `hasAccess`, `usage`, `limit`
-//! (`null`: unlimited or not entitled), `resetAt`), `customersTotal`, `journal` (the newest
-//! 100 `entries` with `seq`, `atMs`, `listener`, `method`, `path`, `outcome`, `status`,
-//! `latencyMs`, `fault`; `kept` and `dropped` counts), `webhooks` (`endpoint` and the
+//! (`null`: unlimited or not entitled), `resetAt`, `inPlan`: whether one of the customer's
+//! active subscriptions includes it), `customersTotal`, `journal` (the newest 100 `entries`
+//! with `seq`, `atMs`, `listener`, `method`, `path`, `outcome`, `status`, `latencyMs`,
+//! `fault`, `instance`: the client instance that sent it, from its
+//! [`CLIENT_INSTANCE_HEADER`](crate::CLIENT_INSTANCE_HEADER), `null` when not named; `kept`
+//! and `dropped` counts), `webhooks` (`endpoint` and the
 //! newest 50 `deliveries` with `id`, `type`, `customerId`, `outcome` and `attempts`: `at`,
 //! `status`, `answer`) and `faults` (`latencyMs`, `routeLatency`, `rules` with `fault`,
 //! `route`, `remaining`, and `random`).
@@ -87,6 +103,8 @@
 //! [`MockServer::console_url`]: crate::MockServer::console_url
 //! [`MockServer::inject`]: crate::MockServer::inject
 //! [`MockServer::set_latency`]: crate::MockServer::set_latency
+//! [`MockServer::set_plan`]: crate::MockServer::set_plan
+//! [`MockServer::set_usage`]: crate::MockServer::set_usage
 
 mod page;
 mod snapshot;

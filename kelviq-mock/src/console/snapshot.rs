@@ -26,6 +26,10 @@ pub(crate) const WEBHOOK_LIMIT: usize = 50;
 /// How many characters of a webhook answer the state shows.
 const ANSWER_LIMIT: usize = 200;
 
+/// How many characters of a request's client instance name the state shows (what
+/// `kelviq-client` sends is at most 128 bytes).
+const INSTANCE_LIMIT: usize = 128;
+
 /// Everything the console shows, camelCase on the wire.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -74,6 +78,9 @@ struct FeatureView {
     #[serde(rename = "type")]
     kind: FeatureKind,
     has_access: bool,
+    /// Whether one of the customer's active subscriptions includes the feature: only
+    /// then can its usage be set (`POST /_mock/customers/{id}/usage`).
+    in_plan: bool,
     /// Current usage (metered and customizable features).
     usage: Option<i64>,
     /// The limit (or configured value) summed over the customer's subscriptions; `None`
@@ -108,6 +115,8 @@ struct RequestView {
     status: Option<u16>,
     latency_ms: Option<u64>,
     fault: Option<String>,
+    /// The client instance that sent it (its `x-kelviq-client-instance` header), if named.
+    instance: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -239,6 +248,7 @@ fn customer_view(state: &State, customer: &Customer) -> CustomerView {
             feature_id: feature.id.clone(),
             kind: feature.kind,
             has_access: mine.iter().any(|entry| entry.has_access),
+            in_plan: !mine.is_empty(),
             usage,
             limit,
             reset_at: mine.iter().find_map(|entry| entry.reset_at.clone()),
@@ -278,6 +288,9 @@ fn request_view(request: &RecordedRequest, now_wall: Timestamp, now: Instant) ->
         status,
         latency_ms: request.latency.map(millis),
         fault: request.fault.as_ref().map(ToString::to_string),
+        instance: request
+            .client_instance()
+            .map(|name| name.chars().take(INSTANCE_LIMIT).collect()),
     }
 }
 

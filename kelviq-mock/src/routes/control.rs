@@ -4,7 +4,10 @@
 //! Same bearer token as the API; not part of Kelviq's API. The public reference is the
 //! [`console`](crate::console) module's documentation.
 //!
-//! Unknown customer → 404; unknown plan or bad body → 400.
+//! In DRF's order: missing or wrong token → 401; a body that is not `application/json` →
+//! 415; a body that is not a JSON object → 400; unknown customer → 404; bad fields
+//! (missing, `null`, wrong type, out of range, unknown; an unknown plan, a feature the
+//! customer has no usage of) → 400 naming each one.
 
 use std::time::Duration;
 
@@ -15,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use serde_json::json;
 
-use super::{AppState, PathParam, authorize};
+use super::{AppState, PathParam, authorize, require_json};
 use crate::console::{self, MAX_CONTROL_RULES};
 use crate::faults::{Fault, FaultPlan, FaultRule};
 use crate::server::{Shared, lock};
@@ -46,14 +49,19 @@ const MAX_LATENCY_MS: i64 = 60_000;
 /// The longest `Retry-After` a rate-limit fault added over HTTP sends, in seconds.
 const MAX_RETRY_AFTER_SECS: i64 = 3_600;
 
-/// Every control route's shape: the bearer token checked first, then `handle`'s answer,
-/// or its error as Kelviq's error body.
+/// Every control route's shape: the bearer token checked first, then the content type of
+/// a `body` (when one was sent), then `handle`'s answer, or its error as Kelviq's error
+/// body.
 fn controlled(
     shared: &AppState,
     headers: &HeaderMap,
+    body: &[u8],
     handle: impl FnOnce() -> Result<Response, ApiError>,
 ) -> Response {
     if let Some(refused) = authorize(shared, headers) {
+        return refused;
+    }
+    if let Some(refused) = require_json(headers, !body.is_empty()) {
         return refused;
     }
     handle().unwrap_or_else(IntoResponse::into_response)
@@ -65,14 +73,18 @@ pub(super) async fn set_plan(
     PathParam(customer_id): PathParam,
     body: Bytes,
 ) -> Response {
-    controlled(&shared, &headers, || {
+    controlled(&shared, &headers, &body, || {
         let mut body = BodyReader::parse(&body)?;
         let plan = body.req_str("plan");
         body.finish()?;
-        let id = lock(&shared.state)
+        let change = lock(&shared.state)
             .set_plan(&customer_id, &plan)
-            .map_err(|error| refusal(error, "plan"))?;
-        Ok(Json(json!({"subscriptionId": id})).into_response())
+            .map_err(refusal)?;
+        Ok(Json(json!({
+            "subscriptionId": change.subscription_id,
+            "changed": change.changed,
+        }))
+        .into_response())
     })
 }
 
@@ -82,18 +94,29 @@ pub(super) async fn set_usage(
     PathParam(customer_id): PathParam,
     body: Bytes,
 ) -> Response {
-    controlled(&shared, &headers, || {
+    controlled(&shared, &headers, &body, || {
         let mut body = BodyReader::parse(&body)?;
         let feature_id = body.req_str("featureId");
-        let value = body.req_int("value");
+        let value = body.req_int_range("value", 0, i64::MAX);
+        let mut state = lock(&shared.state);
+        if !body.has_error("featureId")
+            && let Err(error) = state.check_usage_feature(&customer_id, &feature_id)
+        {
+            // Every bad field at once: the feature beside the value.
+            let (field, message) = bad_field(&error).ok_or_else(ApiError::not_found)?;
+            body.error(field, message);
+        } else if state.customer(&customer_id).is_none() {
+            return Err(ApiError::not_found());
+        }
         body.finish()?;
-        lock(&shared.state)
+        let changed = state
             .set_usage(&customer_id, &feature_id, value)
-            .map_err(|error| refusal(error, "featureId"))?;
+            .map_err(refusal)?;
         Ok(Json(json!({
             "customerId": customer_id,
             "featureId": feature_id,
             "value": value,
+            "changed": changed,
         }))
         .into_response())
     })
@@ -105,7 +128,7 @@ pub(super) async fn state(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    controlled(&shared, &headers, || {
+    controlled(&shared, &headers, &[], || {
         QueryReader::parse(query.as_deref()).and_then(QueryReader::finish)?;
         Ok(Json(console::snapshot(&shared)).into_response())
     })
@@ -123,7 +146,7 @@ pub(super) async fn inject_fault(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    controlled(&shared, &headers, || {
+    controlled(&shared, &headers, &body, || {
         let change = read_fault(&body)?;
         {
             let mut plan = lock(&shared.faults);
@@ -179,7 +202,7 @@ fn fault_rule(body: &mut BodyReader, fault: Fault) -> FaultChange {
 
 /// `DELETE /_mock/faults`: removes every rule, latency and random fault.
 pub(super) async fn clear_faults(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    controlled(&shared, &headers, || {
+    controlled(&shared, &headers, &[], || {
         *lock(&shared.faults) = FaultPlan::default();
         Ok(faults_answer(&shared))
     })
@@ -190,9 +213,26 @@ fn faults_answer(shared: &Shared) -> Response {
     Json(json!({"faults": lock(&shared.faults).view()})).into_response()
 }
 
-fn refusal(error: DashboardError, field: &str) -> ApiError {
+/// A refused dashboard change: 404 for an unknown customer, else a 400 naming the field.
+fn refusal(error: DashboardError) -> ApiError {
+    match bad_field(&error) {
+        Some((field, message)) => ApiError::field(field, message),
+        None => ApiError::not_found(),
+    }
+}
+
+/// The body field a refused dashboard change blames, and why (`None`: the customer, in
+/// the path, is unknown).
+fn bad_field(error: &DashboardError) -> Option<(&'static str, &'static str)> {
     match error {
-        DashboardError::UnknownCustomer => ApiError::not_found(),
-        DashboardError::UnknownPlan => ApiError::field(field, "Unknown plan."),
+        DashboardError::UnknownCustomer => None,
+        DashboardError::UnknownPlan => Some(("plan", "Unknown plan.")),
+        DashboardError::UnknownFeature => Some(("featureId", "The customer has no such feature.")),
+        DashboardError::BooleanFeature => {
+            Some(("featureId", "Usage cannot be set for a boolean feature."))
+        }
+        DashboardError::NegativeUsage => {
+            Some(("value", "Ensure this value is greater than or equal to 0."))
+        }
     }
 }

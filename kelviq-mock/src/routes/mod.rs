@@ -199,7 +199,12 @@ async fn gate(
     if let Some(refused) = authorize(&shared, request.headers()) {
         return refused;
     }
-    if let Some(refused) = require_json(&request) {
+    let has_body = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok())
+        .is_some_and(|length| length != "0");
+    if let Some(refused) = require_json(request.headers(), has_body) {
         return refused;
     }
     let response = next.run(request).await;
@@ -240,17 +245,11 @@ fn unauthorized(message: &str) -> Response {
 
 /// A request with a body must say it is JSON, as DRF's `JSONParser` does: the 415 to
 /// answer with when it does not.
-fn require_json(request: &Request) -> Option<Response> {
-    let has_body = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|length| length.to_str().ok())
-        .is_some_and(|length| length != "0");
+fn require_json(headers: &HeaderMap, has_body: bool) -> Option<Response> {
     if !has_body {
         return None;
     }
-    let content_type = request
-        .headers()
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");

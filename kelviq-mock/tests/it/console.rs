@@ -108,12 +108,14 @@ async fn the_state_shows_customers_usage_requests_webhooks_and_faults() {
     assert_eq!(calls["limit"], 10_000);
     assert!(calls["resetAt"].as_str().unwrap().ends_with("00:00:00"));
     assert_eq!(feature(pro, "reports")["usage"], Value::Null);
+    assert_eq!(calls["inPlan"], true);
 
     // cust_free moved to pro through the control route; every feature of every plan is
     // listed, entitled or not.
     let free = customer(state, "cust_free");
     assert_eq!(free["subscriptions"][0]["plan"], "pro");
     assert_eq!(feature(free, "reports")["hasAccess"], true);
+    assert_eq!(feature(free, "reports")["inPlan"], true);
     assert_eq!(
         column(&free["features"], "featureId"),
         ["api-calls", "seats", "reports"]
@@ -137,6 +139,8 @@ async fn the_state_shows_customers_usage_requests_webhooks_and_faults() {
     assert_eq!(entries[1]["fault"], "status 503");
     assert_eq!(entries[2]["listener"], "edge");
     assert_eq!(entries[2]["fault"], Value::Null);
+    // reqwest names no client instance.
+    assert!(entries.iter().all(|e| e["instance"].is_null()));
     assert!(entries.iter().all(|e| e["latencyMs"].is_u64()));
     assert!(entries[0]["atMs"].as_i64().unwrap() >= entries[2]["atMs"].as_i64().unwrap());
     assert_eq!(state["journal"]["kept"], 3);
@@ -152,6 +156,49 @@ async fn the_state_shows_customers_usage_requests_webhooks_and_faults() {
 
     // The used-up fault rule is gone.
     assert_eq!(state["faults"]["rules"], json!([]));
+}
+
+#[tokio::test]
+async fn the_journal_shows_which_client_instance_sent_each_request() {
+    let api = Api::start().await;
+    let client = |name: &str| {
+        kelviq_client::Kelviq::builder()
+            .access_token(api.mock.token())
+            .api_url(api.mock.url())
+            .edge_url(api.mock.edge_url())
+            .instance_name(name)
+            .no_entitlement_cache()
+            .build()
+            .unwrap()
+    };
+    let (web1, web2) = (client("4242@web-1"), client("77@web-2"));
+    web1.entitlements()
+        .has_access("cust_pro", "reports")
+        .await
+        .unwrap();
+    web2.customers().retrieve("cust_free").await.unwrap();
+    api.get("/api/v1/customers/").await.expect(200);
+
+    let state = api.get("/_mock/state").await;
+    let entries = state.expect(200)["journal"]["entries"].as_array().unwrap();
+    let shown: Vec<(&str, &Value)> = entries
+        .iter()
+        .map(|e| (e["path"].as_str().unwrap(), &e["instance"]))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("/api/v1/customers/", &Value::Null),
+            ("/api/v1/customers/cust_free/", &json!("77@web-2")),
+            (
+                "/api/v1/entitlements?customer_id=cust_pro&feature_id=reports",
+                &json!("4242@web-1")
+            ),
+        ]
+    );
+    let journal = api.mock.journal();
+    assert_eq!(journal[0].client_instance(), Some("4242@web-1"));
+    assert_eq!(journal[2].client_instance(), None);
 }
 
 #[tokio::test]

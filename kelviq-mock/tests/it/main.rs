@@ -11,7 +11,9 @@ mod support;
 
 mod binary;
 mod console;
+mod control;
 mod customers;
+mod dev;
 mod entitlements;
 mod reporting;
 mod server;

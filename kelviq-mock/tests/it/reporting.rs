@@ -14,7 +14,8 @@ fn event(key: &str) -> Value {
            "timestamp": "2025-05-22 08:27:45.123456", "properties": {"rows": 10}})
 }
 
-async fn calls_entry(api: &Api, customer: &str) -> Value {
+/// The `api-calls` entitlement the edge answers for `customer`.
+pub(crate) async fn calls_entry(api: &Api, customer: &str) -> Value {
     let reply = api
         .edge_get(&format!(
             "/api/v1/entitlements?customer_id={customer}&feature_id=api-calls"

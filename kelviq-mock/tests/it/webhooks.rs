@@ -361,7 +361,7 @@ async fn the_control_routes_change_plan_and_usage_over_http_and_send_the_webhook
         .await;
     assert_eq!(
         reply.expect(200),
-        &json!({"customerId": "cust_free", "featureId": "api-calls", "value": 7})
+        &json!({"customerId": "cust_free", "featureId": "api-calls", "value": 7, "changed": true})
     );
     assert_eq!(api.mock.usage_total("cust_free", "api-calls"), 7);
 

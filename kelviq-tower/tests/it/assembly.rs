@@ -1,6 +1,8 @@
 //! A gate that cannot work is refused while the service is assembled, naming the mistake;
 //! nothing answers 500 at request time.
 
+use std::panic::AssertUnwindSafe;
+
 use http::StatusCode;
 use kelviq_client::Kelviq;
 use kelviq_mock::MockServer;
@@ -20,7 +22,7 @@ async fn an_empty_feature_id_panics_while_the_layer_is_made() {
 async fn a_mistake_kept_by_the_template_is_named_by_the_panic() {
     let setup = Setup::start().await;
     let gates = setup.kelviq.gate().meter("api-calls", -1);
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let panic = std::panic::catch_unwind(AssertUnwindSafe(|| {
         gates.clone().require("reports").into_layer()
     }))
     .unwrap_err();
@@ -28,6 +30,31 @@ async fn a_mistake_kept_by_the_template_is_named_by_the_panic() {
     assert!(message.starts_with("invalid Kelviq gate: "), "{message}");
     assert!(message.contains("meter"), "{message}");
     assert!(message.contains("-1"), "{message}");
+}
+
+#[tokio::test]
+async fn the_panic_points_at_the_line_that_made_the_layer() {
+    let setup = Setup::start().await;
+    let gates = setup.kelviq.gate();
+    let location = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = std::sync::Arc::clone(&location);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload().downcast_ref::<String>();
+        if message.is_some_and(|message| message.starts_with("invalid Kelviq gate")) {
+            *seen.lock().unwrap() = info
+                .location()
+                .map(|location| (location.file().to_owned(), location.line()));
+        }
+    }));
+    let (line, make) = (line!(), AssertUnwindSafe(|| gates.require("").into_layer()));
+    let made = std::panic::catch_unwind(make);
+    std::panic::set_hook(previous);
+    assert!(made.is_err());
+    assert_eq!(
+        location.lock().unwrap().clone(),
+        Some((file!().to_owned(), line))
+    );
 }
 
 #[tokio::test]
@@ -59,7 +86,7 @@ async fn a_client_without_an_entitlement_cache_is_refused_saying_why() {
     let message = error.to_string();
     assert!(message.contains("entitlement cache"), "{message}");
     assert!(message.contains("no_entitlement_cache()"), "{message}");
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let panic = std::panic::catch_unwind(AssertUnwindSafe(|| {
         kelviq.gate().require("reports").into_layer()
     }))
     .unwrap_err();
@@ -74,7 +101,7 @@ async fn a_client_without_an_entitlement_cache_is_refused_saying_why() {
 #[test]
 fn outside_a_tokio_runtime_the_meter_cannot_start_and_the_panic_says_so() {
     let kelviq = Kelviq::new("token").unwrap();
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let panic = std::panic::catch_unwind(AssertUnwindSafe(|| {
         kelviq.gate().require("reports").into_layer()
     }))
     .unwrap_err();

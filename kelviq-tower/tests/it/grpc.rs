@@ -254,7 +254,7 @@ async fn grpc_denials_are_grpc_statuses() {
         .kelviq
         .gate()
         .require("reports")
-        .failure_policy(FailurePolicy::strict())
+        .failure_policy(FailurePolicy::Deny)
         .into_layer();
     let mut client = serve(strict, Reports::default()).await;
     let status = client

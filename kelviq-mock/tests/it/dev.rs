@@ -1,0 +1,163 @@
+//! An app on the embedded fake in development: `start_dev`, `client`, `send_webhooks_to`,
+//! over real loopback HTTP.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use kelviq_client::webhook::Webhook;
+use kelviq_mock::{DeliveryOutcome, MockError, MockServer};
+
+const SECRET: &str = "whsec_dev_test";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A log writer keeping everything written, for assertions on the logged text.
+#[derive(Clone, Default)]
+struct Logged(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logged {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logged {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// An app on `addr` whose webhook route verifies with [`SECRET`] and keeps what it
+/// verified; the verified bodies.
+async fn app_on(addr: &str) -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let verified: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let webhook = Webhook::new(SECRET).unwrap();
+    let kept = Arc::clone(&verified);
+    let app = axum::Router::new().route(
+        "/webhooks/kelviq",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let (webhook, kept) = (webhook.clone(), Arc::clone(&kept));
+            async move {
+                match webhook.verify(&headers, &body) {
+                    Ok(event) => {
+                        kept.lock().unwrap().push(event.raw().clone());
+                        StatusCode::OK
+                    }
+                    Err(_) => StatusCode::BAD_REQUEST,
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let local = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (local, verified)
+}
+
+#[tokio::test]
+async fn start_dev_serves_the_console_and_logs_its_url_and_the_control_token() {
+    let logged = Logged::default();
+    let writer = logged.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let mock = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        MockServer::builder()
+            .token("sk_dev_token")
+            .start_dev()
+            .await
+            .unwrap()
+    };
+    let console = mock.console_url().unwrap();
+    let page = reqwest::get(&console).await.unwrap();
+    assert_eq!(page.status(), 200);
+
+    let log = logged.text();
+    assert!(log.contains(" INFO "), "{log}");
+    assert!(log.contains(&format!("console={console}")), "{log}");
+    assert!(log.contains("control_token=sk_dev_token"), "{log}");
+    assert!(log.contains(&format!("api={}", mock.url())), "{log}");
+    assert!(log.contains(&format!("edge={}", mock.edge_url())), "{log}");
+
+    // The control token drives the control endpoints.
+    let changed = reqwest::Client::new()
+        .post(format!("{}/_mock/customers/cust_free/plan", mock.url()))
+        .bearer_auth("sk_dev_token")
+        .json(&serde_json::json!({"plan": "pro"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+}
+
+#[tokio::test]
+async fn the_fake_sends_its_webhooks_to_an_app_bound_on_every_interface() {
+    let mock = MockServer::builder().start_dev().await.unwrap();
+    let (addr, verified) = app_on("0.0.0.0:0").await;
+    assert!(addr.ip().is_unspecified());
+
+    let url = mock
+        .send_webhooks_to(addr, "/webhooks/kelviq", SECRET)
+        .unwrap();
+    assert_eq!(
+        url,
+        format!("http://127.0.0.1:{}/webhooks/kelviq", addr.port())
+    );
+    mock.set_plan("cust_free", "pro").unwrap();
+    let deliveries = mock.wait_for_webhooks(1, WAIT).await;
+    assert_eq!(deliveries[0].url, url);
+    assert_eq!(deliveries[0].outcome, DeliveryOutcome::Delivered(200));
+    let verified = verified.lock().unwrap().clone();
+    assert_eq!(verified.len(), 1);
+    assert_eq!(verified[0]["type"], "subscription.updated");
+    assert_eq!(verified[0]["data"]["customerId"], "cust_free");
+
+    // A bad path or secret keeps the endpoint that works.
+    for (path, secret) in [("webhooks/kelviq", SECRET), ("/webhooks/kelviq", "")] {
+        assert!(matches!(
+            mock.send_webhooks_to(addr, path, secret),
+            Err(MockError::InvalidWebhook { .. })
+        ));
+    }
+    mock.set_plan("cust_free", "free").unwrap();
+    let deliveries = mock.wait_for_webhooks(2, WAIT).await;
+    assert_eq!(deliveries[1].url, url);
+    assert_eq!(deliveries[1].outcome, DeliveryOutcome::Delivered(200));
+}
+
+#[cfg(feature = "client")]
+#[tokio::test]
+async fn the_client_of_a_dev_mock_talks_to_it() {
+    let mock = MockServer::builder().start_dev().await.unwrap();
+    let kelviq = mock.client().instance_name("dev-app").build().unwrap();
+    assert_eq!(kelviq.api_url(), mock.url());
+    assert_eq!(kelviq.edge_url(), mock.edge_url());
+    assert!(
+        !kelviq
+            .entitlements()
+            .has_access("cust_free", "reports")
+            .await
+            .unwrap()
+    );
+    let customer = kelviq.customers().retrieve("cust_pro").await.unwrap();
+    assert_eq!(customer.customer_id, "cust_pro");
+    // Both listeners, with the mock's token, and the client's name in the journal.
+    let journal = mock.journal();
+    assert_eq!(journal.len(), 2);
+    assert!(journal.iter().all(|request| request.status() == Some(200)));
+    assert!(
+        journal
+            .iter()
+            .all(|request| request.client_instance() == Some("dev-app"))
+    );
+}
