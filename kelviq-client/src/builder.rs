@@ -15,10 +15,8 @@ use crate::error::{Error, Result};
 use crate::http::{RetryPolicy, Transport};
 use crate::instance;
 use crate::meter::MeterConfig;
+use crate::tier::Alone;
 use crate::usage::UsageLedger;
-
-#[cfg(feature = "redis")]
-mod fleet;
 
 /// The default timeout of one attempt, as the official SDK's (10 s). Unlike the official
 /// SDK's per-phase timeout, it bounds the whole attempt: connect, send and read.
@@ -70,8 +68,10 @@ pub struct KelviqBuilder {
     meter: MeterConfig,
     max_customer_id_len: usize,
     instance_name: Option<String>,
+    /// The fleet to join ([`KelviqBuilder::fleet`], in `fleet/`): the one place the shared
+    /// tier is chosen.
     #[cfg(feature = "redis")]
-    fleet: Option<crate::fleet::FleetConfig>,
+    pub(crate) fleet: Option<crate::fleet::FleetConfig>,
     /// The first bad value of the environment, returned by `build`.
     error: Option<Error>,
 }
@@ -465,27 +465,30 @@ impl KelviqBuilder {
             max_customer_id_len: self.max_customer_id_len,
             instance,
         });
+        // The shared tier: a fleet (cargo feature `redis`) or none, handed the cache's own
+        // handle as the cache is built.
         #[cfg(feature = "redis")]
-        let fleet = match self.fleet {
-            Some(fleet) => Some(crate::fleet::Fleet::new(fleet, self.cache.as_ref())?),
-            None => None,
+        let join = {
+            let (fleet, cache) = (self.fleet, self.cache.clone());
+            move |local| match fleet {
+                Some(fleet) => crate::fleet::Fleet::join(fleet, cache.as_ref(), local),
+                None => Ok(Alone::tier()),
+            }
         };
+        #[cfg(not(feature = "redis"))]
+        let join = |_| Ok(Alone::tier());
         let ledger = Arc::new(UsageLedger::default());
         let cache = Arc::new(EntitlementCache::new(
             self.cache,
             Arc::clone(&transport),
             Arc::clone(&ledger),
-        ));
-        #[cfg(feature = "redis")]
-        if let Some(fleet) = &fleet {
-            crate::fleet::Fleet::attach(fleet, &cache);
-        }
+            join,
+        )?);
         Ok(Kelviq {
             inner: Arc::new(Inner {
+                tier: Arc::clone(cache.tier()),
                 cache,
                 ledger,
-                #[cfg(feature = "redis")]
-                fleet,
                 meter_config: self.meter,
                 meter: std::sync::OnceLock::new(),
                 meter_start: std::sync::Mutex::new(()),

@@ -15,6 +15,7 @@ use crate::resources::{
     PortalApi, RefundsApi, ReportingApi, SubscriptionsApi, TransactionsApi,
 };
 use crate::sync::lock;
+use crate::tier::SharedTier;
 use crate::usage::UsageLedger;
 
 /// The Kelviq client.
@@ -60,9 +61,9 @@ pub(crate) struct Inner {
     pub(crate) meter: OnceLock<UsageMeter>,
     /// Held while the meter starts, so that it starts once.
     pub(crate) meter_start: Mutex<()>,
-    /// The fleet the client belongs to (cargo feature `redis`).
-    #[cfg(feature = "redis")]
-    pub(crate) fleet: Option<Arc<crate::fleet::Fleet>>,
+    /// The other instances the cache, gates and meter share with ([`Alone`](crate::tier::Alone)
+    /// unless the client joined a fleet).
+    pub(crate) tier: Arc<dyn SharedTier>,
 }
 
 impl Kelviq {
@@ -208,18 +209,7 @@ impl Kelviq {
     /// instance forgets them, and the snapshot shared in Redis is deleted.
     pub fn invalidate_entitlements(&self, customer_id: &str) {
         self.cache().invalidate(customer_id);
-        #[cfg(feature = "redis")]
-        if let Some(fleet) = &self.inner.fleet {
-            fleet.invalidate(customer_id);
-        }
-    }
-
-    /// What the client's [fleet](crate::fleet) did (cargo feature `redis`); `None` for a
-    /// client built without one.
-    #[cfg(feature = "redis")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-    pub fn fleet_stats(&self) -> Option<crate::fleet::FleetStats> {
-        self.inner.fleet.as_ref().map(|fleet| fleet.stats())
+        self.inner.tier.invalidate(customer_id);
     }
 
     /// Forgets every cached snapshot. Does nothing without a cache. In a fleet, only this
@@ -270,6 +260,7 @@ impl Kelviq {
             Arc::clone(&self.inner.transport),
             Arc::clone(&self.inner.cache),
             Arc::clone(&self.inner.ledger),
+            Arc::clone(&self.inner.tier),
             self.inner.meter_config.clone(),
         )?;
         Ok(self.inner.meter.get_or_init(|| meter))

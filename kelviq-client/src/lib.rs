@@ -69,6 +69,7 @@ mod resources;
 mod stripes;
 mod sync;
 pub mod telemetry;
+mod tier;
 mod usage;
 pub mod webhook;
 

@@ -182,55 +182,11 @@ mod on {
             "Usage units recorded and not yet settled"
         );
         #[cfg(feature = "redis")]
-        describe_fleet();
+        crate::fleet::describe_metrics();
         describe_histogram!(
             UPSTREAM_REQUEST_DURATION,
             Unit::Seconds,
             "Time of one Kelviq API call, retries included"
-        );
-    }
-
-    /// The fleet's metrics (cargo feature `redis`), emitted by [`crate::fleet`].
-    #[cfg(feature = "redis")]
-    fn describe_fleet() {
-        use crate::fleet::{
-            FLEET_INVALIDATIONS, FLEET_LIMIT_SYNCS, FLEET_REDIS_ERRORS, FLEET_RESERVATIONS,
-            FLEET_SNAPSHOTS, FLEET_SUBSCRIBER_CONNECTED, FLEET_SUBSCRIBER_RECONNECTS,
-        };
-        let counters = [
-            (
-                FLEET_SNAPSHOTS,
-                "Entitlement snapshots had through the fleet, by source (redis, loaded, fallback)",
-            ),
-            (
-                FLEET_RESERVATIONS,
-                "Strict-limit reservations by result (granted, refused, released, cancelled, \
-                 expired, fallback)",
-            ),
-            (
-                FLEET_INVALIDATIONS,
-                "Fleet invalidations by direction (sent, received)",
-            ),
-            (
-                FLEET_REDIS_ERRORS,
-                "Redis commands that failed or timed out, each followed by a fallback",
-            ),
-            (
-                FLEET_LIMIT_SYNCS,
-                "Fast-limit sync pipelines by result (synced, fallback)",
-            ),
-            (
-                FLEET_SUBSCRIBER_RECONNECTS,
-                "Times the fleet's subscriber resubscribed; each emptied the local cache",
-            ),
-        ];
-        for (name, help) in counters {
-            describe_counter!(name, Unit::Count, help);
-        }
-        describe_gauge!(
-            FLEET_SUBSCRIBER_CONNECTED,
-            Unit::Count,
-            "Whether the fleet's subscriber is subscribed to its channel (1) or reconnecting (0)"
         );
     }
 

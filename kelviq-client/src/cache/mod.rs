@@ -49,6 +49,12 @@
 //! checks that come back. A check whose load got its permit late is answered without
 //! the snapshot its call then stores.
 //!
+//! The call itself goes through the client's shared tier (crate-private, `tier.rs`):
+//! alone, it fetches from Kelviq; in a [fleet](crate::fleet), it may take the snapshot
+//! another instance loaded. Either way the cache makes the snapshot and stores it; the
+//! tier reaches the cache only through the handle the cache gave it (to drop invalidated
+//! snapshots, and to read fresh ones).
+//!
 //! # The index, and what bounds it
 //!
 //! Checks read a lock-free index ([`papaya`]): a read takes a per-thread epoch guard and
@@ -133,6 +139,7 @@ use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::log_limit::RateLimitedWarn;
 use crate::telemetry;
+use crate::tier::SharedTier;
 use crate::usage::UsageLedger;
 use bound::StoreOrder;
 use config::{MAX_DURATION, MAX_RETRY_AFTER};
@@ -142,19 +149,29 @@ type Loaded = std::result::Result<Arc<Snapshot>, Arc<Error>>;
 
 /// The cache itself; shared by the client and its usage meter.
 pub(crate) struct EntitlementCache {
-    /// `None` when the client was built without a cache: nothing is kept, every read loads.
-    shelves: Option<Shelves>,
-    loads: SingleFlight<Loaded>,
+    /// The snapshots and the loads in flight: what the shared tier may reach too.
+    local: LocalCache,
     ledger: Arc<UsageLedger>,
     /// What loads go through.
     transport: Arc<Transport>,
+    /// Where loads come from: Kelviq, or the other instances of a fleet.
+    tier: Arc<dyn SharedTier>,
     /// Stale answers served during an outage, warned about at most every [`WARN_EVERY`].
     stale_warn: RateLimitedWarn,
     /// Checks answered without a load (queue full, load past its timeout), likewise.
     overload_warn: RateLimitedWarn,
-    /// The fleet snapshots are shared with (cargo feature `redis`), once attached.
-    #[cfg(feature = "redis")]
-    fleet: std::sync::OnceLock<Arc<crate::fleet::Fleet>>,
+}
+
+/// This instance's cache as the [shared tier](crate::tier) reaches it: the snapshots and
+/// the loads in flight, without the way to load (which goes through the tier). The cache
+/// makes it and hands it to its tier when it is built, so that invalidations the tier
+/// hears of reach the cache through a handle the cache made, not a pointer back to the
+/// cache. Clones share the cache's maps.
+#[derive(Clone)]
+pub(crate) struct LocalCache {
+    /// `None` when the client was built without a cache: nothing is kept, every read loads.
+    shelves: Option<Shelves>,
+    loads: SingleFlight<Loaded>,
 }
 
 /// The read index: customer id → snapshot. Ids of up to 23 bytes are kept in the entry
@@ -186,13 +203,21 @@ struct Shelves {
 impl std::fmt::Debug for EntitlementCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut debug = f.debug_struct("EntitlementCache");
-        match &self.shelves {
+        match &self.local.shelves {
             Some(shelves) => debug
                 .field("config", &shelves.config)
                 .field("customers", &shelves.index.len()),
             None => debug.field("config", &"disabled"),
         };
-        debug.finish()
+        debug.field("tier", &self.tier).finish()
+    }
+}
+
+impl std::fmt::Debug for LocalCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCache")
+            .field("enabled", &self.shelves.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -228,13 +253,18 @@ fn unloaded() -> Error {
 
 impl EntitlementCache {
     /// A cache with `config`, or — `None` — one that keeps no snapshot; it loads through
-    /// `transport`, and counts the units `ledger` holds for a customer in each snapshot it
-    /// loads.
+    /// `transport` and the shared tier `join` makes of the cache's [`LocalCache`], and
+    /// counts the units `ledger` holds for a customer in each snapshot it loads.
+    ///
+    /// # Errors
+    ///
+    /// `join`'s (a fleet that cannot be joined).
     pub(crate) fn new(
         config: Option<CacheConfig>,
         transport: Arc<Transport>,
         ledger: Arc<UsageLedger>,
-    ) -> Self {
+        join: impl FnOnce(LocalCache) -> Result<Arc<dyn SharedTier>>,
+    ) -> Result<Self> {
         let shelves = config.map(|config| {
             let lifetime = config
                 .ttl
@@ -278,33 +308,28 @@ impl EntitlementCache {
                 config,
             }
         });
-        EntitlementCache {
+        let local = LocalCache {
             shelves,
             loads: SingleFlight::default(),
+        };
+        Ok(EntitlementCache {
+            tier: join(local.clone())?,
+            local,
             ledger,
             transport,
             stale_warn: RateLimitedWarn::new(WARN_EVERY),
             overload_warn: RateLimitedWarn::new(WARN_EVERY),
-            #[cfg(feature = "redis")]
-            fleet: std::sync::OnceLock::new(),
-        }
+        })
     }
 
-    /// Loads through `fleet` from now on (cargo feature `redis`).
-    #[cfg(feature = "redis")]
-    pub(crate) fn attach_fleet(&self, fleet: Arc<crate::fleet::Fleet>) {
-        let _ = self.fleet.set(fleet);
-    }
-
-    /// The fleet the cache belongs to, once attached.
-    #[cfg(feature = "redis")]
-    pub(crate) fn fleet(&self) -> Option<&Arc<crate::fleet::Fleet>> {
-        self.fleet.get()
+    /// The shared tier the cache loads through.
+    pub(crate) fn tier(&self) -> &Arc<dyn SharedTier> {
+        &self.tier
     }
 
     /// Whether snapshots are kept at all.
     pub(crate) fn is_enabled(&self) -> bool {
-        self.shelves.is_some()
+        self.local.shelves.is_some()
     }
 
     /// The customer's snapshot if it is fresh: the warm path, no allocation. A snapshot in
@@ -321,18 +346,14 @@ impl EntitlementCache {
         customer_id: &str,
         read: impl FnOnce(&Arc<Snapshot>) -> R,
     ) -> Option<R> {
-        let shelves = self.shelves.as_ref()?;
-        let index = shelves.index.pin();
-        let snapshot = index.get(customer_id)?;
-        let age = snapshot.age();
-        if age >= shelves.config.ttl {
-            return None;
-        }
-        if age >= shelves.refresh_from {
-            self.refresh(shelves, customer_id);
-        }
-        telemetry::cache_hit();
-        Some(read(snapshot))
+        let shelves = self.local.shelves.as_ref()?;
+        self.local.read_fresh(customer_id, |snapshot, age| {
+            if age >= shelves.refresh_from {
+                self.refresh(shelves, customer_id);
+            }
+            telemetry::cache_hit();
+            read(snapshot)
+        })
     }
 
     /// The customer's snapshot: the fresh one; else a stale one within its window, at once,
@@ -340,7 +361,7 @@ impl EntitlementCache {
     /// one loaded now — waited for at most the load timeout. The loaded snapshot counts
     /// the ledger's undelivered units of the customer.
     pub(crate) async fn get(&self, customer_id: &str) -> Result<CachedSnapshot> {
-        let Some(shelves) = &self.shelves else {
+        let Some(shelves) = &self.local.shelves else {
             telemetry::cache_miss();
             let entitlements =
                 crate::resources::fetch_snapshot(&self.transport, customer_id, None).await?;
@@ -385,7 +406,7 @@ impl EntitlementCache {
     /// is reached that has reopened. Backing off after a failure, or without room for
     /// another load, it answers the error at once.
     pub(crate) async fn reload(&self, customer_id: &str) -> Result<Arc<Snapshot>> {
-        let Some(shelves) = &self.shelves else {
+        let Some(shelves) = &self.local.shelves else {
             return self
                 .get(customer_id)
                 .await
@@ -429,7 +450,7 @@ impl EntitlementCache {
 
     /// Whether a load of the customer's snapshot is in flight.
     pub(crate) fn is_loading(&self, customer_id: &str) -> bool {
-        self.loads.is_running(customer_id)
+        self.local.loads.is_running(customer_id)
     }
 
     /// A stale answer, served because of `error`; logged at `warn` at most every
@@ -448,7 +469,7 @@ impl EntitlementCache {
     /// Starts a background refresh of the customer's snapshot, unless one runs, a failure
     /// backs off, or there is no runtime to run it on.
     fn refresh(&self, shelves: &Shelves, customer_id: &str) {
-        if self.loads.is_running(customer_id)
+        if self.local.loads.is_running(customer_id)
             || !self.has_room(shelves, customer_id)
             || shelves.failure(customer_id).is_some()
             || tokio::runtime::Handle::try_current().is_err()
@@ -463,8 +484,8 @@ impl EntitlementCache {
     /// bounded ([`MAX_QUEUED_PER_PERMIT`] per permit), so that a flood of made-up ids cannot
     /// grow the queue without end.
     fn has_room(&self, shelves: &Shelves, customer_id: &str) -> bool {
-        self.loads.is_running(customer_id)
-            || self.loads.len()
+        self.local.loads.is_running(customer_id)
+            || self.local.loads.len()
                 < shelves
                     .config
                     .max_concurrent_loads
@@ -487,10 +508,9 @@ impl EntitlementCache {
         let shelves = shelves.clone();
         let ledger = Arc::clone(&self.ledger);
         let transport = Arc::clone(&self.transport);
+        let tier = Arc::clone(&self.tier);
         let customer = customer_id.to_owned();
-        #[cfg(feature = "redis")]
-        let fleet = self.fleet.get().cloned();
-        self.loads.call(
+        self.local.loads.call(
             customer_id,
             || async move {
                 let permit_by = started
@@ -503,17 +523,9 @@ impl EntitlementCache {
                     return Err(Arc::new(unloaded()));
                 };
                 let deadline = call_deadline(permit_by, transport.timeout);
-                #[cfg(feature = "redis")]
-                let fetched =
-                    crate::fleet::fetch_snapshot(fleet.as_deref(), &transport, &customer, deadline)
-                        .await;
-                #[cfg(not(feature = "redis"))]
-                let fetched =
-                    crate::resources::fetch_snapshot(&transport, &customer, Some(deadline))
-                        .await
-                        .map(Snapshot::new);
+                let fetched = tier.load(&transport, &customer, deadline).await;
                 let loaded = fetched
-                    .map(|snapshot| Arc::new(counted(&ledger, &customer, snapshot)))
+                    .map(|fetched| Arc::new(counted(&ledger, &customer, fetched.into_snapshot())))
                     .map_err(Arc::new);
                 match &loaded {
                     Ok(snapshot) => {
@@ -539,7 +551,7 @@ impl EntitlementCache {
     /// How long the customer's checks skip loading after a failure, if they do now: what a
     /// `Retry-After` on a refusal of the customer's requests should say.
     pub(crate) fn backoff_remaining(&self, customer_id: &str) -> Option<Duration> {
-        let shelves = self.shelves.as_ref()?;
+        let shelves = self.local.shelves.as_ref()?;
         let (_, until) = shelves.failures.get(customer_id)?;
         let left = until.saturating_duration_since(Instant::now());
         (!left.is_zero()).then_some(left)
@@ -559,13 +571,62 @@ impl EntitlementCache {
         match snapshot {
             Some(snapshot) => snapshot.apply_usage(feature_id, value, set),
             None => {
-                if let Some(shelves) = &self.shelves
+                if let Some(shelves) = &self.local.shelves
                     && let Some(snapshot) = shelves.index.pin().get(customer_id)
                 {
                     snapshot.apply_usage(feature_id, value, set);
                 }
             }
         }
+    }
+
+    /// Forgets the customer's snapshot: the next check fetches, and a load already in
+    /// flight is neither joined nor stored. This instance's only: the client tells the
+    /// shared tier.
+    pub(crate) fn invalidate(&self, customer_id: &str) {
+        self.local.invalidate(customer_id);
+    }
+
+    /// Forgets every snapshot.
+    pub(crate) fn invalidate_all(&self) {
+        self.local.invalidate_all();
+    }
+
+    /// Runs moka's pending housekeeping (of the failures and invalidations; counts).
+    pub(crate) fn run_pending_tasks(&self) {
+        if let Some(shelves) = &self.local.shelves {
+            shelves.failures.run_pending_tasks();
+            shelves.invalidated.run_pending_tasks();
+            telemetry::cache_customers(|| shelves.len());
+        }
+    }
+
+    /// How many customers have a snapshot (fresh or within the stale window).
+    pub(crate) fn len(&self) -> u64 {
+        self.local.shelves.as_ref().map_or(0, Shelves::len)
+    }
+}
+
+impl LocalCache {
+    /// `read` of the customer's snapshot (and its age) if it is fresh; nothing else: no
+    /// count, no refresh — unlike [`EntitlementCache::with_fresh`], the check built on it.
+    /// The tier reads through it (fast limits raise a fresh snapshot by the usage the
+    /// other instances recorded), and cannot start a load: a load goes through the tier,
+    /// which this handle does not reach.
+    #[inline]
+    pub(crate) fn read_fresh<R>(
+        &self,
+        customer_id: &str,
+        read: impl FnOnce(&Arc<Snapshot>, Duration) -> R,
+    ) -> Option<R> {
+        let shelves = self.shelves.as_ref()?;
+        let index = shelves.index.pin();
+        let snapshot = index.get(customer_id)?;
+        let age = snapshot.age();
+        if age >= shelves.config.ttl {
+            return None;
+        }
+        Some(read(snapshot, age))
     }
 
     /// Forgets the customer's snapshot: the next check fetches, and a load already in
@@ -597,20 +658,6 @@ impl EntitlementCache {
             shelves.failures.invalidate_all();
             shelves.invalidated.invalidate_all();
         }
-    }
-
-    /// Runs moka's pending housekeeping (of the failures and invalidations; counts).
-    pub(crate) fn run_pending_tasks(&self) {
-        if let Some(shelves) = &self.shelves {
-            shelves.failures.run_pending_tasks();
-            shelves.invalidated.run_pending_tasks();
-            telemetry::cache_customers(|| shelves.len());
-        }
-    }
-
-    /// How many customers have a snapshot (fresh or within the stale window).
-    pub(crate) fn len(&self) -> u64 {
-        self.shelves.as_ref().map_or(0, Shelves::len)
     }
 }
 

@@ -9,7 +9,8 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 
 use crate::sync::lock;
 
-/// Shares in-flight calls by key.
+/// Shares in-flight calls by key. Clones share the calls.
+#[derive(Clone)]
 pub(crate) struct SingleFlight<T: Clone> {
     inflight: Arc<Mutex<Inflight<T>>>,
 }

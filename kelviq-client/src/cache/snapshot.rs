@@ -119,7 +119,6 @@ impl Snapshot {
 
     /// A snapshot of entitlements fetched at `fetched_at` (earlier than now: by another
     /// instance of a fleet, which shared them), so that it ages from its fetch.
-    #[cfg(feature = "redis")]
     pub(crate) fn fetched_at_time(entitlements: Entitlements, fetched_at: Instant) -> Self {
         let snapshot = Snapshot::new(entitlements);
         let fetched_at = fetched_at.min(snapshot.fetched_at);
@@ -373,13 +372,6 @@ impl Snapshot {
             self.customer_id.clone(),
             self.features().map(Feature::applied).collect(),
         )
-    }
-
-    /// One feature's entitlement as Kelviq sent it, without the usage reported since.
-    #[cfg(feature = "redis")]
-    pub(crate) fn fetched(&self, feature_id: &str) -> Option<Entitlement> {
-        self.feature(feature_id)
-            .map(|feature| feature.stored.rebuild())
     }
 
     /// The entitlements as Kelviq sent them, without the usage reported since (rebuilt

@@ -1,7 +1,9 @@
-//! [`FleetConfig`]: where the fleet's Redis is, and how long each use of it may take.
+//! [`FleetConfig`]: where the fleet's Redis is, and how long each use of it may take;
+//! and [`KelviqBuilder::fleet`], which joins a client to it.
 
 use std::time::Duration;
 
+use crate::builder::KelviqBuilder;
 use crate::error::{Error, Result};
 
 /// How a client joins a fleet on Redis: the server, the key prefix the fleet shares, and
@@ -351,6 +353,37 @@ fn redact(url: &str) -> String {
         None => "***".to_owned(),
     };
     format!("{}{user}{}", &url[..scheme_end], &rest[at..])
+}
+
+impl KelviqBuilder {
+    /// Joins a fleet on Redis: snapshots shared with one loader per customer across the
+    /// fleet, invalidations fanned out to every instance, and strict shared limits for the
+    /// gates that ask for them ([`GateBuilder::fleet_limits`](crate::gate::GateBuilder::fleet_limits)).
+    /// See [`fleet`](crate::fleet). Default: no fleet. Checked by
+    /// [`build`](Self::build), which connects to nothing: the client connects on first use
+    /// and, while Redis cannot be reached, behaves as a single instance.
+    ///
+    /// ```
+    /// use kelviq_client::Kelviq;
+    /// use kelviq_client::fleet::FleetConfig;
+    ///
+    /// let kelviq = Kelviq::builder()
+    ///     .access_token("sk_test_123")
+    ///     .fleet(FleetConfig::redis("redis://127.0.0.1:6379").prefix("billing"))
+    ///     .build()?;
+    /// assert!(kelviq.fleet_stats().is_some());
+    ///
+    /// let refused = Kelviq::builder()
+    ///     .access_token("sk_test_123")
+    ///     .fleet(FleetConfig::redis("redis://127.0.0.1:6379").prefix("{billing}"))
+    ///     .build();
+    /// assert!(refused.unwrap_err().to_string().contains("prefix"));
+    /// # Ok::<(), kelviq_client::Error>(())
+    /// ```
+    pub fn fleet(mut self, config: FleetConfig) -> Self {
+        self.fleet = Some(config);
+        self
+    }
 }
 
 #[cfg(test)]

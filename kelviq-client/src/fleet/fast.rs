@@ -24,18 +24,17 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
 use redis::Script;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use super::lease::millis;
-use super::reservation::{lua_safe, shared_limit};
+use super::helpers::{first_start, lua_safe, millis, shared_limit};
 use super::stats::Event;
 use super::{Fleet, Shared};
-use crate::cache::{EntitlementCache, Snapshot};
+use crate::cache::{LocalCache, Snapshot};
 use crate::sync::lock;
 
 /// The most (customer, feature) pairs synced at once; past it, new pairs are judged
@@ -152,13 +151,12 @@ impl Fleet {
 
     /// Starts the sync task, once, on the current runtime.
     fn start_sync(&self) {
-        let Some(runtime) = super::first_start(&self.shared.fast.started) else {
+        let Some(runtime) = first_start(&self.shared.fast.started) else {
             return;
         };
-        let cache = self.cache.get().cloned().unwrap_or_default();
         runtime.spawn(run(
             Arc::clone(&self.shared),
-            cache,
+            self.cache.clone(),
             self.shared.sync_interval,
             self.stop.subscribe(),
         ));
@@ -168,7 +166,7 @@ impl Fleet {
 /// Syncs every `interval` until the fleet is dropped.
 async fn run(
     shared: Arc<Shared>,
-    cache: Weak<EntitlementCache>,
+    cache: LocalCache,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -179,15 +177,12 @@ async fn run(
             _ = ticks.tick() => {}
             _ = stop.changed() => return,
         }
-        let Some(cache) = cache.upgrade() else {
-            return;
-        };
         sync(&shared, &cache).await;
     }
 }
 
 /// One round over every tracked pair.
-async fn sync(shared: &Shared, cache: &EntitlementCache) {
+async fn sync(shared: &Shared, cache: &LocalCache) {
     let keys: Vec<(Arc<str>, Arc<str>)> = {
         let tracked = shared.fast.tracked();
         tracked
@@ -204,7 +199,7 @@ async fn sync(shared: &Shared, cache: &EntitlementCache) {
     let mut items: Vec<Item> = keys
         .into_iter()
         .filter_map(|(feature, customer)| {
-            let snapshot = cache.get_fresh(&customer)?;
+            let snapshot = cache.read_fresh(&customer, |snapshot, _| Arc::clone(snapshot))?;
             let counter = shared_counter(shared, &snapshot, &customer, &feature)?;
             Some(Item {
                 before: usage(&snapshot, &feature),
@@ -248,7 +243,7 @@ fn take_units(shared: &Shared, items: &mut [Item]) {
 }
 
 /// Sends one pipeline of items, and applies the totals.
-async fn send(shared: &Shared, cache: &EntitlementCache, items: &[Item]) {
+async fn send(shared: &Shared, cache: &LocalCache, items: &[Item]) {
     let ttl = millis(shared.counter_ttl);
     let invocations: Vec<_> = items
         .iter()
@@ -308,8 +303,9 @@ fn give_back(shared: &Shared, items: &[Item]) {
 /// Measures the bound's `A` on the way: the pair's window, the units recorded here from
 /// the take of the last round whose total was applied to this application; the next
 /// window starts at this round's take.
-fn apply(shared: &Shared, cache: &EntitlementCache, item: &Item, total: i64) {
-    let Some(snapshot) = cache.get_fresh(&item.customer) else {
+fn apply(shared: &Shared, cache: &LocalCache, item: &Item, total: i64) {
+    let Some(snapshot) = cache.read_fresh(&item.customer, |snapshot, _| Arc::clone(snapshot))
+    else {
         return;
     };
     let recorded_since = {

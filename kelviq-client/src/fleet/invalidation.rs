@@ -2,7 +2,7 @@
 //! bumps its generation and publishes; every instance's subscriber drops its local
 //! snapshot. The subscriber also wakes the instances waiting for a load.
 
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -11,10 +11,10 @@ use redis::{Msg, Script, Value};
 use tokio::sync::watch;
 
 use super::connection::Failure;
-use super::lease::millis;
+use super::helpers::millis;
 use super::stats::Event;
 use super::{Fleet, Shared, Subscriber};
-use crate::cache::EntitlementCache;
+use crate::cache::LocalCache;
 
 /// `KEYS`: snapshot, lease, generation; `ARGV`: generation TTL ms, channel, message.
 static INVALIDATE: LazyLock<Script> = LazyLock::new(|| {
@@ -41,7 +41,7 @@ impl Fleet {
     /// instance (this one's local cache is the caller's business). Returns at once; the
     /// update runs in the background, and this instance's next load of the customer waits
     /// for it.
-    pub(crate) fn invalidate(&self, customer_id: &str) {
+    pub(super) fn publish_invalidation(&self, customer_id: &str) {
         self.start();
         let shared = Arc::clone(&self.shared);
         let customer = customer_id.to_owned();
@@ -74,22 +74,19 @@ impl Shared {
             .subscriber_connected(state == Subscriber::Subscribed);
     }
 
-    /// Applies one message of the channel; `false` once the cache is gone.
-    fn receive(&self, cache: &Weak<EntitlementCache>, message: &Msg) -> bool {
+    /// Applies one message of the channel to the local cache.
+    fn receive(&self, cache: &LocalCache, message: &Msg) {
         let Ok(text) = std::str::from_utf8(message.get_payload_bytes()) else {
-            return true;
+            return;
         };
         let mut parts = text.splitn(3, ' ');
         let (Some(kind), Some(instance), Some(customer_id)) =
             (parts.next(), parts.next(), parts.next())
         else {
-            return true;
+            return;
         };
         match kind {
             "i" if instance != self.instance => {
-                let Some(cache) = cache.upgrade() else {
-                    return false;
-                };
                 cache.invalidate(customer_id);
                 self.count(Event::InvalidationReceived);
                 tracing::debug!("kelviq fleet: snapshot invalidated by another instance");
@@ -97,7 +94,6 @@ impl Shared {
             "r" => self.waiters.wake(customer_id),
             _ => {}
         }
-        true
     }
 }
 
@@ -115,7 +111,7 @@ async fn ping(sink: &mut PubSubSink, timeout: Duration) -> Result<(), Failure> {
 }
 
 /// Marks the subscriber disconnected when its task ends, however it ends (the fleet
-/// dropped, the cache gone, the runtime shut down).
+/// dropped, the runtime shut down).
 struct Listening<'a>(&'a Shared);
 
 impl Drop for Listening<'_> {
@@ -124,12 +120,13 @@ impl Drop for Listening<'_> {
     }
 }
 
-/// The subscriber task: listens on the fleet's channel until the fleet is dropped,
-/// reconnecting with backoff. After any gap (a failed first attempt, a disconnect) it
-/// empties the local cache: invalidations may have been published meanwhile.
+/// The subscriber task: listens on the fleet's channel until the fleet is dropped (with
+/// the client, its cache and meter), reconnecting with backoff. After any gap (a failed
+/// first attempt, a disconnect) it empties the local cache: invalidations may have been
+/// published meanwhile.
 pub(super) async fn subscribe(
     shared: Arc<Shared>,
-    cache: Weak<EntitlementCache>,
+    cache: LocalCache,
     mut stop: watch::Receiver<bool>,
 ) {
     let _listening = Listening(&shared);
@@ -153,9 +150,6 @@ pub(super) async fn subscribe(
             Ok((mut sink, mut stream)) => {
                 if gap {
                     shared.count(Event::SubscriberReconnect);
-                    let Some(cache) = cache.upgrade() else {
-                        return;
-                    };
                     cache.invalidate_all();
                     tracing::info!(
                         "kelviq fleet: subscribed again; local snapshots dropped (invalidations may have been missed)"
@@ -168,11 +162,7 @@ pub(super) async fn subscribe(
                 let failure = loop {
                     tokio::select! {
                         message = stream.next() => match message {
-                            Some(message) => {
-                                if !shared.receive(&cache, &message) {
-                                    return;
-                                }
-                            }
+                            Some(message) => shared.receive(&cache, &message),
                             None => break Failure::Timeout,
                         },
                         _ = heartbeat.tick() => {
@@ -198,8 +188,5 @@ pub(super) async fn subscribe(
             _ = stop.changed() => return,
         }
         backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
-        if cache.strong_count() == 0 {
-            return;
-        }
     }
 }

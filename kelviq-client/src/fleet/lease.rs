@@ -11,15 +11,15 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::helpers::{lua_safe, millis, shared_limit, token, unix_millis};
 use super::keys::{CustomerKeys, LimitKeys};
-use super::reservation::{lua_safe, shared_limit};
 use super::stats::Event;
-use super::{Fleet, Shared, token};
-use crate::cache::Snapshot;
+use super::{Fleet, Shared};
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::models::{Entitlements, RawEntitlements};
 use crate::sync::lock;
+use crate::tier::Fetched;
 
 /// The snapshot if there is one; else the lease if free (with the customer's generation);
 /// else nothing. `KEYS`: snapshot, lease, generation; `ARGV`: token, lease ms.
@@ -127,34 +127,29 @@ enum Claim {
     Held,
 }
 
-/// Loads the customer's snapshot: through the fleet when there is one, else alone.
-///
-/// In a fleet, a snapshot taken from Redis is as old as its fetch from Kelviq (not as old
-/// as its arrival here), and it counts the fleet's pending usage of the customer (pushed
-/// to Redis, not yet taken for delivery), which Kelviq's answer cannot include. The
-/// caller adds this instance's units not pushed yet: a unit is in one place at a time
-/// (here, in Redis's pending usage, or in flight, which Kelviq may count already), so
-/// nothing is counted twice; a push racing the load can be missed until the next load.
-pub(crate) async fn fetch_snapshot(
-    fleet: Option<&Fleet>,
-    transport: &Transport,
-    customer_id: &str,
-    deadline: Instant,
-) -> Result<Snapshot> {
-    let Some(fleet) = fleet else {
-        return crate::resources::fetch_snapshot(transport, customer_id, Some(deadline))
-            .await
-            .map(Snapshot::new);
-    };
-    let (entitlements, fetched_at) = fleet.fetch(transport, customer_id, deadline).await?;
-    let snapshot = match fetched_at {
-        Some(fetched_at) => Snapshot::fetched_at_time(entitlements, fetched_at),
-        None => Snapshot::new(entitlements),
-    };
-    for (feature_id, units) in fleet.pending_usage(customer_id).await {
-        snapshot.apply_usage(&feature_id, units, false);
+impl Fleet {
+    /// Loads the customer's entitlements through the fleet, for the cache.
+    ///
+    /// Entitlements taken from Redis are as old as their fetch from Kelviq (not as old as
+    /// their arrival here), and they come with the fleet's pending usage of the customer
+    /// (pushed to Redis, not yet taken for delivery), which Kelviq's answer cannot
+    /// include. The cache adds this instance's units not pushed yet: a unit is in one place
+    /// at a time (here, in Redis's pending usage, or in flight, which Kelviq may count
+    /// already), so nothing is counted twice; a push racing the load can be missed until
+    /// the next load.
+    pub(super) async fn load_shared(
+        &self,
+        transport: &Transport,
+        customer_id: &str,
+        deadline: Instant,
+    ) -> Result<Fetched> {
+        let (entitlements, fetched_at) = self.fetch(transport, customer_id, deadline).await?;
+        Ok(Fetched {
+            entitlements,
+            fetched_at,
+            pending: self.pending_usage(customer_id).await,
+        })
     }
-    Ok(snapshot)
 }
 
 /// When a snapshot stored at `stored` (Unix milliseconds) was fetched, on tokio's clock;
@@ -407,22 +402,6 @@ fn wire_form(entitlements: &Entitlements) -> RawEntitlements {
             .flat_map(|entitlement| entitlement.items().iter().cloned())
             .collect(),
     }
-}
-
-/// The wall-clock time now, in Unix milliseconds.
-pub(super) fn unix_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
-}
-
-/// A duration in whole milliseconds, at least 1 (`PX 0` is an error).
-pub(super) fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1)
 }
 
 /// The customers this instance waits for, each with what wakes its waiters: the fleet's

@@ -313,17 +313,34 @@
 //! [`FLEET_SUBSCRIBER_RECONNECTS`], and the gauge [`FLEET_SUBSCRIBER_CONNECTED`] (1 while
 //! the subscriber is subscribed, 0 while it reconnects).
 //!
+//! # Where it plugs in
+//!
+//! The fleet is the Redis implementation of the crate's shared tier (`tier.rs`): the
+//! cache loads through it, the client tells it of invalidations, the meter hands its usage
+//! off and leaves through it (`SharedTier`, implemented here on `Fleet`), and a gate with
+//! [`FleetLimits`] reserves on or counts into it (`SharedLimit`, in `reservation.rs`). The
+//! cache, gate and meter know these traits only; they never name the fleet. The client's
+//! builder joins it (`Fleet::join`), handing it the cache's `LocalCache`: the subscriber
+//! drops invalidated snapshots through that handle, and fast limits read and raise fresh
+//! snapshots through it — never through a pointer back to the cache, and it cannot start a
+//! load. The public entry points live beside their types: [`KelviqBuilder::fleet`](crate::KelviqBuilder::fleet)
+//! with [`FleetConfig`] (`config.rs`), [`GateBuilder::fleet_limits`](crate::gate::GateBuilder::fleet_limits)
+//! with [`FleetLimits`] (`reservation.rs`), [`Kelviq::fleet_stats`](crate::Kelviq::fleet_stats)
+//! with [`FleetStats`] (`stats.rs`). What the parts share (milliseconds, Lua-safe
+//! integers, which features share a limit, tokens, starting a task once) is in
+//! `helpers.rs`.
+//!
 //! # Why a feature of kelviq-client, not a crate
 //!
-//! The fleet plugs into the cache's load, the client's invalidation and the gate's
-//! admission and finish: seams that are crate-private on purpose (they change with the
-//! engine). A separate crate would need them public and semver-stable; a feature keeps
-//! them private, keeps one version to upgrade, and costs nothing to those who do not turn
-//! it on.
+//! The shared tier's traits are crate-private on purpose: they change with the engine. A
+//! separate crate would need them public and semver-stable; a feature keeps them private,
+//! keeps one version to upgrade, and costs nothing to those who do not turn it on.
 
 mod config;
 mod connection;
 mod fast;
+mod handoff;
+mod helpers;
 mod invalidation;
 mod keys;
 mod lease;
@@ -331,29 +348,36 @@ mod reservation;
 mod stats;
 mod usage;
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::Instant;
 
 pub use config::FleetConfig;
 pub use reservation::FleetLimits;
+#[cfg(feature = "metrics")]
+pub(crate) use stats::describe as describe_metrics;
 pub use stats::{
     FLEET_INVALIDATIONS, FLEET_LIMIT_SYNCS, FLEET_REDIS_ERRORS, FLEET_RESERVATIONS,
     FLEET_SNAPSHOTS, FLEET_SUBSCRIBER_CONNECTED, FLEET_SUBSCRIBER_RECONNECTS, FleetStats,
 };
 
-pub(crate) use lease::fetch_snapshot;
-pub(crate) use reservation::{Reservation, Reserved};
-pub(crate) use usage::Taken;
-
-use crate::cache::{CacheConfig, EntitlementCache};
+use crate::cache::{CacheConfig, LocalCache};
+use crate::client::Kelviq;
 use crate::error::{Error, Result};
+use crate::http::Transport;
+use crate::meter::Shared as Meter;
 use crate::sync::lock;
+use crate::tier::{Fetched, SharedTier};
 use connection::Connection;
+use helpers::first_start;
 use keys::Keys;
 use stats::{Counters, Event};
 
@@ -365,15 +389,17 @@ const MAX_BACKGROUND: usize = 1024;
 /// lives this much longer than the longest load.
 const GENERATION_SLACK: Duration = Duration::from_secs(600);
 
-/// One client's membership of a fleet. Held by the client and its cache.
+/// One client's membership of a fleet: the client's [shared tier](crate::tier), held by
+/// the client, its cache, its meter and its gates with fleet limits.
 pub(crate) struct Fleet {
     shared: Arc<Shared>,
     /// Dropped with the fleet: the subscriber task then ends.
     stop: watch::Sender<bool>,
     /// Whether the subscriber task was started.
     started: AtomicBool,
-    /// The cache the subscriber invalidates.
-    cache: OnceLock<Weak<EntitlementCache>>,
+    /// The local cache, as the cache handed it over: what the subscriber invalidates and
+    /// fast limits raise.
+    cache: LocalCache,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -430,8 +456,27 @@ pub(crate) struct Shared {
 }
 
 impl Fleet {
+    /// The shared tier of a client joining the fleet `config` describes, for its cache
+    /// configured as `cache` and handed over as `local`: the one registration point of the
+    /// fleet, called by the client's builder.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a bad setting or URL, or no entitlement cache to share.
+    pub(crate) fn join(
+        config: FleetConfig,
+        cache: Option<&CacheConfig>,
+        local: LocalCache,
+    ) -> Result<Arc<dyn SharedTier>> {
+        Ok(Fleet::new(config, cache, local)?)
+    }
+
     /// A fleet member for a client whose cache is configured as `cache`.
-    pub(crate) fn new(config: FleetConfig, cache: Option<&CacheConfig>) -> Result<Arc<Fleet>> {
+    fn new(
+        config: FleetConfig,
+        cache: Option<&CacheConfig>,
+        local: LocalCache,
+    ) -> Result<Arc<Fleet>> {
         let Some(cache) = cache else {
             return Err(Error::Config(
                 "a fleet shares entitlement snapshots: build the client without \
@@ -468,19 +513,19 @@ impl Fleet {
             }),
             stop,
             started: AtomicBool::new(false),
-            cache: OnceLock::new(),
+            cache: local,
         }))
     }
 
-    /// Joins `fleet` to `cache`: the cache loads through it, its subscriber invalidates
-    /// the cache.
-    pub(crate) fn attach(fleet: &Arc<Fleet>, cache: &Arc<EntitlementCache>) {
-        let _ = fleet.cache.set(Arc::downgrade(cache));
-        cache.attach_fleet(Arc::clone(fleet));
+    /// The fleet `kelviq` joined, if it joined one.
+    fn of(kelviq: &Kelviq) -> Option<Arc<Fleet>> {
+        let tier: Arc<dyn SharedTier> = Arc::clone(&kelviq.inner.tier);
+        let tier: Arc<dyn Any + Send + Sync> = tier;
+        tier.downcast().ok()
     }
 
     /// What the fleet did so far.
-    pub(crate) fn stats(&self) -> FleetStats {
+    fn stats(&self) -> FleetStats {
         self.shared.counters.snapshot()
     }
 
@@ -512,12 +557,40 @@ impl Fleet {
             return;
         };
         let _ = self.shared.runtime.set(runtime.clone());
-        let cache = self.cache.get().cloned().unwrap_or_default();
         runtime.spawn(invalidation::subscribe(
             Arc::clone(&self.shared),
-            cache,
+            self.cache.clone(),
             self.stop.subscribe(),
         ));
+    }
+}
+
+/// The fleet as the cache, the client and the meter call it (see [`crate::tier`]); the
+/// gate's shared limits are [`FleetLimits`]'.
+impl SharedTier for Fleet {
+    fn load<'a>(
+        &'a self,
+        transport: &'a Transport,
+        customer_id: &'a str,
+        deadline: Instant,
+    ) -> BoxFuture<'a, Result<Fetched>> {
+        self.load_shared(transport, customer_id, deadline).boxed()
+    }
+
+    fn invalidate(&self, customer_id: &str) {
+        self.publish_invalidation(customer_id);
+    }
+
+    fn hand_off<'a>(&'a self, meter: &'a Meter) -> BoxFuture<'a, ()> {
+        handoff::push(meter, self).boxed()
+    }
+
+    fn deliver<'a>(&'a self, meter: &'a Meter, quota: usize) -> BoxFuture<'a, ()> {
+        handoff::deliver(meter, self, quota).map(drop).boxed()
+    }
+
+    fn leave<'a>(&'a self, meter: &'a Meter, deadline: Instant) -> BoxFuture<'a, ()> {
+        handoff::leave(meter, self, deadline).boxed()
     }
 }
 
@@ -627,19 +700,4 @@ impl Drop for Invalidating {
             }
         }
     }
-}
-
-/// The current runtime, the first time `started` is asked inside one (and `None` ever
-/// after): what starts a background task once.
-fn first_start(started: &AtomicBool) -> Option<Handle> {
-    if started.load(Ordering::Acquire) {
-        return None;
-    }
-    let runtime = Handle::try_current().ok()?;
-    (!started.swap(true, Ordering::AcqRel)).then_some(runtime)
-}
-
-/// Random enough to tell two holders of a lease apart.
-fn token() -> String {
-    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }

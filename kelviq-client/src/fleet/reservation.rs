@@ -1,23 +1,28 @@
-//! Strict shared limits: an atomic reservation on the customer's shared usage counter
-//! before the handler runs, held under an id and a lease, given back unless the response
-//! is a success. See [`fleet`](super), "Strict limits".
+//! A gate's shared limits ([`FleetLimits`], [`GateBuilder::fleet_limits`]), and the
+//! strict ones: an atomic reservation on the customer's shared usage counter before the
+//! handler runs, held under an id and a lease, given back unless the response is a
+//! success. See [`fleet`](super), "Strict limits".
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use redis::{Script, ScriptInvocation};
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::helpers::{first_start, lua_safe, millis, shared_limit};
 use super::keys::LimitKeys;
-use super::lease::millis;
 use super::stats::Event;
 use super::{Fleet, Shared};
 use crate::cache::Snapshot;
-use crate::models::{Entitlement, FeatureType};
+use crate::error::Error;
+use crate::gate::GateBuilder;
 use crate::sync::lock;
+use crate::tier::{SharedLimit, SharedReservation};
 
 /// How a gate's metered feature counts against its hard limit across a fleet
 /// ([`GateBuilder::fleet_limits`](crate::gate::GateBuilder::fleet_limits); only on a
@@ -200,48 +205,76 @@ const MAX_TRACKED_HOLDS: usize = 65_536;
 /// more.
 const CHUNK: usize = 500;
 
-/// Lua numbers are doubles: integers beyond ±2^53 are pinned there on the way in.
-const LUA_EXACT: i64 = 1 << 53;
-
-pub(super) fn lua_safe(value: i64) -> i64 {
-    value.clamp(-LUA_EXACT, LUA_EXACT)
-}
-
-/// The hard limit a feature is shared under, and its usage period (Kelviq's `resetAt`,
-/// empty when none): only metered features with a hard limit are.
-pub(super) fn shared_limit(entitlement: &Entitlement) -> Option<(i64, &str)> {
-    if entitlement.feature_type() != Some(&FeatureType::Meter) || !entitlement.hard_limit() {
-        return None;
+impl GateBuilder {
+    /// How the metered feature's hard limit holds across the client's fleet (see
+    /// [`FleetLimits`]). Default: each instance judges it on its own snapshot. Needs a
+    /// client built with a [fleet](crate::KelviqBuilder::fleet) and a metered gate
+    /// ([`meter`](Self::meter)), else [`build`](Self::build) fails.
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn fleet_limits(mut self, limits: FleetLimits) -> Self {
+        match Fleet::of(&self.kelviq) {
+            Some(fleet) => self.shared_limit = Some(Arc::new(Limits { fleet, limits })),
+            None => self.fail(Error::Config(
+                "gate fleet_limits needs a client built with a fleet (KelviqBuilder::fleet)"
+                    .to_owned(),
+            )),
+        }
+        self
     }
-    let limit = entitlement.limit()?;
-    let period = entitlement
-        .items()
-        .iter()
-        .find_map(|item| item.reset_at.as_deref())
-        .unwrap_or("");
-    Some((limit, period))
 }
 
-/// What a reservation came to.
+/// A gate's metered hard limit, shared through the fleet as its [`FleetLimits`] say: the
+/// gate's [`SharedLimit`].
 #[derive(Debug)]
-pub(crate) enum Reserved {
-    /// Granted: hold it until the response is known.
-    Granted(Reservation),
-    /// The limit is reached across the fleet.
-    Refused,
-    /// Nothing to reserve: the feature has no hard limit in the snapshot.
-    Unlimited,
-    /// Redis failed or was too slow: the local decision stands.
-    Fallback,
+struct Limits {
+    fleet: Arc<Fleet>,
+    limits: FleetLimits,
+}
+
+impl SharedLimit for Limits {
+    fn reserves(&self) -> bool {
+        self.limits == FleetLimits::Strict
+    }
+
+    fn reserve<'a>(
+        &'a self,
+        customer_id: &'a str,
+        snapshot: &'a Snapshot,
+        feature_id: &'a str,
+        amount: i64,
+        at_least: i64,
+    ) -> BoxFuture<'a, Option<Box<dyn SharedReservation>>> {
+        self.fleet
+            .reserve(customer_id, snapshot, feature_id, amount, at_least)
+            .boxed()
+    }
+
+    fn record(&self, customer_id: &Arc<str>, feature_id: &str, units: i64) {
+        if self.limits == FleetLimits::Fast {
+            self.fleet.record_fast(customer_id, feature_id, units);
+        }
+    }
 }
 
 /// Units reserved on a shared counter for one request, held in Redis under its id.
 /// Settled once: kept (a success), adjusted to the amount really metered, or given back —
 /// when dropped unsettled too, so that a request cancelled before its response gives its
 /// units back. Renewed in the background while it lives.
-pub(crate) struct Reservation {
+struct Reservation {
     hold: Hold,
     granted: i64,
+}
+
+/// A reservation the fleet's counter refused: the limit is reached across the fleet.
+#[derive(Debug)]
+struct Refused;
+
+impl SharedReservation for Refused {
+    fn granted(&self) -> Option<i64> {
+        None
+    }
+
+    fn settle(&self, _kept: i64) {}
 }
 
 impl std::fmt::Debug for Reservation {
@@ -417,27 +450,26 @@ impl Fleet {
     /// Cancel-safe: the reservation's id and its guard exist before the script is sent, so
     /// this future may be dropped at any point (before the script is sent, while it runs,
     /// after it answered) and whatever was granted is given back in the background.
-    pub(crate) async fn reserve(
+    ///
+    /// `None` when there is nothing to reserve (the feature has no hard limit in the
+    /// snapshot) or Redis failed or was too slow: the local decision stands.
+    async fn reserve(
         &self,
         customer_id: &str,
         snapshot: &Snapshot,
         feature_id: &str,
         amount: i64,
         at_least: i64,
-    ) -> Reserved {
-        let fetched = snapshot.fetched(feature_id);
-        let Some((limit, period)) = fetched.as_ref().and_then(shared_limit) else {
-            return Reserved::Unlimited;
-        };
+    ) -> Option<Box<dyn SharedReservation>> {
+        // The limit and period are as fetched (usage applied since changes neither).
+        let entitlement = snapshot.get(feature_id)?;
+        let (limit, period) = shared_limit(&entitlement)?;
         self.start();
         self.start_renewals();
         let shared = &self.shared;
         // The first reservation of a period seeds the counter with this instance's view:
         // Kelviq's usage plus the units this instance has not delivered yet.
-        let seed = snapshot
-            .get(feature_id)
-            .and_then(|entitlement| entitlement.usage())
-            .unwrap_or(0);
+        let seed = entitlement.usage().unwrap_or(0);
         let amount = lua_safe(amount.max(0));
         let at_least = at_least.clamp(0, amount);
         let keys = shared.keys.customer(customer_id).limit(feature_id, period);
@@ -466,13 +498,13 @@ impl Fleet {
                 shared.counters.add(Event::HoldExpired, lapsed);
                 shared.count(Event::ReservationGranted);
                 hold.handed = true;
-                Reserved::Granted(Reservation { hold, granted })
+                Some(Box::new(Reservation { hold, granted }))
             }
             Ok((_, _, lapsed)) => {
                 shared.counters.add(Event::HoldExpired, lapsed);
                 shared.count(Event::ReservationRefused);
                 hold.forget();
-                Reserved::Refused
+                Some(Box::new(Refused))
             }
             Err(failure) => {
                 shared.count(Event::ReservationFallback);
@@ -482,32 +514,32 @@ impl Fleet {
                     // It may have run: given back by id (a no-op if it did not).
                     hold.finish(0);
                 }
-                Reserved::Fallback
+                None
             }
         }
     }
 
     /// Starts the renewal task, once, on the current runtime.
     fn start_renewals(&self) {
-        let Some(runtime) = super::first_start(&self.shared.holds.started) else {
+        let Some(runtime) = first_start(&self.shared.holds.started) else {
             return;
         };
         runtime.spawn(renewals(Arc::clone(&self.shared), self.stop.subscribe()));
     }
 }
 
-impl Reservation {
+impl SharedReservation for Reservation {
     /// The units granted: the amount asked for, or less (at least the minimum asked for)
     /// when the limit left less.
-    pub(crate) fn granted(&self) -> i64 {
-        self.granted
+    fn granted(&self) -> Option<i64> {
+        Some(self.granted)
     }
 
     /// Settles the reservation: `kept` units stay counted (the amount metered on a
     /// success, more than granted adds the difference; 0 gives everything back). Only the
     /// first call counts; the update runs in the background, by id, so that sending it
     /// again after a lost answer never counts twice.
-    pub(crate) fn settle(&self, kept: i64) {
+    fn settle(&self, kept: i64) {
         let kept = lua_safe(kept.max(0));
         if self.hold.finish(kept) && kept == 0 {
             self.hold.shared.count(Event::ReservationReleased);
@@ -613,35 +645,6 @@ async fn renew_chunk(shared: &Shared, chunk: &[Renewal]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{Entitlements, RawEntitlements};
-
-    #[test]
-    fn only_hard_limited_meters_are_shared_with_their_period() {
-        let raw: RawEntitlements = serde_json::from_value(serde_json::json!({
-            "customerId": "c",
-            "entitlements": [
-                {"featureId": "hard", "featureType": "METER", "hasAccess": true,
-                 "hardLimit": true, "usageLimit": 10, "currentUsage": 7,
-                 "resetAt": "2026-02-01 00:00:00"},
-                {"featureId": "soft", "featureType": "METER", "hasAccess": true,
-                 "hardLimit": false, "usageLimit": 10, "currentUsage": 7},
-                {"featureId": "unlimited", "featureType": "METER", "hasAccess": true,
-                 "hardLimit": true, "usageLimit": null},
-                {"featureId": "no-period", "featureType": "METER", "hasAccess": true,
-                 "hardLimit": true, "usageLimit": 3},
-                {"featureId": "seats", "featureType": "CUSTOMIZABLE", "hasAccess": true,
-                 "hardLimit": true, "usageLimit": 10}
-            ]
-        }))
-        .unwrap();
-        let all = Entitlements::from_raw(raw);
-        let shared = |id| all.get(id).and_then(shared_limit);
-        assert_eq!(shared("hard"), Some((10, "2026-02-01 00:00:00")));
-        assert_eq!(shared("no-period"), Some((3, "")));
-        assert_eq!(shared("soft"), None);
-        assert_eq!(shared("unlimited"), None);
-        assert_eq!(shared("seats"), None);
-    }
 
     /// The scripts on a real `redis-server`, on the keys of one limit of 5 (seeded at 0).
     struct Limit {
@@ -812,12 +815,5 @@ mod tests {
         assert_eq!(limit.holds().await, 1);
         assert_eq!(limit.settle("live", 0).await, (0, 0));
         assert_eq!(limit.counter().await, Some(1));
-    }
-
-    #[test]
-    fn lua_numbers_stay_exact() {
-        assert_eq!(lua_safe(i64::MAX), 1 << 53);
-        assert_eq!(lua_safe(i64::MIN), -(1 << 53));
-        assert_eq!(lua_safe(1000), 1000);
     }
 }

@@ -4,6 +4,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use super::Fleet;
+use crate::client::Kelviq;
 use crate::sync::lock;
 
 /// Counters of one client's use of its fleet, from
@@ -304,6 +306,57 @@ fn record_connected(connected: bool) {
 }
 
 pub(crate) use crate::log_limit::RateLimitedWarn;
+
+/// Gives the fleet's metrics their help text and unit, for
+/// [`telemetry::describe`](crate::telemetry::describe).
+#[cfg(feature = "metrics")]
+pub(crate) fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge};
+    let counters = [
+        (
+            FLEET_SNAPSHOTS,
+            "Entitlement snapshots had through the fleet, by source (redis, loaded, fallback)",
+        ),
+        (
+            FLEET_RESERVATIONS,
+            "Strict-limit reservations by result (granted, refused, released, cancelled, \
+             expired, fallback)",
+        ),
+        (
+            FLEET_INVALIDATIONS,
+            "Fleet invalidations by direction (sent, received)",
+        ),
+        (
+            FLEET_REDIS_ERRORS,
+            "Redis commands that failed or timed out, each followed by a fallback",
+        ),
+        (
+            FLEET_LIMIT_SYNCS,
+            "Fast-limit sync pipelines by result (synced, fallback)",
+        ),
+        (
+            FLEET_SUBSCRIBER_RECONNECTS,
+            "Times the fleet's subscriber resubscribed; each emptied the local cache",
+        ),
+    ];
+    for (name, help) in counters {
+        describe_counter!(name, Unit::Count, help);
+    }
+    describe_gauge!(
+        FLEET_SUBSCRIBER_CONNECTED,
+        Unit::Count,
+        "Whether the fleet's subscriber is subscribed to its channel (1) or reconnecting (0)"
+    );
+}
+
+impl Kelviq {
+    /// What the client's [fleet](crate::fleet) did (cargo feature `redis`); `None` for a
+    /// client built without one.
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn fleet_stats(&self) -> Option<FleetStats> {
+        Fleet::of(self).map(|fleet| fleet.stats())
+    }
+}
 
 #[cfg(test)]
 mod tests {

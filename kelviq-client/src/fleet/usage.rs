@@ -26,8 +26,7 @@ use redis::{Script, Value};
 use tokio::time::Instant;
 
 use super::connection::Failure;
-use super::lease::{millis, unix_millis};
-use super::reservation::lua_safe;
+use super::helpers::{lua_safe, millis, unix_millis};
 use super::{Fleet, Shared};
 use crate::sync::lock;
 use crate::usage::Batch;

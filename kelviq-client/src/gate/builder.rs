@@ -16,9 +16,7 @@ use super::engine::{Gate, GateConfig};
 use super::metering::MeterSpec;
 use super::policy::{FailurePolicy, StatusFilter};
 use super::requirement::{DEFAULT_MAX_RETRY_AFTER, LimitAnswer, Requirement};
-
-#[cfg(feature = "redis")]
-mod fleet;
+use crate::tier::SharedLimit;
 
 /// Builds a [`Gate`]; from [`Kelviq::gate`].
 ///
@@ -67,7 +65,7 @@ mod fleet;
 #[derive(Clone)]
 #[must_use]
 pub struct GateBuilder {
-    kelviq: Kelviq,
+    pub(crate) kelviq: Kelviq,
     requirements: Vec<Requirement>,
     metering: Option<MeterSpec>,
     success: StatusFilter,
@@ -76,8 +74,9 @@ pub struct GateBuilder {
     max_retry_after: Duration,
     quota_headers: bool,
     on_denied: Option<DenialHandler>,
-    #[cfg(feature = "redis")]
-    fleet_limits: Option<crate::fleet::FleetLimits>,
+    /// The metered feature's hard limit as shared with the client's fleet
+    /// ([`fleet_limits`](Self::fleet_limits), in `fleet/`).
+    pub(crate) shared_limit: Option<Arc<dyn SharedLimit>>,
     /// The first bad value, shared so that the builder can be cloned.
     error: Option<Arc<Error>>,
 }
@@ -112,14 +111,13 @@ impl GateBuilder {
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
             quota_headers: false,
             on_denied: None,
-            #[cfg(feature = "redis")]
-            fleet_limits: None,
+            shared_limit: None,
             error: None,
         }
     }
 
     /// Keeps `error` unless an earlier one is already kept.
-    fn fail(&mut self, error: Error) {
+    pub(crate) fn fail(&mut self, error: Error) {
         self.error.get_or_insert(Arc::new(error));
     }
 
@@ -321,9 +319,16 @@ impl GateBuilder {
                     .to_owned(),
             ));
         }
-        #[cfg(feature = "redis")]
-        let fleet_limits = self.checked_fleet_limits()?;
+        if self.shared_limit.is_some() && self.metering.is_none() {
+            return Err(Error::Config(
+                "gate fleet_limits needs a metered gate (GateBuilder::meter)".to_owned(),
+            ));
+        }
         let meter = self.kelviq.usage_meter()?.clone();
+        let reserves_shared = self
+            .shared_limit
+            .as_ref()
+            .is_some_and(|limit| limit.reserves());
         Ok(Gate::from_config(GateConfig {
             kelviq: self.kelviq,
             meter,
@@ -339,8 +344,8 @@ impl GateBuilder {
             on_denied: self.on_denied,
             fallback_decisions: std::sync::atomic::AtomicU64::new(0),
             outage_warn: crate::log_limit::RateLimitedWarn::new(super::engine::OUTAGE_WARN_EVERY),
-            #[cfg(feature = "redis")]
-            fleet_limits,
+            shared_limit: self.shared_limit,
+            reserves_shared,
         }))
     }
 }

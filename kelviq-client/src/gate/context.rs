@@ -1,15 +1,18 @@
 //! What a gate leaves in a request it let through ([`RequestContext`]), and what handlers
 //! leave for metering ([`UsageAmount`]): the same types for tower/axum and actix-web.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use http::StatusCode;
+use once_cell::race::OnceBox;
 
 use crate::cache::{HardRef, Snapshot};
 use crate::client::Kelviq;
 use crate::customer_client::CustomerClient;
 use crate::meter::UsageMeter;
+use crate::sync::lock;
+use crate::tier::SharedReservation;
 
 use super::denial::Denial;
 use super::engine::Gate;
@@ -48,13 +51,11 @@ struct Inner {
     /// The units held (admission's hold plus the handler's), or [`SETTLED`] once
     /// [`Gate::finish`] settled them or the context was dropped.
     held: AtomicI64,
-    /// Units reserved on the fleet's shared counter (strict limits): the admission's, then
-    /// each of the handler's holds; given back when the context is dropped unsettled.
-    #[cfg(feature = "redis")]
-    reservations: std::sync::Mutex<Vec<crate::fleet::Reservation>>,
-    /// Whether `reservations` holds any (most requests: none; checked without the lock).
-    #[cfg(feature = "redis")]
-    reserved: AtomicBool,
+    /// Units reserved on the gate's shared limit (strict fleet limits): the admission's,
+    /// then each of the handler's holds; given back when the context is dropped unsettled.
+    /// Allocated at the first one: most requests have none, and a pointer costs nothing
+    /// to make.
+    reservations: OnceBox<Mutex<Vec<Box<dyn SharedReservation>>>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -122,10 +123,7 @@ impl RequestContext {
                 amount_set: AtomicBool::new(false),
                 hard: hold.map(|hold| hold.hard),
                 held: AtomicI64::new(hold.map_or(0, |hold| hold.held)),
-                #[cfg(feature = "redis")]
-                reservations: std::sync::Mutex::default(),
-                #[cfg(feature = "redis")]
-                reserved: AtomicBool::new(false),
+                reservations: OnceBox::new(),
             }),
         }
     }
@@ -136,7 +134,6 @@ impl RequestContext {
     }
 
     /// The customer id, shared.
-    #[cfg(feature = "redis")]
     pub(crate) fn shared_customer_id(&self) -> &Arc<str> {
         &self.inner.customer_id
     }
@@ -214,23 +211,20 @@ impl RequestContext {
         self.inner.amount_set.store(true, Ordering::Release);
     }
 
-    /// Holds units reserved for this request on the fleet's shared counter.
-    #[cfg(feature = "redis")]
-    pub(super) fn hold(&self, reservation: crate::fleet::Reservation) {
-        crate::sync::lock(&self.inner.reservations).push(reservation);
-        self.inner.reserved.store(true, Ordering::Release);
+    /// Holds units reserved for this request on the gate's shared limit.
+    pub(super) fn hold(&self, reservation: Box<dyn SharedReservation>) {
+        lock(self.inner.reservations.get_or_init(Box::default)).push(reservation);
     }
 
-    /// Settles the request's reservations on the fleet's shared counter: `kept` units stay
+    /// Settles the request's reservations on the gate's shared limit: `kept` units stay
     /// counted (the admission's first, then the handler's holds'), the rest is given back.
-    #[cfg(feature = "redis")]
     pub(super) fn settle_reservations(&self, kept: i64) {
-        if !self.inner.reserved.load(Ordering::Acquire) {
+        let Some(reservations) = self.inner.reservations.get() else {
             return;
-        }
+        };
         let mut left = kept.max(0);
-        for reservation in crate::sync::lock(&self.inner.reservations).iter() {
-            let keep = left.min(reservation.granted());
+        for reservation in lock(reservations).iter() {
+            let keep = left.min(reservation.granted().unwrap_or(0));
             reservation.settle(keep);
             left = left.saturating_sub(keep);
         }
@@ -326,20 +320,17 @@ impl RequestContext {
             snapshot.settle(hard, granted, 0);
             return Ok(0);
         };
-        #[cfg(feature = "redis")]
-        {
-            // In a strict fleet the fleet's counter must grant them too.
-            let shared = self.inner.gate.reserve_more(self, granted).await;
-            if shared < granted {
-                let back = granted.saturating_sub(shared);
-                if self.add_held(back.saturating_neg()).is_some() {
-                    snapshot.settle(hard, back, 0);
-                }
-                if shared == 0 && before == 0 {
-                    return Err(self.inner.gate.limit_denial(snapshot, hard));
-                }
-                return Ok(before.saturating_add(shared));
+        // With a shared limit that reserves (a strict fleet), it must grant them too.
+        let shared = self.inner.gate.reserve_more(self, granted).await;
+        if shared < granted {
+            let back = granted.saturating_sub(shared);
+            if self.add_held(back.saturating_neg()).is_some() {
+                snapshot.settle(hard, back, 0);
             }
+            if shared == 0 && before == 0 {
+                return Err(self.inner.gate.limit_denial(snapshot, hard));
+            }
+            return Ok(before.saturating_add(shared));
         }
         Ok(before.saturating_add(granted))
     }

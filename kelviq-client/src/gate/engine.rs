@@ -17,6 +17,7 @@ use crate::log_limit::RateLimitedWarn;
 use crate::meter::UsageMeter;
 use crate::stripes;
 use crate::telemetry::{self, Outcome};
+use crate::tier::SharedLimit;
 
 use super::context::{Hold, RequestContext, UsageAmount};
 use super::decision::{Admission, Admitting, Decision};
@@ -27,8 +28,7 @@ use super::policy::{FailurePolicy, StatusFilter};
 use super::quota::Quota;
 use super::requirement::{LimitAnswer, Requirement};
 
-#[cfg(feature = "redis")]
-mod fleet;
+mod shared_limit;
 
 /// How often a gate warns that Kelviq is unavailable, at most.
 pub(super) const OUTAGE_WARN_EVERY: Duration = Duration::from_secs(10);
@@ -80,9 +80,12 @@ pub(super) struct GateConfig {
     pub(super) fallback_decisions: AtomicU64,
     /// The outage warnings of this gate, at most one per [`OUTAGE_WARN_EVERY`].
     pub(super) outage_warn: RateLimitedWarn,
-    /// How the gate's limit is shared, and the fleet whose counters it shares.
-    #[cfg(feature = "redis")]
-    pub(super) fleet_limits: Option<(crate::fleet::FleetLimits, Arc<crate::fleet::Fleet>)>,
+    /// The metered feature's hard limit as shared with the other instances, if it is
+    /// ([`GateBuilder::fleet_limits`](super::GateBuilder::fleet_limits)).
+    pub(super) shared_limit: Option<Arc<dyn SharedLimit>>,
+    /// Whether admissions reserve on the shared limit (strict): a plain field, read on
+    /// the warm path instead of asking the limit.
+    pub(super) reserves_shared: bool,
 }
 
 impl std::fmt::Debug for Gate {
@@ -155,14 +158,7 @@ impl Gate {
         if let Some(snapshot) = cached {
             tracing::trace!("entitlement cache hit");
             return match self.judge(&customer_id, snapshot, false) {
-                Judged::Admitted(context) => {
-                    #[cfg(feature = "redis")]
-                    let context = match self.reserving(context) {
-                        Ok(reserving) => return reserving,
-                        Err(context) => context,
-                    };
-                    Admission::Ready(Ok(context))
-                }
+                Judged::Admitted(context) => self.reserving(context),
                 Judged::Reopens(denial) => {
                     let gate = self.clone();
                     Admission::Loading(Admitting::new(async move {
@@ -201,7 +197,7 @@ impl Gate {
         let stale = cached.is_stale();
         let snapshot = SnapshotRef::Owned(cached.into_snapshot());
         match self.judge(&customer_id, snapshot, stale) {
-            Judged::Admitted(context) => self.reserve_in_fleet(context).await,
+            Judged::Admitted(context) => self.reserve_shared(context).await,
             Judged::Reopens(denial) => Box::pin(self.admit_after_reset(customer_id, denial)).await,
             Judged::Denied(denial) => Err(denial),
         }
@@ -225,22 +221,13 @@ impl Gate {
             }
         };
         match self.judge(&customer_id, SnapshotRef::Owned(snapshot), false) {
-            Judged::Admitted(context) => self.reserve_in_fleet(context).await,
+            Judged::Admitted(context) => self.reserve_shared(context).await,
             // Judged on the new period already: no second reload.
             Judged::Reopens(denial) | Judged::Denied(denial) => {
                 telemetry::gate_decision(Outcome::Denied, Some(denial.reason()));
                 Err(denial)
             }
         }
-    }
-
-    /// In a strict fleet (cargo feature `redis`), reserves the request's amount on the
-    /// fleet's counter too; else the context as it is.
-    async fn reserve_in_fleet(&self, context: RequestContext) -> Result<RequestContext, Denial> {
-        #[cfg(feature = "redis")]
-        return self.reserve(context).await;
-        #[cfg(not(feature = "redis"))]
-        Ok(context)
     }
 
     /// Judges the gate's requirements on `snapshot`, then holds the metered amount of a
@@ -369,13 +356,12 @@ impl Gate {
     ) -> Metered {
         let hold = context.take_hold();
         let metered = self.meter_finished(context, status, response_amount, hold);
-        #[cfg(feature = "redis")]
-        fleet::settle_reservation(context, &metered);
+        self.settle_shared(context, &metered);
         metered
     }
 
-    /// [`Gate::finish`] but the fleet's reservation: meters, and settles the request's
-    /// hold.
+    /// [`Gate::finish`] but the shared limit's reservations: meters, and settles the
+    /// request's hold.
     fn meter_finished(
         &self,
         context: &RequestContext,
@@ -441,8 +427,7 @@ impl Gate {
         };
         match result {
             Ok(()) => {
-                #[cfg(feature = "redis")]
-                self.record_fast(context, &spec.feature, recorded);
+                self.record_shared(context, &spec.feature, recorded);
                 if recorded < amount {
                     self.inner
                         .meter

@@ -87,12 +87,10 @@
 //! ```
 
 mod config;
-#[cfg(feature = "redis")]
-mod fleet;
 mod pacer;
 mod shared;
-mod stats;
-mod worker;
+pub(crate) mod stats;
+pub(crate) mod worker;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -104,14 +102,17 @@ use tokio::time::Instant;
 
 pub use config::MeterConfig;
 pub use stats::{MeterStats, ShutdownReport, UsageLine};
+// What the shared tier works with when the meter hands its usage off (see `tier`): this,
+// its counters (`stats`) and its way to report (`worker`).
+pub(crate) use shared::Shared;
 
 use crate::cache::{EntitlementCache, HardRef, Snapshot};
 use crate::error::{Error, Result};
 use crate::http::Transport;
 use crate::resources::{ReportEvent, require};
 use crate::sync::lock;
+use crate::tier::SharedTier;
 use crate::usage::{Added, QueuedEvent, UsageLedger};
-use shared::Shared;
 use stats::{Counters, LOGGED_LINES};
 use worker::Command;
 
@@ -153,6 +154,7 @@ impl UsageMeter {
         transport: Arc<Transport>,
         cache: Arc<EntitlementCache>,
         ledger: Arc<UsageLedger>,
+        tier: Arc<dyn SharedTier>,
         config: MeterConfig,
     ) -> Result<UsageMeter> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -162,7 +164,7 @@ impl UsageMeter {
                     .to_owned(),
             )
         })?;
-        let shared = Arc::new(Shared::new(transport, cache, ledger, config));
+        let shared = Arc::new(Shared::new(transport, cache, ledger, tier, config));
         let (commands, receiver) = mpsc::unbounded_channel();
         runtime.spawn(worker::run(Arc::clone(&shared), receiver));
         Ok(UsageMeter {
@@ -440,6 +442,7 @@ mod tests {
             Arc::clone(&kelviq.inner.transport),
             Arc::clone(&kelviq.inner.cache),
             Arc::clone(&kelviq.inner.ledger),
+            Arc::clone(&kelviq.inner.tier),
             MeterConfig::default(),
         ));
         let (commands, receiver) = mpsc::unbounded_channel();

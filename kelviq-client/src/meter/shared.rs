@@ -11,20 +11,24 @@ use super::pacer::Pacer;
 use super::stats::{Counters, MeterStats, ShutdownReport};
 use crate::cache::EntitlementCache;
 use crate::http::Transport;
+use crate::tier::SharedTier;
 use crate::usage::UsageLedger;
 
 /// State shared by the handles and the background task. It holds the client's transport,
-/// cache and usage ledger, not the client, so that the client can own its meter without a
-/// cycle.
+/// cache, usage ledger and shared tier, not the client, so that the client can own its
+/// meter without a cycle. The shared tier works with the ledger, counters and settings
+/// when the meter hands its usage off.
 #[derive(Debug)]
-pub(super) struct Shared {
+pub(crate) struct Shared {
     pub(super) transport: Arc<Transport>,
     /// Where records apply at once (the customer's cached snapshot).
     pub(super) cache: Arc<EntitlementCache>,
     /// Where records go, and what the task drains.
-    pub(super) ledger: Arc<UsageLedger>,
-    pub(super) config: MeterConfig,
-    pub(super) counters: Counters,
+    pub(crate) ledger: Arc<UsageLedger>,
+    /// The other instances the usage may be handed to ([`SharedTier::hand_off`]).
+    pub(super) tier: Arc<dyn SharedTier>,
+    pub(crate) config: MeterConfig,
+    pub(crate) counters: Counters,
     /// The report budget.
     pub(super) pacer: Pacer,
     pub(super) closed: AtomicBool,
@@ -38,12 +42,14 @@ impl Shared {
         transport: Arc<Transport>,
         cache: Arc<EntitlementCache>,
         ledger: Arc<UsageLedger>,
+        tier: Arc<dyn SharedTier>,
         config: MeterConfig,
     ) -> Self {
         Shared {
             transport,
             cache,
             ledger,
+            tier,
             pacer: Pacer::new(config.max_reports_per_second),
             config,
             counters: Counters::default(),

@@ -33,13 +33,13 @@ const MAX_EVENT_ATTEMPTS: u32 = 10;
 const DROP_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The longest wait the worker schedules (a longer `Retry-After` or interval is cut to it).
-pub(super) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The longest `Retry-After` the meter honours (a longer one is cut to it).
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// `delay` from now, at most [`MAX_WAIT`]: never overflows.
-pub(super) fn after(delay: Duration) -> Instant {
+pub(crate) fn after(delay: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(delay.min(MAX_WAIT)).unwrap_or(now)
 }
@@ -106,10 +106,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiv
         if asked.shutdown {
             let deadline = shared.deadline().unwrap_or_else(Instant::now);
             drain(&shared, deadline).await;
-            #[cfg(feature = "redis")]
-            if let Some(fleet) = shared.cache.fleet() {
-                super::fleet::leave(&shared, fleet, deadline).await;
-            }
+            shared.tier.leave(&shared, deadline).await;
             let report = shared.close();
             if !report.unsent.is_empty() || !report.unsent_events.is_empty() {
                 tracing::warn!(
@@ -182,19 +179,11 @@ async fn flush(shared: &Shared, quota: usize) {
     let ledger = &shared.ledger;
     telemetry::meter_recorded(ledger.collect());
     // In a fleet, the usage goes to Redis; what Redis does not take is sent below, alone.
-    #[cfg(feature = "redis")]
-    let fleet = shared.cache.fleet();
-    #[cfg(feature = "redis")]
-    if let Some(fleet) = fleet
-        && shared.deadline().is_none()
-    {
-        super::fleet::push(shared, fleet).await;
+    if shared.deadline().is_none() {
+        shared.tier.hand_off(shared).await;
     }
     send_local(shared, quota).await;
-    #[cfg(feature = "redis")]
-    if let Some(fleet) = fleet {
-        super::fleet::deliver(shared, fleet, quota).await;
-    }
+    shared.tier.deliver(shared, quota).await;
 }
 
 /// Sends due reports of the local backlog — at most `quota` keys, the oldest first — and
@@ -249,7 +238,7 @@ async fn paced(shared: &Shared, deadline: Option<Instant>) -> Result<(), Instant
 
 /// How a failed report is settled.
 #[derive(Clone, Copy)]
-pub(super) enum Settlement {
+pub(crate) enum Settlement {
     /// Kelviq certainly did not process it: keep it pending and try again.
     Retry,
     /// Kelviq may have processed it: count it unknown, never send it again.
@@ -272,7 +261,7 @@ fn settle(error: &Error) -> Settlement {
 }
 
 /// What became of one report.
-pub(super) enum Reported {
+pub(crate) enum Reported {
     /// Not sent (nothing to send, or no budget slot before the shutdown deadline): still
     /// pending, not to be sent before the given time.
     NotSent(Instant),
@@ -285,7 +274,7 @@ pub(super) enum Reported {
 
 /// Sends one usage report within the budget, cut short by the shutdown deadline, and says
 /// how to settle it (logged when it failed). `attempts` is how often it was refused before.
-pub(super) async fn report(shared: &Shared, line: &UsageLine, attempts: u32) -> Reported {
+pub(crate) async fn report(shared: &Shared, line: &UsageLine, attempts: u32) -> Reported {
     let deadline = shared.deadline();
     let slot = if line.units == 0 {
         Err(Instant::now())

@@ -1,5 +1,6 @@
-//! The meter in a fleet (cargo feature `redis`): each flush pushes the collected usage to
-//! Redis, and while this instance holds the delivery lease it delivers the fleet's usage.
+//! The meter's hand-off in a fleet ([`SharedTier::hand_off`](crate::tier::SharedTier::hand_off)
+//! and the rest): each flush pushes the collected usage to Redis, and while this instance
+//! holds the delivery lease it delivers the fleet's usage; at shutdown it leaves.
 //!
 //! Per instance the units still balance, `recorded == sent + failed + unknown + pending`:
 //! a unit handed to Redis counts `sent` (and `pushed`) — delivered to the fleet; a unit
@@ -12,10 +13,11 @@
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use super::shared::Shared;
-use super::stats::Counters;
-use super::worker::{MAX_WAIT, Reported, Settlement, after, report};
-use crate::fleet::{Fleet, Taken};
+use super::Fleet;
+use super::usage::Taken;
+use crate::meter::Shared as Meter;
+use crate::meter::stats::Counters;
+use crate::meter::worker::{MAX_WAIT, Reported, Settlement, after, report};
 use crate::usage::{Batch, UsageLine};
 
 /// The most keys pushed in one flush; the rest wait for the next one.
@@ -26,9 +28,9 @@ const MAX_TAKE: usize = 1_000;
 
 /// Pushes the local backlog to Redis (every key, backoffs included: Redis is where they
 /// wait now). What Redis does not take goes back to the backlog, due at once.
-pub(super) async fn push(shared: &Shared, fleet: &Fleet) {
-    let ledger = &shared.ledger;
-    let counters = &shared.counters;
+pub(super) async fn push(meter: &Meter, fleet: &Fleet) {
+    let ledger = &meter.ledger;
+    let counters = &meter.counters;
     let batches = {
         let mut backlog = ledger.backlog();
         let batches = backlog.take_due(after(MAX_WAIT), MAX_PUSH_KEYS, ledger.entries());
@@ -87,30 +89,30 @@ fn units(batches: &[Batch]) -> i128 {
 /// While this instance holds (or takes) the delivery lease: delivers the fleet's pending
 /// usage of up to `quota` customers, the longest waiting first, within the report budget.
 /// Returns how many entries were taken (0: nothing to deliver, or not the holder).
-pub(super) async fn deliver(shared: &Shared, fleet: &Fleet, quota: usize) -> usize {
-    let lease = fleet.delivery_lease(shared.config.flush_interval);
+pub(super) async fn deliver(meter: &Meter, fleet: &Fleet, quota: usize) -> usize {
+    let lease = fleet.delivery_lease(meter.config.flush_interval);
     if !fleet.claim_delivery(lease).await {
         return 0;
     }
     let taken = fleet.take(quota.min(MAX_TAKE)).await;
     let count = taken.len();
     futures::stream::iter(taken)
-        .for_each_concurrent(shared.config.concurrency, |taken| {
-            deliver_one(shared, fleet, taken)
+        .for_each_concurrent(meter.config.concurrency, |taken| {
+            deliver_one(meter, fleet, taken)
         })
         .await;
     count
 }
 
 /// Reports one entry taken from Redis and settles it there.
-async fn deliver_one(shared: &Shared, fleet: &Fleet, taken: Taken) {
+async fn deliver_one(meter: &Meter, fleet: &Fleet, taken: Taken) {
     let line = UsageLine {
         customer_id: taken.customer_id.clone(),
         feature_id: taken.feature_id.clone(),
         units: taken.units,
     };
     let units = i128::from(taken.units);
-    let settlement = match report(shared, &line, 0).await {
+    let settlement = match report(meter, &line, 0).await {
         Reported::Settled { settlement, .. } => settlement,
         // No budget slot before the shutdown deadline: not sent.
         Reported::NotSent(_) => Settlement::Retry,
@@ -134,15 +136,15 @@ async fn deliver_one(shared: &Shared, fleet: &Fleet, taken: Taken) {
 /// A shutdown, after the local drain: resolves pushes in limbo (what Redis still does not
 /// answer for counts unknown), delivers the fleet's usage until the deadline when this
 /// instance holds (or takes) the lease, and gives the lease up for another instance.
-pub(super) async fn leave(shared: &Shared, fleet: &Fleet, deadline: Instant) {
+pub(super) async fn leave(meter: &Meter, fleet: &Fleet, deadline: Instant) {
     let outcome = fleet.push(Vec::new()).await;
     let mut rest = fleet.abandon_limbo();
     rest.extend(outcome.unknown);
-    let ledger = &shared.ledger;
+    let ledger = &meter.ledger;
     {
         let mut backlog = ledger.backlog();
         let (pushed, unknown) = (units(&outcome.pushed), units(&rest));
-        shared.counters.units(|units| {
+        meter.counters.units(|units| {
             units.in_flight = units
                 .in_flight
                 .saturating_sub(pushed.saturating_add(unknown));
@@ -156,7 +158,7 @@ pub(super) async fn leave(shared: &Shared, fleet: &Fleet, deadline: Instant) {
         );
     }
     crate::telemetry::meter_pushed(units(&outcome.pushed));
-    lost(&shared.counters, rest);
-    while Instant::now() < deadline && deliver(shared, fleet, MAX_TAKE).await > 0 {}
+    lost(&meter.counters, rest);
+    while Instant::now() < deadline && deliver(meter, fleet, MAX_TAKE).await > 0 {}
     fleet.release_delivery().await;
 }
