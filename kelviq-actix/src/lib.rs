@@ -174,3 +174,8 @@ pub mod prelude {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 mod readme {}
+
+/// The guide's actix-web page (`docs/guide/actix.md`), compiled (its test run) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide/actix.md")]
+mod guide_actix {}
