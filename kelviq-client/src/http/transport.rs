@@ -13,6 +13,7 @@ use super::request::{Base, Request};
 use super::retry::RetryPolicy;
 use crate::config::{AccessToken, ApiVersion};
 use crate::error::{ApiError, ApiErrorKind, Error, Result};
+use crate::log_limit::RateLimitedWarn;
 
 /// Everything needed to send requests; lives inside the client's `Arc`.
 #[derive(Debug)]
@@ -31,7 +32,14 @@ pub(crate) struct Transport {
     /// The [`INSTANCE_HEADER`](crate::INSTANCE_HEADER) of every request
     /// ([`crate::KelviqBuilder::instance_name`]).
     pub(crate) instance: HeaderValue,
+    /// The `kelviq request failed after retries` warning: an outage fails every call, and
+    /// must not write one line per call.
+    pub(crate) failure_warn: RateLimitedWarn,
 }
+
+/// How often a request that failed after its retries is logged at `warn`, at most (the
+/// others at `debug`, counted in the next warning's `held_back`).
+pub(crate) const FAILURE_WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// A success response.
 #[derive(Debug)]
@@ -120,7 +128,14 @@ impl Transport {
                 None => {
                     crate::telemetry::upstream_request(request.operation, false, started.elapsed());
                     if retry > 0 {
-                        tracing::warn!(error = %error, attempts = retry + 1, "kelviq request failed after retries");
+                        match self.failure_warn.allow() {
+                            Some(held_back) => {
+                                tracing::warn!(error = %error, attempts = retry + 1, held_back, "kelviq request failed after retries")
+                            }
+                            None => {
+                                tracing::debug!(error = %error, attempts = retry + 1, "kelviq request failed after retries")
+                            }
+                        }
                     } else {
                         tracing::debug!(error = %error, "kelviq request failed");
                     }

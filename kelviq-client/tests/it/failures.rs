@@ -285,3 +285,53 @@ async fn a_success_without_a_body_is_a_decode_error() {
         .unwrap_err();
     assert!(matches!(error, Error::Decode { .. }), "{error:?}");
 }
+
+/// An outage fails every call after its retries: the client warns once per period, not once
+/// per call (the others at `debug`, counted in the next warning's `held_back`).
+#[tokio::test]
+async fn calls_failing_after_retries_warn_once_not_once_per_call() {
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    #[derive(Clone, Default)]
+    struct Warnings(Arc<Mutex<Vec<String>>>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.lock().unwrap().push(format!("{event:?}"));
+            }
+        }
+    }
+
+    let setup = Setup::start().await;
+    setup
+        .mock
+        .inject(FaultRule::always(Fault::status(503)).on(Route::CustomersRetrieve));
+    let kelviq = client_for(&setup.mock)
+        .retry_policy(
+            RetryPolicy::default()
+                .max_retries(1)
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(1)),
+        )
+        .build()
+        .unwrap();
+    let warnings = Warnings::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
+    for _ in 0..5 {
+        let error = kelviq.customers().retrieve("cust_pro").await.unwrap_err();
+        assert_eq!(error.as_api().unwrap().status, 503);
+    }
+    assert_eq!(
+        setup.mock.calls(Route::CustomersRetrieve),
+        10,
+        "each call retried once"
+    );
+    let warned = warnings.0.lock().unwrap().clone();
+    let failed: Vec<_> = warned
+        .iter()
+        .filter(|line| line.contains("kelviq request failed after retries"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{warned:#?}");
+}
