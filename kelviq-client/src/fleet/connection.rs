@@ -60,6 +60,8 @@ enum Commands {
 pub(crate) enum Failure {
     Redis(RedisError),
     Timeout,
+    /// The connection ended: the server closed it (a restart, `CLIENT KILL`) or it was reset.
+    Closed,
     /// A pipeline split over a cluster's slots: some parts ran, this one failed.
     Partial(RedisError),
 }
@@ -96,6 +98,7 @@ impl std::fmt::Display for Failure {
                 error.code().unwrap_or_default()
             ),
             Failure::Timeout => f.write_str("redis command timed out"),
+            Failure::Closed => f.write_str("redis connection closed"),
             Failure::Partial(error) => write!(
                 f,
                 "redis error in part of a pipeline ({:?}{}{})",

@@ -163,7 +163,7 @@ pub(super) async fn subscribe(
                     tokio::select! {
                         message = stream.next() => match message {
                             Some(message) => shared.receive(&cache, &message),
-                            None => break Failure::Timeout,
+                            None => break Failure::Closed,
                         },
                         _ = heartbeat.tick() => {
                             let timeout = shared.redis.connect_timeout();
