@@ -319,6 +319,9 @@ async fn calls_failing_after_retries_warn_once_not_once_per_call() {
     let warnings = Warnings::default();
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
+    // Recomputed with this subscriber present, in case another test registered the
+    // warning's callsite while it was being set.
+    tracing::callsite::rebuild_interest_cache();
     for _ in 0..5 {
         let error = kelviq.customers().retrieve("cust_pro").await.unwrap_err();
         assert_eq!(error.as_api().unwrap().status, 503);

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -35,6 +35,25 @@ impl Logged {
     }
 }
 
+/// Everything this test binary logs, through one global subscriber. A scoped one
+/// (`set_default`) lost the event now and then: tracing caches each callsite's interest
+/// globally, and another test hitting the same callsite at once on a thread without a
+/// subscriber could cache it as "never" while the scoped one was being registered.
+fn logged() -> &'static Logged {
+    static LOGGED: OnceLock<Logged> = OnceLock::new();
+    LOGGED.get_or_init(|| {
+        let logged = Logged::default();
+        let writer = logged.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("the only global subscriber of this test binary");
+        logged
+    })
+}
+
 /// An app on `addr` whose webhook route verifies with [`SECRET`] and keeps what it
 /// verified; the verified bodies.
 async fn app_on(addr: &str) -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) {
@@ -64,30 +83,29 @@ async fn app_on(addr: &str) -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) 
 
 #[tokio::test]
 async fn start_dev_serves_the_console_and_logs_its_url_and_the_control_token() {
-    let logged = Logged::default();
-    let writer = logged.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let mock = {
-        let _guard = tracing::subscriber::set_default(subscriber);
-        MockServer::builder()
-            .token("sk_dev_token")
-            .start_dev()
-            .await
-            .unwrap()
-    };
+    let logged = logged();
+    let mock = MockServer::builder()
+        .token("sk_dev_token")
+        .start_dev()
+        .await
+        .unwrap();
     let console = mock.console_url().unwrap();
     let page = reqwest::get(&console).await.unwrap();
     assert_eq!(page.status(), 200);
 
+    // Other tests' fakes log too: this fake's line is the one naming its console.
     let log = logged.text();
-    assert!(log.contains(" INFO "), "{log}");
-    assert!(log.contains(&format!("console={console}")), "{log}");
-    assert!(log.contains("control_token=sk_dev_token"), "{log}");
-    assert!(log.contains(&format!("api={}", mock.url())), "{log}");
-    assert!(log.contains(&format!("edge={}", mock.edge_url())), "{log}");
+    let line = log
+        .lines()
+        .find(|line| line.contains(&format!("console={console}")))
+        .unwrap_or_else(|| panic!("no line names {console}:\n{log}"));
+    assert!(line.contains(" INFO "), "{line}");
+    assert!(line.contains("control_token=sk_dev_token"), "{line}");
+    assert!(line.contains(&format!("api={}", mock.url())), "{line}");
+    assert!(
+        line.contains(&format!("edge={}", mock.edge_url())),
+        "{line}"
+    );
 
     // The control token drives the control endpoints.
     let changed = reqwest::Client::new()
