@@ -6,7 +6,7 @@ use kelviq_client::{ApiErrorKind, Error, ReportEvent, ReportUsage, RetryPolicy};
 use kelviq_mock::{Fault, FaultRule, Outcome, Route};
 use serde_json::json;
 
-use crate::support::{Setup, client_for};
+use crate::support::{Setup, Warnings, client_for};
 
 fn usage() -> ReportUsage {
     ReportUsage::delta("cust_pro", "api-calls", 1)
@@ -290,19 +290,6 @@ async fn a_success_without_a_body_is_a_decode_error() {
 /// per call (the others at `debug`, counted in the next warning's `held_back`).
 #[tokio::test]
 async fn calls_failing_after_retries_warn_once_not_once_per_call() {
-    use std::sync::{Arc, Mutex};
-    use tracing_subscriber::layer::{Context, SubscriberExt};
-
-    #[derive(Clone, Default)]
-    struct Warnings(Arc<Mutex<Vec<String>>>);
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
-        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-            if *event.metadata().level() == tracing::Level::WARN {
-                self.0.lock().unwrap().push(format!("{event:?}"));
-            }
-        }
-    }
-
     let setup = Setup::start().await;
     setup
         .mock
@@ -316,12 +303,7 @@ async fn calls_failing_after_retries_warn_once_not_once_per_call() {
         )
         .build()
         .unwrap();
-    let warnings = Warnings::default();
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
-    // Recomputed with this subscriber present, in case another test registered the
-    // warning's callsite while it was being set.
-    tracing::callsite::rebuild_interest_cache();
+    let (warnings, _guard) = Warnings::capture();
     for _ in 0..5 {
         let error = kelviq.customers().retrieve("cust_pro").await.unwrap_err();
         assert_eq!(error.as_api().unwrap().status, 503);
@@ -331,10 +313,6 @@ async fn calls_failing_after_retries_warn_once_not_once_per_call() {
         10,
         "each call retried once"
     );
-    let warned = warnings.0.lock().unwrap().clone();
-    let failed: Vec<_> = warned
-        .iter()
-        .filter(|line| line.contains("kelviq request failed after retries"))
-        .collect();
-    assert_eq!(failed.len(), 1, "{warned:#?}");
+    let failed = warnings.count("kelviq request failed after retries");
+    assert_eq!(failed, 1, "{:#?}", warnings.lines());
 }

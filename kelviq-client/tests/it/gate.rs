@@ -15,7 +15,7 @@ use kelviq_client::{CacheConfig, Error, Kelviq, RetryPolicy};
 use kelviq_mock::{Fault, FaultRule, Feature, MockServer, Plan, Route, Seed, SeedCustomer};
 use serde_json::json;
 
-use crate::support::{Setup, client_for};
+use crate::support::{Setup, Warnings, client_for};
 
 /// A client (with the entitlement cache, as by default) without retries, whose meter
 /// flushes every 10 ms.
@@ -695,38 +695,19 @@ async fn a_meter_only_gate_allows_and_metered_usage_reaches_the_limit_without_a_
 /// give one `kelviq unavailable` warning (the rest at `debug`, counted in `held_back`).
 #[tokio::test]
 async fn an_outage_warns_once_not_once_per_request() {
-    use std::sync::Mutex;
-    use tracing_subscriber::layer::{Context, SubscriberExt};
-
-    #[derive(Clone, Default)]
-    struct Warnings(Arc<Mutex<Vec<String>>>);
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
-        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-            if *event.metadata().level() == tracing::Level::WARN {
-                self.0.lock().unwrap().push(format!("{event:?}"));
-            }
-        }
-    }
-
     let setup = Setup::start().await;
     setup
         .mock
         .inject(FaultRule::always(Fault::status(503)).on(Route::Entitlements));
     let kelviq = client(&setup.mock);
     let gate = requiring(&kelviq, "reports");
-    let warnings = Warnings::default();
-    let subscriber = tracing_subscriber::registry().with(warnings.clone());
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (warnings, _guard) = Warnings::capture();
     for customer in (0..40).map(|i| format!("cust_{i}")) {
         assert!(matches!(
             gate.check(&customer).await,
             Decision::Unavailable(_)
         ));
     }
-    let warned = warnings.0.lock().unwrap().clone();
-    let unavailable = warned
-        .iter()
-        .filter(|line| line.contains("kelviq unavailable: refusing the request"))
-        .count();
-    assert_eq!(unavailable, 1, "{warned:#?}");
+    let unavailable = warnings.count("kelviq unavailable: refusing the request");
+    assert_eq!(unavailable, 1, "{:#?}", warnings.lines());
 }

@@ -47,3 +47,43 @@ impl Setup {
         Setup { mock, kelviq }
     }
 }
+
+/// The `warn` events logged on this thread while [`Warnings::capture`]'s guard lives, as
+/// their `Debug` text.
+#[derive(Clone, Default)]
+pub struct Warnings(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            self.0.lock().unwrap().push(format!("{event:?}"));
+        }
+    }
+}
+
+impl Warnings {
+    /// Starts capturing; the capture ends with the guard. Callsite interest is recomputed
+    /// with the subscriber present, in case another test registered a callsite while it was
+    /// being set.
+    pub fn capture() -> (Warnings, tracing::subscriber::DefaultGuard) {
+        use tracing_subscriber::layer::SubscriberExt;
+        let warnings = Warnings::default();
+        let guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
+        tracing::callsite::rebuild_interest_cache();
+        (warnings, guard)
+    }
+
+    /// The warnings so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// How many warnings so far contain `text`.
+    pub fn count(&self, text: &str) -> usize {
+        self.lines()
+            .iter()
+            .filter(|line| line.contains(text))
+            .count()
+    }
+}
