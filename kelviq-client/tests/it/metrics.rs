@@ -38,20 +38,32 @@ fn counter(recorded: &Recorded, name: &str, labels: &[&str]) -> u64 {
     }
 }
 
-/// Runs `test` on a paused current-thread runtime with a debugging recorder local to this
-/// thread, and returns what was recorded.
-fn recorded<F: Future<Output = ()>>(test: impl FnOnce() -> F) -> Recorded {
+/// What a debugging recorder saw: each metric's key, unit, description and value.
+type Snapshot = Vec<(
+    metrics_util::CompositeKey,
+    Option<metrics::Unit>,
+    Option<metrics::SharedString>,
+    DebugValue,
+)>;
+
+/// Runs `test` on a current-thread runtime (its clock paused when `paused`) with a
+/// debugging recorder local to this thread, and returns what the recorder saw.
+fn snapshot<F: Future<Output = ()>>(paused: bool, test: impl FnOnce() -> F) -> Snapshot {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .start_paused(true)
+        .start_paused(paused)
         .build()
         .unwrap();
     metrics::with_local_recorder(&recorder, || runtime.block_on(test()));
-    snapshotter
-        .snapshot()
-        .into_vec()
+    snapshotter.snapshot().into_vec()
+}
+
+/// Runs `test` on a paused current-thread runtime with a debugging recorder local to this
+/// thread, and returns what was recorded.
+fn recorded<F: Future<Output = ()>>(test: impl FnOnce() -> F) -> Recorded {
+    snapshot(true, test)
         .into_iter()
         .map(|(key, _, _, value)| {
             let key = key.key();
@@ -65,22 +77,28 @@ fn recorded<F: Future<Output = ()>>(test: impl FnOnce() -> F) -> Recorded {
         .collect()
 }
 
+/// A client on `mock` whose snapshots turn stale after a second and are answered stale for
+/// an hour, flushing its usage every 10 ms, with no retries: the metrics tests' client.
+fn stale_prone_client(mock: &MockServer) -> kelviq_client::Kelviq {
+    client_for(mock)
+        .retry_policy(RetryPolicy::none())
+        .entitlement_cache(
+            CacheConfig::default()
+                .ttl(Duration::from_secs(1))
+                .stale_window(Duration::from_secs(3600)),
+        )
+        .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(10)))
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn a_known_sequence_is_counted() {
     let mut denial_code = "";
     let recorded = recorded(|| async {
         telemetry::describe();
         let mock = MockServer::start().await;
-        let kelviq = client_for(&mock)
-            .retry_policy(RetryPolicy::none())
-            .entitlement_cache(
-                CacheConfig::default()
-                    .ttl(Duration::from_secs(1))
-                    .stale_window(Duration::from_secs(3600)),
-            )
-            .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(10)))
-            .build()
-            .unwrap();
+        let kelviq = stale_prone_client(&mock);
         let gate = kelviq.gate().require("reports").build().unwrap();
         // A miss (loaded), then a hit: both allowed.
         admit(&gate, "cust_pro").await.unwrap();
@@ -237,17 +255,7 @@ struct Seen {
 /// Runs `test` on a current-thread runtime (its clock paused when `paused`) with a
 /// debugging recorder local to this thread, and returns every metric recorded.
 fn seen<F: Future<Output = ()>>(paused: bool, test: impl FnOnce() -> F) -> Vec<Seen> {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(paused)
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || runtime.block_on(test()));
-    snapshotter
-        .snapshot()
-        .into_vec()
+    snapshot(paused, test)
         .into_iter()
         .map(|(key, unit, description, _)| {
             let kind = match key.kind() {
@@ -341,16 +349,7 @@ fn every_metric_emitted_is_described_and_in_the_table() {
     let seen = seen(true, || async {
         telemetry::describe();
         let mock = MockServer::start().await;
-        let kelviq = client_for(&mock)
-            .retry_policy(RetryPolicy::none())
-            .entitlement_cache(
-                CacheConfig::default()
-                    .ttl(Duration::from_secs(1))
-                    .stale_window(Duration::from_secs(3600)),
-            )
-            .usage_meter(MeterConfig::default().flush_interval(Duration::from_millis(10)))
-            .build()
-            .unwrap();
+        let kelviq = stale_prone_client(&mock);
         let gate = kelviq.gate().require("reports").build().unwrap();
         // Allowed (a miss, then a hit), every kind of denial the gate decides alone.
         admit(&gate, "cust_pro").await.unwrap();
