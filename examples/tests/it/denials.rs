@@ -74,11 +74,23 @@ async fn through_axum(gates: &GateBuilder, customer: Option<&str>) -> Answer {
         "/",
         axum::routing::get(|| async { "ok" }).route_layer(layer),
     );
+    answer_of(app, customer).await
+}
+
+/// The answer of a tower service (an axum router, or a bare service behind the layer) to
+/// `GET /` for `customer`.
+async fn answer_of<S, B>(service: S, customer: Option<&str>) -> Answer
+where
+    S: tower::Service<Request<Body>, Response = http::Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: axum::body::HttpBody,
+    B::Error: std::fmt::Debug,
+{
     let mut request = Request::get("/");
     if let Some(customer) = customer {
         request = request.header(CUSTOMER_HEADER, customer);
     }
-    let response = app
+    let response = service
         .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -88,9 +100,10 @@ async fn through_axum(gates: &GateBuilder, customer: Option<&str>) -> Answer {
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_bytes()));
     let headers = comparable(headers);
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+    let body = http_body_util::BodyExt::collect(response.into_body())
         .await
-        .unwrap();
+        .unwrap()
+        .to_bytes();
     Answer::new(status, headers, &body)
 }
 
@@ -311,25 +324,7 @@ async fn through_tower(gates: &GateBuilder, customer: Option<&str>) -> Answer {
         .service_fn(|_: Request<Body>| async {
             Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("ok")))
         });
-    let mut request = Request::get("/");
-    if let Some(customer) = customer {
-        request = request.header(CUSTOMER_HEADER, customer);
-    }
-    let response = service
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_bytes()));
-    let headers = comparable(headers);
-    let body = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    Answer::new(status, headers, &body)
+    answer_of(service, customer).await
 }
 
 /// The header `name` of an answer, as text.
