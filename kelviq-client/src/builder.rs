@@ -464,7 +464,7 @@ impl KelviqBuilder {
             user_agent,
             max_customer_id_len: self.max_customer_id_len,
             instance,
-            failure_warn: crate::log_limit::RateLimitedWarn::new(crate::http::FAILURE_WARN_EVERY),
+            failure_warn: crate::log_limit::RateLimitedWarn::every_period(),
         });
         // The shared tier: a fleet (cargo feature `redis`) or none, handed the cache's own
         // handle as the cache is built.

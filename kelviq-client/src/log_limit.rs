@@ -3,7 +3,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How often each kind of warning an outage repeats is logged, at most: one period for the
+/// gate's `kelviq unavailable`, the cache's stale answers and refused loads, the client's
+/// failed calls and the fleet's Redis failures (as the operating guide says).
+pub(crate) const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// A `warn` at most once per period, saying how many were held back in between: an outage
 /// must not flood the logs with one line per request. Real time (not tokio's): a log's
@@ -18,13 +23,18 @@ pub(crate) struct RateLimitedWarn {
 }
 
 impl RateLimitedWarn {
-    pub(crate) fn new(period: std::time::Duration) -> Self {
+    pub(crate) fn new(period: Duration) -> Self {
         RateLimitedWarn {
             origin: Instant::now(),
             next_ms: AtomicU64::new(0),
             suppressed: AtomicU64::new(0),
             period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
         }
+    }
+
+    /// A warning logged at most every [`WARN_EVERY`].
+    pub(crate) fn every_period() -> Self {
+        Self::new(WARN_EVERY)
     }
 
     /// Whether to log now; if so, how many warnings were held back since the last one.

@@ -156,7 +156,7 @@ pub(crate) struct EntitlementCache {
     transport: Arc<Transport>,
     /// Where loads come from: Kelviq, or the other instances of a fleet.
     tier: Arc<dyn SharedTier>,
-    /// Stale answers served during an outage, warned about at most every [`WARN_EVERY`].
+    /// Stale answers served during an outage, warned about at most every [`WARN_EVERY`](crate::log_limit::WARN_EVERY).
     stale_warn: RateLimitedWarn,
     /// Checks answered without a load (queue full, load past its timeout), likewise.
     overload_warn: RateLimitedWarn,
@@ -220,9 +220,6 @@ impl std::fmt::Debug for LocalCache {
             .finish_non_exhaustive()
     }
 }
-
-/// How often the cache warns about one kind of degraded answer, at most.
-const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// How long after its stale window ends a snapshot's memory is reclaimed at the latest.
 const RECLAIM_SLACK: Duration = Duration::from_secs(60);
@@ -317,8 +314,8 @@ impl EntitlementCache {
             local,
             ledger,
             transport,
-            stale_warn: RateLimitedWarn::new(WARN_EVERY),
-            overload_warn: RateLimitedWarn::new(WARN_EVERY),
+            stale_warn: RateLimitedWarn::every_period(),
+            overload_warn: RateLimitedWarn::every_period(),
         })
     }
 
@@ -423,7 +420,7 @@ impl EntitlementCache {
 
     /// The load of the customer's snapshot (the one in flight, or a new one), waited for
     /// at most the load timeout; [`unloaded`] when there is no room for another load or
-    /// the timeout passed (warned about at most every [`WARN_EVERY`]).
+    /// the timeout passed (warned about at most every [`WARN_EVERY`](crate::log_limit::WARN_EVERY)).
     async fn wait_for_load(&self, shelves: &Shelves, customer_id: &str) -> Result<Loaded> {
         if !self.has_room(shelves, customer_id) {
             let what = "too many entitlement loads waiting; answering without one";
@@ -454,7 +451,7 @@ impl EntitlementCache {
     }
 
     /// A stale answer, served because of `error`; logged at `warn` at most every
-    /// [`WARN_EVERY`] (else at `debug`): an outage would otherwise write one per check.
+    /// [`WARN_EVERY`](crate::log_limit::WARN_EVERY) (else at `debug`): an outage would otherwise write one per check.
     fn serve_stale(&self, snapshot: Arc<Snapshot>, error: Arc<Error>) -> CachedSnapshot {
         let age_ms = u64::try_from(snapshot.age().as_millis()).unwrap_or(u64::MAX);
         let what = "kelviq unavailable: serving a stale entitlement snapshot";

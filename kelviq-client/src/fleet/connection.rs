@@ -23,9 +23,6 @@ use redis::{Arg, Cmd, FromRedisValue, Pipeline, RedisError, ScriptInvocation, Va
 use super::config::Server;
 use super::stats::{Counters, Event, RateLimitedWarn};
 
-/// How often a Redis failure is logged at most (the counters have every one).
-const WARN_EVERY: Duration = Duration::from_secs(10);
-
 /// Commands to the fleet's Redis.
 pub(crate) struct Connection {
     server: Server,
@@ -122,7 +119,7 @@ impl Connection {
             next_node: AtomicUsize::new(0),
             command_timeout,
             connect_timeout,
-            warn: RateLimitedWarn::new(WARN_EVERY),
+            warn: RateLimitedWarn::every_period(),
         }
     }
 
@@ -268,7 +265,8 @@ impl Connection {
         result
     }
 
-    /// Counts a failure and warns about it, at most every [`WARN_EVERY`].
+    /// Counts a failure and warns about it, at most every
+    /// [`WARN_EVERY`](crate::log_limit::WARN_EVERY) (the counters have every one).
     pub(crate) fn failed(&self, op: &'static str, failure: &Failure, counters: &Counters) {
         counters.count(Event::RedisError);
         if let Some(held_back) = self.warn.allow() {

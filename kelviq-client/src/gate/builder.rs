@@ -343,7 +343,7 @@ impl GateBuilder {
             quota_headers: self.quota_headers,
             on_denied: self.on_denied,
             fallback_decisions: std::sync::atomic::AtomicU64::new(0),
-            outage_warn: crate::log_limit::RateLimitedWarn::new(super::engine::OUTAGE_WARN_EVERY),
+            outage_warn: crate::log_limit::RateLimitedWarn::every_period(),
             shared_limit: self.shared_limit,
             reserves_shared,
         }))

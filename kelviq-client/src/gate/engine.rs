@@ -30,9 +30,6 @@ use super::requirement::{LimitAnswer, Requirement};
 
 mod shared_limit;
 
-/// How often a gate warns that Kelviq is unavailable, at most.
-pub(super) const OUTAGE_WARN_EVERY: Duration = Duration::from_secs(10);
-
 /// The entitlement decision of one route: what it requires, what it meters, and what to do
 /// when Kelviq cannot answer, with the client (and its cache and usage meter) it decides
 /// with. See the [module documentation](super).
@@ -78,7 +75,7 @@ pub(super) struct GateConfig {
     pub(super) on_denied: Option<DenialHandler>,
     /// Decisions made on the failure policy's fallback entitlements.
     pub(super) fallback_decisions: AtomicU64,
-    /// The outage warnings of this gate, at most one per [`OUTAGE_WARN_EVERY`].
+    /// The outage warnings of this gate, at most one per [`WARN_EVERY`](crate::log_limit::WARN_EVERY).
     pub(super) outage_warn: RateLimitedWarn,
     /// The metered feature's hard limit as shared with the other instances, if it is
     /// ([`GateBuilder::fleet_limits`](super::GateBuilder::fleet_limits)).
@@ -617,7 +614,7 @@ impl Gate {
     }
 
     /// Logs what the failure policy did during an outage: at `warn` at most every
-    /// [`OUTAGE_WARN_EVERY`] per gate (saying how many were held back), else at `debug`,
+    /// [`WARN_EVERY`](crate::log_limit::WARN_EVERY) per gate (saying how many were held back), else at `debug`,
     /// so that an outage does not write one warning per request.
     fn outage(&self, error: &Error, what: &'static str) {
         match self.inner.outage_warn.allow() {

@@ -8,4 +8,4 @@ mod transport;
 pub(crate) use path::segment;
 pub(crate) use request::{Base, Request};
 pub use retry::RetryPolicy;
-pub(crate) use transport::{FAILURE_WARN_EVERY, Transport};
+pub(crate) use transport::Transport;

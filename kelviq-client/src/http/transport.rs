@@ -33,13 +33,11 @@ pub(crate) struct Transport {
     /// ([`crate::KelviqBuilder::instance_name`]).
     pub(crate) instance: HeaderValue,
     /// The `kelviq request failed after retries` warning: an outage fails every call, and
-    /// must not write one line per call.
+    /// must not write one line per call (at most one per
+    /// [`WARN_EVERY`](crate::log_limit::WARN_EVERY), the others at `debug`, counted in the
+    /// next warning's `held_back`).
     pub(crate) failure_warn: RateLimitedWarn,
 }
-
-/// How often a request that failed after its retries is logged at `warn`, at most (the
-/// others at `debug`, counted in the next warning's `held_back`).
-pub(crate) const FAILURE_WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// A success response.
 #[derive(Debug)]
