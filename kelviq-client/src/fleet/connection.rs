@@ -241,7 +241,7 @@ impl Connection {
     /// The command connection, or the failure to make one (counted).
     fn connected(&self, op: &'static str, counters: &Counters) -> Result<Commands, Failure> {
         self.manager().map_err(|error| {
-            let failure = Failure::Redis(error);
+            let failure = Failure::from_redis(error);
             self.failed(op, &failure, counters);
             failure
         })
@@ -302,7 +302,7 @@ impl Connection {
         tokio::time::timeout(self.connect_timeout, client.get_async_pubsub())
             .await
             .map_err(|_| Failure::Timeout)?
-            .map_err(Failure::Redis)
+            .map_err(Failure::from_redis)
     }
 
     /// The connect timeout (subscriptions run under it too).
@@ -425,7 +425,7 @@ fn merge(answers: Vec<(Vec<usize>, PartReplies)>) -> Result<Vec<Value>, Failure>
         let replies = match replies {
             Ok(replies) => replies,
             Err(error) if ran => return Err(Failure::Partial(error)),
-            Err(error) => return Err(Failure::Redis(error)),
+            Err(error) => return Err(Failure::from_redis(error)),
         };
         for (position, reply) in positions.into_iter().zip(replies) {
             if let Some(slot) = slots.get_mut(position) {
